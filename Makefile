@@ -1,0 +1,58 @@
+# The README's two commands:
+#   make dashboard   install what the dashboard needs and serve it with Voila
+#   make test        install everything the tests need and run the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8866
+NOTEBOOK ?= notebooks/03_analysis.ipynb
+
+BASE_STAMP := $(VENV)/.installed-base
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: dashboard lab test install install-test browser fetch bench clean
+
+dashboard: $(BASE_STAMP)
+	-@$(BIN)/eudaimonia-nb fetch || echo "note: benchmark not downloaded; the dashboard's embedded demo needs no download"
+	@echo "Serving the EUDAIMONIA dashboard at http://localhost:$(PORT)/ (Ctrl-C to stop)"
+	$(BIN)/voila $(NOTEBOOK) --port=$(PORT) --no-browser --Voila.ip=127.0.0.1
+
+lab: $(BASE_STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(TEST_STAMP) browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(BASE_STAMP)
+install-test: $(TEST_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BASE_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+# The [server] extra compiles llama.cpp from source (about 9 minutes on 2 cores, once;
+# pip caches the wheel).
+$(TEST_STAMP): $(BASE_STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	touch $@
+
+# Debian's Chromium for the browser tests; Playwright drives it through executable_path
+# and never downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+fetch: $(BASE_STAMP)
+	$(BIN)/eudaimonia-nb fetch
+
+bench: $(TEST_STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

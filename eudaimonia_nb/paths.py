@@ -1,0 +1,53 @@
+"""Where the suite keeps its files, and the pinned official dataset location.
+
+Nothing here touches the disk at import time; functions resolve paths when asked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATASET_URL = (
+    "https://raw.githubusercontent.com/eudaimonia-bench/eudaimonia-bench.github.io/"
+    "3af597ca68058d960ef0882805a65f82edbc27c2/data/final_dataset.jsonl"
+)
+"""The benchmark file pinned to one commit of the authors' web page repository."""
+DATASET_SHA256 = "7d84c0fbb3d1ca7483a9afdab9bdf2216e1858ce2393311363e916958606fd6f"
+DATASET_FILENAME = "final_dataset.jsonl"
+
+DATA_DIR_ENV = "EUDAIMONIA_DATA_DIR"
+DATASET_ENV = "EUDAIMONIA_DATASET"
+
+
+def project_root() -> Path | None:
+    """The source checkout this package runs from, if it runs from one (editable install)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def data_dir() -> Path:
+    """Directory for the downloaded benchmark, the results store and caches.
+
+    ``$EUDAIMONIA_DATA_DIR`` if set, else ``data/`` of the source checkout, else
+    ``~/.cache/eudaimonia-nb``.
+    """
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    root = project_root()
+    if root is not None:
+        return root / "data"
+    return Path.home() / ".cache" / "eudaimonia-nb"
+
+
+def published_dir() -> Path:
+    """Committed transcriptions of the paper's published figures."""
+    root = project_root()
+    if root is None:
+        raise FileNotFoundError("published figures ship with the source checkout (data/published/)")
+    return root / "data" / "published"
+
+
+def default_dataset_path() -> Path:
+    return data_dir() / DATASET_FILENAME

@@ -1,0 +1,5 @@
+"""ipywidgets front ends: the prompt browser, live judging and the analysis dashboard.
+
+Widgets only lay out controls and call the package's tested functions; they hold no logic of
+their own that a test could not reach through those functions.
+"""

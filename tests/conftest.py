@@ -1,0 +1,39 @@
+"""Shared fixtures. The real benchmark file is read from ../shared/datasets/eudaimonia/
+(beside the checkout, as on developer machines and in CI), or from $EUDAIMONIA_TEST_DATASET."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_DEFAULT_DATASET = REPO.parent / "shared" / "datasets" / "eudaimonia" / "final_dataset.jsonl"
+
+
+def real_dataset_path() -> Path:
+    path = Path(os.environ.get("EUDAIMONIA_TEST_DATASET", _DEFAULT_DATASET))
+    if not path.is_file():
+        raise RuntimeError(f"the real benchmark file is required for the tests and is missing at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def dataset_path() -> Path:
+    return real_dataset_path()
+
+
+@pytest.fixture(scope="session")
+def benchmark(dataset_path):
+    from eudaimonia_nb import load_benchmark
+
+    return load_benchmark(dataset_path)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave files for people to look at (screenshots, exports)."""
+    path = REPO / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

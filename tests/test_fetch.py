@@ -1,0 +1,96 @@
+"""`eudaimonia-nb fetch` end to end against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from eudaimonia_nb.fetch import FetchError, fetch_benchmark
+
+SHA = "7d84c0fbb3d1ca7483a9afdab9bdf2216e1858ce2393311363e916958606fd6f"
+
+
+@pytest.fixture(scope="module")
+def server(dataset_path):
+    good = dataset_path.read_bytes()
+    corrupted = bytearray(good)
+    corrupted[1000] ^= 0x01
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            if self.path == "/good.jsonl":
+                self._send(200, good)
+            elif self.path == "/corrupt.jsonl":
+                self._send(200, bytes(corrupted))
+            elif self.path == "/truncated.jsonl":
+                # promise the whole file, send a tenth, then hang up
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(good)))
+                self.end_headers()
+                self.wfile.write(good[: len(good) // 10])
+                self.wfile.flush()
+                self.close_connection = True
+            else:
+                self._send(500, b"boom")
+
+        def _send(self, code, body):
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_download_verifies_and_saves(server, tmp_path):
+    dest = tmp_path / "data" / "final_dataset.jsonl"
+    path = fetch_benchmark(url=f"{server}/good.jsonl", dest=dest)
+    assert path == dest
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == SHA
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["final_dataset.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [("corrupt.jsonl", "SHA-256 mismatch"), ("missing.jsonl", "HTTP 500"), ("truncated.jsonl", "cut short|failed after")],
+)
+def test_failed_download_leaves_nothing(server, tmp_path, name, fragment):
+    dest = tmp_path / "final_dataset.jsonl"
+    with pytest.raises(FetchError, match=fragment):
+        fetch_benchmark(url=f"{server}/{name}", dest=dest)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_download_keeps_a_previous_good_file(server, tmp_path, dataset_path):
+    dest = tmp_path / "final_dataset.jsonl"
+    dest.write_bytes(b"old contents")
+    with pytest.raises(FetchError):
+        fetch_benchmark(url=f"{server}/corrupt.jsonl", dest=dest)
+    assert dest.read_bytes() == b"old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["final_dataset.jsonl"]
+
+
+def test_cli_fetch_and_error_exit(server, tmp_path):
+    exe = [sys.executable, "-m", "eudaimonia_nb.cli"]
+    ok = subprocess.run([*exe, "fetch", "--url", f"{server}/good.jsonl", "--dest", str(tmp_path)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert Path(ok.stdout.strip()) == tmp_path / "final_dataset.jsonl"
+    bad = subprocess.run(
+        [*exe, "fetch", "--url", f"{server}/good.jsonl", "--sha256", "0" * 64, "--dest", str(tmp_path / "x.jsonl")],
+        capture_output=True, text=True,
+    )
+    assert bad.returncode == 1
+    assert "SHA-256 mismatch" in bad.stderr and not (tmp_path / "x.jsonl").exists()
