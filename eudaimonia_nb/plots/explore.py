@@ -1,0 +1,144 @@
+"""Plotly figures for notebook 1, each drawn from one table of ``eudaimonia_nb.explore``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..dataset import SOURCES
+from . import PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
+
+
+def checks_by_requirement_figure(table: pd.DataFrame) -> go.Figure:
+    """Grouped bars, real versus modified checks per requirement, grouped by principle.
+
+    ``table`` is ``explore.checks_by_requirement``; the x axis has two levels
+    (principle, requirement) so the principle groups stay visible.
+    """
+    x = [table["principle"].map(PRINCIPLE_LABELS).tolist(), table["label"].tolist()]
+    fig = go.Figure()
+    for source in SOURCES:
+        share = table[source] / table["total"]
+        fig.add_bar(
+            name=SOURCE_LABELS[source],
+            x=x,
+            y=table[source],
+            marker_color=SOURCE_COLORS[source],
+            customdata=list(zip(table["requirement"], share, table["total"])),
+            hovertemplate=(
+                "%{x}<br><code>%{customdata[0]}</code><br>"
+                f"{SOURCE_LABELS[source]}: %{{y}} checks (%{{customdata[1]:.0%}} of %{{customdata[2]}})"
+                "<extra></extra>"
+            ),
+        )
+    fig.update_layout(
+        template=TEMPLATE,
+        barmode="group",
+        title="Checks per requirement, real versus modified prompts",
+        yaxis_title="checks (prompt x requirement)",
+        legend_title_text="source",
+    )
+    return fig
+
+
+def cooccurrence_figure(counts: pd.DataFrame) -> go.Figure:
+    """Heatmap of ``explore.cooccurrence``: prompts labelled with both requirements."""
+    labels = [REQUIREMENT_LABELS[k] for k in counts.index]
+    fig = go.Figure(
+        go.Heatmap(
+            z=counts.to_numpy(),
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            text=counts.to_numpy(),
+            texttemplate="%{text}",
+            hovertemplate="%{y}<br>with %{x}<br>%{z} prompts<extra></extra>",
+            colorbar_title_text="prompts",
+        )
+    )
+    fig.update_layout(
+        template=TEMPLATE,
+        title="Prompts labelled with both requirements (diagonal: prompts with the requirement)",
+        yaxis_autorange="reversed",
+        height=620,
+    )
+    return fig
+
+
+def labels_per_prompt_figure(table: pd.DataFrame) -> go.Figure:
+    """Bars of ``explore.labels_per_prompt``: prompts by number of requirements, by source."""
+    fig = go.Figure()
+    for source in SOURCES:
+        fig.add_bar(
+            name=SOURCE_LABELS[source],
+            x=table.index.tolist(),
+            y=table[source],
+            marker_color=SOURCE_COLORS[source],
+            hovertemplate=f"%{{x}} requirements<br>{SOURCE_LABELS[source]}: %{{y}} prompts<extra></extra>",
+        )
+    fig.update_layout(
+        template=TEMPLATE,
+        barmode="group",
+        title="How many requirements a prompt is checked against",
+        xaxis=dict(title="requirements labelled on the prompt", dtick=1),
+        yaxis_title="prompts",
+        legend_title_text="source",
+    )
+    return fig
+
+
+def length_figure(stats: pd.DataFrame) -> go.Figure:
+    """Box per source from ``explore.length_by_source`` (whiskers at min and max), log x."""
+    fig = go.Figure()
+    for source in stats.index:
+        row = stats.loc[source]
+        fig.add_trace(
+            go.Box(
+                name=SOURCE_LABELS[source],
+                y=[SOURCE_LABELS[source]],
+                q1=[row["q25"]],
+                median=[row["median"]],
+                q3=[row["q75"]],
+                lowerfence=[row["min"]],
+                upperfence=[row["max"]],
+                mean=[row["mean"]],
+                orientation="h",
+                boxmean=True,
+                marker_color=SOURCE_COLORS[source],
+            )
+        )
+    fig.update_layout(
+        template=TEMPLATE,
+        title="Prompt length in characters (box: quartiles; whiskers: shortest and longest; dashed: mean)",
+        xaxis=dict(title="characters (log scale)", type="log"),
+        showlegend=False,
+        height=320,
+    )
+    return fig
+
+
+def rewrites_figure(table: pd.DataFrame) -> go.Figure:
+    """Grouped bars of ``explore.rewrites_by_model``: rewritten prompts per rewriter,
+    one bar per responder model."""
+    fig = go.Figure()
+    for responder, rows in table.groupby("responder_model", sort=True):
+        fig.add_bar(
+            name=responder,
+            x=rows["rewriter_model"],
+            y=rows["prompts"],
+            customdata=rows["checks"],
+            text=rows["prompts"],
+            textposition="outside",
+            hovertemplate=(
+                f"rewriter %{{x}}, responder {responder}<br>%{{y}} prompts, %{{customdata}} checks<extra></extra>"
+            ),
+        )
+    fig.update_layout(
+        template=TEMPLATE,
+        barmode="group",
+        title="Rewritten prompts by rewriter and responder model",
+        xaxis_title="rewriter model",
+        yaxis_title="prompts",
+        legend_title_text="responder model",
+    )
+    return fig
