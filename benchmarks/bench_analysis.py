@@ -1,0 +1,73 @@
+"""Time the analysis fits on the 22-model simulated benchmark (about 69,000 rows).
+
+Prints the fit times of ``fit_mixed`` (Laplace), ``fit_gee``, a cached refit, the prompt
+bootstrap, and the baseline measured in the same run: statsmodels'
+``BinomialBayesMixedGLM.fit_vb`` (L-BFGS-B, rng=0, sparse random-effects design), with ratios.
+Usage: ``python benchmarks/bench_analysis.py [--skip-vb]`` (the baseline takes about a minute);
+set ``EUDAIMONIA_DATASET`` to simulate on the real design instead of the synthetic one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy import sparse
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def _vb(frame):
+    from patsy import dmatrix
+    from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
+
+    from eudaimonia_nb.analysis.frames import model_data
+
+    data, rhs = model_data(frame)
+    X = dmatrix(rhs, data, return_type="dataframe")
+    codes = data["prompt_id"].astype("category").cat.codes.to_numpy()
+    Z = sparse.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)))
+    model = BinomialBayesMixedGLM(data["violation"].to_numpy(), X, Z, np.zeros(Z.shape[1], dtype=int))
+    fit = model.fit_vb(fit_method="L-BFGS-B", rng=0)
+    return dict(zip(X.columns, fit.fe_mean))["source[T.modified]"], dict(zip(X.columns, fit.fe_sd))["source[T.modified]"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-vb", action="store_true", help="skip the statsmodels VB baseline")
+    args = parser.parse_args()
+
+    from eudaimonia_nb.analysis import gee, mixed, rates, simulate
+
+    frame, truth = simulate.simulate_with_truth("common", seed=0)
+    print(f"data: {len(frame):,} rows, {frame['prompt_id'].nunique()} prompts, {frame['model'].nunique()} models "
+          f"({truth.design_name} design); truth: source effect {truth.common_source_effect}, prompt SD {truth.prompt_sd}")
+    m, t_mixed = _timed(lambda: mixed.fit_mixed(frame, use_cache=False))
+    s = m.source_effect
+    print(f"fit_mixed (Laplace, model fixed)   {t_mixed:7.2f} s  source {s['estimate']:.4f} SE {s['std_error']:.4f} "
+          f"prompt SD {m.variance_components['sd'].iloc[0]:.3f} converged={m.converged}")
+    r, t_random = _timed(lambda: mixed.fit_mixed(frame, model_effect="random", use_cache=False))
+    s = r.source_effect
+    print(f"fit_mixed (model random, nAGQ=0)  {t_random:7.2f} s  source {s['estimate']:.4f} SE {s['std_error']:.4f}")
+    g, t_gee = _timed(lambda: gee.fit_gee(frame, use_cache=False))
+    s = g.source_effect
+    print(f"fit_gee (exchangeable, robust)    {t_gee:7.2f} s  source {s['estimate']:.4f} SE {s['std_error']:.4f}")
+    mixed.fit_mixed(frame)
+    _, t_cached = _timed(lambda: mixed.fit_mixed(frame))
+    print(f"fit_mixed again (cache hit)       {t_cached:7.3f} s")
+    _, t_boot = _timed(lambda: rates.real_vs_modified(frame, n_boot=1000, seed=0))
+    print(f"real_vs_modified, 22 x 1000 boot  {t_boot:7.2f} s")
+    if not args.skip_vb:
+        (vb_mean, vb_sd), t_vb = _timed(lambda: _vb(frame))
+        print(f"baseline statsmodels fit_vb (L-BFGS-B) {t_vb:7.2f} s  source {vb_mean:.4f} VB SD {vb_sd:.4f}")
+        print(f"ratio fit_vb / fit_mixed: {t_vb / t_mixed:.1f}x faster; fit_vb / fit_gee: {t_vb / t_gee:.1f}x; "
+              f"VB SD / Laplace SE: {vb_sd / m.source_effect['std_error']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""The analysis engine: violation rates with honest uncertainty, and models of real versus
+modified prompts.
+
+Modules, one concept each (import them directly; nothing heavy loads here):
+
+- ``frames``: load and validate the long judgments table (CSV, JSONL, Parquet).
+- ``rates``: Wilson intervals by any grouping; prompt-bootstrap rates and real-vs-modified gaps.
+- ``mixed``: logistic mixed model (Laplace approximation), ``fit_mixed``.
+- ``gee``: population-averaged GEE cross-check, ``fit_gee`` and ``compare``.
+- ``simulate``: judgments with known truth; ``demo_judgments`` for the dashboard.
+- ``published``: the paper's published figures from ``data/published/``.
+- ``selection``: target / rewriter / other model groups and prompt-origin breakdowns.
+- ``covariation``: correlation of violations between requirements.
+"""

@@ -1,0 +1,207 @@
+"""The long judgments table: loading from files, validation, and the tidy frame models use.
+
+One row per model x prompt x requirement with ``model``, ``prompt_id``, ``requirement``,
+``source`` (real/modified), ``violation`` (1.0, 0.0 or NaN when there is no verdict) and
+``error`` ("" when none), plus optional metadata (``run_id``, ``family``, ``rewriter_model``,
+``responder_model``, ``judge_model``, ``rubric_version``, ``simulated``). Validation is
+all-or-nothing: a bad file loads nothing and the error names the file, row and column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..dataset import SOURCES
+from ..design_code import REQUIREMENT_KEYS, requirement
+
+REQUIRED_COLUMNS = ("model", "prompt_id", "requirement", "source", "violation")
+"""Columns every judgments table must have (``error`` is optional and defaults to "")."""
+METADATA_COLUMNS = ("run_id", "family", "rewriter_model", "responder_model", "judge_model",
+                    "rubric_version", "simulated")
+"""Optional columns carried along untouched."""
+
+
+class JudgmentsError(ValueError):
+    """A judgments table that cannot be used, with the file, row and column at fault."""
+
+    def __init__(self, where: str, message: str, row: int | None = None, column: str | None = None):
+        self.where = where
+        self.row = row
+        self.column = column
+        place = where + (f", row {row}" if row is not None else "")
+        what = f"column {column!r}: " if column else ""
+        super().__init__(f"{place}: {what}{message}")
+
+
+def load_judgments(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a judgments file (``.csv``, ``.jsonl``/``.json`` lines, ``.parquet``) and validate it.
+
+    Row numbers in errors are file lines for CSV (the header is line 1) and JSONL, and
+    1-based record numbers for Parquet.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise JudgmentsError(str(file), "no such file")
+    suffix = file.suffix.lower()
+    if suffix == ".csv":
+        # Read as text so "1", "0" and "" are judged by validation, not by pandas' guessing.
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+        first_row = 2
+    elif suffix in (".jsonl", ".json", ".ndjson"):
+        frame = _read_jsonl(file)
+        first_row = 1
+    elif suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(file)
+        first_row = 1
+    else:
+        raise JudgmentsError(str(file), f"unknown file type {suffix!r}; expected .csv, .jsonl or .parquet")
+    return validate_judgments(frame, where=str(file), first_row=first_row)
+
+
+def _read_jsonl(file: Path) -> pd.DataFrame:
+    records = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise JudgmentsError(str(file), f"invalid JSON ({exc.msg} at column {exc.colno})", row=number) from None
+        if not isinstance(obj, dict):
+            raise JudgmentsError(str(file), f"expected a JSON object, got {type(obj).__name__}", row=number)
+        records.append(obj)
+    if not records:
+        raise JudgmentsError(str(file), "the file holds no judgments")
+    return pd.DataFrame.from_records(records)
+
+
+def _parse_violation(value: object) -> float | None:
+    """1.0 / 0.0 / NaN for an acceptable cell, None for an unacceptable one."""
+    if value is None:
+        return np.nan
+    if isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        if np.isnan(value):
+            return np.nan
+        return float(value) if value in (0, 1) else None
+    text = str(value).strip().lower()
+    if text in ("", "nan", "na", "none", "null"):
+        return np.nan
+    return {"1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0, "true": 1.0, "false": 0.0}.get(text)
+
+
+def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", first_row: int = 1) -> pd.DataFrame:
+    """Check a judgments frame and return a normalised copy (``violation`` float, ``error`` str).
+
+    Raises ``JudgmentsError`` naming the first offending row and column. A row carrying an
+    error message has no verdict: its ``violation`` is set to NaN so it is counted as an
+    error, never as a 0.
+    """
+    if len(frame) == 0:
+        raise JudgmentsError(where, "the table holds no judgments")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise JudgmentsError(where, f"missing column(s) {', '.join(missing)}; a judgments table needs "
+                                    f"{', '.join(REQUIRED_COLUMNS)}", column=missing[0])
+    out = frame.reset_index(drop=True).copy()
+
+    def fail(position: int, column: str, message: str) -> JudgmentsError:
+        return JudgmentsError(where, message, row=position + first_row, column=column)
+
+    for column in ("model", "prompt_id"):
+        values = out[column]
+        blank = values.isna() | values.astype(str).str.strip().eq("")
+        if blank.any():
+            raise fail(int(np.flatnonzero(blank)[0]), column, "empty; expected a non-empty string")
+        out[column] = values.astype(str)
+
+    bad = ~out["source"].isin(SOURCES)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise fail(i, "source", f"{out['source'].iloc[i]!r}; expected 'real' or 'modified'")
+    bad = ~out["requirement"].isin(REQUIREMENT_KEYS)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise fail(i, "requirement", f"unknown requirement {out['requirement'].iloc[i]!r}; "
+                                     f"expected one of {', '.join(REQUIREMENT_KEYS)}")
+    parsed = [_parse_violation(v) for v in out["violation"].tolist()]
+    for i, value in enumerate(parsed):
+        if value is None:
+            raise fail(i, "violation", f"{out['violation'].iloc[i]!r}; expected 1, 0 or empty (no verdict)")
+    out["violation"] = np.asarray(parsed, dtype=float)
+
+    if "error" in out.columns:
+        out["error"] = out["error"].fillna("").astype(str)
+    else:
+        out["error"] = ""
+    out.loc[out["error"].str.strip().ne(""), "violation"] = np.nan
+    out["source"] = out["source"].astype(str)
+    out["requirement"] = out["requirement"].astype(str)
+    if "simulated" in out.columns:
+        out["simulated"] = out["simulated"].astype(str).str.lower().isin(("true", "1", "1.0"))
+        out.attrs["simulated"] = bool(out["simulated"].any())
+    else:
+        out.attrs["simulated"] = bool(frame.attrs.get("simulated", False))
+    return out
+
+
+def is_simulated(frame: pd.DataFrame) -> bool:
+    """True when any row, or the frame itself, is flagged as simulated."""
+    if frame.attrs.get("simulated"):
+        return True
+    return "simulated" in frame.columns and bool(frame["simulated"].astype(bool).any())
+
+
+def with_principle(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with a ``principle`` column (the number, 1-3) derived from the design code."""
+    out = frame.copy()
+    numbers = {key: requirement(key).principle for key in REQUIREMENT_KEYS}
+    out["principle"] = out["requirement"].map(numbers)
+    return out
+
+
+def judged(frame: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows with a verdict (errors and missing verdicts dropped)."""
+    return frame.loc[frame["violation"].notna()]
+
+
+def model_data(frame: pd.DataFrame, *, interaction: bool = False, model_term: bool = True) -> tuple[pd.DataFrame, str]:
+    """Judged rows with categorical ``source`` (``real`` first, so it is the reference),
+    ``requirement`` (design-code order) and ``model`` (sorted), and the patsy right-hand side.
+
+    A factor with a single level in the data is left out of the formula (it would be
+    collinear with the intercept); so is the interaction when there is only one model.
+    """
+    data = judged(frame)[["model", "prompt_id", "requirement", "source", "violation"]].copy()
+    if data.empty:
+        raise JudgmentsError("judgments table", "no judged rows (every row is an error or has no verdict)")
+    data["source"] = pd.Categorical(data["source"], categories=[s for s in SOURCES if s in set(data["source"])])
+    data["requirement"] = pd.Categorical(
+        data["requirement"], categories=[k for k in REQUIREMENT_KEYS if k in set(data["requirement"])])
+    data["model"] = pd.Categorical(data["model"], categories=sorted(set(data["model"])))
+    terms = []
+    for name in ("source", "requirement") + (("model",) if model_term else ()):
+        if len(data[name].cat.categories) > 1:
+            terms.append(name)
+    if interaction and "source" in terms and len(data["model"].cat.categories) > 1:
+        terms.append("source:model")
+    if "source" not in terms:
+        raise JudgmentsError("judgments table", "both real and modified prompts are needed to estimate the source effect",
+                             column="source")
+    return data.reset_index(drop=True), " + ".join(terms)
+
+
+def frame_key(frame: pd.DataFrame, *extra: object) -> str:
+    """A content hash of the modelling columns plus a spec, for caching fits."""
+    cols = [c for c in ("model", "prompt_id", "requirement", "source", "violation") if c in frame.columns]
+    hashed = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(repr(extra).encode())
+    return digest.hexdigest()

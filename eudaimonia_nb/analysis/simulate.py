@@ -1,0 +1,376 @@
+"""Judgments with known truth, from a hierarchical logistic model.
+
+    logit P(violation) = a[model] + b[model] * modified + g[requirement]
+                         + h[requirement] * modified + u[prompt],   u ~ N(0, prompt_sd^2)
+
+on the benchmark's design (which prompts carry which requirements): the real design when the
+benchmark file is available, else a synthetic design with the same counts (checks per
+requirement and source, labels per prompt), so the dashboard works without the download.
+
+Presets:
+
+- ``published``: calibrated to the published figures (22 overall rates, seven real/modified
+  pairs, per-requirement averages); ``b`` is set only for the seven models with a published
+  pair, the rest take the average source pattern through ``h``. ``demo_judgments()`` is this.
+- ``common``: one source effect for every model (default -0.35 log-odds), no requirement x
+  source term; the model ``violation ~ source + requirement + model + (1|prompt)`` is then
+  exactly true, which is what parameter-recovery and coverage checks need.
+- ``null``: ``common`` with no source effect.
+
+Every simulated table has ``simulated=True`` on every row and in ``frame.attrs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+from scipy.special import expit
+
+from ..dataset import DatasetError, DatasetNotFoundError, load_benchmark
+from ..design_code import REQUIREMENT_KEYS
+from .frames import model_data
+
+log = logging.getLogger(__name__)
+
+PRESETS = ("published", "common", "null")
+DEFAULT_PROMPT_SD = 1.0
+DEFAULT_SOURCE_EFFECT = -0.35
+JUDGE_LABEL = "simulated"
+
+# Design counts of the released benchmark (dataset README; tests check them against the file),
+# used only to build a synthetic design when the file is not available.
+_CHECKS_PER_REQUIREMENT = {  # key: (real, modified)
+    "1B_intentional_human_speech": (143, 432), "1B_human_pronoun": (106, 200),
+    "1C_identity_transparency": (48, 161), "2A_fabricated_personal_information": (37, 148),
+    "2B_emotion_expression": (112, 246), "2C_deference": (59, 205), "2C_flattery_tone": (206, 381),
+    "2D_human_relationship_encouragement": (21, 132), "3A_engagement_hooks": (228, 282),
+}
+_PROMPTS_PER_LABEL_COUNT = {  # labels per prompt: (real prompts, modified prompts)
+    1: (43, 112), 2: (79, 144), 3: (98, 122), 4: (61, 92), 5: (29, 74), 6: (8, 56), 7: (4, 33),
+    8: (0, 10), 9: (0, 4),
+}
+_MODIFIED_ORIGINS = {  # (rewriter, responder): prompts
+    ("GPT5.4", "GPT-4o"): 30, ("GPT5.4", "Gemini2.0Flash"): 47, ("GPT5.4", "Sonnet4"): 49,
+    ("Gemini3.1pro", "GPT-4o"): 84, ("Gemini3.1pro", "Gemini2.0Flash"): 112, ("Gemini3.1pro", "Sonnet4"): 93,
+    ("Opus4.6", "GPT-4o"): 60, ("Opus4.6", "Gemini2.0Flash"): 89, ("Opus4.6", "Sonnet4"): 83,
+}
+_REAL_RESPONDER = "GPT-4"
+
+
+@dataclass(frozen=True)
+class SimulationTruth:
+    """The true parameters a simulated table was drawn from."""
+
+    preset: str
+    """Preset name (``published``, ``common``, ``null``)."""
+    seed: int
+    """Seed of the random draws (prompt effects and outcomes)."""
+    models: tuple[str, ...]
+    """Simulated models, in leaderboard order."""
+    model_intercepts: dict[str, float]
+    """a[model]: log-odds of violation on a real prompt, for the reference requirement's
+    effect g = requirement_effects[key] added, at prompt effect 0."""
+    source_effects: dict[str, float]
+    """b[model]: conditional log-odds ratio, modified versus real, per model."""
+    requirement_effects: dict[str, float]
+    """g[requirement]: additive log-odds per requirement (real prompts)."""
+    requirement_source_effects: dict[str, float]
+    """h[requirement]: extra modified-versus-real log-odds per requirement (0 in ``common``)."""
+    prompt_sd: float
+    """Standard deviation of the prompt random intercepts (log-odds)."""
+    prompt_effects: pd.Series = field(repr=False)
+    """The drawn prompt intercepts u, indexed by prompt_id."""
+    design_name: str = "benchmark"
+    """``benchmark`` (the real file's design) or ``synthetic``."""
+
+    @property
+    def common_source_effect(self) -> float | None:
+        """The single source effect when all models share it and h = 0, else None."""
+        values = set(np.round(list(self.source_effects.values()), 12))
+        if len(values) == 1 and not any(self.requirement_source_effects.values()):
+            return float(values.pop())
+        return None
+
+    def fixed_effects(self) -> pd.Series:
+        """True coefficients of ``violation ~ source + requirement + model`` in patsy's names
+        (``real``, the first requirement in design-code order and the first model by name as
+        references); defined only when the source effect is common."""
+        beta = self.common_source_effect
+        if beta is None:
+            raise ValueError("the default model's coefficients are defined only for a common source effect")
+        reqs = [k for k in REQUIREMENT_KEYS if k in self.requirement_effects]
+        models = sorted(self.models)
+        values = {"Intercept": self.model_intercepts[models[0]] + self.requirement_effects[reqs[0]],
+                  "source[T.modified]": beta}
+        values.update({f"requirement[T.{k}]": self.requirement_effects[k] - self.requirement_effects[reqs[0]]
+                       for k in reqs[1:]})
+        values.update({f"model[T.{m}]": self.model_intercepts[m] - self.model_intercepts[models[0]]
+                       for m in models[1:]})
+        return pd.Series(values, name="truth")
+
+
+# ---------------------------------------------------------------------------- designs
+
+def synthetic_design(seed: int = 0) -> pd.DataFrame:
+    """A design with the benchmark's counts: the same checks per requirement and source and
+    the same distribution of labels per prompt (the assignment of labels to prompts is made
+    up). Columns as ``Benchmark.checks``' ``prompt_id``, ``requirement``, ``source``,
+    ``rewriter_model``, ``responder_model``."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, str, str, str | None, str]] = []
+    origins = [o for o, n in _MODIFIED_ORIGINS.items() for _ in range(n)]
+    rng.shuffle(origins)
+    for s_index, source in enumerate(("real", "modified")):
+        remaining = {k: v[s_index] for k, v in _CHECKS_PER_REQUIREMENT.items()}
+        sizes = sorted((k for k, v in _PROMPTS_PER_LABEL_COUNT.items() for _ in range(v[s_index])), reverse=True)
+        # Largest prompts first, each taking the requirements with most checks left: this
+        # greedy rule meets any feasible pair of margins exactly (Gale-Ryser).
+        for i, size in enumerate(sizes):
+            jitter = rng.random(len(remaining))
+            order = sorted(remaining, key=lambda k: (-remaining[k], jitter[REQUIREMENT_KEYS.index(k)]))
+            chosen = order[:size]
+            prompt_id = f"sim-{source[0]}{i:04d}"
+            rewriter, responder = (None, _REAL_RESPONDER) if source == "real" else origins[i]
+            for key in REQUIREMENT_KEYS:
+                if key in chosen:
+                    remaining[key] -= 1
+                    rows.append((prompt_id, key, source, rewriter, responder))
+    return pd.DataFrame(rows, columns=["prompt_id", "requirement", "source", "rewriter_model", "responder_model"])
+
+
+def default_design() -> tuple[pd.DataFrame, str]:
+    """The real benchmark's checks if the file can be found, else the synthetic design."""
+    try:
+        checks = load_benchmark().checks
+    except (DatasetNotFoundError, DatasetError) as exc:
+        log.info("benchmark file unavailable (%s); simulating on a synthetic design with the same counts", exc)
+        return synthetic_design(), "synthetic"
+    return checks[["prompt_id", "requirement", "source", "rewriter_model", "responder_model"]], "benchmark"
+
+
+# ---------------------------------------------------------------------------- calibration
+
+def gauss_hermite(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights so that E f(Z), Z ~ N(0, 1), is ``weights @ f(nodes)``."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+    return nodes, weights / weights.sum()
+
+
+def marginal_probability(eta: np.ndarray, prompt_sd: float, n_nodes: int = 32) -> np.ndarray:
+    """E expit(eta + prompt_sd * Z) over the prompt effect, elementwise."""
+    nodes, weights = gauss_hermite(n_nodes)
+    return expit(np.asarray(eta)[..., None] + prompt_sd * nodes) @ weights
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """Parameters of the ``published`` preset (before any random draw)."""
+
+    models: tuple[str, ...]
+    """Leaderboard models in rank order."""
+    families: dict[str, str]
+    """Model family per model."""
+    intercepts: dict[str, float]
+    """a[model]."""
+    source_effects: dict[str, float]
+    """b[model] (0 for models without a published pair)."""
+    requirement_effects: dict[str, float]
+    """g[requirement]."""
+    requirement_source_effects: dict[str, float]
+    """h[requirement]."""
+
+
+@lru_cache(maxsize=4)
+def _calibrate(design_counts: tuple[tuple[str, int, int], ...], prompt_sd: float) -> _Calibration:
+    from .published import leaderboard, real_modified_pairs, requirement_averages
+
+    board, pairs, averages = leaderboard(), real_modified_pairs(), requirement_averages()
+    models = tuple(board["model"])
+    paired = [m for m in models if m in set(pairs["model"])]
+    keys = [k for k, _, _ in design_counts]
+    n = np.array([[r, m] for _, r, m in design_counts], dtype=float)  # requirements x source
+    n_models, n_req, n_pair = len(models), len(keys), len(paired)
+    pair_index = {m: i for i, m in enumerate(paired)}
+    avg = averages.set_index("requirement").reindex(keys)
+    pair_table = pairs.set_index("model")
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a = theta[:n_models]
+        b = np.zeros(n_models)
+        for m, i in pair_index.items():
+            b[models.index(m)] = theta[n_models + i]
+        g = theta[n_models + n_pair:].reshape(n_req, 2)
+        return a, b, g
+
+    def probabilities(theta: np.ndarray) -> np.ndarray:
+        a, b, g = unpack(theta)
+        eta = a[:, None, None] + g[None, :, :] + np.stack([np.zeros(n_models), b], 1)[:, None, :]
+        return marginal_probability(eta, prompt_sd)  # models x requirements x source
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        p = probabilities(theta)
+        overall = (p * n).sum((1, 2)) / n.sum()
+        by_source = (p * n).sum(1) / n.sum(0)
+        res = [overall - board["overall"].to_numpy()]
+        for m in paired:
+            i = models.index(m)
+            res.append(by_source[i] - pair_table.loc[m, ["real", "modified"]].to_numpy(dtype=float))
+        # The paper averages the 22 models' rates per requirement and source.
+        res.append((p.mean(0) - avg[["real", "modified"]].to_numpy(dtype=float)).ravel())
+        # A small ridge pins the one direction the targets leave free (a shift between a and g).
+        return np.concatenate(res + [1e-3 * theta[:n_models].mean(keepdims=True)])
+
+    start = np.zeros(n_models + n_pair + 2 * n_req)
+    fit = optimize.least_squares(residuals, start, method="lm")
+    a, b, g = unpack(fit.x)
+    return _Calibration(
+        models=models, families=dict(zip(board["model"], board["family"])),
+        intercepts=dict(zip(models, a.tolist())), source_effects=dict(zip(models, b.tolist())),
+        requirement_effects=dict(zip(keys, g[:, 0].tolist())),
+        requirement_source_effects=dict(zip(keys, (g[:, 1] - g[:, 0]).tolist())))
+
+
+def _design_counts(design: pd.DataFrame) -> tuple[tuple[str, int, int], ...]:
+    counts = design.groupby(["requirement", "source"]).size().unstack(fill_value=0)
+    return tuple((k, int(counts.loc[k].get("real", 0)), int(counts.loc[k].get("modified", 0)))
+                 for k in REQUIREMENT_KEYS if k in counts.index)
+
+
+# ---------------------------------------------------------------------------- simulation
+
+def simulate_with_truth(
+    preset: str = "published",
+    seed: int = 0,
+    design: pd.DataFrame | None = None,
+    *,
+    models: int | Sequence[str] | None = None,
+    source_effect: float | None = None,
+    prompt_sd: float = DEFAULT_PROMPT_SD,
+    error_rate: float = 0.0,
+) -> tuple[pd.DataFrame, SimulationTruth]:
+    """Draw a judgments table and return it with its truth.
+
+    ``design``: checks (``prompt_id``, ``requirement``, ``source``, optionally
+    ``rewriter_model``, ``responder_model``), default the benchmark's or a synthetic one.
+    ``models``: how many leaderboard models (best first) or which names; default all 22.
+    ``source_effect``: the common effect for ``common`` (default -0.35). ``error_rate``: share
+    of rows turned into judge errors (violation NaN, ``error`` set).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    design_name = "custom"
+    if design is None:
+        design, design_name = default_design()
+    missing = {"prompt_id", "requirement", "source"} - set(design.columns)
+    if missing:
+        raise ValueError(f"design is missing column(s) {', '.join(sorted(missing))}")
+    cal = _calibrate(_design_counts(design), float(prompt_sd))
+    if models is None:
+        chosen = cal.models
+    elif isinstance(models, int):
+        chosen = cal.models[:models]
+    else:
+        chosen = tuple(models)
+    # Models outside the leaderboard get the median intercept.
+    median = float(np.median(list(cal.intercepts.values())))
+    intercepts = {m: cal.intercepts.get(m, median) for m in chosen}
+    if preset == "published":
+        source_effects = {m: cal.source_effects.get(m, 0.0) for m in chosen}
+        req_source = dict(cal.requirement_source_effects)
+    else:
+        beta = 0.0 if preset == "null" else (DEFAULT_SOURCE_EFFECT if source_effect is None else float(source_effect))
+        source_effects = {m: beta for m in chosen}
+        req_source = {k: 0.0 for k in cal.requirement_effects}
+
+    rng = np.random.default_rng(seed)
+    prompts = pd.unique(design["prompt_id"])
+    u = pd.Series(rng.normal(0.0, prompt_sd, len(prompts)), index=prompts)
+    checks = design.reset_index(drop=True)
+    modified = (checks["source"] == "modified").to_numpy(dtype=float)
+    g = checks["requirement"].map(cal.requirement_effects).to_numpy()
+    h = checks["requirement"].map(req_source).to_numpy() * modified
+    base = g + h + u.reindex(checks["prompt_id"]).to_numpy()
+    a = np.array([intercepts[m] for m in chosen])
+    b = np.array([source_effects[m] for m in chosen])
+    eta = a[:, None] + b[:, None] * modified[None, :] + base[None, :]
+    violation = (rng.random(eta.shape) < expit(eta)).astype(float).ravel()
+
+    n_checks = len(checks)
+    frame = pd.DataFrame({
+        "model": np.repeat(np.array(chosen, dtype=object), n_checks),
+        "prompt_id": np.tile(checks["prompt_id"].to_numpy(), len(chosen)),
+        "requirement": np.tile(checks["requirement"].to_numpy(), len(chosen)),
+        "source": np.tile(checks["source"].to_numpy(), len(chosen)),
+        "violation": violation,
+        "error": "",
+    })
+    if error_rate > 0:
+        broken = rng.random(len(frame)) < error_rate
+        frame.loc[broken, "violation"] = np.nan
+        frame.loc[broken, "error"] = "simulated judge error"
+    frame["run_id"] = f"simulated-{preset}-seed{seed}"
+    frame["family"] = frame["model"].map(lambda m: cal.families.get(m, "unknown"))
+    for column in ("rewriter_model", "responder_model"):
+        values = checks[column] if column in checks.columns else pd.Series([None] * n_checks)
+        frame[column] = np.tile(values.to_numpy(dtype=object), len(chosen))
+    frame["judge_model"] = JUDGE_LABEL
+    frame["rubric_version"] = ""
+    frame["simulated"] = True
+    frame.attrs["simulated"] = True
+    truth = SimulationTruth(
+        preset=preset, seed=seed, models=tuple(chosen), model_intercepts=intercepts,
+        source_effects=source_effects, requirement_effects=dict(cal.requirement_effects),
+        requirement_source_effects=req_source, prompt_sd=float(prompt_sd), prompt_effects=u,
+        design_name=design_name)
+    return frame, truth
+
+
+def simulate_judgments(preset: str = "published", seed: int = 0, design: pd.DataFrame | None = None,
+                       **options: object) -> pd.DataFrame:
+    """A simulated judgments table (long format, ``simulated=True``); see ``simulate_with_truth``."""
+    return simulate_with_truth(preset, seed, design, **options)[0]  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def _demo() -> pd.DataFrame:
+    return simulate_judgments("published", seed=0)
+
+
+def demo_judgments() -> pd.DataFrame:
+    """The dashboard's embedded demo: the ``published`` preset, seed 0, on the real design if
+    available. Deterministic and cached; each call returns a fresh copy."""
+    frame = _demo().copy()
+    frame.attrs["simulated"] = True
+    return frame
+
+
+def marginal_source_effect(truth: SimulationTruth, design: pd.DataFrame, n_nodes: int = 32) -> float:
+    """The population-averaged (GEE) estimand matching ``truth`` on ``design``.
+
+    Expected violation probabilities per model x requirement x source cell are integrated over
+    the prompt effects (Gauss-Hermite), then a logistic GLM ``source + requirement + model``
+    weighted by the cell's checks is fitted to them; its source coefficient is the marginal
+    log-odds ratio.
+    """
+    import statsmodels.api as sm
+    from patsy import dmatrix
+
+    cells = design.groupby(["requirement", "source"]).size().rename("n").reset_index()
+    rows = []
+    for m in truth.models:
+        eta = (truth.model_intercepts[m] + cells["requirement"].map(truth.requirement_effects)
+               + (cells["source"] == "modified") * (truth.source_effects[m]
+                                                     + cells["requirement"].map(truth.requirement_source_effects)))
+        rows.append(cells.assign(model=m, violation=marginal_probability(eta.to_numpy(), truth.prompt_sd, n_nodes)))
+    table = pd.concat(rows, ignore_index=True).assign(prompt_id="cell")
+    data, rhs = model_data(table)
+    weights = table["n"].to_numpy(dtype=float)
+    X = dmatrix(rhs, data, return_type="dataframe")
+    fit = sm.GLM(data["violation"].to_numpy(), X, family=sm.families.Binomial(), var_weights=weights).fit()
+    return float(fit.params["source[T.modified]"])

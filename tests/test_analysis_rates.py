@@ -1,0 +1,132 @@
+"""Rates, Wilson intervals, bootstrap intervals and real-vs-modified differences against
+values computed by hand on small tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eudaimonia_nb.analysis.rates import (model_rates, prompt_bootstrap_weights, real_vs_modified,
+                                          violation_rates, wilson_interval)
+
+
+def _table(rows):
+    return pd.DataFrame(rows, columns=["model", "prompt_id", "requirement", "source", "violation", "error"])
+
+
+def _hand_wilson(k, n, z=1.959963984540054):
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def test_wilson_matches_the_textbook_formula_and_a_published_value():
+    low, high = wilson_interval(np.array([3, 0, 10]), np.array([10, 10, 10]))
+    for i, (k, n) in enumerate([(3, 10), (0, 10), (10, 10)]):
+        assert low[i] == pytest.approx(_hand_wilson(k, n)[0], abs=1e-12)
+        assert high[i] == pytest.approx(_hand_wilson(k, n)[1], abs=1e-12)
+    # Newcombe (1998), example: 81 of 263 -> 0.2553 to 0.3662.
+    low, high = wilson_interval(81, 263)
+    assert (round(float(low), 4), round(float(high), 4)) == (0.2553, 0.3662)
+    assert np.isnan(wilson_interval(0, 0)[0])
+
+
+def test_violation_rates_counts_errors_apart_and_groups_by_principle():
+    frame = _table([
+        ("A", "p1", "1B_human_pronoun", "real", 1.0, ""),
+        ("A", "p1", "2B_emotion_expression", "real", 0.0, ""),
+        ("A", "p2", "2B_emotion_expression", "modified", 1.0, ""),
+        ("A", "p3", "2C_deference", "modified", np.nan, "judge answer unparseable"),
+        ("B", "p1", "1B_human_pronoun", "real", 0.0, ""),
+        ("B", "p2", "2B_emotion_expression", "modified", 1.0, ""),
+    ])
+    by_model = violation_rates(frame, ["model"]).set_index("model")
+    assert by_model.loc["A", ["n_checks", "n_violations", "n_errors"]].tolist() == [3, 2, 1]
+    assert by_model.loc["A", "rate"] == pytest.approx(2 / 3)
+    assert by_model.loc["A", "ci_low"] == pytest.approx(_hand_wilson(2, 3)[0])
+    by_principle = violation_rates(frame, ["principle"]).set_index("principle")
+    assert by_principle.loc[1, "n_checks"] == 2 and by_principle.loc[1, "n_violations"] == 1
+    assert by_principle.loc[2, "n_checks"] == 3 and by_principle.loc[2, "n_errors"] == 1
+    both = violation_rates(frame, ["model", "source"])
+    assert len(both) == 4
+    assert both.set_index(["model", "source"]).loc[("B", "modified"), "rate"] == 1.0
+    with pytest.raises(KeyError, match="no such column"):
+        violation_rates(frame, ["nonexistent"])
+
+
+def _balanced(n_prompts: int, rate_real: float, rate_modified: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_prompts):
+        source = "real" if i % 2 else "modified"
+        p = rate_real if source == "real" else rate_modified
+        rows.append(("M", f"p{i}", "2C_flattery_tone", source, float(rng.random() < p), ""))
+    return _table(rows)
+
+
+def test_bootstrap_weights_resample_within_source():
+    source = np.array(["real"] * 3 + ["modified"] * 5)
+    weights = prompt_bootstrap_weights(source, 50, seed=1)
+    assert weights.shape == (50, 8)
+    assert (weights[:, :3].sum(1) == 3).all() and (weights[:, 3:].sum(1) == 5).all()
+    assert np.array_equal(weights, prompt_bootstrap_weights(source, 50, seed=1))
+
+
+def test_model_rate_bootstrap_interval_matches_the_binomial_one_with_one_check_per_prompt():
+    frame = _balanced(2000, 0.3, 0.3, seed=3)
+    row = model_rates(frame, n_boot=2000, seed=0).iloc[0]
+    k, n = frame["violation"].sum(), len(frame)
+    assert row["rate"] == pytest.approx(k / n)
+    assert row["n_prompts"] == 2000 and row["n_checks"] == 2000
+    # With one check per prompt (no clustering) the bootstrap must agree with Wilson.
+    low, high = _hand_wilson(k, n)
+    assert row["ci_low"] == pytest.approx(low, abs=0.006)
+    assert row["ci_high"] == pytest.approx(high, abs=0.006)
+
+
+def test_clustered_checks_widen_the_bootstrap_interval_beyond_wilson():
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(300):  # 6 perfectly correlated checks per prompt: design effect 6
+        v = float(rng.random() < 0.4)
+        rows += [("M", f"p{i}", k, "real" if i % 2 else "modified", v, "")
+                 for k in ("1B_human_pronoun", "2B_emotion_expression", "2C_deference", "2C_flattery_tone",
+                           "3A_engagement_hooks", "1C_identity_transparency")]
+    frame = _table(rows)
+    boot = model_rates(frame, n_boot=1000, seed=0).iloc[0]
+    wilson = violation_rates(frame, ["model"]).iloc[0]
+    ratio = (boot["ci_high"] - boot["ci_low"]) / (wilson["ci_high"] - wilson["ci_low"])
+    assert 2.0 < ratio < 3.0  # sqrt(6) = 2.45
+
+
+def test_real_vs_modified_difference_interval_and_holm_by_hand():
+    a = _balanced(1200, 0.30, 0.45, seed=1).assign(model="A")
+    b = _balanced(1200, 0.30, 0.30, seed=2).assign(model="B")
+    b["prompt_id"] = a["prompt_id"]
+    frame = pd.concat([a, b], ignore_index=True)
+    result = real_vs_modified(frame, n_boot=2000, seed=0).set_index("model")
+    for model, part in (("A", a), ("B", b)):
+        real = part.loc[part["source"] == "real", "violation"]
+        modified = part.loc[part["source"] == "modified", "violation"]
+        row = result.loc[model]
+        assert row["rate_real"] == pytest.approx(real.mean())
+        assert row["rate_modified"] == pytest.approx(modified.mean())
+        assert row["diff"] == pytest.approx(modified.mean() - real.mean())
+        se = math.sqrt(real.mean() * (1 - real.mean()) / len(real) + modified.mean() * (1 - modified.mean()) / len(modified))
+        assert row["diff_se"] == pytest.approx(se, rel=0.1)
+        assert row["diff_ci_low"] == pytest.approx(row["diff"] - 1.96 * se, abs=0.01)
+        assert row["p_value"] == pytest.approx(2 * (1 - _phi(abs(row["diff"]) / row["diff_se"])), rel=1e-6)
+    p = result["p_value"].sort_values()
+    holm = [min(1.0, 2 * p.iloc[0]), min(1.0, max(2 * p.iloc[0], p.iloc[1]))]
+    assert result.loc[p.index, "p_holm"].tolist() == pytest.approx(holm)
+    assert result.loc["A", "p_holm"] < 0.001 and result.loc["B", "p_holm"] > 0.01
+    again = real_vs_modified(frame, n_boot=2000, seed=0)
+    assert again.equals(result.reset_index()[again.columns])
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))

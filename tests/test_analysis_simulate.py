@@ -1,0 +1,53 @@
+"""The simulator: designs with the benchmark's counts, flags, and the calibrated demo."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eudaimonia_nb.analysis import simulate
+from eudaimonia_nb.analysis.published import leaderboard, real_modified_pairs
+from eudaimonia_nb.analysis.rates import model_rates, real_vs_modified
+
+
+def test_synthetic_design_has_the_real_benchmarks_counts(benchmark):
+    synthetic = simulate.synthetic_design()
+    real = benchmark.checks
+    count = lambda d: d.groupby(["requirement", "source"]).size().sort_index()
+    assert count(synthetic).equals(count(real))
+    labels = lambda d: d.groupby(["source", "prompt_id"]).size().groupby("source").value_counts().sort_index()
+    assert labels(synthetic).equals(labels(real))
+    origins = lambda d: d.drop_duplicates("prompt_id").groupby(["rewriter_model", "responder_model"]).size()
+    assert origins(synthetic).equals(origins(real))
+
+
+def test_simulated_tables_are_flagged_and_reproducible(benchmark):
+    frame, truth = simulate.simulate_with_truth("common", seed=4, design=benchmark.checks, models=3)
+    assert frame.attrs["simulated"] and frame["simulated"].all()
+    assert len(frame) == 3 * 3147 and set(frame["violation"].unique()) <= {0.0, 1.0}
+    assert truth.common_source_effect == -0.35 and truth.models == tuple(leaderboard()["model"][:3])
+    again = simulate.simulate_judgments("common", seed=4, design=benchmark.checks, models=3)
+    assert again.equals(frame)
+    assert not simulate.simulate_judgments("common", seed=5, design=benchmark.checks, models=3).equals(frame)
+    assert model_rates(frame).attrs["simulated"]
+
+
+def test_demo_is_calibrated_to_the_published_figures(dataset_path, monkeypatch):
+    monkeypatch.setenv("EUDAIMONIA_DATASET", str(dataset_path))
+    demo = simulate.demo_judgments()
+    assert len(demo) == 22 * 3147 and demo.attrs["simulated"]
+    assert demo.equals(simulate.demo_judgments())
+    rates = model_rates(demo, n_boot=200).set_index("model")["rate"]
+    published = leaderboard().set_index("model")["overall"]
+    # One draw of 3,147 correlated checks: SD about 1 point, so 3.5 points is a loose band.
+    assert (rates - published.reindex(rates.index)).abs().max() < 0.035
+    pairs = real_modified_pairs().set_index("model")
+    split = real_vs_modified(demo, n_boot=200).set_index("model").loc[pairs.index]
+    assert (split["rate_real"] - pairs["real"]).abs().max() < 0.06
+    assert (split["rate_modified"] - pairs["modified"]).abs().max() < 0.04
+    assert np.sign(split.loc["Claude Opus 4.6", "diff"]) == -1 and np.sign(split.loc["GPT-4o", "diff"]) == 1
+
+
+def test_marginal_effect_is_attenuated_as_the_notes_say(benchmark):
+    _, truth = simulate.simulate_with_truth("common", seed=0, design=benchmark.checks, models=22)
+    marginal = simulate.marginal_source_effect(truth, benchmark.checks)
+    assert -0.35 / np.sqrt(1 + 0.346) * 1.05 < marginal < -0.35 / np.sqrt(1 + 0.346) * 0.95
