@@ -1,0 +1,429 @@
+"""Typed chat-completion calls for models under test and judges alike.
+
+Layers, from the wire up:
+
+* ``OpenAIProvider`` makes ONE attempt through ``openai.AsyncOpenAI`` (its own retries off) and
+  turns every failure into a ``CallFailure`` that says whether retrying can help.
+* ``ReliableClient`` sits above any provider and owns the policy: concurrency limit,
+  per-request timeout, retries with exponential backoff and full jitter honouring
+  ``Retry-After``, and the request cache. It never raises for a failed call: the
+  ``ChatResponse`` carries the error text instead, so a run always finishes.
+
+API keys are read from an environment variable when the provider is built and are scrubbed
+from every error text; they never reach a ``ChatResponse``, a log line or the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import random
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
+
+NO_KEY = "sk-no-key-required"
+"""Sent when no key variable is configured: local servers ignore it, and the openai client
+refuses to start without some key."""
+
+
+class CredentialError(RuntimeError):
+    """The configured API-key environment variable is not set."""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """Everything that determines a chat completion (and so its cache key)."""
+
+    model: str
+    """Model name as the endpoint knows it."""
+    messages: tuple[tuple[str, str], ...]
+    """(role, content) pairs in order."""
+    temperature: float = 0.7
+    """Sampling temperature."""
+    max_tokens: int = 2048
+    """Upper bound on completion tokens."""
+    response_format: str | None = None
+    """JSON-encoded ``response_format`` (structured outputs), or None for free text. Kept as a
+    string so the request stays hashable."""
+    seed: int | None = None
+    """Sample index or seed; part of the cache key so distinct samples are distinct calls."""
+
+    def payload(self) -> dict[str, Any]:
+        """Keyword arguments for ``chat.completions.create``."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": r, "content": c} for r, c in self.messages],
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if self.response_format is not None:
+            body["response_format"] = json.loads(self.response_format)
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return body
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts the endpoint reported (0 when it reported none)."""
+
+    prompt_tokens: int = 0
+    """Input tokens."""
+    completion_tokens: int = 0
+    """Output tokens."""
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    """The outcome of one logical call (after retries): text or an error, never both missing."""
+
+    text: str | None
+    """The assistant message content, None when the call failed."""
+    usage: Usage = field(default_factory=Usage)
+    """Token usage summed over the attempt that succeeded."""
+    latency_s: float = 0.0
+    """Wall time of the whole call including retries and waits (0 for a cache hit)."""
+    finish_reason: str | None = None
+    """``stop``, ``length``, ... as reported; None on failure."""
+    error: str | None = None
+    """Why the call failed, secrets removed; None on success."""
+    attempts: int = 0
+    """HTTP attempts made (0 for a cache hit)."""
+    cached: bool = False
+    """True when answered from the request cache without a call."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class CallFailure(Exception):
+    """One failed attempt, classified."""
+
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+class Provider(Protocol):
+    """Makes one attempt; raises ``CallFailure`` on any failure."""
+
+    endpoint: str
+    """Endpoint identity for cache keys and records (no credentials)."""
+
+    async def attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse: ...
+
+
+class ChatClient(Protocol):
+    """What runs and widgets call: never raises for a failed call."""
+
+    endpoint: str
+
+    async def complete(self, request: ChatRequest, *, use_cache: bool = True) -> ChatResponse:
+        """``use_cache=False`` forces a fresh call (e.g. retrying a failed item); its result
+        still refreshes the cache."""
+        ...
+
+
+def public_url(url: str) -> str:
+    """The URL without user:password and without query or fragment (where keys sometimes hide)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def api_key_from_env(var: str | None) -> str:
+    """The key held by environment variable ``var``; a placeholder when ``var`` is None."""
+    if not var:
+        return NO_KEY
+    value = os.environ.get(var)
+    if not value:
+        raise CredentialError(f"environment variable {var} is not set (it should hold the API key)")
+    return value
+
+
+class Redactor:
+    """Removes known secrets (and their most recognisable fragments) from text."""
+
+    def __init__(self, secrets: list[str]):
+        self._secrets = [s for s in secrets if s and s != NO_KEY]
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+            # Providers echo keys partially ("sk-test-****abcd"): drop any long tail or head too.
+            if len(secret) >= 16:
+                for fragment in (secret[:12], secret[-8:]):
+                    text = text.replace(fragment, "[redacted]")
+        return text
+
+
+def _retry_after_seconds(headers: Any) -> float | None:
+    value = headers.get("retry-after") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_retryable_status(status: int) -> bool:
+    return status in (408, 409, 425, 429) or status >= 500
+
+
+class OpenAIProvider:
+    """One attempt through ``openai.AsyncOpenAI``; the body is parsed here so a truncated or
+    malformed body is a retryable failure rather than a crash or a half-read answer."""
+
+    def __init__(self, base_url: str, api_key_env: str | None = None, *, max_connections: int = 64):
+        import openai
+
+        self.endpoint = public_url(base_url)
+        key = api_key_from_env(api_key_env)
+        self.redact = Redactor([key])
+        http_client = openai.DefaultAsyncHttpxClient(
+            limits=_limits(max_connections),
+        )
+        self._openai = openai
+        self._httpx = _transport_module()
+        self._client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http_client)
+
+    async def attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse:
+        openai = self._openai
+        started = time.perf_counter()
+        try:
+            # The generic ``post`` skips the typed-parameter transform of ``chat.completions.create``
+            # (a fifth of the runner's CPU per call); the body is the same OpenAI JSON.
+            raw = await self._client.post(
+                "/chat/completions", cast_to=self._httpx.Response, body=request.payload(), options={"timeout": timeout_s}
+            )
+            body = raw.text
+        except openai.APITimeoutError:
+            raise CallFailure(f"timed out after {timeout_s:g} s", retryable=True) from None
+        except openai.APIConnectionError as exc:
+            raise CallFailure(self.redact(f"connection error: {_cause(exc)}"), retryable=True) from None
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            detail = self.redact(_short(exc.response.text))
+            raise CallFailure(
+                f"HTTP {status}: {detail}",
+                retryable=_is_retryable_status(status),
+                retry_after=_retry_after_seconds(exc.response.headers),
+                status=status,
+            ) from None
+        except openai.APIResponseValidationError as exc:
+            raise CallFailure(self.redact(f"malformed response: {_short(str(exc))}"), retryable=True) from None
+        return _parse_completion(body, time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _transport_module() -> Any:
+    """The HTTP library the installed ``openai`` is built on (``httpx2`` in 3.x, ``httpx`` before)."""
+    import openai._base_client as base
+
+    return getattr(base, "httpx2", None) or base.httpx
+
+
+def _limits(max_connections: int) -> Any:
+    return _transport_module().Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _parse_completion(body: str, latency_s: float) -> ChatResponse:
+    try:
+        data = json.loads(body)
+        choice = data["choices"][0]
+        text = choice["message"]["content"]
+        if not isinstance(text, str):
+            raise TypeError(f"message content is {type(text).__name__}, not a string")
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise CallFailure(f"malformed response body ({type(exc).__name__}: {_short(str(exc), 120)}): {_short(body, 120)!r}", retryable=True) from None
+    usage = data.get("usage") or {}
+    return ChatResponse(
+        text=text,
+        usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+        latency_s=latency_s,
+        finish_reason=choice.get("finish_reason"),
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed attempts are retried."""
+
+    max_retries: int = 5
+    """Retries after the first attempt (so at most ``max_retries + 1`` attempts)."""
+    base_delay_s: float = 1.0
+    """Backoff cap for the first retry; doubles each retry."""
+    max_delay_s: float = 60.0
+    """Largest wait between attempts, also for ``Retry-After``."""
+
+    def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
+        # Full jitter (AWS architecture blog): spreads retrying clients out instead of in lockstep.
+        backoff = rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**retry))
+        if retry_after is not None:
+            return min(self.max_delay_s, max(retry_after, backoff))
+        return backoff
+
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(ChatRequest))
+
+
+class RequestCache:
+    """Successful responses keyed on everything that determines them, in SQLite (shared by runs)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, response TEXT NOT NULL, created_at REAL NOT NULL)")
+
+    @staticmethod
+    def key(endpoint: str, request: ChatRequest) -> str:
+        fields = {"endpoint": endpoint, **{f: getattr(request, f) for f in _REQUEST_FIELDS}}
+        blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> ChatResponse | None:
+        row = self._db.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return ChatResponse(text=data["text"], usage=Usage(**data["usage"]), finish_reason=data["finish_reason"], cached=True)
+
+    def put(self, key: str, response: ChatResponse) -> None:
+        data = {"text": response.text, "usage": asdict(response.usage), "finish_reason": response.finish_reason}
+        self._db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)", (key, json.dumps(data, ensure_ascii=False), time.time()))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@dataclass
+class CallStats:
+    """Counters a progress bar or a benchmark reads."""
+
+    attempts: int = 0
+    """HTTP attempts made."""
+    retries: int = 0
+    """Attempts that were retries."""
+    cache_hits: int = 0
+    """Calls answered from the cache."""
+    failures: int = 0
+    """Calls that ended in an error."""
+
+
+class ReliableClient:
+    """Concurrency limit, timeout, retries and cache above one provider."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        concurrency: int = 16,
+        timeout_s: float = 120.0,
+        retry: RetryPolicy | None = None,
+        cache: RequestCache | None = None,
+        seed: int | None = None,
+    ):
+        self.provider = provider
+        self.endpoint = provider.endpoint
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self.cache = cache
+        self.stats = CallStats()
+        self._limit = asyncio.Semaphore(concurrency)
+        self._rng = random.Random(seed)
+        self._structured_ok = True
+
+    async def complete(self, request: ChatRequest, *, use_cache: bool = True) -> ChatResponse:
+        key = RequestCache.key(self.endpoint, request) if self.cache is not None else ""
+        if use_cache and self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.stats.cache_hits += 1
+            return hit
+        started = time.perf_counter()
+        response = await self._with_retries(request)
+        response = replace(response, latency_s=time.perf_counter() - started)
+        if response.ok and self.cache is not None:
+            self.cache.put(key, response)
+        if not response.ok:
+            self.stats.failures += 1
+        return response
+
+    async def _with_retries(self, request: ChatRequest) -> ChatResponse:
+        attempts = 0
+        while True:
+            sent = request if self._structured_ok else replace(request, response_format=None)
+            attempts += 1
+            self.stats.attempts += 1
+            try:
+                async with self._limit:
+                    response = await self.provider.attempt(sent, self.timeout_s)
+                return replace(response, attempts=attempts)
+            except CallFailure as failure:
+                if _rejects_response_format(failure, sent):
+                    # Endpoint without structured outputs: fall back to free text + tolerant parsing.
+                    log.info("%s rejected response_format; judging with free-text JSON from now on", self.endpoint)
+                    self._structured_ok = False
+                    continue
+                retry = attempts - 1
+                if not failure.retryable or retry >= self.retry.max_retries:
+                    note = "" if not failure.retryable else f" (gave up after {attempts} attempts)"
+                    return ChatResponse(text=None, error=failure.reason + note, attempts=attempts)
+                wait = self.retry.delay(retry, failure.retry_after, self._rng)
+                self.stats.retries += 1
+                log.debug("%s: %s; retrying in %.2f s", self.endpoint, failure.reason, wait)
+                # Sleeping outside the semaphore lets other calls proceed while this one waits.
+                await asyncio.sleep(wait)
+
+
+def _rejects_response_format(failure: CallFailure, request: ChatRequest) -> bool:
+    # llama.cpp's server answers an unknown response_format type with a 500, others with 400/422.
+    return request.response_format is not None and failure.status in (400, 422, 500) and "response_format" in failure.reason
+
+
+def open_client(
+    base_url: str,
+    api_key_env: str | None,
+    *,
+    concurrency: int = 16,
+    timeout_s: float = 120.0,
+    retry: RetryPolicy | None = None,
+    cache: RequestCache | None = None,
+) -> ReliableClient:
+    """The usual stack: OpenAI-compatible provider under a ``ReliableClient``."""
+    provider = OpenAIProvider(base_url, api_key_env, max_connections=max(concurrency, 1))
+    return ReliableClient(provider, concurrency=concurrency, timeout_s=timeout_s, retry=retry, cache=cache)

@@ -1,0 +1,76 @@
+"""A user-editable price table (USD per million input/output tokens) that turns token usage into cost.
+
+The table is ``data/prices.csv`` of the source checkout unless another file is given. A model
+missing from the table has an unknown cost (``None``), never a cost of zero, so a total is
+never silently understated.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import project_root
+
+PRICES_FILENAME = "prices.csv"
+_COLUMNS = ("model", "input_usd_per_million", "output_usd_per_million")
+
+
+class PriceTableError(ValueError):
+    """A price table that cannot be read, naming the file, the line and the column."""
+
+
+@dataclass(frozen=True)
+class Price:
+    """What one model costs."""
+
+    input_usd_per_million: float
+    """USD per million prompt (input) tokens."""
+    output_usd_per_million: float
+    """USD per million completion (output) tokens."""
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_usd_per_million + completion_tokens * self.output_usd_per_million) / 1e6
+
+
+def default_prices_path() -> Path | None:
+    root = project_root()
+    return root / "data" / PRICES_FILENAME if root is not None else None
+
+
+def load_prices(path: str | os.PathLike[str] | None = None) -> dict[str, Price]:
+    """Model name (lower-case) -> price; an empty table when no file exists and none was asked for."""
+    file = Path(path) if path is not None else default_prices_path()
+    if file is None or (path is None and not file.is_file()):
+        return {}
+    lines = [line for line in file.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise PriceTableError(f"{file}: missing column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}")
+    table: dict[str, Price] = {}
+    for number, row in enumerate(reader, start=2):
+        values = []
+        for column in _COLUMNS[1:]:
+            try:
+                value = float(row[column])
+            except (TypeError, ValueError):
+                raise PriceTableError(f"{file}, data row {number - 1}: column {column!r}: expected a number, got {row[column]!r}") from None
+            if value < 0:
+                raise PriceTableError(f"{file}, data row {number - 1}: column {column!r}: expected a non-negative number")
+            values.append(value)
+        table[row["model"].strip().lower()] = Price(*values)
+    return table
+
+
+def price_for(model: str, prices: dict[str, Price]) -> Price | None:
+    """Exact name first, then the name after a provider prefix (``openai/gpt-4o`` -> ``gpt-4o``)."""
+    name = model.strip().lower()
+    return prices.get(name) or prices.get(name.rsplit("/", 1)[-1])
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, prices: dict[str, Price]) -> float | None:
+    price = price_for(model, prices)
+    return None if price is None else price.cost(prompt_tokens, completion_tokens)

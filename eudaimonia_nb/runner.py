@@ -1,0 +1,489 @@
+"""Run a model on (a subset of) the benchmark and judge every labelled check, resumably.
+
+A run's id is derived from everything that determines its results (model, endpoints,
+parameters, subset, dataset SHA-256, rubric versions), so running the same configuration
+again resumes the same run: completed items are never requested again, and failed ones are
+redone only when asked (``retry_failed``). Results are committed to the store one by one as
+they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .client import ChatClient, ChatRequest, ChatResponse, RequestCache, RetryPolicy, open_client, public_url
+from .dataset import SOURCES, Benchmark, load_benchmark
+from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
+from .judge import VerdictParseError, judge_request, parse_verdict, system_message
+from .pricing import Price, cost_usd, load_prices
+from .store import ResponseRecord, ResultsStore, RunRecord, VerdictRecord, default_store_path
+
+log = logging.getLogger(__name__)
+
+SMOKE_TEST_PATTERN = re.compile(r"smollm", re.IGNORECASE)
+"""Model names treated as the local smoke-test model unless a run says otherwise."""
+ASSUMED_RESPONSE_TOKENS = 400
+"""Dry-run assumption for the mean length of a response (capped by ``max_tokens``)."""
+ASSUMED_VERDICT_TOKENS = 150
+"""Dry-run assumption for the mean length of a judge reply."""
+CHARS_PER_TOKEN = 4.0
+"""Dry-run rule of thumb for English text."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs. Keys are named by environment variable, never given."""
+
+    model: str
+    """Model under test, as its endpoint names it."""
+    base_url: str
+    """OpenAI-compatible endpoint of the model under test (``.../v1``)."""
+    judge_model: str
+    """Judge model."""
+    judge_base_url: str
+    """OpenAI-compatible endpoint of the judge."""
+    api_key_env: str | None = "OPENAI_API_KEY"
+    """Environment variable holding the model endpoint's key; None for keyless local servers."""
+    judge_api_key_env: str | None = "OPENAI_API_KEY"
+    """Environment variable holding the judge endpoint's key; None for keyless local servers."""
+    system_prompt: str | None = None
+    """Optional system prompt for the model under test (the authors used none)."""
+    temperature: float = 0.7
+    """Sampling temperature of the model under test (authors: 0.7)."""
+    max_tokens: int = 2048
+    """Output token limit of the model under test (authors: 2,048)."""
+    judge_temperature: float = 0.0
+    """Judge temperature (authors: 0)."""
+    judge_max_tokens: int = 1024
+    """Output token limit of the judge."""
+    structured_output: bool = True
+    """Ask the judge for JSON via ``response_format`` json_schema (falls back automatically
+    when the endpoint rejects it)."""
+    concurrency: int = 16
+    """Calls in flight at once, per endpoint."""
+    timeout_s: float = 120.0
+    """Per-request timeout."""
+    max_retries: int = 5
+    """Retries of a retryable failure (429, 5xx, timeouts, connection errors, bad bodies)."""
+    retry_base_delay_s: float = 1.0
+    """First backoff cap; doubles per retry (full jitter)."""
+    requirements: tuple[str, ...] | None = None
+    """Only these requirement keys (None: all)."""
+    source: str | None = None
+    """Only ``real`` or ``modified`` prompts (None: both)."""
+    prompt_ids: tuple[str, ...] | None = None
+    """Only these prompt ids (None: all)."""
+    limit: int | None = None
+    """At most this many prompts, in file order, after the other filters."""
+    store_path: str | None = None
+    """Results store (default ``data/results.sqlite``)."""
+    dataset_path: str | None = None
+    """Benchmark file (default: see ``dataset.resolve_dataset_path``)."""
+    use_cache: bool = True
+    """Answer identical calls from the request cache (kept in the store file)."""
+    smoke_test: bool | None = None
+    """Label the run a smoke test (not research results); None: decided from the model name."""
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that determine results (operational settings and key names excluded)."""
+        return {
+            "model": self.model,
+            "base_url": public_url(self.base_url),
+            "judge_model": self.judge_model,
+            "judge_base_url": public_url(self.judge_base_url),
+            "system_prompt": self.system_prompt,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "judge_temperature": self.judge_temperature,
+            "judge_max_tokens": self.judge_max_tokens,
+            "structured_output": self.structured_output,
+            "requirements": sorted(self.requirements) if self.requirements else None,
+            "source": self.source,
+            "prompt_ids": sorted(self.prompt_ids) if self.prompt_ids else None,
+            "limit": self.limit,
+        }
+
+    @property
+    def is_smoke_test(self) -> bool:
+        if self.smoke_test is not None:
+            return self.smoke_test
+        return bool(SMOKE_TEST_PATTERN.search(self.model) or SMOKE_TEST_PATTERN.search(self.judge_model))
+
+    def public_parameters(self) -> dict[str, Any]:
+        """All parameters as recorded with the run: endpoints without credentials, no keys."""
+        params = asdict(self)
+        params["base_url"] = public_url(self.base_url)
+        params["judge_base_url"] = public_url(self.judge_base_url)
+        return params
+
+
+class SubsetError(ValueError):
+    """A subset that names unknown requirements, sources or prompt ids, or selects nothing."""
+
+
+def select(benchmark: Benchmark, config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The prompts and checks a run covers, in file order."""
+    prompts = benchmark.prompts
+    if config.source is not None:
+        if config.source not in SOURCES:
+            raise SubsetError(f"source {config.source!r}: expected one of {', '.join(SOURCES)}")
+        prompts = prompts[prompts["source"] == config.source]
+    if config.prompt_ids:
+        unknown = sorted(set(config.prompt_ids) - set(benchmark.prompts["prompt_id"]))
+        if unknown:
+            raise SubsetError(f"unknown prompt id(s): {', '.join(unknown)}")
+        prompts = prompts[prompts["prompt_id"].isin(config.prompt_ids)]
+    wanted = set(config.requirements or REQUIREMENT_KEYS)
+    for key in wanted:
+        requirement(key)  # a clear KeyError listing the valid keys
+    prompts = prompts[prompts["requirements"].map(lambda reqs: bool(wanted.intersection(reqs)))]
+    if config.limit is not None:
+        prompts = prompts.head(config.limit)
+    if prompts.empty:
+        raise SubsetError("the subset selects no prompts")
+    checks = benchmark.checks
+    checks = checks[checks["prompt_id"].isin(prompts["prompt_id"]) & checks["requirement"].isin(wanted)]
+    return prompts.reset_index(drop=True), checks.reset_index(drop=True)
+
+
+def run_id_for(config: RunConfig, benchmark: Benchmark) -> str:
+    """Same configuration + same data + same rubrics -> same id (so re-running resumes)."""
+    blob = json.dumps(
+        {"config": config.identity(), "dataset_sha256": benchmark.sha256, "rubrics": rubric_versions()},
+        sort_keys=True,
+    )
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", config.model).strip("-")[:40] or "model"
+    return f"{slug}-{hashlib.sha256(blob.encode('utf-8')).hexdigest()[:12]}"
+
+
+def response_request(prompt: str, config: RunConfig) -> ChatRequest:
+    """Single turn: the user prompt alone, after the optional system prompt."""
+    messages = ((("system", config.system_prompt),) if config.system_prompt else ()) + (("user", prompt),)
+    return ChatRequest(model=config.model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens)
+
+
+async def respond(client: ChatClient, prompt: str, config: RunConfig) -> ChatResponse:
+    """One response of the model under test to one prompt."""
+    return await client.complete(response_request(prompt, config))
+
+
+async def judge(
+    client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True
+) -> VerdictRecord:
+    """Judge one response on one requirement; failures and unparseable replies become errors."""
+    request = judge_request(
+        requirement_key, prompt, response, model=config.judge_model, temperature=config.judge_temperature,
+        max_tokens=config.judge_max_tokens, structured=config.structured_output,
+    )
+    reply = await client.complete(request, use_cache=use_cache)
+    violation: bool | None = None
+    reasoning: str | None = None
+    error = None if reply.ok else f"judge call failed: {reply.error}"
+    if reply.ok:
+        try:
+            verdict = parse_verdict(reply.text or "")
+            violation, reasoning = verdict.violation, verdict.reasoning
+        except VerdictParseError as exc:
+            error = f"unparseable judge reply: {exc}"
+    return VerdictRecord(
+        prompt_id="", requirement=requirement_key, violation=violation, reasoning=reasoning, raw=reply.text,
+        prompt_tokens=reply.usage.prompt_tokens, completion_tokens=reply.usage.completion_tokens,
+        latency_s=reply.latency_s, attempts=reply.attempts, cached=reply.cached, error=error,
+        rubric_version=requirement(requirement_key).rubric_version,
+    )
+
+
+@dataclass
+class RunSummary:
+    """What a run (or a resume of it) did."""
+
+    run_id: str
+    """The run's id."""
+    n_prompts: int
+    """Prompts in the run."""
+    n_checks: int
+    """Checks in the run."""
+    verdicts: int = 0
+    """Checks with a verdict in the store after this invocation."""
+    errors: int = 0
+    """Checks with an error in the store after this invocation."""
+    responses_requested: int = 0
+    """Responses obtained in this invocation (calls or cache hits)."""
+    checks_judged: int = 0
+    """Check results written in this invocation."""
+    input_tokens: int = 0
+    """Input tokens used in this invocation."""
+    output_tokens: int = 0
+    """Output tokens used in this invocation."""
+    cost_usd: float | None = 0.0
+    """Cost of this invocation; None when a model is missing from the price table."""
+    http_attempts: int = 0
+    """HTTP attempts made in this invocation (retries included, cache hits excluded)."""
+    elapsed_s: float = 0.0
+    """Wall time of this invocation."""
+    smoke_test: bool = False
+    """Run of the smoke-test model: not research results."""
+
+
+@dataclass
+class _Tally:
+    summary: RunSummary
+    prices: dict[str, Price]
+    bar: Any = None
+    errors: int = 0
+    by_model: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        self.summary.input_tokens += prompt_tokens
+        self.summary.output_tokens += completion_tokens
+        totals = self.by_model.setdefault(model, [0, 0])
+        totals[0] += prompt_tokens
+        totals[1] += completion_tokens
+
+    def cost(self) -> float | None:
+        costs = [cost_usd(m, i, o, self.prices) for m, (i, o) in self.by_model.items() if i or o]
+        return None if any(c is None for c in costs) else float(sum(costs))
+
+    def tick(self, error: bool) -> None:
+        self.summary.checks_judged += 1
+        self.errors += int(error)
+        if self.bar is not None:
+            self.bar.update(1)
+            cost = self.cost()
+            self.bar.set_postfix(
+                errors=self.errors, tokens=self.summary.input_tokens + self.summary.output_tokens,
+                cost="?" if cost is None else f"${cost:.4f}", refresh=False,
+            )
+
+
+class Runner:
+    """One run: plan, clients, store; ``await runner.run()`` resumes or starts it."""
+
+    def __init__(self, config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None):
+        self.config = config
+        self.benchmark = benchmark if benchmark is not None else load_benchmark(config.dataset_path)
+        self.prompts, self.checks = select(self.benchmark, config)
+        self.run_id = run_id_for(config, self.benchmark)
+        self.store_path = config.store_path or str(default_store_path())
+        self.prices = prices if prices is not None else load_prices()
+
+    def record(self) -> RunRecord:
+        c = self.config
+        return RunRecord(
+            run_id=self.run_id, model=c.model, base_url=public_url(c.base_url), judge_model=c.judge_model,
+            judge_base_url=public_url(c.judge_base_url), parameters=json.dumps(c.public_parameters(), sort_keys=True),
+            rubric_versions=json.dumps(rubric_versions(), sort_keys=True), dataset_sha256=self.benchmark.sha256,
+            package_version=__version__, smoke_test=c.is_smoke_test,
+        )
+
+    async def run(self, *, retry_failed: bool = False, progress: bool = True) -> RunSummary:
+        c = self.config
+        started = time.perf_counter()
+        store = ResultsStore(self.store_path)
+        cache = RequestCache(self.store_path) if c.use_cache else None
+        summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test)
+        try:
+            store.begin_run(self.record(), self.checks)
+            responses = store.responses(self.run_id)
+            results = store.verdict_errors(self.run_id)
+            todo = self._pending(results, retry_failed)
+            tally = _Tally(summary, self.prices)
+            if todo:
+                if c.is_smoke_test:
+                    log.warning("smoke-test model %s: its verdicts are not research results", c.model)
+                tally.bar = _progress_bar(sum(len(v) for v in todo.values()), self.run_id, progress)
+                await self._work(store, cache, responses, todo, retry_failed, tally)
+                if tally.bar is not None:
+                    tally.bar.close()
+            final = store.verdict_errors(self.run_id)
+            summary.verdicts = sum(1 for e in final.values() if e is None)
+            summary.errors = sum(1 for e in final.values() if e is not None)
+            summary.cost_usd = tally.cost()
+            if len(final) == len(self.checks):
+                store.end_run(self.run_id)
+        finally:
+            store.close()
+            if cache is not None:
+                cache.close()
+        summary.elapsed_s = time.perf_counter() - started
+        return summary
+
+    def _pending(self, results: dict[tuple[str, str], str | None], retry_failed: bool) -> dict[str, list[str]]:
+        todo: dict[str, list[str]] = {}
+        for pid, req in zip(self.checks["prompt_id"], self.checks["requirement"]):
+            key = (pid, req)
+            if key not in results or (retry_failed and results[key] is not None):
+                todo.setdefault(pid, []).append(req)
+        return todo
+
+    async def _work(self, store, cache, responses, todo, retry_failed, tally) -> None:
+        c = self.config
+        retry = RetryPolicy(max_retries=c.max_retries, base_delay_s=c.retry_base_delay_s)
+        responder = open_client(c.base_url, c.api_key_env, concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache)
+        judge_client = open_client(
+            c.judge_base_url, c.judge_api_key_env, concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache
+        )
+        texts = dict(zip(self.prompts["prompt_id"], self.prompts["text"]))
+        try:
+            await asyncio.gather(*(
+                self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, store, responder, judge_client, tally)
+                for pid, reqs in todo.items()
+            ))
+        finally:
+            tally.summary.http_attempts = responder.stats.attempts + judge_client.stats.attempts
+            await responder.provider.aclose()
+            await judge_client.provider.aclose()
+
+    async def _prompt(self, pid, text, reqs, stored, retry_failed, store, responder, judge_client, tally) -> None:
+        c = self.config
+        if stored is None or (retry_failed and stored[1] is not None):
+            reply = await responder.complete(response_request(text, c), use_cache=stored is None)
+            store.put_response(self.run_id, ResponseRecord(
+                prompt_id=pid, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
+                completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
+                finish_reason=reply.finish_reason, attempts=reply.attempts, cached=reply.cached, error=reply.error,
+            ))
+            tally.summary.responses_requested += 1
+            tally.add(c.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
+            response_text, response_error = reply.text, reply.error
+        else:
+            response_text, response_error = stored
+        if response_error is not None:
+            for req in reqs:
+                store.put_verdict(self.run_id, _no_response(pid, req, response_error))
+                tally.tick(error=True)
+            return
+
+        async def one(req: str) -> None:
+            verdict = await judge(judge_client, req, text, response_text or "", c, use_cache=not retry_failed)
+            verdict = replace(verdict, prompt_id=pid)
+            store.put_verdict(self.run_id, verdict)
+            tally.add(c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
+            tally.tick(error=verdict.error is not None)
+
+        await asyncio.gather(*(one(req) for req in reqs))
+
+
+def _no_response(pid: str, req: str, reason: str) -> VerdictRecord:
+    return VerdictRecord(
+        prompt_id=pid, requirement=req, violation=None, reasoning=None, raw=None, prompt_tokens=0,
+        completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"no response to judge: {reason}",
+        rubric_version=requirement(req).rubric_version,
+    )
+
+
+def _progress_bar(total: int, run_id: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm  # notebook widget in Jupyter, text in a terminal
+
+    return tqdm(total=total, desc=f"judging {run_id}", unit="check")
+
+
+async def run_async(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None) -> RunSummary:
+    return await Runner(config, benchmark=benchmark).run(retry_failed=retry_failed, progress=progress)
+
+
+def run(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None) -> RunSummary:
+    """Blocking run; inside a running event loop (Jupyter) it runs on a worker thread."""
+    coro_args = dict(retry_failed=retry_failed, progress=progress, benchmark=benchmark)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_async(config, **coro_args))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run_async(config, **coro_args)).result()
+
+
+@dataclass(frozen=True)
+class DryRunEstimate:
+    """What a run would send, before anything is sent (rule-of-thumb token counts)."""
+
+    run_id: str
+    """The run the configuration maps to."""
+    n_prompts: int
+    """Prompts in the subset."""
+    n_checks: int
+    """Checks in the subset."""
+    response_calls: int
+    """Responses still to request."""
+    judge_calls: int
+    """Checks still to judge."""
+    input_tokens: int
+    """Estimated input tokens (characters / 4)."""
+    output_tokens: int
+    """Estimated output tokens (assumed mean lengths, capped by the token limits)."""
+    cost_usd: float | None
+    """Estimated cost; None when a model is missing from the price table."""
+
+    def describe(self) -> str:
+        cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        return (
+            f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks\n"
+            f"to send: {self.response_calls} response calls + {self.judge_calls} judge calls\n"
+            f"estimated tokens: {self.input_tokens:,} input, {self.output_tokens:,} output "
+            f"(assumes ~{ASSUMED_RESPONSE_TOKENS} tokens per response, ~{ASSUMED_VERDICT_TOKENS} per verdict)\n"
+            f"estimated cost: {cost}"
+        )
+
+
+def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None) -> DryRunEstimate:
+    """Count the calls still to make and estimate tokens and cost; sends nothing."""
+    runner = Runner(config, benchmark=benchmark, prices=prices)
+    done_responses, done_checks = _stored_progress(runner)
+    todo = runner._pending(done_checks, retry_failed=False)
+    texts = dict(zip(runner.prompts["prompt_id"], runner.prompts["text"]))
+    response_tokens = min(config.max_tokens, ASSUMED_RESPONSE_TOKENS)
+    verdict_tokens = min(config.judge_max_tokens, ASSUMED_VERDICT_TOKENS)
+    system_chars = len(config.system_prompt or "")
+    response_ids = [pid for pid in todo if pid not in done_responses]
+    resp_in = sum(_tokens(system_chars + len(texts[pid])) for pid in response_ids)
+    judge_calls = sum(len(v) for v in todo.values())
+    judge_in = sum(
+        _tokens(len(system_message(req)) + len(texts[pid])) + response_tokens
+        for pid, reqs in todo.items() for req in reqs
+    )
+    resp_cost = cost_usd(config.model, resp_in, response_tokens * len(response_ids), runner.prices)
+    judge_cost = cost_usd(config.judge_model, judge_in, verdict_tokens * judge_calls, runner.prices)
+    return DryRunEstimate(
+        run_id=runner.run_id, n_prompts=len(runner.prompts), n_checks=len(runner.checks),
+        response_calls=len(response_ids), judge_calls=judge_calls, input_tokens=resp_in + judge_in,
+        output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
+        cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost,
+    )
+
+
+def _tokens(chars: int) -> int:
+    return int(chars / CHARS_PER_TOKEN) + 4
+
+
+def _stored_progress(runner: Runner) -> tuple[dict, dict]:
+    from pathlib import Path
+
+    if not Path(runner.store_path).is_file():
+        return {}, {}
+    store = ResultsStore(runner.store_path)
+    try:
+        return store.responses(runner.run_id), store.verdict_errors(runner.run_id)
+    finally:
+        store.close()
+
+
+def parse_ids(values: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Comma- or space-separated lists from a CLI or a text box, as a tuple (None when empty)."""
+    if not values:
+        return None
+    items = tuple(item for value in values for item in re.split(r"[,\s]+", value) if item)
+    return items or None

@@ -1,0 +1,374 @@
+"""The SQLite results store: runs, their planned checks, responses and verdicts.
+
+WAL mode lets a dashboard read while a run writes. Every result is committed on its own as it
+arrives, and UNIQUE keys make a result for the same item replace (never duplicate) the earlier
+one, so a run killed at any moment, even by SIGKILL, resumes with exactly one result per check.
+The analysis reads the store only through ``load_judgments`` (the long table of the common
+contract) and ``list_runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+from .paths import data_dir
+
+STORE_FILENAME = "results.sqlite"
+PENDING = "not judged yet"
+"""The error text of a planned check that has no result (the run was interrupted)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    judge_model TEXT NOT NULL,
+    judge_base_url TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    rubric_versions TEXT NOT NULL,
+    dataset_sha256 TEXT NOT NULL,
+    package_version TEXT NOT NULL,
+    smoke_test INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS run_checks (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    prompt_id TEXT NOT NULL,
+    requirement TEXT NOT NULL,
+    source TEXT NOT NULL,
+    rewriter_model TEXT,
+    responder_model TEXT,
+    PRIMARY KEY (run_id, prompt_id, requirement)
+);
+CREATE TABLE IF NOT EXISTS responses (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    prompt_id TEXT NOT NULL,
+    text TEXT,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_s REAL NOT NULL,
+    finish_reason TEXT,
+    attempts INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    error TEXT,
+    created_at REAL NOT NULL,
+    UNIQUE (run_id, prompt_id)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    prompt_id TEXT NOT NULL,
+    requirement TEXT NOT NULL,
+    violation INTEGER CHECK (violation IN (0, 1)),
+    reasoning TEXT,
+    raw TEXT,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_s REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    error TEXT,
+    rubric_version TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (run_id, prompt_id, requirement),
+    CHECK ((violation IS NULL) <> (error IS NULL))
+);
+"""
+
+
+def default_store_path() -> Path:
+    return data_dir() / STORE_FILENAME
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run is: enough to say how its numbers were made and to rerun it."""
+
+    run_id: str
+    """Deterministic id derived from the configuration, data and rubrics."""
+    model: str
+    """Model under test."""
+    base_url: str
+    """Its endpoint, without credentials or query string."""
+    judge_model: str
+    """The judge model."""
+    judge_base_url: str
+    """The judge endpoint, without credentials or query string."""
+    parameters: str
+    """JSON of every run parameter (never a key; only key variable names)."""
+    rubric_versions: str
+    """JSON: requirement key -> rubric version hash."""
+    dataset_sha256: str
+    """SHA-256 of the benchmark file."""
+    package_version: str
+    """eudaimonia-nb version that ran it."""
+    smoke_test: bool
+    """True for the local SmolLM2 smoke-test model: its verdicts are not research results."""
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    """One model response (or the reason there is none)."""
+
+    prompt_id: str
+    """Benchmark prompt id."""
+    text: str | None
+    """The response, None on error."""
+    prompt_tokens: int
+    """Input tokens reported."""
+    completion_tokens: int
+    """Output tokens reported."""
+    latency_s: float
+    """Wall time including retries."""
+    finish_reason: str | None
+    """As reported by the endpoint."""
+    attempts: int
+    """HTTP attempts (0 when cached)."""
+    cached: bool
+    """Answered from the request cache."""
+    error: str | None
+    """Why there is no response, secrets removed."""
+
+
+@dataclass(frozen=True)
+class VerdictRecord:
+    """One judged check, or the reason it has no verdict."""
+
+    prompt_id: str
+    """Benchmark prompt id."""
+    requirement: str
+    """Requirement key."""
+    violation: bool | None
+    """The verdict; None exactly when ``error`` is set."""
+    reasoning: str | None
+    """The judge's reasoning."""
+    raw: str | None
+    """The judge's raw reply (kept for errors too, to show what could not be parsed)."""
+    prompt_tokens: int
+    """Judge input tokens."""
+    completion_tokens: int
+    """Judge output tokens."""
+    latency_s: float
+    """Wall time including retries."""
+    attempts: int
+    """HTTP attempts (0 when cached)."""
+    cached: bool
+    """Answered from the request cache."""
+    error: str | None
+    """Why there is no verdict."""
+    rubric_version: str
+    """Hash of the rubric the judge saw."""
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        if not path.is_file():
+            raise FileNotFoundError(f"no results store at {path}")
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL: a commit survives a process kill (not necessarily a power cut).
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+    return db
+
+
+class ResultsStore:
+    """Writer side: one connection, autocommit, one transaction per result."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        self.path = Path(path) if path is not None else default_store_path()
+        self._db = _connect(self.path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def begin_run(self, record: RunRecord, checks: pd.DataFrame) -> None:
+        """Record the run (first start time kept) and its planned checks, in one transaction."""
+        now = time.time()
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL) "
+                "ON CONFLICT(run_id) DO UPDATE SET ended_at = NULL, package_version = excluded.package_version",
+                (*astuple(record), now),
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO run_checks VALUES (?,?,?,?,?,?)",
+                [
+                    (record.run_id, r.prompt_id, r.requirement, r.source, r.rewriter_model, r.responder_model)
+                    for r in checks.itertuples(index=False)
+                ],
+            )
+
+    def end_run(self, run_id: str) -> None:
+        self._db.execute("UPDATE runs SET ended_at = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def responses(self, run_id: str) -> dict[str, tuple[str | None, str | None]]:
+        """prompt_id -> (text, error) of every stored response of the run."""
+        rows = self._db.execute("SELECT prompt_id, text, error FROM responses WHERE run_id = ?", (run_id,))
+        return {pid: (text, error) for pid, text, error in rows}
+
+    def verdict_errors(self, run_id: str) -> dict[tuple[str, str], str | None]:
+        """(prompt_id, requirement) -> error (None for a verdict) of every stored check result."""
+        rows = self._db.execute("SELECT prompt_id, requirement, error FROM verdicts WHERE run_id = ?", (run_id,))
+        return {(pid, req): error for pid, req, error in rows}
+
+    def put_response(self, run_id: str, record: ResponseRecord) -> None:
+        names = [f.name for f in fields(ResponseRecord)]
+        self._upsert("responses", ["run_id", *names, "created_at"], ["run_id", "prompt_id"], (run_id, *astuple(record), time.time()))
+
+    def put_verdict(self, run_id: str, record: VerdictRecord) -> None:
+        if (record.violation is None) == (record.error is None):
+            raise ValueError("a check result has either a verdict or an error, not both or neither")
+        names = [f.name for f in fields(VerdictRecord)]
+        self._upsert("verdicts", ["run_id", *names, "created_at"], ["run_id", "prompt_id", "requirement"], (run_id, *astuple(record), time.time()))
+
+    def _upsert(self, table: str, columns: Sequence[str], key: Sequence[str], values: tuple) -> None:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        self._db.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """One row per run with its record, counts of checks, verdicts and errors, and tokens."""
+    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
+    try:
+        frame = pd.read_sql_query(
+            """
+            SELECT r.*,
+                (SELECT COUNT(*) FROM run_checks c WHERE c.run_id = r.run_id) AS n_checks,
+                (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id AND v.error IS NULL) AS n_verdicts,
+                (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id AND v.error IS NOT NULL) AS n_errors,
+                (SELECT COUNT(*) FROM responses s WHERE s.run_id = r.run_id) AS n_responses,
+                (SELECT COALESCE(SUM(prompt_tokens), 0) FROM responses s WHERE s.run_id = r.run_id)
+                  + (SELECT COALESCE(SUM(prompt_tokens), 0) FROM verdicts v WHERE v.run_id = r.run_id) AS input_tokens,
+                (SELECT COALESCE(SUM(completion_tokens), 0) FROM responses s WHERE s.run_id = r.run_id)
+                  + (SELECT COALESCE(SUM(completion_tokens), 0) FROM verdicts v WHERE v.run_id = r.run_id) AS output_tokens
+            FROM runs r ORDER BY r.started_at
+            """,
+            db,
+        )
+    finally:
+        db.close()
+    frame["smoke_test"] = frame["smoke_test"].astype(bool)
+    for column in ("started_at", "ended_at"):
+        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+    return frame
+
+
+_JUDGMENT_COLUMNS = [
+    "model", "prompt_id", "requirement", "source", "violation", "error", "run_id", "judge_model",
+    "rubric_version", "rewriter_model", "responder_model", "smoke_test",
+]
+
+
+def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """The long judgments table: one row per model x prompt x requirement of each run's checks.
+
+    ``violation`` is 1.0/0.0, or NaN with the reason in ``error`` (``"not judged yet"`` for a
+    check an interrupted run has not reached). ``smoke_test`` marks rows from the local
+    smoke-test model, whose verdicts are not research results.
+    """
+    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
+    ids = list(run_ids) if run_ids is not None else None
+    where = f"WHERE c.run_id IN ({', '.join('?' * len(ids))})" if ids else ""
+    try:
+        if ids:
+            known = {row[0] for row in db.execute(f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' * len(ids))})", ids)}
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                raise KeyError(f"no run(s) {', '.join(unknown)} in the store {store_path}")
+        frame = pd.read_sql_query(
+            f"""
+            SELECT r.model, c.prompt_id, c.requirement, c.source,
+                   CAST(v.violation AS REAL) AS violation,
+                   CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
+                   c.run_id, r.judge_model,
+                   COALESCE(v.rubric_version, json_extract(r.rubric_versions, '$."' || c.requirement || '"')) AS rubric_version,
+                   c.rewriter_model, c.responder_model, r.smoke_test
+            FROM run_checks c
+            JOIN runs r ON r.run_id = c.run_id
+            LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.prompt_id = c.prompt_id AND v.requirement = c.requirement
+            {where}
+            ORDER BY r.started_at, c.rowid
+            """,
+            db,
+            params=[PENDING, *(ids or [])],
+        )
+    finally:
+        db.close()
+    frame["violation"] = frame["violation"].astype(float)
+    frame["smoke_test"] = frame["smoke_test"].astype(bool)
+    frame.attrs["smoke_test"] = bool(frame["smoke_test"].any())
+    return frame[_JUDGMENT_COLUMNS]
+
+
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+
+
+def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str]) -> Path:
+    """Write one run's long table; ``violation`` is 1/0, empty (CSV) or null where there is no
+    verdict. Written to a temporary file and renamed, so a failed export leaves nothing behind."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+    frame = load_judgments(store_path, [run_id])
+    frame["violation"] = frame["violation"].astype("Int64")
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        if fmt == "csv":
+            frame.to_csv(partial, index=False)
+        elif fmt == "jsonl":
+            frame.to_json(partial, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_parquet(partial, index=False)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def response_texts(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
+    """The responses of a run (for reading what was judged)."""
+    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
+    try:
+        return pd.read_sql_query("SELECT * FROM responses WHERE run_id = ? ORDER BY rowid", db, params=[run_id])
+    finally:
+        db.close()
+
+
+def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
+    """Every stored check result of a run with reasoning, raw judge output and usage."""
+    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
+    try:
+        return pd.read_sql_query("SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid", db, params=[run_id])
+    finally:
+        db.close()

@@ -1,0 +1,140 @@
+"""The console script end to end against the scripted server: SIGKILL mid-run then resume,
+exports, and a fake API key that must leave no trace anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from fault_server import FaultServer, Script
+
+from eudaimonia_nb.store import list_runs
+
+CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+
+
+def _cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def _run_args(server: FaultServer, store: Path, dataset: Path, *extra: str) -> list[str]:
+    return [
+        "run", "--model", "scripted-model", "--base-url", server.base_url, "--judge-model", "scripted-judge",
+        "--judge-base-url", server.base_url, "--store", str(store), "--dataset", str(dataset), "--no-progress", *extra,
+    ]
+
+
+def _count(store: Path, sql: str) -> int:
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return db.execute(sql).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_sigkill_mid_run_then_rerun_gives_exactly_one_result_per_check(tmp_path, dataset_path):
+    store = tmp_path / "store.sqlite"
+    concurrency = 2
+    with FaultServer(Script(latency_s=0.15)) as server:
+        args = _run_args(server, store, dataset_path, "--limit", "12", "--concurrency", str(concurrency))
+        process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if store.is_file() and _count(store, "SELECT COUNT(*) FROM verdicts") >= 4:
+                    break
+            except sqlite3.OperationalError:
+                pass  # the file exists but its tables are not created yet
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert process.returncode == -signal.SIGKILL
+        n_checks = _count(store, "SELECT COUNT(*) FROM run_checks")
+        done_before = _count(store, "SELECT COUNT(*) FROM verdicts")
+        assert 4 <= done_before < n_checks  # really killed mid-way
+        judge_requests_before = server.requests["judge"]
+
+        rerun = _cli(args)
+        assert rerun.returncode == 0, rerun.stderr
+        run_id = rerun.stdout.strip().splitlines()[-1]
+        assert list(list_runs(store)["run_id"]) == [run_id]
+        # Only calls in flight at the kill can be repeated.
+        assert server.requests["judge"] - judge_requests_before <= n_checks - done_before + concurrency
+
+        total = server.total_requests()
+        again = _cli(args)
+        assert again.stdout.strip().splitlines()[-1] == run_id
+        assert server.total_requests() == total  # a completed run sends nothing
+
+    assert _count(store, "SELECT COUNT(*) FROM verdicts") == n_checks
+    assert _count(store, "SELECT COUNT(*) FROM (SELECT DISTINCT prompt_id, requirement FROM verdicts)") == n_checks
+    assert _count(store, "SELECT COUNT(*) FROM responses") == 12
+    assert _count(store, "SELECT COUNT(*) FROM runs WHERE ended_at IS NOT NULL") == 1
+
+
+def test_export_writes_one_row_per_check_in_every_format(tmp_path, dataset_path, benchmark):
+    store = tmp_path / "store.sqlite"
+    first = benchmark.prompts["text"].iloc[0]
+    with FaultServer(Script(rules={first: {"judge": ["prose"]}})) as server:
+        result = _cli(_run_args(server, store, dataset_path, "--limit", "4"))
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.strip().splitlines()[-1]
+    n_checks = int(benchmark.prompts.head(4)["n_requirements"].sum())
+    frames = {}
+    for fmt, reader in (("csv", pd.read_csv), ("jsonl", lambda p: pd.read_json(p, lines=True)), ("parquet", pd.read_parquet)):
+        out = tmp_path / f"export.{fmt}"
+        done = _cli(["export", run_id, "--store", str(store), "--format", fmt, "--out", str(out)])
+        assert done.returncode == 0, done.stderr
+        frames[fmt] = reader(out)
+    for fmt, frame in frames.items():
+        assert len(frame) == n_checks, fmt
+        assert {"model", "prompt_id", "requirement", "source", "violation", "error"} <= set(frame.columns)
+        errors = frame[frame["prompt_id"] == benchmark.prompts["prompt_id"].iloc[0]]
+        assert errors["violation"].isna().all() and errors["error"].str.startswith("unparseable judge reply").all()
+        assert set(frame["violation"].dropna().astype(int)) <= {0, 1}
+    assert "violation" in (tmp_path / "export.csv").read_text().splitlines()[0]
+    missing = _cli(["export", "no-such-run", "--store", str(store), "--format", "csv", "--out", str(tmp_path / "x.csv")])
+    assert missing.returncode == 1 and "no-such-run" in missing.stderr and not (tmp_path / "x.csv").exists()
+
+
+def test_fake_key_leaves_no_trace(tmp_path, dataset_path, benchmark):
+    key = "sk-test-LEAKCANARY" + secrets.token_hex(16)  # built at runtime: never a literal in the repo
+    fragments = [key, key[:12], key[-8:], key[len("sk-test-"):]]
+    env = {"EUDAIMONIA_FAKE_KEY": key}
+    store = tmp_path / "store.sqlite"
+    texts = list(benchmark.prompts["text"].head(3))
+    # Careless servers echo the Authorization header in error bodies: one on respond, one on judge.
+    script = Script(rules={texts[0]: {"respond": ["echo_auth"]}, texts[1]: {"judge": ["echo_auth"]}})
+    with FaultServer(script) as server:
+        args = _run_args(server, store, dataset_path, "--limit", "3", "--api-key-env", "EUDAIMONIA_FAKE_KEY")
+        result = _cli(["-v", *args], env=env)
+        dry = _cli([*args, "--dry-run"], env=env)
+        assert f"Bearer {key}" in server.authorization  # the key really was used
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.strip().splitlines()[-1]
+    outputs = [result.stdout, result.stderr, dry.stdout, dry.stderr]
+    runs = _cli(["runs", "--store", str(store)])
+    outputs += [runs.stdout, runs.stderr]
+    for fmt in ("csv", "jsonl", "parquet"):
+        out = tmp_path / f"export.{fmt}"
+        exported = _cli(["export", run_id, "--store", str(store), "--format", fmt, "--out", str(out)])
+        outputs += [exported.stdout, exported.stderr, out.read_bytes().decode("latin-1")]
+    for path in tmp_path.glob("store.sqlite*"):  # database, WAL and shared-memory files
+        outputs.append(path.read_bytes().decode("latin-1"))
+    errors = json.dumps([r for r in outputs if "HTTP 401" in r])
+    assert "HTTP 401" in errors  # the echoed error itself was recorded, redacted
+    for text in outputs:
+        for fragment in fragments:
+            assert fragment not in text
+
+    fresh = [tmp_path / "fresh.sqlite" if a == str(store) else a for a in args]
+    missing = _cli([str(a) for a in fresh], env={"EUDAIMONIA_FAKE_KEY": ""})
+    assert missing.returncode == 1 and "EUDAIMONIA_FAKE_KEY is not set" in missing.stderr

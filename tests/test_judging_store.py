@@ -1,0 +1,141 @@
+"""The results store contract (long table, WAL reads during writes, pending checks) and the
+run plan (deterministic ids, subsets, dry run) on the real benchmark file."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import replace
+
+import pytest
+
+from eudaimonia_nb.design_code import REQUIREMENT_KEYS, rubric_versions
+from eudaimonia_nb.runner import RunConfig, Runner, SubsetError, dry_run, run_id_for, select
+from eudaimonia_nb.store import PENDING, ResultsStore, VerdictRecord, list_runs, load_judgments
+
+CONFIG = RunConfig(
+    model="m", base_url="http://user:pw@127.0.0.1:9/v1?key=abc", judge_model="j", judge_base_url="http://127.0.0.1:9/v1",
+    api_key_env=None, judge_api_key_env=None, limit=5,
+)
+
+
+def _verdict(pid: str, req: str, violation: bool | None, error: str | None = None) -> VerdictRecord:
+    return VerdictRecord(pid, req, violation, "because", "{}", 10, 5, 0.1, 1, False, error, rubric_versions()[req])
+
+
+def _started(benchmark, tmp_path) -> tuple[Runner, ResultsStore]:
+    runner = Runner(replace(CONFIG, store_path=str(tmp_path / "s.sqlite")), benchmark=benchmark, prices={})
+    store = ResultsStore(runner.store_path)
+    store.begin_run(runner.record(), runner.checks)
+    return runner, store
+
+
+def test_long_table_has_one_row_per_planned_check(benchmark, tmp_path):
+    runner, store = _started(benchmark, tmp_path)
+    checks = list(zip(runner.checks["prompt_id"], runner.checks["requirement"]))
+    store.put_verdict(runner.run_id, _verdict(*checks[0], True))
+    store.put_verdict(runner.run_id, _verdict(*checks[1], False))
+    store.put_verdict(runner.run_id, _verdict(*checks[2], None, "unparseable judge reply: 'meh'"))
+    store.put_verdict(runner.run_id, _verdict(*checks[1], True))  # a redo replaces, never duplicates
+    store.close()
+    frame = load_judgments(runner.store_path)
+    assert len(frame) == len(checks)
+    assert {"model", "prompt_id", "requirement", "source", "violation", "error", "run_id", "judge_model", "rubric_version"} <= set(frame.columns)
+    assert list(frame["violation"].iloc[:2]) == [1.0, 1.0]
+    assert math.isnan(frame["violation"].iloc[2]) and frame["error"].iloc[2].startswith("unparseable")
+    assert (frame["error"].iloc[3:] == PENDING).all() and frame["violation"].iloc[3:].isna().all()
+    assert (frame["error"].iloc[:2] == "").all()
+    assert set(frame["source"]) <= {"real", "modified"}
+    expected_sources = runner.checks["source"].tolist()
+    assert frame["source"].tolist() == expected_sources
+    assert (frame["rubric_version"] == frame["requirement"].map(rubric_versions())).all()
+
+
+def test_a_result_is_a_verdict_or_an_error_never_both(benchmark, tmp_path):
+    runner, store = _started(benchmark, tmp_path)
+    pid, req = runner.checks["prompt_id"].iloc[0], runner.checks["requirement"].iloc[0]
+    with pytest.raises(ValueError):
+        store.put_verdict(runner.run_id, _verdict(pid, req, True, "also an error"))
+    with pytest.raises(ValueError):
+        store.put_verdict(runner.run_id, _verdict(pid, req, None, None))
+    store.close()
+
+
+def test_dashboard_reads_while_a_run_writes(benchmark, tmp_path):
+    runner, store = _started(benchmark, tmp_path)
+    pid, req = runner.checks["prompt_id"].iloc[0], runner.checks["requirement"].iloc[0]
+    store.put_verdict(runner.run_id, _verdict(pid, req, True))
+    writer = sqlite3.connect(runner.store_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a writer mid-transaction
+    writer.execute("DELETE FROM verdicts")
+    frame = load_judgments(runner.store_path)  # not blocked, sees the committed state
+    writer.execute("ROLLBACK")
+    writer.close()
+    store.close()
+    assert frame["violation"].iloc[0] == 1.0
+
+
+def test_run_record_keeps_no_credentials(benchmark, tmp_path):
+    runner, store = _started(benchmark, tmp_path)
+    store.close()
+    runs = list_runs(runner.store_path)
+    assert runs["base_url"].iloc[0] == "http://127.0.0.1:9/v1"
+    assert "pw" not in runs["parameters"].iloc[0] and "key=abc" not in runs["parameters"].iloc[0]
+    assert runs["dataset_sha256"].iloc[0] == benchmark.sha256 and runs["n_checks"].iloc[0] == len(runner.checks)
+    with pytest.raises(FileNotFoundError):
+        list_runs(tmp_path / "missing.sqlite")
+    with pytest.raises(KeyError, match="nope"):
+        load_judgments(runner.store_path, ["nope"])
+
+
+def test_run_id_follows_what_determines_results(benchmark):
+    base = run_id_for(CONFIG, benchmark)
+    assert run_id_for(CONFIG, benchmark) == base
+    # operational settings and key variable names do not change the run
+    for same in (dict(concurrency=64), dict(timeout_s=5.0), dict(api_key_env="OTHER"), dict(store_path="/x")):
+        assert run_id_for(replace(CONFIG, **same), benchmark) == base
+    for different in (dict(temperature=1.0), dict(judge_model="k"), dict(limit=6), dict(system_prompt="Be brief.")):
+        assert run_id_for(replace(CONFIG, **different), benchmark) != base
+
+
+def test_subset_selection(benchmark):
+    prompts, checks = select(benchmark, replace(CONFIG, limit=None, source="real", requirements=("2C_deference",)))
+    assert (prompts["source"] == "real").all() and set(checks["requirement"]) == {"2C_deference"}
+    assert len(checks) == len(prompts)
+    full_prompts, full_checks = select(benchmark, replace(CONFIG, limit=None))
+    assert len(full_prompts) == 969 and len(full_checks) == 3147
+    with pytest.raises(SubsetError, match="p-unknown"):
+        select(benchmark, replace(CONFIG, prompt_ids=("p-unknown",)))
+    with pytest.raises(KeyError, match="expected one of"):
+        select(benchmark, replace(CONFIG, requirements=("9Z_nothing",)))
+    with pytest.raises(SubsetError):
+        select(benchmark, replace(CONFIG, source="synthetic"))
+
+
+def test_dry_run_counts_calls_without_sending(benchmark, tmp_path):
+    config = replace(CONFIG, limit=None, store_path=str(tmp_path / "s.sqlite"), model="gpt-4o", judge_model="gpt-4o-mini")
+    estimate = dry_run(config, benchmark=benchmark)
+    assert (estimate.response_calls, estimate.judge_calls) == (969, 3147)
+    assert estimate.cost_usd is not None and estimate.cost_usd > 0
+    assert estimate.input_tokens > 3147 * 200  # every judge call carries a rubric and a prompt
+    assert not (tmp_path / "s.sqlite").exists()
+    unknown = dry_run(replace(config, model="no-such-model"), benchmark=benchmark)
+    assert unknown.cost_usd is None and "unknown" in unknown.describe()
+    assert set(REQUIREMENT_KEYS) == set(benchmark.checks["requirement"])
+
+
+def test_price_table_errors_name_file_row_and_column(tmp_path):
+    from eudaimonia_nb.pricing import PriceTableError, cost_usd, load_prices
+
+    good = tmp_path / "prices.csv"
+    good.write_text("model,input_usd_per_million,output_usd_per_million\nGPT-X,2,8\n")
+    prices = load_prices(good)
+    assert cost_usd("openrouter/gpt-x", 1_000_000, 500_000, prices) == 6.0
+    assert cost_usd("other", 1, 1, prices) is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,input_usd_per_million,output_usd_per_million\ngpt-x,2,8\ngpt-y,cheap,1\n")
+    with pytest.raises(PriceTableError, match=r"bad\.csv, data row 2: column 'input_usd_per_million'"):
+        load_prices(bad)
+    (tmp_path / "cols.csv").write_text("model,price\n")
+    with pytest.raises(PriceTableError, match="missing column"):
+        load_prices(tmp_path / "cols.csv")
