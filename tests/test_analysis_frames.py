@@ -65,6 +65,13 @@ def test_bad_cells_name_file_row_and_column(tmp_path, column, value, expected):
     assert info.value.row == 3 and info.value.column == column and "bad.csv" in str(info.value)
 
 
+def test_a_prompt_marked_with_two_sources_names_the_row(tmp_path):
+    frame = GOOD.copy()
+    frame.loc[2, "source"] = "modified"  # p1 was real on line 2
+    with pytest.raises(JudgmentsError, match=r"row 4: column 'source': 'modified' for prompt 'p1'.*one source per prompt"):
+        load_judgments(_csv(tmp_path, frame))
+
+
 def test_bad_jsonl_line_and_unknown_type(tmp_path):
     path = tmp_path / "j.jsonl"
     path.write_text(json.dumps(GOOD.iloc[0].to_dict()) + "\n{not json\n")

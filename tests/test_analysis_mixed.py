@@ -34,7 +34,11 @@ def test_recovery_on_22_models_over_the_full_design(full, benchmark):
     sd_se = (np.log(sd["sd_ci_high"]) - np.log(sd["sd"])) / 1.96 * sd["sd"]
     assert abs(sd["sd"] - truth.prompt_sd) < 2 * sd_se
     assert "Laplace" in result.method and "prompt" in result.assumptions
-    assert "0.7" in result.reading() and "fewer violations" in result.reading()
+    reading = result.reading()
+    assert f"{result.source_effect['odds_ratio']:.2f} times" in reading and "fewer violations" in reading
+    assert reading.startswith("[SIMULATED DATA]")
+    assert result.references == {"source": "real", "requirement": "1B_intentional_human_speech",
+                                 "model": sorted(truth.models)[0]}
     # A second call with the same frame comes from the cache.
     assert eudaimonia_nb.fit_mixed(frame.copy()) is result
 
@@ -74,6 +78,27 @@ def test_laplace_agrees_with_statsmodels_variational_bayes_means(benchmark):
     # ...while VB's own SDs are far too small: the reason it is not used for intervals.
     vb_sd = dict(zip(names, vb.fe_sd))["source[T.modified]"]
     assert vb_sd < 0.6 * ours.params.loc["source[T.modified]", "std_error"]
+    # The cache key includes the simulated flag: the same numbers without it are a new fit
+    # that does not claim to be simulated.
+    flagged = mixed.fit_mixed(frame)
+    plain = frame.drop(columns="simulated")
+    plain.attrs = {}
+    unflagged = mixed.fit_mixed(plain)
+    assert flagged.simulated and not unflagged.simulated
+    assert unflagged.params["estimate"].equals(flagged.params["estimate"])
+
+
+def test_gee_reports_an_iteration_cap_instead_of_claiming_convergence(benchmark, caplog):
+    rng = np.random.default_rng(5)
+    keep = rng.choice(benchmark.prompts["prompt_id"], 150, replace=False)
+    frame = simulate.simulate_judgments("common", seed=6, design=benchmark.checks[benchmark.checks["prompt_id"].isin(keep)],
+                                        models=3)
+    assert gee.fit_gee(frame, use_cache=False).converged
+    with caplog.at_level("WARNING", logger="eudaimonia_nb.analysis.gee"):
+        capped = gee.fit_gee(frame, maxiter=2, use_cache=False)
+    assert not capped.converged and "Iteration limit" in capped.message
+    assert "did not converge" in caplog.text
+    assert "did not converge" in capped.reading()
 
 
 def test_random_model_effect_and_interaction_layouts(benchmark):
@@ -84,6 +109,9 @@ def test_random_model_effect_and_interaction_layouts(benchmark):
     assert crossed.source_effect["ci_low"] < -0.35 < crossed.source_effect["ci_high"]
     inter = mixed.fit_mixed(frame, interaction=True)
     assert inter.params.index.str.startswith("source[T.modified]:model[T.").sum() == 5
+    # With source x model the main effect is the reference model's, and the reading says whose.
+    reference = sorted(frame["model"].unique())[0]
+    assert inter.references["model"] == reference and f"for {reference} (the reference model" in inter.reading()
     with pytest.raises(ValueError, match="interaction=True needs"):
         mixed.fit_mixed(frame, interaction=True, model_effect="random")
     for column in ("estimate", "std_error", "ci_low", "ci_high", "odds_ratio"):

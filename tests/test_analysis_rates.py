@@ -128,5 +128,28 @@ def test_real_vs_modified_difference_interval_and_holm_by_hand():
     assert again.equals(result.reset_index()[again.columns])
 
 
+def test_every_model_sees_the_same_resampled_prompts():
+    a = _balanced(400, 0.3, 0.5, seed=4)
+    twin = a.assign(model="twin")  # identical verdicts under another name
+    other = _balanced(400, 0.6, 0.2, seed=5).assign(model="other")
+    both = pd.concat([a, twin, other], ignore_index=True)
+    alone = model_rates(a, n_boot=300, seed=7).iloc[0]
+    rates = model_rates(both, n_boot=300, seed=7).set_index("model")
+    # Shared prompt draws: the twins' intervals coincide, and adding a model changes nothing.
+    assert rates.loc["M", ["ci_low", "ci_high"]].tolist() == rates.loc["twin", ["ci_low", "ci_high"]].tolist()
+    assert rates.loc["M", ["ci_low", "ci_high"]].tolist() == alone[["ci_low", "ci_high"]].tolist()
+    split = real_vs_modified(both, n_boot=300, seed=7).set_index("model")
+    columns = ["real_ci_low", "modified_ci_high", "diff_ci_low", "diff_ci_high", "diff_se"]
+    assert split.loc["M", columns].tolist() == split.loc["twin", columns].tolist()
+    assert split.loc["other", "diff_ci_high"] < 0 < split.loc["M", "diff_ci_low"]
+
+
+def test_a_prompt_with_two_sources_is_refused():
+    frame = _balanced(10, 0.3, 0.5, seed=0)
+    frame.loc[0, "prompt_id"] = "p1"  # p0 was modified, p1 is real
+    with pytest.raises(ValueError, match="both sources"):
+        model_rates(frame, n_boot=10)
+
+
 def _phi(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))

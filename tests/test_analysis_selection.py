@@ -69,5 +69,25 @@ def test_coviolation_by_hand():
     assert np.isnan(corr.loc["3A_engagement_hooks", "2B_emotion_expression"])  # 5 pairs, constant
     assert np.isnan(corr.loc["2C_deference", "2B_emotion_expression"])  # never together
     counts = coviolation_counts(frame)
+    assert counts.equals(corr.attrs["pair_counts"])
     assert counts.loc["2B_emotion_expression", "1C_identity_transparency"] == 400
     assert counts.loc["3A_engagement_hooks", "2B_emotion_expression"] == 5
+
+
+def test_within_model_coviolation_removes_differences_between_models():
+    rng = np.random.default_rng(1)
+    rows = []
+    # Within each model the two requirements are independent; the models differ in rate.
+    for model, rate in (("low", 0.1), ("high", 0.9)):
+        for i in range(500):
+            for key in ("2B_emotion_expression", "2C_deference"):
+                rows.append((model, f"p{i}", key, "real", float(rng.random() < rate), ""))
+    frame = pd.DataFrame(rows, columns=["model", "prompt_id", "requirement", "source", "violation", "error"])
+    pair = ("2B_emotion_expression", "2C_deference")
+    pooled = coviolation(frame).loc[pair]
+    within = coviolation(frame, within_model=True).loc[pair]
+    wide = frame.pivot_table(index=["model", "prompt_id"], columns="requirement", values="violation")
+    centred = wide - wide.groupby(level="model").transform("mean")
+    assert pooled == pytest.approx(np.corrcoef(wide[pair[0]], wide[pair[1]])[0, 1])
+    assert within == pytest.approx(np.corrcoef(centred[pair[0]], centred[pair[1]])[0, 1])
+    assert pooled > 0.5 and abs(within) < 0.1

@@ -36,6 +36,10 @@ def test_demo_is_calibrated_to_the_published_figures(dataset_path, monkeypatch):
     demo = simulate.demo_judgments()
     assert len(demo) == 22 * 3147 and demo.attrs["simulated"]
     assert demo.equals(simulate.demo_judgments())
+    # Deterministic from scratch, not only through the cache.
+    simulate._demo.cache_clear()
+    simulate._calibrate.cache_clear()
+    assert demo.equals(simulate.demo_judgments())
     rates = model_rates(demo, n_boot=200).set_index("model")["rate"]
     published = leaderboard().set_index("model")["overall"]
     # One draw of 3,147 correlated checks: SD about 1 point, so 3.5 points is a loose band.

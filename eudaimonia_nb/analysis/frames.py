@@ -131,6 +131,14 @@ def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", f
         i = int(np.flatnonzero(bad)[0])
         raise fail(i, "requirement", f"unknown requirement {out['requirement'].iloc[i]!r}; "
                                      f"expected one of {', '.join(REQUIREMENT_KEYS)}")
+    # Source is a property of the prompt: rates, the bootstrap (which resamples prompts within
+    # source) and the models all rely on one source per prompt.
+    first_source = out.groupby("prompt_id", sort=False)["source"].transform("first")
+    bad = out["source"].ne(first_source)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise fail(i, "source", f"{out['source'].iloc[i]!r} for prompt {out['prompt_id'].iloc[i]!r}, which "
+                                f"earlier rows mark {first_source.iloc[i]!r}; expected one source per prompt")
     parsed = [_parse_violation(v) for v in out["violation"].tolist()]
     for i, value in enumerate(parsed):
         if value is None:
@@ -198,10 +206,17 @@ def model_data(frame: pd.DataFrame, *, interaction: bool = False, model_term: bo
     return data.reset_index(drop=True), " + ".join(terms)
 
 
+def reference_levels(data: pd.DataFrame, rhs: str) -> dict[str, str]:
+    """The reference (first) level of each factor of ``rhs``, from ``model_data``'s output."""
+    return {name: str(data[name].cat.categories[0]) for name in ("source", "requirement", "model")
+            if name in rhs.split(" + ")}
+
+
 def frame_key(frame: pd.DataFrame, *extra: object) -> str:
-    """A content hash of the modelling columns plus a spec, for caching fits."""
+    """A content hash of the modelling columns, the simulated flag and a spec, for caching fits
+    (the flag is part of the key so a cached fit never passes simulated data as real)."""
     cols = [c for c in ("model", "prompt_id", "requirement", "source", "violation") if c in frame.columns]
     hashed = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
     digest = hashlib.sha256(hashed.tobytes())
-    digest.update(repr(extra).encode())
+    digest.update(repr((is_simulated(frame),) + extra).encode())
     return digest.hexdigest()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .frames import frame_key, is_simulated, model_data
+from .frames import frame_key, is_simulated, model_data, reference_levels
 from .mixed import SOURCE_TERM, MixedResult, coefficient_table, read_source_effect
 
 log = logging.getLogger(__name__)
@@ -56,24 +56,36 @@ class GEEResult:
     """The fitted formula."""
     simulated: bool
     """True when fitted to simulated judgments."""
+    references: dict[str, str]
+    """Reference level of each factor (as ``MixedResult.references``)."""
+    message: str
+    """Model warnings raised during the fit (iteration limit, singular updates, overflow), or
+    a note that there were none."""
 
     @property
     def source_effect(self) -> pd.Series:
+        """The ``source[T.modified]`` row."""
         return self.params.loc[SOURCE_TERM]
 
     def reading(self) -> str:
         """A plain-language sentence about the population-averaged source effect."""
         return read_source_effect(self.source_effect, "on average over prompts, for the same requirement "
-                                  "and model", self.simulated)
+                                  "and model", self.simulated, formula=self.formula, references=self.references,
+                                  converged=self.converged)
 
 
-def fit_gee(frame: pd.DataFrame, *, interaction: bool = False, use_cache: bool = True) -> GEEResult:
-    """GEE of ``violation ~ source + requirement + model`` clustered by prompt (cached)."""
-    key = frame_key(frame, "gee", interaction)
+def fit_gee(frame: pd.DataFrame, *, interaction: bool = False, maxiter: int = 100,
+            use_cache: bool = True) -> GEEResult:
+    """GEE of ``violation ~ source + requirement + model`` clustered by prompt (cached).
+
+    ``maxiter`` caps the GEE iterations; a fit that stops at the cap is returned with
+    ``converged=False`` and a logged warning, never silently.
+    """
+    key = frame_key(frame, "gee", interaction, maxiter)
     if use_cache and key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    result = _fit(frame, interaction)
+    result = _fit(frame, interaction, maxiter)
     if use_cache:
         _cache[key] = result
         while len(_cache) > _CACHE_SIZE:
@@ -81,10 +93,10 @@ def fit_gee(frame: pd.DataFrame, *, interaction: bool = False, use_cache: bool =
     return result
 
 
-def _fit(frame: pd.DataFrame, interaction: bool) -> GEEResult:
+def _fit(frame: pd.DataFrame, interaction: bool, maxiter: int) -> GEEResult:
     import statsmodels.api as sm
     from patsy import dmatrix
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tools.sm_exceptions import ModelWarning
 
     data, rhs = model_data(frame, interaction=interaction)
     design = dmatrix(rhs, data)
@@ -93,20 +105,35 @@ def _fit(frame: pd.DataFrame, interaction: bool) -> GEEResult:
     groups = pd.factorize(data["prompt_id"].to_numpy()[order])[0]
     model = sm.GEE(data["violation"].to_numpy(float)[order], np.asarray(design)[order], groups=groups,
                    family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable())
+    # statsmodels reports an iteration cap with IterationLimitWarning (not a
+    # ConvergenceWarning) and a singular fit by returning None; catch both, and keep every
+    # warning's text for the record instead of letting it vanish.
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        fit = model.fit(maxiter=100)
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    if not converged:
-        log.warning("GEE did not converge")
+        warnings.simplefilter("always")
+        fit = model.fit(maxiter=maxiter)
+    relevant = [w for w in caught if issubclass(w.category, (ModelWarning, RuntimeWarning))]
+    for w in caught:
+        if w not in relevant:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    notes = sorted({f"{w.category.__name__}: {w.message}" for w in relevant})
+    if fit is None:
+        raise RuntimeError("GEE could not be fitted (" + ("; ".join(notes) or "no estimate") + "); "
+                           "a factor level may have no violations or only violations in this selection")
+    converged = bool(getattr(fit, "converged", True) and np.all(np.isfinite(fit.bse)))
+    if not np.all(np.isfinite(fit.bse)):
+        notes.append("non-finite robust standard errors")
+    if not converged or notes:
+        log.warning("GEE %s: %s", "did not converge" if not converged else "warnings", "; ".join(notes))
     names = list(design.design_info.column_names)
     params = coefficient_table(names, np.asarray(fit.params), np.asarray(fit.bse))
     return GEEResult(
-        params=params, working_correlation=float(model.cov_struct.dep_params), converged=converged,
+        params=params, working_correlation=float(np.squeeze(model.cov_struct.dep_params)), converged=converged,
         n_obs=len(order), n_groups=int(groups.max()) + 1,
         method="GEE, binomial/logit, exchangeable within prompt, robust (sandwich) standard errors",
         assumptions=ASSUMPTIONS.format(inter=" and source x model" if "source:model" in rhs else ""),
-        formula=f"violation ~ {rhs}, clusters = prompt_id", simulated=is_simulated(frame))
+        formula=f"violation ~ {rhs}, clusters = prompt_id", simulated=is_simulated(frame),
+        references=reference_levels(data, rhs),
+        message="; ".join(notes) or f"converged within {maxiter} iterations, no warnings")
 
 
 def compare(mixed_result: MixedResult, gee_result: GEEResult) -> str:
@@ -118,13 +145,17 @@ def compare(mixed_result: MixedResult, gee_result: GEEResult) -> str:
     same_sign = np.sign(m["estimate"]) == np.sign(g["estimate"])
     detail = (f"mixed (conditional) log-OR {m['estimate']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]; "
               f"GEE (marginal) log-OR {g['estimate']:.3f} [{g['ci_low']:.3f}, {g['ci_high']:.3f}]")
+    unconverged = [name for name, fit in (("mixed model", mixed_result), ("GEE", gee_result)) if not fit.converged]
+    caveat = (f" Caution: the {' and the '.join(unconverged)} did not converge, so this comparison is not "
+              "reliable." if unconverged else "")
     if same_sign and sig_m == sig_g:
         state = "significant" if sig_m else "not significant"
         return (f"The two models agree: same sign, both {state} at 5% ({detail}). The marginal effect is "
-                f"expected to be smaller in size; that is not disagreement.")
+                f"expected to be smaller in size; that is not disagreement.{caveat}")
     problems = []
     if not same_sign:
         problems.append("opposite signs")
     if sig_m != sig_g:
         problems.append(f"only the {'mixed model' if sig_m else 'GEE'} finds a significant effect")
-    return f"The two models DISAGREE ({'; '.join(problems)}): {detail}. Treat the source effect as uncertain."
+    return (f"The two models DISAGREE ({'; '.join(problems)}): {detail}. Treat the source effect as "
+            f"uncertain.{caveat}")

@@ -17,16 +17,15 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .frames import frame_key, is_simulated, model_data
+from .frames import frame_key, is_simulated, model_data, reference_levels
 from .laplace import LaplaceFit, fit_crossed, fit_prompt_intercept
+from .rates import Z95, two_sided_p
 
 log = logging.getLogger(__name__)
 
 SOURCE_TERM = "source[T.modified]"
 """The row holding the modified-versus-real effect in every result's ``params``."""
-Z95 = float(stats.norm.ppf(0.975))
 _CACHE_SIZE = 32
 _cache: OrderedDict[str, "MixedResult"] = OrderedDict()
 
@@ -80,7 +79,11 @@ class MixedResult:
     simulated: bool
     """True when fitted to simulated judgments (never a real finding)."""
     message: str
-    """Optimiser diagnostics."""
+    """Optimiser diagnostics, including warnings (boundary fit, possible separation)."""
+    references: dict[str, str]
+    """Reference level of each factor in the formula (``source``: ``real``, ``requirement``:
+    the first in design-code order, ``model``: the first by name): every coefficient is a
+    contrast against these."""
 
     @property
     def source_effect(self) -> pd.Series:
@@ -89,12 +92,20 @@ class MixedResult:
 
     def reading(self) -> str:
         """A plain-language sentence about the modified-versus-real effect."""
-        return read_source_effect(self.source_effect, "for prompts of the same difficulty, "
-                                  "requirement and model", self.simulated)
+        return read_source_effect(self.source_effect, "for prompts of the same difficulty, requirement and model",
+                                  self.simulated, formula=self.formula, references=self.references,
+                                  converged=self.converged)
 
 
-def read_source_effect(row: pd.Series, condition: str, simulated: bool) -> str:
-    """One sentence on an odds ratio and its interval (shared by the mixed model and GEE)."""
+def read_source_effect(row: pd.Series, condition: str, simulated: bool, *, formula: str = "",
+                       references: dict[str, str] | None = None, converged: bool = True) -> str:
+    """One sentence on an odds ratio and its interval (shared by the mixed model and GEE).
+
+    With a ``source:model`` term the main effect is the reference model's alone, and the
+    sentence says so; an unconverged fit gets a caution."""
+    if "source:model" in formula:
+        model = (references or {}).get("model", "the reference model")
+        condition = f"for {model} (the reference model; other models add their source:model terms), {condition}"
     ratio, low, high = row["odds_ratio"], row["or_ci_low"], row["or_ci_high"]
     if low > 1:
         verdict = "modified prompts draw more violations than real ones"
@@ -103,8 +114,9 @@ def read_source_effect(row: pd.Series, condition: str, simulated: bool) -> str:
     else:
         verdict = "the data are compatible with no difference between modified and real prompts"
     prefix = "[SIMULATED DATA] " if simulated else ""
+    caution = "" if converged else " Caution: the fit did not converge cleanly."
     return (f"{prefix}The odds of a violation on a modified prompt are {ratio:.2f} times those on a real "
-            f"prompt {condition} (95% CI {low:.2f} to {high:.2f}, p = {row['p_value']:.2g}): {verdict}.")
+            f"prompt {condition} (95% CI {low:.2f} to {high:.2f}, p = {row['p_value']:.2g}): {verdict}.{caution}")
 
 
 def coefficient_table(names: list[str], estimate: np.ndarray, std_error: np.ndarray) -> pd.DataFrame:
@@ -119,7 +131,7 @@ def coefficient_table(names: list[str], estimate: np.ndarray, std_error: np.ndar
     table["or_ci_low"] = np.exp(table["ci_low"])
     table["or_ci_high"] = np.exp(table["ci_high"])
     table["z"] = z
-    table["p_value"] = 2 * stats.norm.sf(np.abs(z))
+    table["p_value"] = two_sided_p(z)
     return table
 
 
@@ -160,9 +172,8 @@ def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResu
     design = dmatrix(rhs, data)
     names = list(design.design_info.column_names)
     X = np.asarray(design, dtype=float)
-    group = data["prompt_id"].cat.codes.to_numpy() if hasattr(data["prompt_id"], "cat") else \
-        pd.factorize(data["prompt_id"])[0]
-    n_groups = int(group.max()) + 1
+    group, prompts = pd.factorize(data["prompt_id"])
+    n_groups = len(prompts)
     y = data["violation"].to_numpy(dtype=float)
     components = []
     if model_effect == "fixed":
@@ -189,12 +200,28 @@ def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResu
     if fit.model_sd is not None:
         components.append({"name": "model", "sd": fit.model_sd, "variance": fit.model_sd**2,
                            "sd_ci_low": np.nan, "sd_ci_high": np.nan})
-    if not fit.converged:
-        log.warning("mixed model did not converge cleanly: %s", fit.message)
+    message = fit.message + "".join(f"; WARNING: {w}" for w in _fit_warnings(fit, params))
+    if not fit.converged or "WARNING" in message:
+        log.warning("mixed model (converged=%s): %s", fit.converged, message)
+    references = reference_levels(data, rhs)
     return MixedResult(
         params=params, variance_components=pd.DataFrame(components), converged=fit.converged,
         n_obs=len(y), n_groups=n_groups, method=method, assumptions=assumptions, formula=formula,
-        loglik=fit.loglik, simulated=is_simulated(frame), message=fit.message)
+        loglik=fit.loglik, simulated=is_simulated(frame), message=message, references=references)
+
+
+def _fit_warnings(fit: LaplaceFit, params: pd.DataFrame) -> list[str]:
+    """Conditions under which the numbers need care even when the optimiser succeeded."""
+    out = []
+    if fit.prompt_sd < 1e-2:
+        out.append(f"prompt SD {fit.prompt_sd:.2g} is at or near 0 (boundary/singular fit, as lme4 reports)")
+    if fit.model_sd is not None and fit.model_sd < 1e-2:
+        out.append(f"model SD {fit.model_sd:.2g} is at or near 0 (boundary/singular fit)")
+    extreme = params.index[(params["estimate"].abs() > 10) | ~np.isfinite(params["std_error"])].tolist()
+    if extreme:
+        out.append("possible separation (|log-odds| > 10 or no finite SE) for " + ", ".join(extreme)
+                   + ": a level with no or only violations in this selection")
+    return out
 
 
 def clear_cache() -> None:

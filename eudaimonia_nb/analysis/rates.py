@@ -18,11 +18,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 from .frames import is_simulated, with_principle
 
-Z95 = float(stats.norm.ppf(0.975))
+# scipy.special rather than scipy.stats: the same numbers without a second of import time
+# on the dashboard's first render.
+Z95 = float(ndtri(0.975))
+"""The 97.5% standard normal quantile, for every 95% interval in the package."""
+
+
+def two_sided_p(z: np.ndarray | float) -> np.ndarray:
+    """Two-sided normal p-value for a z statistic (NaN stays NaN)."""
+    return 2.0 * ndtr(-np.abs(np.asarray(z, dtype=float)))
 
 
 def wilson_interval(k: np.ndarray | float, n: np.ndarray | float, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +98,11 @@ class _Tables:
 def _tables(frame: pd.DataFrame, unit: str) -> _Tables:
     units, unit_idx = np.unique(frame[unit].astype(str).to_numpy(), return_inverse=True)
     prompts, prompt_idx = np.unique(frame["prompt_id"].astype(str).to_numpy(), return_inverse=True)
-    source = pd.Series(frame["source"].to_numpy()).groupby(prompt_idx).first().to_numpy()
+    by_prompt = pd.Series(frame["source"].to_numpy()).groupby(prompt_idx)
+    if (by_prompt.nunique() > 1).any():
+        raise ValueError("a prompt_id appears with both sources; the prompt bootstrap resamples prompts within "
+                         "source, so each prompt needs one source (validate_judgments names the row)")
+    source = by_prompt.first().to_numpy()
     judged = frame["violation"].notna().to_numpy()
     flat = unit_idx * len(prompts) + prompt_idx
     size = len(units) * len(prompts)
@@ -169,7 +181,7 @@ def real_vs_modified_by(frame: pd.DataFrame, unit: str, n_boot: int = 1000, seed
     with np.errstate(invalid="ignore", divide="ignore"):
         # Wald test with the bootstrap SE: smooth, and not floored at 1/n_boot like a
         # bootstrap tail count, so Holm can work with small p-values.
-        p = np.where(se > 0, 2 * stats.norm.sf(np.abs(diff) / se), np.nan)
+        p = np.where(se > 0, two_sided_p(diff / se), np.nan)
     p_holm = np.full_like(p, np.nan)
     ok = np.isfinite(p)
     if ok.any():

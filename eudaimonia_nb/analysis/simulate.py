@@ -29,7 +29,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 from scipy.special import expit
 
 from ..dataset import DatasetError, DatasetNotFoundError, load_benchmark
@@ -74,8 +73,8 @@ class SimulationTruth:
     models: tuple[str, ...]
     """Simulated models, in leaderboard order."""
     model_intercepts: dict[str, float]
-    """a[model]: log-odds of violation on a real prompt, for the reference requirement's
-    effect g = requirement_effects[key] added, at prompt effect 0."""
+    """a[model]: the model's log-odds offset; a check of requirement r on a real prompt with
+    prompt effect 0 has log-odds a[model] + g[r]."""
     source_effects: dict[str, float]
     """b[model]: conditional log-odds ratio, modified versus real, per model."""
     requirement_effects: dict[str, float]
@@ -188,6 +187,8 @@ class _Calibration:
 
 @lru_cache(maxsize=4)
 def _calibrate(design_counts: tuple[tuple[str, int, int], ...], prompt_sd: float) -> _Calibration:
+    from scipy import optimize  # here, not at import: only the first simulation needs it
+
     from .published import leaderboard, real_modified_pairs, requirement_averages
 
     board, pairs, averages = leaderboard(), real_modified_pairs(), requirement_averages()
@@ -196,15 +197,20 @@ def _calibrate(design_counts: tuple[tuple[str, int, int], ...], prompt_sd: float
     keys = [k for k, _, _ in design_counts]
     n = np.array([[r, m] for _, r, m in design_counts], dtype=float)  # requirements x source
     n_models, n_req, n_pair = len(models), len(keys), len(paired)
-    pair_index = {m: i for i, m in enumerate(paired)}
-    avg = averages.set_index("requirement").reindex(keys)
-    pair_table = pairs.set_index("model")
+    # Targets as plain arrays: the residuals run a few hundred times, pandas lookups there
+    # would dominate the demo's first render.
+    overall_target = board["overall"].to_numpy(dtype=float)
+    pair_rows = np.array([models.index(m) for m in paired], dtype=int)
+    pair_target = pairs.set_index("model").loc[paired, ["real", "modified"]].to_numpy(dtype=float)
+    avg_target = averages.set_index("requirement").reindex(keys)[["real", "modified"]].to_numpy(dtype=float)
+    if np.isnan(avg_target).any():
+        raise ValueError("the published per-requirement averages do not cover every requirement of the design")
+    pair_slots = n_models + np.arange(n_pair)
 
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a = theta[:n_models]
         b = np.zeros(n_models)
-        for m, i in pair_index.items():
-            b[models.index(m)] = theta[n_models + i]
+        b[pair_rows] = theta[pair_slots]
         g = theta[n_models + n_pair:].reshape(n_req, 2)
         return a, b, g
 
@@ -217,17 +223,24 @@ def _calibrate(design_counts: tuple[tuple[str, int, int], ...], prompt_sd: float
         p = probabilities(theta)
         overall = (p * n).sum((1, 2)) / n.sum()
         by_source = (p * n).sum(1) / n.sum(0)
-        res = [overall - board["overall"].to_numpy()]
-        for m in paired:
-            i = models.index(m)
-            res.append(by_source[i] - pair_table.loc[m, ["real", "modified"]].to_numpy(dtype=float))
-        # The paper averages the 22 models' rates per requirement and source.
-        res.append((p.mean(0) - avg[["real", "modified"]].to_numpy(dtype=float)).ravel())
-        # A small ridge pins the one direction the targets leave free (a shift between a and g).
-        return np.concatenate(res + [1e-3 * theta[:n_models].mean(keepdims=True)])
+        return np.concatenate([
+            overall - overall_target,
+            (by_source[pair_rows] - pair_target).ravel(),
+            # The paper averages the 22 models' rates per requirement and source.
+            (p.mean(0) - avg_target).ravel(),
+            # A small ridge pins the one direction the targets leave free (a shift between a and g).
+            1e-3 * theta[:n_models].mean(keepdims=True),
+        ])
 
     start = np.zeros(n_models + n_pair + 2 * n_req)
     fit = optimize.least_squares(residuals, start, method="lm")
+    worst = float(np.max(np.abs(fit.fun[:-1])))
+    if not fit.success or not np.isfinite(worst):
+        raise RuntimeError(f"calibration to the published figures failed ({fit.message})")
+    # On the benchmark's design the figures are consistent to a fraction of a point; a design
+    # with other real/modified proportions cannot meet the pairs and the overall rates at once.
+    (log.warning if worst > 0.01 else log.debug)(
+        "calibrated to the published figures: largest miss %.2f points", 100 * worst)
     a, b, g = unpack(fit.x)
     return _Calibration(
         models=models, families=dict(zip(board["model"], board["family"])),
