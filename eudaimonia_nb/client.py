@@ -21,13 +21,14 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class ChatResponse:
 
     @property
     def ok(self) -> bool:
+        """True when the call produced text (``error`` is None)."""
         return self.error is None
 
 
@@ -148,33 +150,68 @@ def public_url(url: str) -> str:
 
 
 def api_key_from_env(var: str | None) -> str:
-    """The key held by environment variable ``var``; a placeholder when ``var`` is None."""
+    """The key held by environment variable ``var``; a placeholder when ``var`` is None.
+
+    Surrounding whitespace is dropped: keys pasted from files often end in a newline, which the
+    HTTP layer rejects with an error that quotes the whole header (key included)."""
     if not var:
         return NO_KEY
-    value = os.environ.get(var)
+    value = (os.environ.get(var) or "").strip()
     if not value:
         raise CredentialError(f"environment variable {var} is not set (it should hold the API key)")
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+        # Never echo the value: it is the secret.
+        raise CredentialError(f"environment variable {var} holds whitespace or non-ASCII characters; an API key has none")
     return value
 
 
+def url_secrets(url: str) -> list[str]:
+    """Credentials a URL may carry (user, password, query values), for redaction."""
+    parts = urlsplit(url)
+    values = [parts.username, parts.password, *(v for _, v in parse_qsl(parts.query))]
+    # Short values ("1", "v1") would mangle ordinary error text and are not keys.
+    return [v for v in values if v and len(v) >= 6]
+
+
+_GRAM = 8
+"""Length of the secret fragments the redactor hunts for."""
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{%d,}" % _GRAM)
+
+
 class Redactor:
-    """Removes known secrets (and their most recognisable fragments) from text."""
+    """Removes known secrets, and any key-like token sharing 8 characters with one, from text.
+
+    Fragments matter: providers echo keys partially (``sk-proj-****abcd``) and HTTP libraries
+    quote header values escaped (``b'Bearer sk-...\\n'``), so whole-string replacement alone
+    misses them."""
 
     def __init__(self, secrets: list[str]):
-        self._secrets = [s for s in secrets if s and s != NO_KEY]
+        self._secrets = sorted({s for s in secrets if s and s != NO_KEY}, key=len, reverse=True)
+        self._grams = {s[i : i + _GRAM] for s in self._secrets if len(s) >= 2 * _GRAM for i in range(len(s) - _GRAM + 1)}
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
-            # Providers echo keys partially ("sk-test-****abcd"): drop any long tail or head too.
-            if len(secret) >= 16:
-                for fragment in (secret[:12], secret[-8:]):
-                    text = text.replace(fragment, "[redacted]")
+        if self._grams:
+            text = _TOKEN.sub(self._token, text)
         return text
+
+    def _token(self, match: re.Match[str]) -> str:
+        token = match.group()
+        leaks = any(token[i : i + _GRAM] in self._grams for i in range(len(token) - _GRAM + 1))
+        return "[redacted]" if leaks else token
 
 
 def _retry_after_seconds(headers: Any) -> float | None:
-    value = headers.get("retry-after") if headers is not None else None
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")  # OpenAI's finer-grained variant
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
     if value is None:
         return None
     try:
@@ -200,7 +237,7 @@ class OpenAIProvider:
 
         self.endpoint = public_url(base_url)
         key = api_key_from_env(api_key_env)
-        self.redact = Redactor([key])
+        self.redact = Redactor([key, *url_secrets(base_url)])
         http_client = openai.DefaultAsyncHttpxClient(
             limits=_limits(max_connections),
         )
@@ -264,18 +301,21 @@ def _parse_completion(body: str, latency_s: float) -> ChatResponse:
     try:
         data = json.loads(body)
         choice = data["choices"][0]
-        text = choice["message"]["content"]
+        message = choice["message"]
+        text = message["content"]
+        refusal = message.get("refusal")
+        if text is None and isinstance(refusal, str):
+            # A structured-output refusal is the model's answer, not a transport fault: retrying
+            # would only repeat it.
+            raise CallFailure(f"the model refused (no content): {_short(refusal, 200)!r}", retryable=False)
         if not isinstance(text, str):
             raise TypeError(f"message content is {type(text).__name__}, not a string")
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        usage = data.get("usage") or {}
+        tokens = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        finish_reason = choice.get("finish_reason")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise CallFailure(f"malformed response body ({type(exc).__name__}: {_short(str(exc), 120)}): {_short(body, 120)!r}", retryable=True) from None
-    usage = data.get("usage") or {}
-    return ChatResponse(
-        text=text,
-        usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
-        latency_s=latency_s,
-        finish_reason=choice.get("finish_reason"),
-    )
+    return ChatResponse(text=text, usage=tokens, latency_s=latency_s, finish_reason=finish_reason)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from . import __version__
 from .client import ChatClient, ChatRequest, ChatResponse, RequestCache, RetryPolicy, open_client, public_url
 from .dataset import SOURCES, Benchmark, load_benchmark
 from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
-from .judge import VerdictParseError, judge_request, parse_verdict, system_message
+from .judge import VerdictParseError, judge_request, parse_verdict, system_message, template_version
 from .pricing import Price, cost_usd, load_prices
 from .store import ResponseRecord, ResultsStore, RunRecord, VerdictRecord, default_store_path
 
@@ -96,6 +96,24 @@ class RunConfig:
     smoke_test: bool | None = None
     """Label the run a smoke test (not research results); None: decided from the model name."""
 
+    def __post_init__(self) -> None:
+        at_least = {
+            "concurrency": 1, "max_tokens": 1, "judge_max_tokens": 1, "max_retries": 0,
+            "temperature": 0, "judge_temperature": 0, "retry_base_delay_s": 0,
+        }
+        if self.limit is not None:
+            at_least["limit"] = 1
+        for name, low in at_least.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
+                raise ValueError(f"RunConfig.{name}: expected a number >= {low}, got {value!r}")
+        if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
+            raise ValueError(f"RunConfig.timeout_s: expected a number of seconds > 0, got {self.timeout_s!r}")
+
+    def __repr__(self) -> str:
+        # Base URLs may carry user:password@ or ?key=...: a repr (logs, tracebacks) never shows them.
+        return f"RunConfig({', '.join(f'{k}={v!r}' for k, v in self.public_parameters().items())})"
+
     def identity(self) -> dict[str, Any]:
         """The fields that determine results (operational settings and key names excluded)."""
         return {
@@ -161,7 +179,10 @@ def select(benchmark: Benchmark, config: RunConfig) -> tuple[pd.DataFrame, pd.Da
 def run_id_for(config: RunConfig, benchmark: Benchmark) -> str:
     """Same configuration + same data + same rubrics -> same id (so re-running resumes)."""
     blob = json.dumps(
-        {"config": config.identity(), "dataset_sha256": benchmark.sha256, "rubrics": rubric_versions()},
+        {
+            "config": config.identity(), "dataset_sha256": benchmark.sha256, "rubrics": rubric_versions(),
+            "judge_template": template_version(),
+        },
         sort_keys=True,
     )
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", config.model).strip("-")[:40] or "model"
@@ -239,11 +260,18 @@ class RunSummary:
 
 @dataclass
 class _Tally:
+    """Running totals of one invocation, mirrored on the progress bar."""
+
     summary: RunSummary
+    """The summary being filled in."""
     prices: dict[str, Price]
+    """Price table for the cost shown."""
     bar: Any = None
+    """The tqdm bar, or None without progress output."""
     errors: int = 0
+    """Check results written as errors in this invocation."""
     by_model: dict[str, list[int]] = field(default_factory=dict)
+    """Model -> [input tokens, output tokens] used in this invocation."""
 
     def add(self, model: str, prompt_tokens: int, completion_tokens: int) -> None:
         self.summary.input_tokens += prompt_tokens
@@ -283,7 +311,8 @@ class Runner:
         c = self.config
         return RunRecord(
             run_id=self.run_id, model=c.model, base_url=public_url(c.base_url), judge_model=c.judge_model,
-            judge_base_url=public_url(c.judge_base_url), parameters=json.dumps(c.public_parameters(), sort_keys=True),
+            judge_base_url=public_url(c.judge_base_url),
+            parameters=json.dumps({**c.public_parameters(), "judge_template_version": template_version()}, sort_keys=True),
             rubric_versions=json.dumps(rubric_versions(), sort_keys=True), dataset_sha256=self.benchmark.sha256,
             package_version=__version__, smoke_test=c.is_smoke_test,
         )
@@ -299,19 +328,21 @@ class Runner:
             responses = store.responses(self.run_id)
             results = store.verdict_errors(self.run_id)
             todo = self._pending(results, retry_failed)
+            # Only checks that failed before skip the cache; never-judged ones may still hit it.
+            redo = {key for key, error in results.items() if error is not None} if retry_failed else set()
             tally = _Tally(summary, self.prices)
             if todo:
                 if c.is_smoke_test:
                     log.warning("smoke-test model %s: its verdicts are not research results", c.model)
                 tally.bar = _progress_bar(sum(len(v) for v in todo.values()), self.run_id, progress)
-                await self._work(store, cache, responses, todo, retry_failed, tally)
+                await self._work(store, cache, responses, todo, retry_failed, redo, tally)
                 if tally.bar is not None:
                     tally.bar.close()
             final = store.verdict_errors(self.run_id)
             summary.verdicts = sum(1 for e in final.values() if e is None)
             summary.errors = sum(1 for e in final.values() if e is not None)
             summary.cost_usd = tally.cost()
-            if len(final) == len(self.checks):
+            if len(final) == len(self.checks) and (todo or not store.ended(self.run_id)):
                 store.end_run(self.run_id)
         finally:
             store.close()
@@ -328,7 +359,7 @@ class Runner:
                 todo.setdefault(pid, []).append(req)
         return todo
 
-    async def _work(self, store, cache, responses, todo, retry_failed, tally) -> None:
+    async def _work(self, store, cache, responses, todo, retry_failed, redo, tally) -> None:
         c = self.config
         retry = RetryPolicy(max_retries=c.max_retries, base_delay_s=c.retry_base_delay_s)
         responder = open_client(c.base_url, c.api_key_env, concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache)
@@ -338,7 +369,7 @@ class Runner:
         texts = dict(zip(self.prompts["prompt_id"], self.prompts["text"]))
         try:
             await asyncio.gather(*(
-                self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, store, responder, judge_client, tally)
+                self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, store, responder, judge_client, tally)
                 for pid, reqs in todo.items()
             ))
         finally:
@@ -346,7 +377,7 @@ class Runner:
             await responder.provider.aclose()
             await judge_client.provider.aclose()
 
-    async def _prompt(self, pid, text, reqs, stored, retry_failed, store, responder, judge_client, tally) -> None:
+    async def _prompt(self, pid, text, reqs, stored, retry_failed, redo, store, responder, judge_client, tally) -> None:
         c = self.config
         if stored is None or (retry_failed and stored[1] is not None):
             reply = await responder.complete(response_request(text, c), use_cache=stored is None)
@@ -367,7 +398,7 @@ class Runner:
             return
 
         async def one(req: str) -> None:
-            verdict = await judge(judge_client, req, text, response_text or "", c, use_cache=not retry_failed)
+            verdict = await judge(judge_client, req, text, response_text or "", c, use_cache=(pid, req) not in redo)
             verdict = replace(verdict, prompt_id=pid)
             store.put_verdict(self.run_id, verdict)
             tally.add(c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
@@ -382,6 +413,20 @@ def _no_response(pid: str, req: str, reason: str) -> VerdictRecord:
         completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"no response to judge: {reason}",
         rubric_version=requirement(req).rubric_version,
     )
+
+
+async def respond_and_judge(
+    responder: ChatClient, judge_client: ChatClient, prompt: str, requirement_keys: Iterable[str], config: RunConfig,
+    *, prompt_id: str = "",
+) -> tuple[ChatResponse, list[VerdictRecord]]:
+    """One prompt outside any run (nothing stored): the model's response and, per requirement in
+    the given order, a verdict or the reason there is none, exactly as a run would record them."""
+    keys = list(requirement_keys)
+    reply = await respond(responder, prompt, config)
+    if not reply.ok:
+        return reply, [_no_response(prompt_id, key, reply.error or "") for key in keys]
+    verdicts = await asyncio.gather(*(judge(judge_client, key, prompt, reply.text or "", config) for key in keys))
+    return reply, [replace(v, prompt_id=prompt_id) for v in verdicts]
 
 
 def _progress_bar(total: int, run_id: str, enabled: bool) -> Any:

@@ -84,8 +84,16 @@ CREATE TABLE IF NOT EXISTS verdicts (
 """
 
 
+class StoreError(sqlite3.DatabaseError):
+    """A file that cannot be used as a results store (names the file and the reason)."""
+
+
 def default_store_path() -> Path:
     return data_dir() / STORE_FILENAME
+
+
+def _resolve(store_path: str | os.PathLike[str] | None) -> Path:
+    return Path(store_path) if store_path is not None else default_store_path()
 
 
 @dataclass(frozen=True)
@@ -172,22 +180,37 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         if not path.is_file():
             raise FileNotFoundError(f"no results store at {path}")
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL: a commit survives a process kill (not necessarily a power cut).
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot be used as a results store ({exc})") from None
     return db
+
+
+def _read(store_path: str | os.PathLike[str] | None, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    """One query on a read-only connection; a file that is not a results store is named."""
+    path = _resolve(store_path)
+    db = _connect(path, readonly=True)
+    try:
+        return pd.read_sql_query(sql, db, params=list(params))
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ or exc  # pandas wraps the sqlite error in a message quoting the SQL
+        raise StoreError(f"{path}: not a readable results store ({cause})") from None
+    finally:
+        db.close()
 
 
 class ResultsStore:
     """Writer side: one connection, autocommit, one transaction per result."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
-        self.path = Path(path) if path is not None else default_store_path()
+        self.path = _resolve(path)
         self._db = _connect(self.path)
 
     def close(self) -> None:
@@ -197,9 +220,10 @@ class ResultsStore:
         """Record the run (first start time kept) and its planned checks, in one transaction."""
         now = time.time()
         with self._transaction():
+            # ended_at is kept: it is when the run last became complete (NULL: never yet).
             self._db.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL) "
-                "ON CONFLICT(run_id) DO UPDATE SET ended_at = NULL, package_version = excluded.package_version",
+                "ON CONFLICT(run_id) DO UPDATE SET package_version = excluded.package_version",
                 (*astuple(record), now),
             )
             self._db.executemany(
@@ -212,6 +236,11 @@ class ResultsStore:
 
     def end_run(self, run_id: str) -> None:
         self._db.execute("UPDATE runs SET ended_at = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def ended(self, run_id: str) -> bool:
+        """True when the run has been complete before (so a no-op rerun keeps its end time)."""
+        row = self._db.execute("SELECT ended_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return row is not None and row[0] is not None
 
     def responses(self, run_id: str) -> dict[str, tuple[str | None, str | None]]:
         """prompt_id -> (text, error) of every stored response of the run."""
@@ -258,10 +287,9 @@ class _Transaction:
 
 def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """One row per run with its record, counts of checks, verdicts and errors, and tokens."""
-    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
-    try:
-        frame = pd.read_sql_query(
-            """
+    frame = _read(
+        store_path,
+        """
             SELECT r.*,
                 (SELECT COUNT(*) FROM run_checks c WHERE c.run_id = r.run_id) AS n_checks,
                 (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id AND v.error IS NULL) AS n_verdicts,
@@ -273,10 +301,7 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
                   + (SELECT COALESCE(SUM(completion_tokens), 0) FROM verdicts v WHERE v.run_id = r.run_id) AS output_tokens
             FROM runs r ORDER BY r.started_at
             """,
-            db,
-        )
-    finally:
-        db.close()
+    )
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
     for column in ("started_at", "ended_at"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
@@ -296,17 +321,21 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
     check an interrupted run has not reached). ``smoke_test`` marks rows from the local
     smoke-test model, whose verdicts are not research results.
     """
-    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
     ids = list(run_ids) if run_ids is not None else None
-    where = f"WHERE c.run_id IN ({', '.join('?' * len(ids))})" if ids else ""
-    try:
-        if ids:
-            known = {row[0] for row in db.execute(f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' * len(ids))})", ids)}
-            unknown = [i for i in ids if i not in known]
-            if unknown:
-                raise KeyError(f"no run(s) {', '.join(unknown)} in the store {store_path}")
-        frame = pd.read_sql_query(
-            f"""
+    if ids is None:
+        where = ""
+    elif ids:
+        where = f"WHERE c.run_id IN ({', '.join('?' * len(ids))})"
+    else:
+        where = "WHERE 0"  # an empty selection selects nothing, not everything
+    if ids:
+        known = set(_read(store_path, f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' * len(ids))})", ids)["run_id"])
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise KeyError(f"no run(s) {', '.join(unknown)} in the store {_resolve(store_path)}")
+    frame = _read(
+        store_path,
+        f"""
             SELECT r.model, c.prompt_id, c.requirement, c.source,
                    CAST(v.violation AS REAL) AS violation,
                    CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
@@ -319,11 +348,8 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
             {where}
             ORDER BY r.started_at, c.rowid
             """,
-            db,
-            params=[PENDING, *(ids or [])],
-        )
-    finally:
-        db.close()
+        [PENDING, *(ids or [])],
+    )
     frame["violation"] = frame["violation"].astype(float)
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
     frame.attrs["smoke_test"] = bool(frame["smoke_test"].any())
@@ -358,17 +384,9 @@ def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str,
 
 def response_texts(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
     """The responses of a run (for reading what was judged)."""
-    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
-    try:
-        return pd.read_sql_query("SELECT * FROM responses WHERE run_id = ? ORDER BY rowid", db, params=[run_id])
-    finally:
-        db.close()
+    return _read(store_path, "SELECT * FROM responses WHERE run_id = ? ORDER BY rowid", [run_id])
 
 
 def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
     """Every stored check result of a run with reasoning, raw judge output and usage."""
-    db = _connect(Path(store_path) if store_path is not None else default_store_path(), readonly=True)
-    try:
-        return pd.read_sql_query("SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid", db, params=[run_id])
-    finally:
-        db.close()
+    return _read(store_path, "SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid", [run_id])

@@ -79,8 +79,7 @@ class FaultServer:
         """Authorization headers seen (to prove a key was really sent)."""
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -122,7 +121,9 @@ class FaultServer:
         return kind, plan[min(attempt, len(plan) - 1)]
 
 
-ThreadingHTTPServer.request_queue_size = 256  # 64+ clients connect at once in the benchmark
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # 64+ clients connect at once in the benchmark
+    daemon_threads = True
 
 
 def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:

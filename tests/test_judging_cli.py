@@ -70,9 +70,11 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_one_result_per_check(tmp_path,
         assert server.requests["judge"] - judge_requests_before <= n_checks - done_before + concurrency
 
         total = server.total_requests()
+        ended = _count(store, "SELECT ended_at FROM runs")
         again = _cli(args)
         assert again.stdout.strip().splitlines()[-1] == run_id
         assert server.total_requests() == total  # a completed run sends nothing
+        assert _count(store, "SELECT ended_at FROM runs") == ended  # and keeps its end time
 
     assert _count(store, "SELECT COUNT(*) FROM verdicts") == n_checks
     assert _count(store, "SELECT COUNT(*) FROM (SELECT DISTINCT prompt_id, requirement FROM verdicts)") == n_checks
@@ -108,7 +110,7 @@ def test_export_writes_one_row_per_check_in_every_format(tmp_path, dataset_path,
 def test_fake_key_leaves_no_trace(tmp_path, dataset_path, benchmark):
     key = "sk-test-LEAKCANARY" + secrets.token_hex(16)  # built at runtime: never a literal in the repo
     fragments = [key, key[:12], key[-8:], key[len("sk-test-"):]]
-    env = {"EUDAIMONIA_FAKE_KEY": key}
+    env = {"EUDAIMONIA_FAKE_KEY": key + "\n"}  # pasted from a file: the newline must not reach a header
     store = tmp_path / "store.sqlite"
     texts = list(benchmark.prompts["text"].head(3))
     # Careless servers echo the Authorization header in error bodies: one on respond, one on judge.
@@ -138,3 +140,38 @@ def test_fake_key_leaves_no_trace(tmp_path, dataset_path, benchmark):
     fresh = [tmp_path / "fresh.sqlite" if a == str(store) else a for a in args]
     missing = _cli([str(a) for a in fresh], env={"EUDAIMONIA_FAKE_KEY": ""})
     assert missing.returncode == 1 and "EUDAIMONIA_FAKE_KEY is not set" in missing.stderr
+    garbled = _cli([str(a) for a in fresh], env={"EUDAIMONIA_FAKE_KEY": key[:20] + " " + key[20:]})
+    assert garbled.returncode == 1 and "EUDAIMONIA_FAKE_KEY holds whitespace" in garbled.stderr
+    for fragment in fragments:
+        assert fragment not in garbled.stdout + garbled.stderr
+
+
+def test_bad_input_gets_a_clear_error_and_no_traceback(tmp_path, dataset_path):
+    store = tmp_path / "store.sqlite"
+    dead = "http://127.0.0.1:9/v1"  # nothing listens there, and nothing may be sent anyway
+    base = ["run", "--model", "m", "--base-url", dead, "--judge-model", "j", "--judge-base-url", dead,
+            "--store", str(store), "--dataset", str(dataset_path), "--no-progress"]
+    zero = _cli([*base, "--concurrency", "0"])
+    assert zero.returncode == 2 and "--concurrency: expected an integer >= 1, got '0'" in zero.stderr
+    bad_url = _cli([*base, "--judge-base-url", "127.0.0.1:8080/v1"])
+    assert bad_url.returncode == 1 and "--judge-base-url: expected an http(s) URL" in bad_url.stderr
+    unknown = _cli([*base, "--requirements", "9Z_nothing"])
+    assert unknown.returncode == 1 and "unknown requirement '9Z_nothing'; expected one of" in unknown.stderr
+    not_a_store = tmp_path / "notes.sqlite"
+    not_a_store.write_text("just text\n")
+    for args in (["runs", "--store", str(not_a_store)],
+                 ["export", "r", "--store", str(not_a_store), "--format", "csv", "--out", str(tmp_path / "o.csv")]):
+        result = _cli(args)
+        assert result.returncode == 1 and str(not_a_store) in result.stderr and "Traceback" not in result.stderr
+    assert not store.exists() and not (tmp_path / "o.csv").exists()
+
+
+def test_model_key_is_not_sent_to_a_judge_on_another_host(tmp_path, dataset_path):
+    key = "sk-test-LEAKCANARY" + secrets.token_hex(16)
+    with FaultServer() as model_server, FaultServer() as judge_server:
+        args = _run_args(model_server, tmp_path / "s.sqlite", dataset_path, "--limit", "1", "--api-key-env", "EUDAIMONIA_FAKE_KEY")
+        args[args.index("--judge-base-url") + 1] = judge_server.base_url  # same machine, another port
+        result = _cli(args, env={"EUDAIMONIA_FAKE_KEY": key})
+        assert result.returncode == 0, result.stderr
+        assert model_server.authorization == {f"Bearer {key}"}
+        assert judge_server.requests["judge"] > 0 and not any(key in header for header in judge_server.authorization)

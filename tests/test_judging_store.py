@@ -86,9 +86,12 @@ def test_run_record_keeps_no_credentials(benchmark, tmp_path):
         list_runs(tmp_path / "missing.sqlite")
     with pytest.raises(KeyError, match="nope"):
         load_judgments(runner.store_path, ["nope"])
+    assert load_judgments(runner.store_path, []).empty  # selecting no run is not selecting all
+    assert "pw" not in repr(runner.config) and "key=abc" not in repr(runner.config)
+    assert "127.0.0.1:9/v1" in repr(runner.config)
 
 
-def test_run_id_follows_what_determines_results(benchmark):
+def test_run_id_follows_what_determines_results(benchmark, monkeypatch):
     base = run_id_for(CONFIG, benchmark)
     assert run_id_for(CONFIG, benchmark) == base
     # operational settings and key variable names do not change the run
@@ -96,6 +99,20 @@ def test_run_id_follows_what_determines_results(benchmark):
         assert run_id_for(replace(CONFIG, **same), benchmark) == base
     for different in (dict(temperature=1.0), dict(judge_model="k"), dict(limit=6), dict(system_prompt="Be brief.")):
         assert run_id_for(replace(CONFIG, **different), benchmark) != base
+    # so does the judge's fixed text: an edited preamble must not mix into a resumed run
+    from eudaimonia_nb import judge
+
+    monkeypatch.setattr(judge, "PREAMBLE", judge.PREAMBLE + " Be strict.")
+    assert run_id_for(CONFIG, benchmark) != base
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("concurrency", 0), ("timeout_s", 0.0), ("max_retries", -1), ("limit", 0), ("max_tokens", 0), ("temperature", -0.1)],
+)
+def test_config_rejects_settings_that_cannot_work(field, value):
+    with pytest.raises(ValueError, match=f"RunConfig.{field}: expected"):
+        replace(CONFIG, **{field: value})
 
 
 def test_subset_selection(benchmark):
