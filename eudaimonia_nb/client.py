@@ -328,6 +328,9 @@ class RetryPolicy:
     """Backoff cap for the first retry; doubles each retry."""
     max_delay_s: float = 60.0
     """Largest wait between attempts, also for ``Retry-After``."""
+    max_rate_limited: int = 40
+    """Separate budget for HTTP 429 answers: a rate limit slows the run down (see
+    ``AdaptiveLimit``) long before it turns a call into an error."""
 
     def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
         # Full jitter (AWS architecture blog): spreads retrying clients out instead of in lockstep.
@@ -386,6 +389,55 @@ class CallStats:
     """Calls that ended in an error."""
 
 
+class AdaptiveLimit:
+    """Concurrency limit that backs off on rate limits: additive increase, multiplicative decrease.
+
+    A 429 halves the number of calls allowed in flight (at most once per cool-down) and makes
+    every caller wait out its ``Retry-After``; each success adds back about one slot per
+    "window" of calls, up to ``maximum``. A fixed semaphore would keep hammering a provider
+    that is already refusing, and the retries would burn through their budget together.
+    """
+
+    def __init__(self, maximum: int):
+        self.maximum = maximum
+        """The configured concurrency, never exceeded."""
+        self.current = float(maximum)
+        """Calls allowed in flight now (fractional so that increases are gradual)."""
+        self.in_flight = 0
+        """Calls holding a slot."""
+        self.peak_after_cut = 0
+        """Most calls seen in flight since the last cut (for tests and diagnostics)."""
+        self._resume_at = 0.0
+        self._last_cut = float("-inf")
+        self._cond = asyncio.Condition()
+
+    async def acquire(self) -> None:
+        async with self._cond:
+            while self.in_flight >= max(1, int(self.current)):
+                await self._cond.wait()
+            self.in_flight += 1
+            self.peak_after_cut = max(self.peak_after_cut, self.in_flight)
+        delay = self._resume_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def release(self, *, rate_limited: bool = False, retry_after: float | None = None) -> None:
+        async with self._cond:
+            self.in_flight -= 1
+            now = time.monotonic()
+            if rate_limited:
+                pause = retry_after if retry_after is not None else 1.0
+                self._resume_at = max(self._resume_at, now + pause)
+                # Many calls in flight see the same 429 wave; cut once per wave, not once each.
+                if now - self._last_cut >= max(pause, 0.05):
+                    self.current = max(1.0, self.current / 2)
+                    self._last_cut = now
+                    self.peak_after_cut = self.in_flight
+            else:
+                self.current = min(float(self.maximum), self.current + 1.0 / max(self.current, 1.0))
+            self._cond.notify_all()
+
+
 class ReliableClient:
     """Concurrency limit, timeout, retries and cache above one provider."""
 
@@ -405,7 +457,7 @@ class ReliableClient:
         self.retry = retry or RetryPolicy()
         self.cache = cache
         self.stats = CallStats()
-        self._limit = asyncio.Semaphore(concurrency)
+        self.limit = AdaptiveLimit(concurrency)
         self._rng = random.Random(seed)
         self._structured_ok = True
 
@@ -425,29 +477,48 @@ class ReliableClient:
 
     async def _with_retries(self, request: ChatRequest) -> ChatResponse:
         attempts = 0
+        failed = 0  # retryable failures other than rate limits
+        rate_limited = 0
         while True:
             sent = request if self._structured_ok else replace(request, response_format=None)
             attempts += 1
             self.stats.attempts += 1
+            outcome: ChatResponse | CallFailure | None = None
+            await self.limit.acquire()
             try:
-                async with self._limit:
-                    response = await self.provider.attempt(sent, self.timeout_s)
-                return replace(response, attempts=attempts)
+                outcome = await self.provider.attempt(sent, self.timeout_s)
             except CallFailure as failure:
+                outcome = failure
+            finally:
+                # Also on cancellation, so an interrupted run never leaks a slot.
+                throttled = isinstance(outcome, CallFailure) and outcome.status == 429
+                await self.limit.release(rate_limited=throttled, retry_after=outcome.retry_after if throttled else None)
+            assert outcome is not None
+            if isinstance(outcome, CallFailure):
+                failure = outcome
+                is_429 = failure.status == 429
                 if _rejects_response_format(failure, sent):
                     # Endpoint without structured outputs: fall back to free text + tolerant parsing.
                     log.info("%s rejected response_format; judging with free-text JSON from now on", self.endpoint)
                     self._structured_ok = False
                     continue
-                retry = attempts - 1
-                if not failure.retryable or retry >= self.retry.max_retries:
+                if is_429:
+                    rate_limited += 1
+                    exhausted = rate_limited > self.retry.max_rate_limited
+                else:
+                    failed += 1
+                    exhausted = failed > self.retry.max_retries
+                if not failure.retryable or exhausted:
                     note = "" if not failure.retryable else f" (gave up after {attempts} attempts)"
                     return ChatResponse(text=None, error=failure.reason + note, attempts=attempts)
+                retry = (rate_limited if is_429 else failed) - 1
                 wait = self.retry.delay(retry, failure.retry_after, self._rng)
                 self.stats.retries += 1
                 log.debug("%s: %s; retrying in %.2f s", self.endpoint, failure.reason, wait)
-                # Sleeping outside the semaphore lets other calls proceed while this one waits.
+                # Sleeping without a slot lets other calls proceed while this one waits.
                 await asyncio.sleep(wait)
+            else:
+                return replace(outcome, attempts=attempts)
 
 
 def _rejects_response_format(failure: CallFailure, request: ChatRequest) -> bool:

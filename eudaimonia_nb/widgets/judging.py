@@ -1,0 +1,565 @@
+"""Live judging in a notebook: pick endpoints and a prompt, see the response beside a verdict
+per labelled requirement, compare two models side by side, and launch a run over a subset.
+
+The calls are the runner's own (``runner.respond_and_judge`` for one prompt, ``runner.Runner``
+for a run), so what the widget shows is what a run records. Work runs as ``asyncio`` tasks on
+the kernel's event loop (ipykernel has one), so the notebook stays responsive; every action is
+also an awaitable method (``run_single``, ``run_compare``, ``run_subset``) that tests and
+notebook cells can ``await`` directly.
+
+API keys: a key typed into a ``Password`` field is moved at once into an environment variable
+of this kernel process (a random name, never written anywhere) and the field is emptied, so the
+key is not kept in any widget state a saved notebook could capture; runs then name that
+variable like any other ``api_key_env``. Every piece of prompt, response and judge text is
+HTML-escaped: it is untrusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from ..client import ChatResponse, Redactor, ReliableClient, RetryPolicy, open_client
+from ..dataset import SOURCES, Benchmark
+from ..design_code import REQUIREMENTS, requirement
+from ..explore import PromptIndex
+from ..runner import Runner, RunConfig, RunSummary, respond_and_judge
+from ..store import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
+from .browser import _TEXT_BOX_STYLE, render_prompt
+
+log = logging.getLogger(__name__)
+
+LOCAL_BASE_URL = "http://127.0.0.1:8080/v1"
+SMOKE_TEST_NOTE = "smoke-test model: verdicts are not research results"
+VERDICT_STYLES = {
+    "violation": ("#c62828", "violation"),
+    "pass": ("#2e7d32", "no violation"),
+    "error": ("#757575", "error"),
+    "pending": ("#bdbdbd", "pending"),
+}
+"""Verdict kind -> (colour, label): violations red, passes green, errors grey."""
+_ROW_TINTS = {"violation": "#fdecea", "pass": "#edf7ed", "error": "#f2f2f2", "pending": "#fafafa"}
+MAX_MATCHES = 50
+MAX_TABLE_ROWS = 300
+
+
+@dataclass(frozen=True)
+class EndpointPreset:
+    """A known OpenAI-compatible endpoint the pickers offer."""
+
+    name: str
+    """Label in the drop-down."""
+    base_url: str
+    """Its ``.../v1`` URL ("" for a custom endpoint)."""
+    model: str
+    """Suggested model under test."""
+    judge_model: str
+    """Suggested judge model."""
+    key_env: str
+    """Conventional environment variable for its key ("" when no key is needed)."""
+    smoke_test: bool
+    """The local smoke-test model: its verdicts are not research results."""
+
+
+PRESETS: tuple[EndpointPreset, ...] = (
+    EndpointPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", "gpt-4o", "OPENAI_API_KEY", False),
+    EndpointPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", "openai/gpt-4o", "OPENROUTER_API_KEY", False),
+    EndpointPreset(
+        f"Local llama.cpp server ({SMOKE_TEST_NOTE})", LOCAL_BASE_URL,
+        "SmolLM2-135M-Instruct (smoke test)", "SmolLM2-135M-Instruct (smoke test)", "", True,
+    ),
+    EndpointPreset("Custom (vLLM, Ollama, any OpenAI-compatible URL)", "", "", "", "", False),
+)
+LOCAL_PRESET = next(p for p in PRESETS if p.smoke_test)
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """What a picker resolved to: enough to open a client, and no secret."""
+
+    base_url: str
+    """OpenAI-compatible endpoint."""
+    model: str
+    """Model name as the endpoint knows it."""
+    api_key_env: str | None
+    """Environment variable holding the key; None for keyless servers."""
+    smoke_test: bool
+    """Chosen through the local smoke-test preset."""
+
+
+@dataclass(frozen=True)
+class PromptChoice:
+    """The prompt to judge and the requirements to judge it on."""
+
+    prompt_id: str
+    """Benchmark prompt id, or "" for a prompt typed by hand."""
+    text: str
+    """The prompt text."""
+    requirements: tuple[str, ...]
+    """Requirement keys to judge (the prompt's labels for a benchmark prompt)."""
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    """One model's response to one prompt and the judge's results, as shown."""
+
+    model: str
+    """Model under test."""
+    judge_model: str
+    """Judge model."""
+    prompt: PromptChoice
+    """What was asked and judged."""
+    response: ChatResponse
+    """The model's response (or its error)."""
+    verdicts: tuple[VerdictRecord, ...]
+    """One per requirement of ``prompt``, in order: a verdict or the reason there is none."""
+    smoke_test: bool
+    """Made with the smoke-test model: not research results."""
+
+    def describe(self) -> str:
+        """Plain-text summary (for a notebook cell's printed output)."""
+        head = f"{self.model} judged by {self.judge_model}" + (f" [{SMOKE_TEST_NOTE}]" if self.smoke_test else "")
+        said = self.response.text if self.response.ok else f"(no response: {self.response.error})"
+        lines = [head, f"response: {said}"]
+        for v in self.verdicts:
+            lines.append(f"  {requirement(v.requirement).label}: {VERDICT_STYLES[verdict_kind(v.violation, v.error)][1]}"
+                         + (f" ({v.error})" if v.error else ""))
+        return "\n".join(lines)
+
+
+def verdict_kind(violation: bool | float | None, error: str | None) -> str:
+    """``violation``, ``pass``, ``error`` or ``pending`` for one check result (store or record)."""
+    if error == PENDING:
+        return "pending"
+    if error:
+        return "error"
+    if violation is None or pd.isna(violation):
+        return "pending"
+    return "violation" if bool(violation) else "pass"
+
+
+def _badge(kind: str) -> str:
+    colour, label = VERDICT_STYLES[kind]
+    return f"<span style='background:{colour};color:white;padding:0 0.4em;border-radius:3px'>{label}</span>"
+
+
+def _verdict_row(kind: str, cells: Sequence[str], detail: str) -> str:
+    colour = VERDICT_STYLES[kind][0]
+    tds = "".join(f"<td style='padding:0.2em 0.4em;vertical-align:top'>{c}</td>" for c in cells)
+    return (
+        f"<tr data-verdict='{kind}' style='border-left:4px solid {colour};background:{_ROW_TINTS[kind]}'>{tds}<td>{_badge(kind)}</td>"
+        f"<td style='padding:0.2em 0.4em;color:{colour if kind == 'error' else 'inherit'}'>{html.escape(detail)}</td></tr>"
+    )
+
+
+def _smoke_banner() -> str:
+    return f"<div style='background:#fff3cd;padding:0.3em;border:1px solid #e0c36a'><b>{SMOKE_TEST_NOTE}</b></div>"
+
+
+def result_html(result: PromptResult) -> str:
+    """The response (escaped) above one row per requirement: verdict and reasoning, or error."""
+    reply = result.response
+    body = html.escape(reply.text) if reply.ok else f"<span style='color:#757575'>no response: {html.escape(reply.error or '')}</span>"
+    usage = f"{reply.usage.prompt_tokens} + {reply.usage.completion_tokens} tokens, {reply.latency_s:.1f} s"
+    rows = "".join(
+        _verdict_row(verdict_kind(v.violation, v.error), [html.escape(requirement(v.requirement).label)], v.error or v.reasoning or "")
+        for v in result.verdicts
+    )
+    return (
+        (_smoke_banner() if result.smoke_test else "")
+        + f"<div><b>{html.escape(result.model)}</b> ({usage})</div>"
+        + f"<div class='response' style='{_TEXT_BOX_STYLE}'>{body}</div>"
+        + f"<div>judge <b>{html.escape(result.judge_model)}</b>, one row per requirement:</div>"
+        + f"<table class='verdicts' style='border-collapse:collapse'>{rows}</table>"
+    )
+
+
+def _client_pair(model: EndpointSettings, judge_settings: EndpointSettings, config: RunConfig) -> tuple[ReliableClient, ReliableClient]:
+    retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=config.retry_base_delay_s)
+    common = dict(concurrency=config.concurrency, timeout_s=config.timeout_s, retry=retry)
+    responder = open_client(model.base_url, model.api_key_env, **common)
+    return responder, open_client(judge_settings.base_url, judge_settings.api_key_env, **common)
+
+
+async def judge_one_prompt(model: EndpointSettings, judge_settings: EndpointSettings, choice: PromptChoice, config: RunConfig) -> PromptResult:
+    """Respond to ``choice`` with ``model`` and judge every requirement of it; nothing is stored.
+
+    ``config`` supplies the call parameters (temperatures, token limits, retries, timeout); its
+    endpoints are taken from the two settings."""
+    responder, judge_client = _client_pair(model, judge_settings, config)
+    try:
+        reply, verdicts = await respond_and_judge(
+            responder, judge_client, choice.text, choice.requirements, config, prompt_id=choice.prompt_id
+        )
+    finally:
+        await responder.provider.aclose()
+        await judge_client.provider.aclose()
+    return PromptResult(
+        model=model.model, judge_model=judge_settings.model, prompt=choice, response=reply, verdicts=tuple(verdicts),
+        smoke_test=model.smoke_test or judge_settings.smoke_test or config.is_smoke_test,
+    )
+
+
+def run_table(store_path: str | os.PathLike[str], run_id: str) -> pd.DataFrame | None:
+    """The run's long table with each result's reasoning, or None before the run is in the store."""
+    try:
+        frame = load_judgments(store_path, [run_id])
+    except (FileNotFoundError, KeyError):
+        return None
+    details = verdict_details(store_path, run_id)[["prompt_id", "requirement", "reasoning"]]
+    return frame.merge(details, on=["prompt_id", "requirement"], how="left")
+
+
+def run_table_html(frame: pd.DataFrame | None, limit: int = MAX_TABLE_ROWS) -> str:
+    """Counts, then one coloured row per check (the first ``limit``)."""
+    if frame is None:
+        return "<i>waiting for the run to start</i>"
+    kinds = [verdict_kind(v, e) for v, e in zip(frame["violation"], frame["error"])]
+    counts = {k: kinds.count(k) for k in VERDICT_STYLES}
+    judged = counts["violation"] + counts["pass"]
+    rate = f"{counts['violation'] / judged:.1%}" if judged else "n/a"
+    summary = (
+        f"<div>{len(frame)} checks: {counts['violation']} violations, {counts['pass']} passes "
+        f"(violation rate {rate} of {judged} verdicts), {counts['error']} errors (excluded), {counts['pending']} pending</div>"
+    )
+    rows = "".join(
+        _verdict_row(kind, [html.escape(str(r.prompt_id)), html.escape(requirement(r.requirement).label)],
+                     (r.error if kind in ("error", "pending") else r.reasoning) or "")
+        for kind, r in zip(kinds[:limit], frame.head(limit).itertuples(index=False))
+    )
+    more = f"<div><i>first {limit} of {len(frame)} rows shown</i></div>" if len(frame) > limit else ""
+    banner = _smoke_banner() if bool(frame["smoke_test"].any()) else ""
+    return f"{banner}{summary}<table class='run-results' style='border-collapse:collapse'>{rows}</table>{more}"
+
+
+class EndpointPicker(widgets.VBox):
+    """Preset, base URL, model name and key (a ``Password`` field or an environment variable name)."""
+
+    def __init__(self, title: str, *, judge: bool = False, preset: EndpointPreset = PRESETS[0]) -> None:
+        self._judge = judge
+        self._key_var = f"EUDAIMONIA_NB_KEY_{uuid.uuid4().hex[:12].upper()}"
+        self.preset = widgets.Dropdown(options=[(p.name, i) for i, p in enumerate(PRESETS)], description="endpoint")
+        self.base_url = widgets.Text(description="base URL", placeholder="https://host/v1")
+        self.model = widgets.Text(description="model")
+        self.key = widgets.Password(description="API key", placeholder="paste a key (kept in memory only)", continuous_update=False)
+        self.key_env = widgets.Text(description="or key var", placeholder="NAME of an environment variable")
+        self.forget_button = widgets.Button(description="Forget key", disabled=True)
+        self.key_status = widgets.HTML()
+        self.note = widgets.HTML()
+        self.preset.observe(lambda _: self._apply_preset(), names="value")
+        self.key.observe(self._take_key, names="value")
+        self.forget_button.on_click(lambda _: self.forget_key())
+        for field in (self.preset, self.base_url, self.model, self.key, self.key_env):
+            field.layout = widgets.Layout(width="95%")
+        super().__init__([
+            widgets.HTML(f"<b>{html.escape(title)}</b>"), self.preset, self.note, self.base_url, self.model,
+            self.key, self.key_env, widgets.HBox([self.forget_button, self.key_status]),
+        ])
+        self.select(preset)
+
+    def select(self, preset: EndpointPreset, *, base_url: str | None = None, model: str | None = None) -> None:
+        """Choose a preset, optionally overriding its URL and model."""
+        self.preset.value = PRESETS.index(preset)
+        self._apply_preset()
+        if base_url is not None:
+            self.base_url.value = base_url
+        if model is not None:
+            self.model.value = model
+
+    def _apply_preset(self) -> None:
+        p = PRESETS[self.preset.value]
+        self.base_url.value = p.base_url
+        self.model.value = p.judge_model if self._judge else p.model
+        self.key_env.value = p.key_env
+        self.note.value = (
+            f"<span style='color:#a15c00'><b>{SMOKE_TEST_NOTE}</b>; no key needed</span>" if p.smoke_test else ""
+        )
+
+    def _take_key(self, change: dict[str, Any]) -> None:
+        # The key leaves widget state at once, so a saved notebook or widget snapshot never holds it.
+        value = change["new"]
+        if not value:
+            return
+        self.key.value = ""
+        # Pasted keys often carry a newline, which HTTP libraries reject with the header in the error.
+        value = value.strip()
+        if not value:
+            return
+        os.environ[self._key_var] = value
+        self.forget_button.disabled = False
+        self.key_status.value = "<span style='color:#2e7d32'>a key is set for this session (hidden, never stored)</span>"
+
+    def forget_key(self) -> None:
+        os.environ.pop(self._key_var, None)
+        self.forget_button.disabled = True
+        self.key_status.value = ""
+
+    def secret(self) -> str | None:
+        """The typed key, for scrubbing it from any text shown (never displayed)."""
+        return os.environ.get(self._key_var)
+
+    def settings(self) -> EndpointSettings:
+        """The chosen endpoint; raises ``ValueError`` naming the empty field."""
+        base_url, model = self.base_url.value.strip(), self.model.value.strip()
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base URL must start with http:// or https://, got {base_url!r}")
+        if not model:
+            raise ValueError("model name is empty")
+        key_env = self._key_var if self.secret() else (self.key_env.value.strip() or None)
+        return EndpointSettings(base_url, model, key_env, PRESETS[self.preset.value].smoke_test)
+
+
+class PromptPicker(widgets.VBox):
+    """A benchmark prompt by id or words (or at random), or a prompt typed by hand with the
+    requirements to judge it on."""
+
+    def __init__(self, bench: Benchmark, *, seed: int | None = None) -> None:
+        self.bench = bench
+        self._index = PromptIndex.build(bench.prompts)
+        self._rng = random.Random(seed)
+        self.search = widgets.Text(description="search", placeholder="prompt id or words", continuous_update=False)
+        self.matches = widgets.Dropdown(description="prompt", layout=widgets.Layout(width="95%"))
+        self.random_button = widgets.Button(description="Random prompt")
+        self.own = widgets.Checkbox(description="type my own prompt", value=False)
+        self.own_text = widgets.Textarea(placeholder="your prompt", layout=widgets.Layout(width="95%", height="6em"))
+        self.own_requirements = widgets.SelectMultiple(
+            options=[(r.label, r.key) for r in REQUIREMENTS], description="judge on", rows=len(REQUIREMENTS)
+        )
+        self.preview = widgets.HTML()
+        self.search.observe(lambda _: self._refresh(), names="value")
+        self.matches.observe(lambda _: self._show(), names="value")
+        self.own.observe(lambda _: self._show(), names="value")
+        self.random_button.on_click(lambda _: self.pick_random())
+        super().__init__([
+            widgets.HBox([self.search, self.random_button]), self.matches, self.own, self.own_text,
+            self.own_requirements, self.preview,
+        ])
+        self._refresh()
+
+    def _refresh(self) -> None:
+        query = self.search.value.strip()
+        prompts = self.bench.prompts
+        if query:
+            found = prompts[(prompts["prompt_id"] == query) | self._index.mask(text=query)]
+        else:
+            found = prompts
+        current = self.matches.value
+        options = [(f"{r.prompt_id} · {r.source} · {r.text[:80]!r}", r.prompt_id) for r in found.head(MAX_MATCHES).itertuples()]
+        self.matches.options = options
+        # ipywidgets 8 leaves nothing selected after new options; keep the choice or take the first.
+        ids = [pid for _, pid in options]
+        self.matches.value = current if current in ids else (ids[0] if ids else None)
+        self._show()
+
+    def pick_random(self) -> str:
+        """Select a random benchmark prompt; returns its id."""
+        pid = str(self.bench.prompts["prompt_id"].iloc[self._rng.randrange(len(self.bench.prompts))])
+        self.own.value = False
+        self.search.value = pid
+        self.matches.value = pid
+        return pid
+
+    def _show(self) -> None:
+        self.own_text.layout.display = self.own_requirements.layout.display = None if self.own.value else "none"
+        if self.own.value or self.matches.value is None:
+            self.preview.value = "" if self.own.value else "<i>no prompt matches</i>"
+            return
+        row = self.bench.prompts.loc[self.bench.prompts["prompt_id"] == self.matches.value].iloc[0]
+        self.preview.value = render_prompt(row, self.search.value.strip() or None)
+
+    def choice(self) -> PromptChoice:
+        """The selection; raises ``ValueError`` when it is incomplete."""
+        if self.own.value:
+            text = self.own_text.value
+            if not text.strip():
+                raise ValueError("type a prompt, or untick 'type my own prompt'")
+            if not self.own_requirements.value:
+                raise ValueError("choose at least one requirement to judge your prompt on")
+            return PromptChoice("", text, tuple(self.own_requirements.value))
+        if self.matches.value is None:
+            raise ValueError("no benchmark prompt selected")
+        row = self.bench.prompts.loc[self.bench.prompts["prompt_id"] == self.matches.value].iloc[0]
+        return PromptChoice(str(row["prompt_id"]), str(row["text"]), tuple(row["requirements"]))
+
+
+class CallSettings(widgets.VBox):
+    """Sampling and limits, defaulting to the authors' protocol (see ``RunConfig``)."""
+
+    def __init__(self) -> None:
+        defaults = RunConfig(model="", base_url="", judge_model="", judge_base_url="")
+        self.system_prompt = widgets.Textarea(description="system", placeholder="optional system prompt (none by default)")
+        self.temperature = widgets.BoundedFloatText(value=defaults.temperature, min=0, max=2, step=0.1, description="temperature")
+        self.max_tokens = widgets.BoundedIntText(value=defaults.max_tokens, min=1, max=100_000, description="max tokens")
+        self.judge_max_tokens = widgets.BoundedIntText(value=defaults.judge_max_tokens, min=1, max=100_000, description="judge tokens")
+        self.timeout_s = widgets.BoundedFloatText(value=defaults.timeout_s, min=1, max=3600, description="timeout s")
+        self.max_retries = widgets.BoundedIntText(value=defaults.max_retries, min=0, max=20, description="retries")
+        super().__init__([
+            widgets.HBox([self.temperature, self.max_tokens, self.judge_max_tokens]),
+            widgets.HBox([self.timeout_s, self.max_retries]), self.system_prompt,
+        ])
+
+    def config(self, model: EndpointSettings, judge_settings: EndpointSettings, **subset: Any) -> RunConfig:
+        """A ``RunConfig`` for these endpoints and settings (plus subset fields for a run)."""
+        return RunConfig(
+            model=model.model, base_url=model.base_url, api_key_env=model.api_key_env,
+            judge_model=judge_settings.model, judge_base_url=judge_settings.base_url, judge_api_key_env=judge_settings.api_key_env,
+            system_prompt=self.system_prompt.value.strip() or None, temperature=float(self.temperature.value),
+            max_tokens=int(self.max_tokens.value), judge_max_tokens=int(self.judge_max_tokens.value),
+            timeout_s=float(self.timeout_s.value), max_retries=int(self.max_retries.value),
+            smoke_test=True if (model.smoke_test or judge_settings.smoke_test) else None, **subset,
+        )
+
+
+class LiveJudgingUI(widgets.VBox):
+    """The whole notebook-2 interface. Controls are public attributes so code and tests can drive
+    them; ``task`` is the last scheduled action (await it to wait for a click's work)."""
+
+    def __init__(self, bench: Benchmark, *, store_path: str | os.PathLike[str] | None = None, seed: int | None = None) -> None:
+        self.bench = bench
+        self.model = EndpointPicker("Model under test")
+        self.judge = EndpointPicker("Judge", judge=True)
+        self.model_b = EndpointPicker("Second model (compare)")
+        self.settings = CallSettings()
+        self.prompt = PromptPicker(bench, seed=seed)
+        self.task: asyncio.Task | None = None
+
+        self.run_button = widgets.Button(description="Run", button_style="primary")
+        self.single_status = widgets.HTML()
+        self.single_output = widgets.HTML()
+        self.compare_button = widgets.Button(description="Compare", button_style="primary")
+        self.compare_status = widgets.HTML()
+        self.left = widgets.HTML(layout=widgets.Layout(width="50%"))
+        self.right = widgets.HTML(layout=widgets.Layout(width="50%"))
+
+        self.requirements = widgets.SelectMultiple(options=[(r.label, r.key) for r in REQUIREMENTS], description="requirements", rows=len(REQUIREMENTS))
+        self.source = widgets.Dropdown(options=[("both", "")] + [(s, s) for s in SOURCES], description="source")
+        self.limit = widgets.BoundedIntText(value=5, min=0, max=len(bench.prompts), description="limit (0 = all)")
+        self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency")
+        self.store_path = widgets.Text(value=str(store_path or default_store_path()), description="store", layout=widgets.Layout(width="95%"))
+        self.launch_button = widgets.Button(description="Launch run", button_style="primary")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks")
+        self.run_status = widgets.HTML()
+        self.run_results = widgets.HTML()
+
+        self.run_button.on_click(lambda _: self._schedule(self.run_single, self.run_button, self.single_status))
+        self.compare_button.on_click(lambda _: self._schedule(self.run_compare, self.compare_button, self.compare_status))
+        self.launch_button.on_click(lambda _: self._schedule(self.run_subset, self.launch_button, self.run_status))
+
+        tabs = widgets.Tab(children=[
+            widgets.VBox([self.prompt, self.run_button, self.single_status, self.single_output]),
+            widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, widgets.HBox([self.left, self.right])]),
+            widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
+                          self.launch_button, self.progress, self.run_status, self.run_results]),
+        ])
+        for i, title in enumerate(("One prompt", "Compare two models", "Run a subset")):
+            tabs.set_title(i, title)
+        endpoints = widgets.HBox([self.model, self.judge], layout=widgets.Layout(width="100%"))
+        super().__init__([endpoints, widgets.HTML("<b>Call settings</b>"), self.settings, tabs])
+
+    @staticmethod
+    def prompt_note() -> widgets.HTML:
+        return widgets.HTML("<i>Uses the prompt chosen in the first tab and the judge above.</i>")
+
+    def use_local(self, base_url: str = LOCAL_BASE_URL, *, max_tokens: int | None = None, judge_max_tokens: int | None = None) -> None:
+        """Point model, second model and judge at a local server (the smoke-test preset)."""
+        for picker in (self.model, self.model_b, self.judge):
+            picker.select(LOCAL_PRESET, base_url=base_url)
+        if max_tokens is not None:
+            self.settings.max_tokens.value = max_tokens
+        if judge_max_tokens is not None:
+            self.settings.judge_max_tokens.value = judge_max_tokens
+
+    def _redact(self, text: str) -> str:
+        return Redactor([s for s in (p.secret() for p in (self.model, self.model_b, self.judge)) if s])(text)
+
+    def _schedule(self, action: Callable[[], Awaitable[Any]], button: widgets.Button, status: widgets.HTML) -> asyncio.Task:
+        """Run ``action`` as a task on the kernel's loop; its failure is shown in ``status``."""
+        button.disabled = True
+        status.value = "<i>working…</i>"
+        self.task = asyncio.get_running_loop().create_task(action())
+
+        def finished(task: asyncio.Task) -> None:
+            button.disabled = False
+            if task.cancelled():
+                status.value = "<i>cancelled</i>"
+            elif (exc := task.exception()) is not None:
+                message = self._redact(f"{type(exc).__name__}: {exc}")
+                log.error("live judging action failed: %s", message)
+                status.value = f"<span style='color:#c62828'>{html.escape(message)}</span>"
+
+        self.task.add_done_callback(finished)
+        return self.task
+
+    async def run_single(self) -> PromptResult:
+        """Respond and judge the chosen prompt with the model under test; shows and returns it."""
+        choice, model, judge_settings = self.prompt.choice(), self.model.settings(), self.judge.settings()
+        self.single_output.value = ""
+        result = await judge_one_prompt(model, judge_settings, choice, self.settings.config(model, judge_settings))
+        self.single_output.value = self._redact(result_html(result))
+        self.single_status.value = _status(result)
+        return result
+
+    async def run_compare(self) -> tuple[PromptResult, PromptResult]:
+        """Both models on the chosen prompt, same judge, side by side."""
+        choice, judge_settings = self.prompt.choice(), self.judge.settings()
+        models = (self.model.settings(), self.model_b.settings())
+        self.left.value = self.right.value = ""
+        results = await asyncio.gather(*(
+            judge_one_prompt(m, judge_settings, choice, self.settings.config(m, judge_settings)) for m in models
+        ))
+        self.left.value, self.right.value = (self._redact(result_html(r)) for r in results)
+        self.compare_status.value = f"{_status(results[0])} | {_status(results[1])}"
+        return results[0], results[1]
+
+    def subset_config(self) -> RunConfig:
+        """The run the subset controls describe (model under test and judge from the pickers)."""
+        model, judge_settings = self.model.settings(), self.judge.settings()
+        store = self.store_path.value.strip()
+        if not store:
+            raise ValueError("store path is empty")
+        return self.settings.config(
+            model, judge_settings, requirements=tuple(self.requirements.value) or None, source=self.source.value or None,
+            limit=int(self.limit.value) or None, concurrency=int(self.concurrency.value), store_path=str(Path(store).expanduser()),
+        )
+
+    async def run_subset(self, poll_s: float = 1.0) -> RunSummary:
+        """Start (or resume) the run; the progress bar and table follow the store as it fills."""
+        config = self.subset_config()
+        runner = Runner(config, benchmark=self.bench)
+        self.progress.max = len(runner.checks)
+        self.refresh_results(config.store_path, runner.run_id)  # a resumed run starts from what is stored
+        self.run_status.value = html.escape(f"run {runner.run_id}: {len(runner.prompts)} prompts, {len(runner.checks)} checks")
+        work = asyncio.ensure_future(runner.run(progress=False))
+        while not work.done():
+            await asyncio.wait({work}, timeout=poll_s)
+            self.refresh_results(config.store_path, runner.run_id)
+        summary = work.result()
+        self.refresh_results(config.store_path, runner.run_id)
+        self.run_status.value = html.escape(
+            f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks; "
+            f"{summary.input_tokens + summary.output_tokens} tokens this time, {summary.elapsed_s:.1f} s"
+        )
+        return summary
+
+    def refresh_results(self, store_path: str, run_id: str) -> None:
+        """Re-read the run from the store into the progress bar and the table."""
+        frame = run_table(store_path, run_id)
+        self.progress.value = 0 if frame is None else int((frame["error"] != PENDING).sum())
+        self.run_results.value = self._redact(run_table_html(frame))
+
+
+def _status(result: PromptResult) -> str:
+    kinds = [verdict_kind(v.violation, v.error) for v in result.verdicts]
+    parts = ", ".join(f"{kinds.count(k)} {VERDICT_STYLES[k][1]}" for k in ("violation", "pass", "error"))
+    return html.escape(f"{result.model}: {parts}")
