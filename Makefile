@@ -15,7 +15,7 @@ TEST_STAMP := $(VENV)/.installed-test
 dashboard: $(BASE_STAMP)
 	-@$(BIN)/eudaimonia-nb fetch || echo "note: benchmark not downloaded; the dashboard's embedded demo needs no download"
 	@echo "Serving the EUDAIMONIA dashboard at http://localhost:$(PORT)/ (Ctrl-C to stop)"
-	$(BIN)/voila $(NOTEBOOK) --port=$(PORT) --no-browser --Voila.ip=127.0.0.1
+	$(BIN)/voila $(NOTEBOOK) --port=$(PORT) --no-browser --Voila.ip=127.0.0.1 --preheat_kernel=True
 
 lab: $(BASE_STAMP)
 	$(BIN)/jupyter lab notebooks/

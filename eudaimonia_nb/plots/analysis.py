@@ -1,0 +1,359 @@
+"""Plotly figures for the analysis dashboard and the static report.
+
+Every builder takes a DataFrame produced by ``eudaimonia_nb.analysis`` and returns a plain
+``go.Figure``. The dashboard shows them through ``FigureWidget``s that it keeps for its whole
+life: ``sync_figure`` copies a freshly built figure into an existing widget in place, so a
+control change sends a small update to the browser instead of re-creating the widget. The
+static report renders the same figures to HTML, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..design_code import REQUIREMENT_KEYS
+from . import REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
+
+PUBLISHED_COLOR = "#7f7f7f"
+"""Published figures (paper / leaderboard) are grey so own results stand out."""
+OWN_COLOR = "#2a3f5f"
+"""Rates computed from the loaded data."""
+_FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13)
+
+
+def _pct(values: pd.Series | np.ndarray | float) -> np.ndarray:
+    return np.asarray(values, dtype=float) * 100.0
+
+
+def _req_label(key: str) -> str:
+    return REQUIREMENT_LABELS.get(key, key)
+
+
+def _base_layout(title: str, height: int, **extra: object) -> dict:
+    layout = dict(
+        title=dict(text=title, x=0.01, xanchor="left"),
+        template=TEMPLATE,
+        # Explicit: plotly.js only re-fits a figure to its container on resize when autosize
+        # is set, and a figure drawn before its tab is laid out starts at the default width.
+        autosize=True,
+        height=height,
+        margin=dict(l=10, r=20, t=60, b=50),
+        font=_FONT,
+        hoverlabel=dict(font_size=12),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+    )
+    layout.update(extra)
+    return layout
+
+
+def _errors(center: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict:
+    return dict(type="data", symmetric=False, array=high - center, arrayminus=center - low,
+                thickness=1.5, width=3)
+
+
+def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
+    """A figure that says why it is empty (e.g. a filter left no data) instead of a blank."""
+    fig = go.Figure(layout=_base_layout(title, height))
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=15, color="#666"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _rows_height(n_rows: int, per_row: int = 26, minimum: int = 320) -> int:
+    return max(minimum, 120 + per_row * n_rows)
+
+
+def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = None) -> go.Figure:
+    """Overall violation rate per model with its interval, beside the published leaderboard.
+
+    ``rates``: ``analysis.rates.model_rates`` output (``model``, ``rate``, ``ci_low``,
+    ``ci_high``, ``n_checks``, ``n_prompts``, ``n_errors``). ``published``:
+    ``analysis.published.leaderboard()`` (``model``, ``overall`` as a fraction), or None.
+    """
+    title = "Overall violation rate per model (lower is better)"
+    if rates.empty:
+        return empty_figure(title, "No judged checks match the current filters")
+    data = rates.sort_values("rate", ascending=False)
+    models = data["model"].astype(str).tolist()
+    rate, low, high = _pct(data["rate"]), _pct(data["ci_low"]), _pct(data["ci_high"])
+    custom = np.column_stack([low, high, data["n_checks"], data["n_prompts"], data["n_errors"]])
+    fig = go.Figure(layout=_base_layout(title, _rows_height(len(models))))
+    fig.add_trace(go.Scatter(
+        x=rate, y=models, mode="markers", name="This data (95% CI, bootstrap over prompts)",
+        marker=dict(color=OWN_COLOR, size=9), error_x=_errors(rate, low, high), customdata=custom,
+        hovertemplate=("<b>%{y}</b><br>violation rate %{x:.1f}%<br>95% CI %{customdata[0]:.1f}"
+                       "–%{customdata[1]:.1f}%<br>%{customdata[2]:,} checks on %{customdata[3]:,}"
+                       " prompts<br>%{customdata[4]:,} judge errors excluded<extra></extra>")))
+    if published is not None and not published.empty:
+        shown = published[published["model"].isin(models)]
+        fig.add_trace(go.Scatter(
+            x=_pct(shown["overall"]), y=shown["model"].astype(str), mode="markers",
+            name="Published leaderboard", marker=dict(color=PUBLISHED_COLOR, symbol="diamond-open",
+                                                      size=11, line=dict(width=2)),
+            hovertemplate="<b>%{y}</b><br>published rate %{x:.1f}%<extra></extra>"))
+    fig.update_xaxes(title_text="Violation rate (% of judged checks)", ticksuffix="%",
+                     rangemode="tozero")
+    fig.update_yaxes(title_text=None, categoryorder="array", categoryarray=models, automargin=True)
+    return fig
+
+
+def requirement_heatmap(rates: pd.DataFrame) -> go.Figure:
+    """Model x requirement violation rates (``violation_rates(frame, ["model", "requirement"])``)."""
+    title = "Violation rate by model and requirement"
+    if rates.empty:
+        return empty_figure(title, "No judged checks match the current filters")
+    order = rates.groupby("model")["rate"].mean().sort_values(ascending=False).index.tolist()
+    keys = [k for k in REQUIREMENT_KEYS if k in set(rates["requirement"])]
+    table = rates.pivot(index="model", columns="requirement", values="rate").reindex(index=order, columns=keys)
+    counts = rates.pivot(index="model", columns="requirement", values="n_checks").reindex(index=order, columns=keys)
+    low = rates.pivot(index="model", columns="requirement", values="ci_low").reindex(index=order, columns=keys)
+    high = rates.pivot(index="model", columns="requirement", values="ci_high").reindex(index=order, columns=keys)
+    custom = np.dstack([counts.to_numpy(float), _pct(low), _pct(high)])
+    z = _pct(table)
+    text = np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.0f}")(np.nan_to_num(z)))
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[_req_label(k) for k in keys], y=order, zmin=0, zmax=100, colorscale="Reds",
+        text=text, texttemplate="%{text}", textfont=dict(size=11), customdata=custom,
+        colorbar=dict(title=dict(text="Violation<br>rate (%)"), ticksuffix="%"),
+        hovertemplate=("<b>%{y}</b><br>%{x}<br>violation rate %{z:.1f}%<br>95% Wilson CI "
+                       "%{customdata[1]:.1f}–%{customdata[2]:.1f}%<br>%{customdata[0]:,} checks"
+                       "<extra></extra>")),
+        layout=_base_layout(title, _rows_height(len(order), 24, 360)))
+    fig.update_xaxes(tickangle=-30, automargin=True, side="bottom")
+    fig.update_yaxes(automargin=True, autorange="reversed")
+    return fig
+
+
+def requirement_source_bars(rates: pd.DataFrame, published: pd.DataFrame | None = None) -> go.Figure:
+    """Per-requirement real versus modified rates with intervals, as in the paper's bar chart.
+
+    ``rates``: ``violation_rates(frame, ["requirement", "source"])``. ``published``:
+    ``analysis.published.requirement_averages()`` (``requirement``, ``real``, ``modified`` as
+    fractions; the paper's approximate averages), or None.
+    """
+    title = "Real versus modified prompts, per requirement (pooled over the selected models)"
+    if rates.empty:
+        return empty_figure(title, "No judged checks match the current filters")
+    keys = [k for k in REQUIREMENT_KEYS if k in set(rates["requirement"])]
+    labels = [_req_label(k) for k in keys]
+    # scattermode="group" puts the paper's markers over their own bar of each pair.
+    fig = go.Figure(layout=_base_layout(title, 460, barmode="group", scattermode="group"))
+    for source in ("real", "modified"):
+        part = rates[rates["source"] == source].set_index("requirement").reindex(keys)
+        rate, low, high = _pct(part["rate"]), _pct(part["ci_low"]), _pct(part["ci_high"])
+        fig.add_trace(go.Bar(
+            x=labels, y=rate, name=SOURCE_LABELS[source], marker_color=SOURCE_COLORS[source],
+            error_y=_errors(rate, low, high), offsetgroup=source,
+            customdata=np.column_stack([low, high, part["n_checks"].to_numpy(float)]),
+            hovertemplate=(f"<b>%{{x}}</b><br>{SOURCE_LABELS[source]}: %{{y:.1f}}%<br>95% Wilson CI "
+                           "%{customdata[0]:.1f}–%{customdata[1]:.1f}%<br>%{customdata[2]:,.0f} checks"
+                           "<extra></extra>")))
+    if published is not None and not published.empty:
+        for source in ("real", "modified"):
+            part = published.set_index("requirement").reindex(keys)
+            fig.add_trace(go.Scatter(
+                x=labels, y=_pct(part[source]), mode="markers", offsetgroup=source,
+                name=f"Paper, {source} (approx.)", legendgroup="paper",
+                marker=dict(symbol="line-ew-open", size=22, color="#222", line=dict(width=2)),
+                hovertemplate=f"<b>%{{x}}</b><br>paper ({source}, read off its chart): %{{y:.1f}}%<extra></extra>"))
+    fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", rangemode="tozero")
+    fig.update_xaxes(tickangle=-30, automargin=True)
+    return fig
+
+
+def dumbbell_figure(comparison: pd.DataFrame) -> go.Figure:
+    """Per-model real and modified rates joined by a line (``analysis.rates.real_vs_modified``)."""
+    title = "Real versus modified prompts, per model (95% bootstrap CIs; Holm-adjusted p)"
+    if comparison.empty:
+        return empty_figure(title, "No model has both real and modified checks under the current filters")
+    data = comparison.sort_values("rate_modified", ascending=False)
+    models = data["model"].astype(str).tolist()
+    fig = go.Figure(layout=_base_layout(title, _rows_height(len(models))))
+    line_x: list[float | None] = []
+    line_y: list[str | None] = []
+    for model, real, modified in zip(models, _pct(data["rate_real"]), _pct(data["rate_modified"])):
+        line_x += [real, modified, None]
+        line_y += [model, model, None]
+    fig.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", line=dict(color="#bbbbbb", width=3),
+                             hoverinfo="skip", showlegend=False))
+    stats = np.column_stack([_pct(data["diff"]), _pct(data["diff_ci_low"]), _pct(data["diff_ci_high"]),
+                             data["p_value"].to_numpy(float), data["p_holm"].to_numpy(float)])
+    for source in ("real", "modified"):
+        rate = _pct(data[f"rate_{source}"])
+        low, high = _pct(data[f"{source}_ci_low"]), _pct(data[f"{source}_ci_high"])
+        fig.add_trace(go.Scatter(
+            x=rate, y=models, mode="markers", name=SOURCE_LABELS[source],
+            marker=dict(color=SOURCE_COLORS[source], size=10), error_x=_errors(rate, low, high),
+            customdata=np.column_stack([low, high, stats]),
+            hovertemplate=(f"<b>%{{y}}</b><br>{SOURCE_LABELS[source]}: %{{x:.1f}}% "
+                           "(95% CI %{customdata[0]:.1f}–%{customdata[1]:.1f}%)<br>modified − real "
+                           "%{customdata[2]:+.1f} points (%{customdata[3]:+.1f} to %{customdata[4]:+.1f})"
+                           "<br>p = %{customdata[5]:.3g}, Holm-adjusted p = %{customdata[6]:.3g}"
+                           "<extra></extra>")))
+    fig.update_xaxes(title_text="Violation rate (%)", ticksuffix="%")
+    fig.update_yaxes(categoryorder="array", categoryarray=models, automargin=True)
+    return fig
+
+
+def group_figure(groups: pd.DataFrame) -> go.Figure:
+    """Real versus modified rates by model group (``analysis.selection.group_by_source``:
+    one row per ``model_group`` with the ``real_vs_modified`` columns and ``n_models``)."""
+    title = "By model group: targets of the curation, rewriters, other models"
+    if groups.empty:
+        return empty_figure(title, "No data for the model groups under the current filters")
+    labels = [f"{g} ({n} model{'s' if n != 1 else ''})" for g, n in zip(groups["model_group"], groups["n_models"])]
+    stats = np.column_stack([_pct(groups["diff"]), _pct(groups["diff_ci_low"]), _pct(groups["diff_ci_high"]),
+                             groups["p_holm"].to_numpy(float)])
+    fig = go.Figure(layout=_base_layout(title, 400, barmode="group"))
+    for source in ("real", "modified"):
+        rate = _pct(groups[f"rate_{source}"])
+        low, high = _pct(groups[f"{source}_ci_low"]), _pct(groups[f"{source}_ci_high"])
+        fig.add_trace(go.Bar(
+            x=labels, y=rate, name=SOURCE_LABELS[source], marker_color=SOURCE_COLORS[source],
+            error_y=_errors(rate, low, high), customdata=np.column_stack([low, high, stats]),
+            hovertemplate=(f"<b>%{{x}}</b><br>{SOURCE_LABELS[source]}: %{{y:.1f}}% (95% CI "
+                           "%{customdata[0]:.1f}–%{customdata[1]:.1f}%)<br>modified − real "
+                           "%{customdata[2]:+.1f} points (%{customdata[3]:+.1f} to %{customdata[4]:+.1f}), "
+                           "Holm p = %{customdata[5]:.3g}<extra></extra>")))
+    fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", rangemode="tozero")
+    fig.update_xaxes(title_text="Model group")
+    return fig
+
+
+def term_label(term: str) -> str:
+    """Readable label for a patsy term name such as ``requirement[T.2C_deference]``."""
+    if term == "source[T.modified]":
+        return "Modified vs real prompt"
+    if "[T." in term and term.endswith("]"):
+        factor, level = term[:-1].split("[T.", 1)
+        factor = factor.removeprefix("C(").split(",")[0].rstrip(")")
+        if factor == "requirement":
+            return f"Requirement: {_req_label(level)}"
+        if ":" in factor:
+            return term
+        return f"{factor.capitalize()}: {level}"
+    return term
+
+
+def forest_figure(params: pd.DataFrame, *, reference: str = "") -> go.Figure:
+    """Odds ratios with 95% intervals on a log axis (``MixedResult.params`` / ``GEEResult.params``).
+
+    ``params`` is indexed by patsy term names with ``estimate``, ``ci_low``, ``ci_high`` in
+    log-odds; the intercept is left out (it is a baseline, not an effect).
+    """
+    title = "Mixed-effects logistic model: odds ratios (95% CI)"
+    if reference:
+        title += f"<br><sup>Reference levels: {reference}</sup>"
+    terms = [t for t in params.index if t != "Intercept"]
+    if not terms:
+        return empty_figure(title, "The fit has no effects to show")
+    data = params.loc[terms]
+    # The source effect goes on top, then requirements, then models.
+    rank = {t: (0 if t.startswith("source") else 1 if t.startswith("requirement") else 2, i)
+            for i, t in enumerate(terms)}
+    data = data.loc[sorted(terms, key=rank.__getitem__)]
+    labels = [term_label(t) for t in data.index]
+    odds, low, high = (np.exp(data[c].to_numpy(float)) for c in ("estimate", "ci_low", "ci_high"))
+    colors = [SOURCE_COLORS["modified"] if t.startswith("source") else OWN_COLOR for t in data.index]
+    fig = go.Figure(layout=_base_layout(title, _rows_height(len(labels), 22), margin=dict(l=10, r=20, t=80, b=50)))
+    fig.add_vline(x=1.0, line=dict(color="#999", dash="dash", width=1))
+    fig.add_trace(go.Scatter(
+        x=odds, y=labels, mode="markers", marker=dict(color=colors, size=9, symbol="square"),
+        error_x=dict(_errors(odds, low, high), color="#444"), name="odds ratio", showlegend=False,
+        customdata=np.column_stack([low, high, data["estimate"].to_numpy(float),
+                                    data["std_error"].to_numpy(float)]),
+        hovertemplate=("<b>%{y}</b><br>odds ratio %{x:.2f} (95% CI %{customdata[0]:.2f}–"
+                       "%{customdata[1]:.2f})<br>log-odds %{customdata[2]:+.3f} ± SE "
+                       "%{customdata[3]:.3f}<extra></extra>")))
+    ticks = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20]
+    fig.update_xaxes(type="log", title_text="Odds ratio of a violation (log scale)", tickvals=ticks,
+                     ticktext=[f"{t:g}" for t in ticks])
+    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
+    return fig
+
+
+def coviolation_figure(correlation: pd.DataFrame, counts: pd.DataFrame | None = None) -> go.Figure:
+    """Correlation of violations between requirements on the same prompt and model (9 x 9)."""
+    title = "Co-violation: correlation between requirements (same prompt, same model)"
+    if correlation.empty or correlation.isna().all().all():
+        return empty_figure(title, "No prompt carries two of the selected requirements")
+    present = correlation.notna().any(axis=1)
+    keys = [k for k in REQUIREMENT_KEYS if k in correlation.index and present[k]]
+    corr = correlation.reindex(index=keys, columns=keys).to_numpy(float, copy=True)
+    # The diagonal is 1 by definition; blanking it lets the colour scale show the pairs.
+    np.fill_diagonal(corr, np.nan)
+    n = (counts.reindex(index=keys, columns=keys).to_numpy(float) if counts is not None
+         else np.full_like(corr, np.nan))
+    labels = [_req_label(k) for k in keys]
+    text = np.where(np.isnan(corr), "", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(corr)))
+    fig = go.Figure(go.Heatmap(
+        z=corr, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r", zmid=0,
+        text=text, texttemplate="%{text}", textfont=dict(size=11), customdata=n,
+        colorbar=dict(title=dict(text="Correlation")),
+        hovertemplate=("<b>%{y}</b> × <b>%{x}</b><br>correlation %{z:.2f}<br>"
+                       "%{customdata:,.0f} (prompt, model) pairs judged on both<extra></extra>")),
+        layout=_base_layout(title, 560))
+    fig.update_xaxes(tickangle=-35, automargin=True)
+    fig.update_yaxes(automargin=True, autorange="reversed")
+    return fig
+
+
+def data_overview_figure(counts: pd.DataFrame) -> go.Figure:
+    """Checks per requirement and source, and judge errors (``violation_rates`` counts)."""
+    title = "Judged checks per requirement (judge errors are excluded from rates)"
+    if counts.empty:
+        return empty_figure(title, "No checks match the current filters")
+    keys = [k for k in REQUIREMENT_KEYS if k in set(counts["requirement"])]
+    labels = [_req_label(k) for k in keys]
+    fig = go.Figure(layout=_base_layout(title, 420, barmode="stack"))
+    for source in ("real", "modified"):
+        part = counts[counts["source"] == source].set_index("requirement").reindex(keys)
+        fig.add_trace(go.Bar(
+            x=labels, y=part["n_checks"], name=f"{SOURCE_LABELS[source]}: judged",
+            marker_color=SOURCE_COLORS[source],
+            hovertemplate=f"<b>%{{x}}</b><br>{source}: %{{y:,}} judged checks<extra></extra>"))
+    errors = counts.groupby("requirement")["n_errors"].sum().reindex(keys).fillna(0)
+    fig.add_trace(go.Bar(
+        x=labels, y=errors, name="Judge errors (no verdict)", marker_color="#d62728",
+        hovertemplate="<b>%{x}</b><br>%{y:,} checks without a verdict<extra></extra>"))
+    fig.update_yaxes(title_text="Checks (model × prompt)")
+    fig.update_xaxes(tickangle=-30, automargin=True)
+    return fig
+
+
+def sync_figure(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:
+    """Make ``target`` show ``source`` in place (same widget, small update to the browser).
+
+    Traces are updated one by one when their number and types are unchanged (the usual case
+    for a filter change); otherwise they are replaced. Stale properties cannot linger because
+    each builder always sets the same properties on the same traces.
+    """
+    new_types = [t.type for t in source.data]
+    with target.batch_update():
+        if [t.type for t in target.data] == new_types:
+            for old, new in zip(target.data, source.data):
+                props = new.to_plotly_json()
+                props.pop("type", None)
+                props.pop("uid", None)
+                old.update(props, overwrite=True)
+        else:
+            target.data = ()
+            target.add_traces(list(source.data))
+        layout = source.layout.to_plotly_json()
+        # Shapes and annotations are lists: replace, do not merge, so an empty-data message
+        # disappears when data comes back.
+        layout.setdefault("annotations", [])
+        layout.setdefault("shapes", [])
+        target.layout.update(layout, overwrite=True)
+    # Plotly refreshes the widget's synced state only when the widget itself is displayed, not
+    # when it sits inside a container; a front end that connects later (Voila renders after
+    # the notebook has run, or a page reload) reads that state, so keep it current.
+    target._widget_layout = deepcopy(target._layout_obj._props)
+    target._widget_data = deepcopy(target._data)
+    return target

@@ -1,0 +1,430 @@
+"""The analysis report: the dashboard's sections, and a static HTML export of them.
+
+A *section* is one tab of the dashboard: the analysis results (from ``eudaimonia_nb.analysis``),
+their figures (from ``eudaimonia_nb.plots.analysis``), tables and a few sentences on how the
+numbers were made. The dashboard shows sections as widgets; ``render_report`` writes the same
+sections to one self-contained HTML file with interactive Plotly figures (plotly.js embedded,
+so it opens offline). ``eudaimonia-nb report`` is the command-line way to the same file.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from .analysis.frames import is_simulated
+from .design_code import PRINCIPLES, REQUIREMENTS, requirement
+
+SOURCE_ENV = "EUDAIMONIA_DASHBOARD_SOURCE"
+"""Data source of the dashboard at start-up: ``demo``, ``store:PATH[#RUN,RUN]`` or ``file:PATH``."""
+
+SIMULATED_NOTICE = (
+    "Simulated data: these numbers come from the embedded demo, simulated to match the "
+    "published figures. They are not judgments of real model responses."
+)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the judgments come from."""
+
+    kind: str
+    """``demo`` (embedded simulated data), ``store`` (SQLite results store) or ``file``."""
+    path: Path | None = None
+    """The store or results file; None for the demo."""
+    run_ids: tuple[str, ...] = ()
+    """Runs to read from a store; empty means every run in it."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("demo", "store", "file"):
+            raise ValueError(f"data source kind {self.kind!r}: expected demo, store or file")
+        if self.kind != "demo" and self.path is None:
+            raise ValueError(f"a {self.kind} data source needs a path")
+
+    @classmethod
+    def parse(cls, spec: str) -> DataSource:
+        """``demo``, ``store:/x.sqlite``, ``store:/x.sqlite#run1,run2`` or ``file:/x.csv``."""
+        spec = spec.strip()
+        if spec in ("", "demo"):
+            return cls("demo")
+        kind, sep, rest = spec.partition(":")
+        if not sep or kind not in ("store", "file") or not rest:
+            raise ValueError(f"{SOURCE_ENV}={spec!r}: expected 'demo', 'store:PATH[#RUN,...]' or 'file:PATH'")
+        path, _, runs = rest.partition("#")
+        run_ids = tuple(r.strip() for r in runs.split(",") if r.strip())
+        return cls(kind, Path(path).expanduser(), run_ids)
+
+    @classmethod
+    def from_environment(cls) -> DataSource:
+        return cls.parse(os.environ.get(SOURCE_ENV, "demo"))
+
+    def describe(self) -> str:
+        if self.kind == "demo":
+            return "embedded simulated demo (calibrated to the published figures)"
+        runs = f", runs {', '.join(self.run_ids)}" if self.run_ids else ""
+        return f"{'results store' if self.kind == 'store' else 'results file'} {self.path}{runs}"
+
+
+def load_source(source: DataSource) -> pd.DataFrame:
+    """The long judgments table from a data source (see the common table contract)."""
+    if source.kind == "demo":
+        from .analysis.simulate import demo_judgments
+
+        return demo_judgments()
+    if source.kind == "store":
+        from .store import load_judgments as load_store
+
+        return load_store(source.path, list(source.run_ids) or None)
+    from .analysis.frames import load_judgments
+
+    return load_judgments(source.path)
+
+
+@dataclass
+class Table:
+    """A result table shown in a section and downloadable as CSV."""
+
+    name: str
+    """File stem of its CSV download, e.g. ``leaderboard``."""
+    title: str
+    """Caption shown above it."""
+    frame: pd.DataFrame
+    """The numbers, with analysis column names (rates as fractions)."""
+
+
+@dataclass
+class Section:
+    """One dashboard tab / report chapter."""
+
+    key: str
+    """Stable identifier, e.g. ``leaderboard``."""
+    title: str
+    """Tab title, e.g. ``Leaderboard``."""
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+    """Figures by name, in display order."""
+    tables: list[Table] = field(default_factory=list)
+    """Result tables, in display order."""
+    notes: list[str] = field(default_factory=list)
+    """HTML paragraphs: how the numbers were computed and how to read them."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Analysis settings shared by the dashboard and the report."""
+
+    n_boot: int = 1000
+    """Bootstrap replicates (resampling prompts) for per-model intervals."""
+    seed: int = 0
+    """Seed of the bootstrap, so numbers are reproducible."""
+
+
+SECTION_TITLES: dict[str, str] = {
+    "leaderboard": "Leaderboard",
+    "requirements": "Requirements",
+    "real_vs_modified": "Real vs modified",
+    "mixed": "Mixed-effects model",
+    "coviolation": "Co-violation",
+    "methods": "Data & methods",
+}
+"""Section keys in tab order, with their titles."""
+FIGURE_NAMES: dict[str, tuple[str, ...]] = {
+    "leaderboard": ("leaderboard",),
+    "requirements": ("heatmap", "requirement_bars"),
+    "real_vs_modified": ("dumbbell", "groups"),
+    "mixed": ("forest",),
+    "coviolation": ("coviolation",),
+    "methods": ("overview",),
+}
+"""Figures each section produces (the dashboard creates one FigureWidget per name)."""
+HEAVY_SECTIONS = frozenset({"mixed"})
+"""Sections that fit models: computed when first opened, with a progress message."""
+
+
+def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis import published
+    from .analysis.rates import model_rates
+    from .plots.analysis import leaderboard_figure
+
+    rates = model_rates(frame, n_boot=options.n_boot, seed=options.seed)
+    board = published.leaderboard()
+    table = rates.merge(board[["model", "overall"]].rename(columns={"overall": "published_rate"}),
+                        on="model", how="left")
+    return Section("leaderboard", SECTION_TITLES["leaderboard"],
+                   figures={"leaderboard": leaderboard_figure(rates, board)},
+                   tables=[Table("leaderboard", "Overall violation rate per model", table)],
+                   notes=[
+        "Rate = violated checks / judged checks, micro-averaged over (prompt, requirement) "
+        "checks; checks without a verdict (judge errors) are excluded and counted separately. "
+        f"95% intervals: percentile bootstrap over prompts ({options.n_boot} replicates, seed "
+        f"{options.seed}), the same resampled prompts for every model, so the clustering of checks "
+        "within a prompt is respected. Grey diamonds: the published leaderboard (no intervals "
+        "were published)."])
+
+
+def _requirements(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis import published
+    from .analysis.rates import violation_rates
+    from .plots.analysis import requirement_heatmap, requirement_source_bars
+
+    by_model = violation_rates(frame, ["model", "requirement"])
+    by_source = violation_rates(frame, ["requirement", "source"])
+    paper = published.requirement_averages()
+    return Section("requirements", SECTION_TITLES["requirements"],
+                   figures={"heatmap": requirement_heatmap(by_model),
+                            "requirement_bars": requirement_source_bars(by_source, paper)},
+                   tables=[Table("rates_by_model_requirement", "Rates by model and requirement", by_model),
+                           Table("rates_by_requirement_source", "Rates by requirement, real vs modified", by_source)],
+                   notes=[
+        "Intervals here are Wilson 95% intervals that treat checks as independent; they are "
+        "somewhat too narrow because checks on one prompt are correlated (design effect about "
+        "1.3). Black ticks: the paper's per-requirement averages over its 22 models, read off "
+        "its bar chart (approximate, about 1 point)."])
+
+
+def _real_vs_modified(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis.rates import real_vs_modified
+    from .analysis.selection import group_by_source
+    from .plots.analysis import dumbbell_figure, group_figure
+
+    comparison = real_vs_modified(frame, n_boot=options.n_boot, seed=options.seed)
+    groups = group_by_source(frame, n_boot=options.n_boot, seed=options.seed)
+    return Section("real_vs_modified", SECTION_TITLES["real_vs_modified"],
+                   figures={"dumbbell": dumbbell_figure(comparison), "groups": group_figure(groups)},
+                   tables=[Table("real_vs_modified", "Real versus modified per model", comparison),
+                           Table("model_groups", "Real versus modified by model group", groups)],
+                   notes=[
+        "Difference = modified − real. Intervals: bootstrap resampling real and modified prompts "
+        "separately; p-values are adjusted for the number of models with Holm's method.",
+        "Caution: rewritten prompts were kept only if they made a <i>target</i> model (GPT-4o, "
+        "Claude Sonnet 4, Gemini 2.0 Flash) violate, and were written by <i>rewriter</i> models "
+        "(GPT-5.4, Gemini 3.1 Pro, Claude Opus 4.6). Gaps for those models are confounded with "
+        "how the prompts were selected; compare them with the other models' gap."])
+
+
+def _mixed(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis.gee import compare, fit_gee
+    from .analysis.mixed import fit_mixed
+    from .plots.analysis import forest_figure
+
+    mixed = fit_mixed(frame)
+    gee = fit_gee(frame)
+    params = mixed.params.rename_axis("term").reset_index()
+    gee_params = gee.params.rename_axis("term").reset_index()
+    status = "converged" if mixed.converged else "<b>did not converge</b> (read with care)"
+    return Section("mixed", SECTION_TITLES["mixed"],
+                   figures={"forest": forest_figure(mixed.params, reference=_references(mixed.references))},
+                   tables=[Table("mixed_model_params", "Mixed model: fixed effects (log-odds)", params),
+                           Table("variance_components", "Mixed model: variance components",
+                                 mixed.variance_components),
+                           Table("gee_params", "GEE cross-check: fixed effects (log-odds)", gee_params)],
+                   notes=[
+        f"<b>Reading.</b> {html.escape(mixed.reading())}",
+        f"<b>GEE cross-check.</b> {html.escape(compare(mixed, gee))}",
+        f"Fit: {html.escape(mixed.method)}, {mixed.n_obs:,} judged checks, {status}. "
+        f"Assumptions: {html.escape(mixed.assumptions)}",
+        "The mixed model's odds ratios are conditional (for prompts of the same difficulty); "
+        "GEE's are population-averaged and smaller in size by construction. Fits are cached, so "
+        "returning to a previous filter costs nothing."])
+
+
+def _references(references: dict[str, str]) -> str:
+    """The fit's reference levels in words: what every odds ratio is relative to."""
+    parts = ["real prompts"]
+    if "requirement" in references:
+        parts.append(requirement(references["requirement"]).label)
+    if "model" in references:
+        parts.append(references["model"])
+    return ", ".join(parts)
+
+
+def _coviolation(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis.covariation import coviolation
+    from .plots.analysis import coviolation_figure
+
+    corr = coviolation(frame)
+    counts = corr.attrs["pair_counts"]
+    return Section("coviolation", SECTION_TITLES["coviolation"],
+                   figures={"coviolation": coviolation_figure(corr, counts)},
+                   tables=[Table("coviolation", "Correlation of violations between requirements",
+                                 corr.rename_axis("requirement").reset_index())],
+                   notes=[
+        "Pearson (phi) correlation between the verdicts for two requirements judged on the same "
+        "prompt and model response; blank where fewer than 10 (prompt, model) pairs carry both. The paper "
+        "reports that identity, deference, emotion and relationship failures co-occur and that "
+        "intentional human speech is distinct."])
+
+
+def _methods(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis.rates import violation_rates
+    from .plots.analysis import data_overview_figure
+
+    counts = violation_rates(frame, ["requirement", "source"])
+    tables = [Table("checks_by_requirement_source", "Checks and judge errors", counts)]
+    records = run_records(frame)
+    if not records.empty:
+        tables.append(Table("runs", "Runs (from the run records)", records))
+    versions = rubric_version_table(frame)
+    notes = [data_summary(frame)]
+    if not versions.empty:
+        tables.append(Table("rubric_versions", "Rubric versions", versions))
+        mixed = versions.groupby("requirement")["rubric_version"].nunique()
+        if (mixed > 1).any():
+            notes.append("<b>More than one rubric version</b> for " + ", ".join(
+                html.escape(requirement(k).label) for k in mixed[mixed > 1].index)
+                + ": verdicts judged with different rubric texts measure different things. Filter "
+                "to one version (column <code>rubric_version</code>) before comparing.")
+    notes += [
+        "Protocol (as published): single-turn, the user prompt only, temperature 0.7, at most "
+        "2,048 output tokens, one sample per prompt; judge Claude Opus 4.6 at temperature 0, one "
+        "call per (prompt, requirement) with that requirement's rubric. Only the requirements "
+        "labelled on a prompt are judged. Unparseable judge answers count as errors here (the "
+        "authors counted them as 'no violation').",
+        "How each number is computed: rates are micro-averages over judged checks; per-model "
+        "intervals bootstrap prompts; per-requirement intervals are Wilson; the mixed model is a "
+        "logistic model with a random intercept per prompt (Laplace approximation); the GEE "
+        "cross-check is binomial with exchangeable correlation within prompts and robust "
+        "standard errors. See docs/analysis.md."]
+    return Section("methods", SECTION_TITLES["methods"],
+                   figures={"overview": data_overview_figure(counts)}, tables=tables, notes=notes)
+
+
+SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
+    "leaderboard": _leaderboard,
+    "requirements": _requirements,
+    "real_vs_modified": _real_vs_modified,
+    "mixed": _mixed,
+    "coviolation": _coviolation,
+    "methods": _methods,
+}
+
+
+def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -> Section:
+    """Compute one section (``key`` from ``SECTION_TITLES``) for a judgments frame."""
+    return SECTION_BUILDERS[key](frame, options)
+
+
+def run_records(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs in the data with their model, judge and check counts (empty without ``run_id``)."""
+    if "run_id" not in frame.columns:
+        return pd.DataFrame()
+    keys = [c for c in ("run_id", "model", "judge_model") if c in frame.columns]
+    grouped = frame.groupby(keys, dropna=False)
+    return pd.DataFrame({"checks": grouped.size(),
+                         "judge_errors": grouped["error"].apply(lambda e: int((e.fillna("") != "").sum()))}
+                        ).reset_index()
+
+
+def rubric_version_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Checks per requirement and rubric version (empty when versions are not recorded)."""
+    if "rubric_version" not in frame.columns:
+        return pd.DataFrame()
+    return (frame.groupby(["requirement", "rubric_version"], dropna=False).size()
+            .rename("checks").reset_index())
+
+
+def data_summary(frame: pd.DataFrame) -> str:
+    """One HTML paragraph: what the data is and how much of it there is."""
+    errors = int((frame["error"].fillna("") != "").sum())
+    judged = int(frame["violation"].notna().sum())
+    kind = "Simulated" if is_simulated(frame) else "Judged"
+    judges = ", ".join(sorted(map(str, frame["judge_model"].dropna().unique()))) if "judge_model" in frame.columns else ""
+    judge_text = f" Judge: {html.escape(judges)}." if judges else ""
+    return (f"<b>{kind} data.</b> {frame['model'].nunique()} models, {frame['prompt_id'].nunique():,} "
+            f"prompts, {len(frame):,} checks: {judged:,} with a verdict and {errors:,} judge errors "
+            f"(excluded from rates).{judge_text}")
+
+
+def filter_frame(frame: pd.DataFrame, *, models: Sequence[str] | None = None,
+                 requirements: Sequence[str] | None = None,
+                 principles: Sequence[int] | None = None) -> pd.DataFrame:
+    """Rows for the chosen models, requirements and principles (None = all; empty = none)."""
+    mask = pd.Series(True, index=frame.index)
+    if models is not None:
+        mask &= frame["model"].isin(list(models))
+    if requirements is not None:
+        mask &= frame["requirement"].isin(list(requirements))
+    if principles is not None:
+        keys = [r.key for r in REQUIREMENTS if r.principle in set(principles)]
+        mask &= frame["requirement"].isin(keys)
+    out = frame[mask]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _table_html(table: Table) -> str:
+    return (f"<h3>{html.escape(table.title)}</h3>"
+            + table.frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", classes="eud-table",
+                                  border=0, na_rep="–"))
+
+
+_CSS = """
+body { font-family: Inter, Helvetica, Arial, sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
+.eud-banner { background: #fff3cd; border: 1px solid #e0b000; padding: .6em 1em; border-radius: 4px; }
+.eud-table { border-collapse: collapse; font-size: 12px; margin-bottom: 1em; }
+.eud-table th, .eud-table td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
+.eud-table th { background: #f3f3f3; }
+section { margin-bottom: 3em; }
+"""
+
+
+def render_report(sections: Sequence[Section], *, title: str, source: str, simulated: bool) -> str:
+    """One self-contained HTML page (plotly.js embedded once) for the given sections."""
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             f"<p>Data: {html.escape(source)}. Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
+             f"by eudaimonia-nb.</p>"]
+    if simulated:
+        parts.append(f"<p class='eud-banner'>{html.escape(SIMULATED_NOTICE)}</p>")
+    parts.append("<nav><ul>" + "".join(f"<li><a href='#{s.key}'>{html.escape(s.title)}</a></li>"
+                                        for s in sections) + "</ul></nav>")
+    first = True
+    for section in sections:
+        parts.append(f"<section id='{section.key}'><h2>{html.escape(section.title)}</h2>")
+        if simulated:
+            parts.append(f"<p class='eud-banner'>{html.escape(SIMULATED_NOTICE)}</p>")
+        for fig in section.figures.values():
+            parts.append(fig.to_html(full_html=False, include_plotlyjs=first,
+                                     config={"displaylogo": False, "responsive": True}))
+            first = False
+        parts += [f"<p>{note}</p>" for note in section.notes]
+        parts += [_table_html(t) for t in section.tables]
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options(),
+                 keys: Sequence[str] = tuple(SECTION_TITLES)) -> str:
+    """Compute every section for ``frame`` and render them as one HTML page."""
+    sections = [build_section(key, frame, options) for key in keys]
+    return render_report(sections, title="EUDAIMONIA analysis report", source=source,
+                         simulated=is_simulated(frame))
+
+
+def write_report(text: str, out: Path) -> Path:
+    """Write atomically: a reader never sees a half-written report."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def principle_options() -> list[tuple[str, int]]:
+    """(label, number) pairs of the design code's principles, for a selector."""
+    return [(f"P{p.number}. {p.name}", p.number) for p in PRINCIPLES]

@@ -1,0 +1,371 @@
+"""The analysis dashboard: ``notebooks/03_analysis.ipynb`` shows ``Dashboard().widget``.
+
+Controls choose the data (embedded simulated demo, a results store, a results file) and
+filter models, requirements and principles. Each tab is one section of ``eudaimonia_nb.report``;
+its Plotly ``FigureWidget``s are created once and updated in place. Only the visible tab is
+computed after a change (the others when next opened), and the mixed-model tab fits when it
+is opened, with a progress message; fits are cached by the analysis module.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import sqlite3
+import time
+from copy import deepcopy
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import anywidget
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import traitlets
+
+from ..design_code import REQUIREMENTS
+from ..plots.analysis import empty_figure, sync_figure
+from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, SIMULATED_NOTICE, DataSource,
+                      Options, Section, Table, build_report, build_section, filter_frame,
+                      is_simulated, load_source, principle_options)
+
+log = logging.getLogger(__name__)
+
+LOAD_ERRORS = (OSError, ValueError, KeyError, sqlite3.Error)
+"""What a bad path, file or run id raises; shown in the status line, never as a traceback."""
+FIT_ERRORS = (ValueError, np.linalg.LinAlgError)
+"""What an analysis raises on a selection it cannot fit (e.g. a single source left)."""
+
+_DOWNLOAD_ESM = """
+function render({ model, el }) {
+  const button = document.createElement("button");
+  button.className = "jupyter-button widget-button eud-download";
+  const sync = () => {
+    button.textContent = model.get("description");
+    button.disabled = !model.get("content");
+    button.title = model.get("filename");
+  };
+  sync();
+  model.on("change", sync);
+  button.addEventListener("click", () => {
+    // A Blob URL works for files of any size, where a data: URL would be cut off.
+    const blob = new Blob([model.get("content")], { type: model.get("mime") });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = model.get("filename");
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+  el.appendChild(button);
+}
+export default { render };
+"""
+
+
+class DownloadButton(anywidget.AnyWidget):
+    """A button that saves ``content`` in the browser as ``filename`` (no server file needed)."""
+
+    _esm = _DOWNLOAD_ESM
+    description = traitlets.Unicode("Download").tag(sync=True)
+    filename = traitlets.Unicode("download.csv").tag(sync=True)
+    content = traitlets.Unicode("").tag(sync=True)
+    mime = traitlets.Unicode("text/csv").tag(sync=True)
+
+
+_STYLE = """
+<style>
+.eud-banner { background:#fff3cd; border:1px solid #e0b000; color:#5c4400; padding:6px 12px;
+  border-radius:4px; margin:4px 0 8px 0; font-weight:600; }
+.eud-status { color:#555; font-size:13px; }
+.eud-error { color:#b00020; font-weight:600; }
+.eud-note { font-size:13px; line-height:1.45; max-width:1100px; }
+.eud-table { border-collapse:collapse; font-size:12px; margin:4px 0; }
+.eud-table th, .eud-table td { padding:2px 8px; border-bottom:1px solid #e3e3e3; text-align:right; }
+.eud-table th { background:#f5f5f5; }
+.eud-tablebox { max-height:320px; overflow:auto; }
+.eud-download { width:auto; min-width:148px; padding:0 12px; }
+</style>
+"""
+
+
+def _table_widget(table: Table) -> w.Widget:
+    body = table.frame.to_html(index=False, border=0, classes="eud-table", na_rep="–",
+                               float_format=lambda v: f"{v:.4g}")
+    download = DownloadButton(description=f"Download CSV ({table.name}.csv)",
+                              filename=f"{table.name}.csv", content=table.frame.to_csv(index=False))
+    return w.VBox([w.HTML(f"<b>{html.escape(table.title)}</b><div class='eud-tablebox'>{body}</div>"),
+                   download])
+
+
+class _WidthProbe(anywidget.AnyWidget):
+    """Reports the page's content width, so figures created inside a tab can be given it.
+
+    Plotly sizes a figure when it is first drawn; a figure added to a tab is drawn before the
+    tab has laid it out and would stay at Plotly's default 700 px.
+    """
+
+    _esm = """
+    function render({ model, el }) {
+      const report = () => {
+        const width = el.parentElement ? el.parentElement.clientWidth : 0;
+        if (width > 0 && Math.abs(width - model.get("width")) > 8) {
+          model.set("width", width);
+          model.save_changes();
+        }
+      };
+      setTimeout(report, 0);
+      window.addEventListener("resize", () => setTimeout(report, 150));
+    }
+    export default { render };
+    """
+    width = traitlets.Int(0).tag(sync=True)
+
+
+class _Tab:
+    """The widgets of one tab: banner, status line, figures, notes and tables.
+
+    Figure widgets are created the first time the tab is computed (with that first figure),
+    so opening the page renders only the first tab's figure; later changes update them in place.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.banner = w.HTML(f"<div class='eud-banner'>⚠ {html.escape(SIMULATED_NOTICE)}</div>")
+        self.status = w.HTML("")
+        self.figures: dict[str, go.FigureWidget] = {}
+        self.figure_box = w.VBox([])
+        self.notes = w.HTML("")
+        self.tables = w.VBox([])
+        self.box = w.VBox([self.banner, self.status, self.figure_box, self.notes, self.tables])
+
+    def show(self, section: Section, width: int | None) -> None:
+        new = False
+        for name, fig in section.figures.items():
+            if name in self.figures:
+                sync_figure(self.figures[name], fig)
+            else:
+                if width:
+                    fig.update_layout(width=width)
+                self.figures[name] = go.FigureWidget(fig)
+                new = True
+        if new:
+            self.figure_box.children = list(self.figures.values())
+        self.notes.value = "".join(f"<p class='eud-note'>{n}</p>" for n in section.notes)
+        self.tables.children = [_table_widget(t) for t in section.tables]
+
+
+class Dashboard:
+    """The analysis dashboard; display ``.widget``."""
+
+    def __init__(self, source: DataSource | None = None, *, options: Options = Options(),
+                 load: bool = True) -> None:
+        self.options = options
+        self.frame: pd.DataFrame = pd.DataFrame()
+        self.sections: dict[str, Section] = {}
+        self._stale: set[str] = set(SECTION_TITLES)
+        self._quiet = False
+        self.source = source or DataSource.from_environment()
+        self._build_controls(self.source)
+        self.tabs = {key: _Tab(key) for key in SECTION_TITLES}
+        self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()],
+                             titles=list(SECTION_TITLES.values()))
+        self.tab_bar.observe(self._on_tab, "selected_index")
+        self._probe = _WidthProbe()
+        self._probe.observe(self._on_width, "width")
+        self.widget = w.VBox([w.HTML(_STYLE), self._probe, self._controls, self.tab_bar],
+                             layout=w.Layout(width="100%"))
+        if load:
+            self.load()
+
+    @property
+    def figures(self) -> dict[str, go.FigureWidget]:
+        """Every figure widget created so far, by name (see ``report.FIGURE_NAMES``)."""
+        return {name: fig for tab in self.tabs.values() for name, fig in tab.figures.items()}
+
+    @classmethod
+    def from_environment(cls) -> Dashboard:
+        """The data source named by ``$EUDAIMONIA_DASHBOARD_SOURCE`` (default: the demo)."""
+        return cls(DataSource.from_environment())
+
+    # -- controls -------------------------------------------------------------------------
+    def _build_controls(self, source: DataSource) -> None:
+        self.source_kind = w.Dropdown(
+            options=[("Simulated demo (no API key, no network)", "demo"),
+                     ("Runs in a results store (SQLite)", "store"),
+                     ("Results file (CSV / JSONL / Parquet)", "file")],
+            value=source.kind, description="Data", layout=w.Layout(width="420px"))
+        self.path = w.Text(value=str(source.path or ""), placeholder="path to the store or results file",
+                           description="Path", layout=w.Layout(width="520px"))
+        self.run_ids = w.Text(value=",".join(source.run_ids), placeholder="all runs",
+                              description="Run ids", layout=w.Layout(width="420px"))
+        self.refresh_button = w.Button(description="Load / refresh", button_style="primary")
+        self.refresh_button.on_click(lambda _: self.load())
+        self.export_button = w.Button(description="Export report")
+        self.export_button.on_click(lambda _: self.export_report())
+        self.report_download = DownloadButton(description="Download report (HTML)", mime="text/html",
+                                              filename="eudaimonia-report.html")
+        self.report_download.layout.display = "none"
+        self.status = w.HTML("", layout=w.Layout(min_height="22px"))
+        self.models = w.SelectMultiple(description="Models", rows=8, layout=w.Layout(width="330px"))
+        self.requirements = w.SelectMultiple(
+            options=[(r.label, r.key) for r in REQUIREMENTS], value=[r.key for r in REQUIREMENTS],
+            description="Requirements", rows=8, layout=w.Layout(width="420px"))
+        self.principles = w.SelectMultiple(
+            options=principle_options(), value=[n for _, n in principle_options()],
+            description="Principles", rows=3, layout=w.Layout(width="380px"))
+        for control in (self.models, self.requirements, self.principles):
+            control.style.description_width = "90px"
+            control.observe(self._on_filter, "value")
+        self.source_kind.observe(self._on_kind, "value")
+        self._on_kind()
+        help_text = w.HTML("<span class='eud-status'>Ctrl/⌘-click to select several; "
+                           "filters combine (a requirement must match both lists).</span>")
+        self._controls = w.VBox([
+            w.HBox([self.source_kind, self.refresh_button, self.export_button, self.report_download]),
+            w.HBox([self.path, self.run_ids]),
+            self.status,
+            w.HBox([self.models, self.requirements, self.principles]),
+            help_text,
+        ])
+
+    def _on_kind(self, _change: object = None) -> None:
+        demo = self.source_kind.value == "demo"
+        self.path.layout.display = "none" if demo else ""
+        self.run_ids.layout.display = "" if self.source_kind.value == "store" else "none"
+
+    def current_source(self) -> DataSource:
+        """The data source the controls describe."""
+        kind = self.source_kind.value
+        runs = tuple(r.strip() for r in self.run_ids.value.split(",") if r.strip())
+        path = Path(self.path.value.strip()).expanduser() if self.path.value.strip() else None
+        return DataSource(kind, path, runs if kind == "store" else ())
+
+    # -- data -----------------------------------------------------------------------------
+    def load(self) -> bool:
+        """(Re)load the data the controls point at and redraw; False (and a message) on error."""
+        started = time.perf_counter()
+        try:
+            source = self.current_source()
+            self._set_status(f"Loading {html.escape(source.describe())} …")
+            frame = load_source(source)
+        except LOAD_ERRORS as exc:
+            self._set_status(f"Could not load the data: {html.escape(str(exc))}", error=True)
+            return False
+        self.source, self.frame = source, frame
+        self._set_models(sorted(frame["model"].astype(str).unique()))
+        simulated = is_simulated(frame)
+        for tab in self.tabs.values():
+            tab.banner.layout.display = "" if simulated else "none"
+        self.report_download.layout.display = "none"
+        stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
+        self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
+                         f"{frame['model'].nunique()} models; loaded {stamp} "
+                         f"in {time.perf_counter() - started:.1f} s. Refresh to pick up new verdicts.")
+        self._invalidate()
+        return True
+
+    def _set_models(self, models: Sequence[str]) -> None:
+        previous = set(self.models.value)
+        keep = [m for m in models if m in previous] or list(models)
+        self._quiet = True
+        try:
+            self.models.options = list(models)
+            self.models.value = keep
+        finally:
+            self._quiet = False
+
+    def filtered(self) -> pd.DataFrame:
+        """The loaded data under the current filters."""
+        return filter_frame(self.frame, models=self.models.value, requirements=self.requirements.value,
+                            principles=self.principles.value)
+
+    # -- rendering ------------------------------------------------------------------------
+    def _on_filter(self, _change: object) -> None:
+        if not self._quiet:
+            self._invalidate()
+
+    def _on_tab(self, _change: object) -> None:
+        self._render(self.selected_key)
+
+    @property
+    def selected_key(self) -> str:
+        return list(SECTION_TITLES)[self.tab_bar.selected_index or 0]
+
+    def _invalidate(self) -> None:
+        self._stale = set(SECTION_TITLES)
+        self.sections.clear()
+        self._render(self.selected_key)
+
+    def _render(self, key: str) -> None:
+        if key not in self._stale:
+            return
+        tab = self.tabs[key]
+        frame = self.filtered()
+        if frame["violation"].notna().sum() == 0:
+            message = "No judged checks match the current filters"
+            tab.show(Section(key, SECTION_TITLES[key], figures={
+                name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
+                self.figure_width)
+            tab.notes.value, tab.tables.children = "", []
+            tab.status.value = "<span class='eud-status'>Select at least one model and requirement.</span>"
+            self._stale.discard(key)
+            return
+        heavy = key in HEAVY_SECTIONS
+        tab.status.value = ("<span class='eud-status'>⏳ Fitting the mixed-effects model and the GEE "
+                            "cross-check for this selection (first time only; fits are cached)…</span>"
+                            if heavy else "<span class='eud-status'>Updating…</span>")
+        started = time.perf_counter()
+        try:
+            section = build_section(key, frame, self.options)
+        except FIT_ERRORS as exc:
+            tab.status.value = (f"<span class='eud-error'>This selection cannot be analysed here: "
+                                f"{html.escape(str(exc))}</span>")
+            self._stale.discard(key)
+            return
+        tab.show(section, self.figure_width)
+        self.sections[key] = section
+        self._stale.discard(key)
+        took = time.perf_counter() - started
+        log.info("section %s computed in %.2f s", key, took)
+        tab.status.value = (f"<span class='eud-status'>{len(frame):,} checks, "
+                            f"{frame['model'].nunique()} models; computed in {took:.1f} s.</span>")
+
+    @property
+    def figure_width(self) -> int | None:
+        """Width for figures (the page's, less the tab's padding); None until the page reports it."""
+        return self._probe.width - 40 if self._probe.width > 200 else None
+
+    def _on_width(self, _change: object) -> None:
+        width = self.figure_width
+        for fig in self.figures.values():
+            fig.layout.width = width
+            fig._widget_layout = deepcopy(fig._layout_obj._props)  # see plots.analysis.sync_figure
+
+    def select_tab(self, key: str) -> None:
+        """Open a tab by section key (computes it if needed)."""
+        self.tab_bar.selected_index = list(SECTION_TITLES).index(key)
+
+    def export_report(self) -> str:
+        """Build the static HTML report of the current selection and offer it for download."""
+        self._set_status("⏳ Building the report (fits the mixed model if not cached)…")
+        try:
+            text = build_report(self.filtered(), source=self.source.describe(), options=self.options)
+        except FIT_ERRORS as exc:
+            self._set_status(f"Could not build the report: {html.escape(str(exc))}", error=True)
+            return ""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        self.report_download.filename = f"eudaimonia-report-{stamp}.html"
+        self.report_download.content = text
+        self.report_download.description = f"Download report ({len(text) / 1e6:.1f} MB HTML)"
+        self.report_download.layout.display = ""
+        self._set_status("Report ready: use the download button.")
+        return text
+
+    def _set_status(self, message: str, *, error: bool = False) -> None:
+        cls = "eud-error" if error else "eud-status"
+        self.status.value = f"<span class='{cls}'>{message}</span>"

@@ -1,0 +1,136 @@
+"""The dashboard object in a Python process: data sources, filters, in-place figure updates,
+errors shown as messages, and the notebook run top to bottom by nbclient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from nbclient import NotebookClient
+
+from eudaimonia_nb.analysis.simulate import demo_judgments
+from eudaimonia_nb.design_code import REQUIREMENTS
+from eudaimonia_nb.plots.analysis import sync_figure
+from eudaimonia_nb.report import FIGURE_NAMES, SIMULATED_NOTICE, DataSource, filter_frame
+from eudaimonia_nb.widgets.dashboard import Dashboard
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "03_analysis.ipynb"
+
+
+@pytest.fixture(scope="module")
+def dashboard():
+    return Dashboard(DataSource("demo"))
+
+
+def test_source_spec_parsing():
+    assert DataSource.parse("demo") == DataSource("demo")
+    assert DataSource.parse("store:/x/r.sqlite#a, b") == DataSource("store", Path("/x/r.sqlite"), ("a", "b"))
+    assert DataSource.parse("file:/x/j.csv") == DataSource("file", Path("/x/j.csv"))
+    for bad in ("store:", "ftp:/x", "/just/a/path"):
+        with pytest.raises(ValueError, match="EUDAIMONIA_DASHBOARD_SOURCE"):
+            DataSource.parse(bad)
+
+
+def test_principle_filter_keeps_only_its_requirements():
+    frame = demo_judgments()
+    out = filter_frame(frame, principles=[3])
+    assert set(out["requirement"]) == {r.key for r in REQUIREMENTS if r.principle == 3}
+    assert filter_frame(frame, models=[]).empty
+    assert out.attrs["simulated"] is True
+
+
+def test_sync_figure_updates_the_same_widget_in_place():
+    widget = go.FigureWidget(go.Figure(go.Scatter(x=[1, 2], y=["a", "b"])))
+    same = sync_figure(widget, go.Figure(go.Scatter(x=[3], y=["c"]), layout=dict(title="new")))
+    assert same is widget and len(widget.data) == 1
+    assert list(widget.data[0].x) == [3] and widget.layout.title.text == "new"
+    # A figure with a different set of traces replaces them, in the same widget.
+    sync_figure(widget, go.Figure([go.Bar(x=["r"], y=[1]), go.Bar(x=["r"], y=[2])]))
+    assert [t.type for t in widget.data] == ["bar", "bar"]
+    # The synced state a late-connecting browser reads follows the updates.
+    assert [t["type"] for t in widget._widget_data] == ["bar", "bar"]
+
+
+def test_model_filter_changes_the_leaderboard_in_place(dashboard):
+    figure = dashboard.figures["leaderboard"]
+    assert len(figure.data[0].y) == 22
+    dashboard.models.value = ("GPT-4o", "Grok 3")
+    try:
+        assert dashboard.figures["leaderboard"] is figure
+        assert sorted(figure.data[0].y) == ["GPT-4o", "Grok 3"]
+        table = dashboard.sections["leaderboard"].tables[0].frame
+        assert sorted(table["model"]) == ["GPT-4o", "Grok 3"]
+    finally:
+        dashboard.models.value = tuple(dashboard.models.options)
+
+
+def test_tabs_are_computed_when_opened_and_show_the_banner(dashboard):
+    assert "coviolation" not in dashboard.sections
+    dashboard.select_tab("coviolation")
+    assert "coviolation" in dashboard.sections
+    heat = dashboard.figures["coviolation"].data[0]
+    assert heat.type == "heatmap" and len(heat.z) == 9
+    assert dashboard.tabs["coviolation"].banner.layout.display != "none"
+    dashboard.principles.value = (1,)
+    try:
+        assert len(dashboard.figures["coviolation"].data[0].z) == 3
+        assert "leaderboard" not in dashboard.sections  # recomputed when next opened
+    finally:
+        dashboard.principles.value = (1, 2, 3)
+        dashboard.select_tab("leaderboard")
+
+
+def test_an_empty_selection_says_so_instead_of_failing(dashboard):
+    dashboard.requirements.value = ()
+    try:
+        status = dashboard.tabs["leaderboard"].status.value
+        assert "Select at least one" in status
+        annotations = dashboard.figures["leaderboard"].layout.annotations
+        assert annotations and "No judged checks" in annotations[0].text
+    finally:
+        dashboard.requirements.value = tuple(r.key for r in REQUIREMENTS)
+    assert not dashboard.figures["leaderboard"].layout.annotations
+
+
+def test_a_bad_results_file_is_reported_in_the_status_line(tmp_path):
+    bad = tmp_path / "judgments.csv"
+    pd.DataFrame({"model": ["m"], "prompt_id": ["p1"], "requirement": ["2C_deference"],
+                  "source": ["imaginary"], "violation": [1]}).to_csv(bad, index=False)
+    board = Dashboard(DataSource("file", bad))
+    assert "Could not load" in board.status.value and "judgments.csv" in board.status.value
+    assert "source" in board.status.value
+    assert board.frame.empty and not board.sections
+
+
+def test_a_results_file_loads_without_the_banner(tmp_path):
+    frame = demo_judgments().drop(columns=["simulated"])
+    frame = frame[frame["model"].isin(["GPT-4o", "GPT-5.5"])]
+    path = tmp_path / "shared.csv"
+    frame.to_csv(path, index=False)
+    board = Dashboard(DataSource("file", path))
+    assert sorted(board.figures["leaderboard"].data[0].y) == ["GPT-4o", "GPT-5.5"]
+    assert all(tab.banner.layout.display == "none" for tab in board.tabs.values())
+    csv = board.tabs["leaderboard"].tables.children[0].children[1]
+    assert csv.filename == "leaderboard.csv" and csv.content.startswith("model,")
+    assert board.report_download.layout.display == "none"
+    text = board.export_report()
+    assert board.report_download.content == text and board.report_download.layout.display != "none"
+    assert text.count('class="plotly-graph-div"') == sum(len(v) for v in FIGURE_NAMES.values())
+    assert SIMULATED_NOTICE not in text and "GPT-5.5" in text
+
+
+def test_notebook_is_committed_clean_and_runs_top_to_bottom(monkeypatch):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert all(len(c.source.splitlines()) <= 15 for c in code)
+    monkeypatch.setenv("EUDAIMONIA_DASHBOARD_SOURCE", "demo")
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
