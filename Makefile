@@ -10,7 +10,7 @@ NOTEBOOK ?= notebooks/03_analysis.ipynb
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: dashboard lab test install install-test browser fetch bench clean
+.PHONY: dashboard lab test install install-test browser fetch bench local-server clean
 
 dashboard: $(BASE_STAMP)
 	-@$(BIN)/eudaimonia-nb fetch || echo "note: benchmark not downloaded; the dashboard's embedded demo needs no download"
@@ -47,6 +47,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Offline OpenAI-compatible endpoint at http://127.0.0.1:8080/v1 (SmolLM2-135M: smoke test only).
+local-server: $(TEST_STAMP)
+	$(BIN)/eudaimonia-nb serve-local --port 8080
 
 fetch: $(BASE_STAMP)
 	$(BIN)/eudaimonia-nb fetch

@@ -220,8 +220,33 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve_local(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve-local", help="serve SmolLM2-135M (a smoke-test model) with llama.cpp on 127.0.0.1, for offline work")
+    p.add_argument("--port", type=_at_least(1), default=8080, help="port on 127.0.0.1 (default 8080)")
+    p.add_argument("--n-ctx", type=_at_least(256), default=2048, help="context length in tokens")
+    p.set_defaults(handler=_run_serve_local)
+
+
+def _run_serve_local(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .local_server import server_command
+
+    try:
+        command = server_command(args.port, n_ctx=args.n_ctx)
+    except (ImportError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"SmolLM2-135M-Instruct (a smoke-test model: its verdicts are not research results) at "
+          f"http://127.0.0.1:{args.port}/v1; Ctrl-C to stop", file=sys.stderr)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 130
+
+
 # Subcommand registrars, in the order `--help` lists them.
-REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fetch, _add_report, _add_run, _add_runs, _add_export]
+REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fetch, _add_report, _add_run, _add_runs, _add_export, _add_serve_local]
 
 
 def build_parser() -> argparse.ArgumentParser:

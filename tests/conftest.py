@@ -37,3 +37,16 @@ def artifacts_dir() -> Path:
     path = REPO / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama.cpp serving SmolLM2-135M-Instruct (a smoke-test model) on a free loopback port,
+    shared by every test module in the session."""
+    from eudaimonia_nb.local_server import start, stop
+
+    server = start(tmp_path_factory.mktemp("llama") / "server.log")
+    try:
+        yield server
+    finally:
+        stop(server)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from llama_server import SMOKE_TEST_MODEL, llama_server  # noqa: F401  (session fixture)
+from llama_server import SMOKE_TEST_MODEL
 
 from eudaimonia_nb.judge import parse_verdict
 from eudaimonia_nb.runner import RunConfig, run

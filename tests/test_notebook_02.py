@@ -10,7 +10,6 @@ from pathlib import Path
 
 import nbformat
 from fault_server import FaultServer, Script
-from llama_server import llama_server  # noqa: F401  (session fixture)
 from nbclient import NotebookClient
 
 from eudaimonia_nb.paths import DATASET_ENV

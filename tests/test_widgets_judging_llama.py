@@ -12,7 +12,6 @@ import html
 import re
 
 from fault_server import FaultServer, Script
-from llama_server import llama_server  # noqa: F401  (session fixture)
 
 from eudaimonia_nb.judge import parse_verdict
 from eudaimonia_nb.store import load_judgments, response_texts
