@@ -41,7 +41,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write the analysis as one static HTML file with interactive figures")
     p.add_argument("--source", choices=("demo", "store", "file"), default="demo",
                    help="embedded simulated demo (default), a results store or a results file")
-    p.add_argument("--store", default=None, help="results store (SQLite) for --source store")
+    p.add_argument("--store", default=None, help="results store (SQLite) for --source store (default: data/results.sqlite)")
     p.add_argument("--run", action="append", default=[], help="run id to include (repeatable; default: all runs)")
     p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
     p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
@@ -55,6 +55,10 @@ def _run_report(args: argparse.Namespace) -> int:
 
     from .report import DataSource, Options, build_report, load_source, write_report
 
+    if args.source == "store" and not args.store:
+        from .store import default_store_path
+
+        args.store = str(default_store_path())
     path = {"store": args.store, "file": args.file}.get(args.source)
     if args.source != "demo" and not path:
         print(f"error: --source {args.source} needs --{args.source} PATH", file=sys.stderr)
