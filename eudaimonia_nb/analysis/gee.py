@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .cache import FitCache
 from .frames import frame_key, is_simulated, model_data, reference_levels
 from .mixed import SOURCE_TERM, MixedResult, coefficient_table, read_source_effect
 
 log = logging.getLogger(__name__)
 
-_CACHE_SIZE = 32
-_cache: OrderedDict[str, "GEEResult"] = OrderedDict()
+_cache: FitCache["GEEResult"] = FitCache(32)
 
 ASSUMPTIONS = (
     "GEE: logit of the population-averaged violation probability is linear in source, "
@@ -82,15 +81,7 @@ def fit_gee(frame: pd.DataFrame, *, interaction: bool = False, maxiter: int = 10
     ``converged=False`` and a logged warning, never silently.
     """
     key = frame_key(frame, "gee", interaction, maxiter)
-    if use_cache and key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    result = _fit(frame, interaction, maxiter)
-    if use_cache:
-        _cache[key] = result
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _cache.get_or_fit(key, lambda: _fit(frame, interaction, maxiter), use_cache=use_cache)
 
 
 def _fit(frame: pd.DataFrame, interaction: bool, maxiter: int) -> GEEResult:

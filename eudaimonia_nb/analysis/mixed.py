@@ -11,13 +11,13 @@ fixed-effect uncertainty about fourfold on this design.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from .cache import FitCache
 from .frames import frame_key, is_simulated, model_data, reference_levels
 from .laplace import LaplaceFit, fit_crossed, fit_prompt_intercept
 from .rates import Z95, two_sided_p
@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_TERM = "source[T.modified]"
 """The row holding the modified-versus-real effect in every result's ``params``."""
-_CACHE_SIZE = 32
-_cache: OrderedDict[str, "MixedResult"] = OrderedDict()
+_cache: FitCache["MixedResult"] = FitCache(32)
 
 ASSUMPTIONS_FIXED = (
     "Logistic mixed model: logit P(violation) = fixed effects (source, requirement, model{inter}) "
@@ -154,15 +153,7 @@ def fit_mixed(
     if interaction and model_effect == "random":
         raise ValueError("interaction=True needs model_effect='fixed' (per-model source effects are fixed effects)")
     key = frame_key(frame, "mixed", interaction, model_effect)
-    if use_cache and key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    result = _fit(frame, interaction, model_effect)
-    if use_cache:
-        _cache[key] = result
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _cache.get_or_fit(key, lambda: _fit(frame, interaction, model_effect), use_cache=use_cache)
 
 
 def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResult:
