@@ -10,12 +10,14 @@ so it opens offline). ``eudaimonia-nb report`` is the command-line way to the sa
 from __future__ import annotations
 
 import html
+import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,6 +27,14 @@ from .design_code import PRINCIPLES, REQUIREMENTS, requirement
 
 SOURCE_ENV = "EUDAIMONIA_DASHBOARD_SOURCE"
 """Data source of the dashboard at start-up: ``demo``, ``store:PATH[#RUN,RUN]`` or ``file:PATH``."""
+
+RUNS_ATTR = "run_records"
+"""``frame.attrs`` key of the run records (protocol, judge) of data loaded from a store."""
+
+SMOKE_TEST_NOTICE = (
+    "Smoke-test data: some runs used the local smoke-test model; their verdicts check the "
+    "machinery and are not research results."
+)
 
 SIMULATED_NOTICE = (
     "Simulated data: these numbers come from the embedded demo, simulated to match the "
@@ -80,9 +90,15 @@ def load_source(source: DataSource) -> pd.DataFrame:
 
         return demo_judgments()
     if source.kind == "store":
+        from .store import list_runs
         from .store import load_judgments as load_store
 
-        return load_store(source.path, list(source.run_ids) or None)
+        frame = load_store(source.path, list(source.run_ids) or None)
+        runs = list_runs(source.path)
+        runs = runs[runs["run_id"].isin(set(frame["run_id"]))]
+        # Small (one dict per run) and carried through filters like ``simulated``.
+        frame.attrs[RUNS_ATTR] = protocol_records(runs)
+        return frame
     from .analysis.frames import load_judgments
 
     return load_judgments(source.path)
@@ -149,14 +165,20 @@ HEAVY_SECTIONS = frozenset({"mixed"})
 
 
 def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
-    from .analysis import published
     from .analysis.rates import model_rates
     from .plots.analysis import leaderboard_figure
 
     rates = model_rates(frame, n_boot=options.n_boot, seed=options.seed)
-    board = published.leaderboard()
-    table = rates.merge(board[["model", "overall"]].rename(columns={"overall": "published_rate"}),
-                        on="model", how="left")
+    simulated = is_simulated(frame)
+    board = published_rows(rates["model"], context=not simulated)
+    matched = board.dropna(subset=["row"]).drop_duplicates("row").set_index("row")
+    table = rates.assign(published_model=rates["model"].map(matched["model"]),
+                         published_rate=rates["model"].map(matched["overall"]))
+    context = ("The demo simulates the published models, so only the selected ones are shown."
+               if simulated else "Published models that are not in the data have rows of their "
+               "own (diamond only), so your runs can be read against the whole leaderboard; a "
+               "loaded model is matched to a published one by name, ignoring vendor prefixes, "
+               "dates and punctuation.")
     return Section("leaderboard", SECTION_TITLES["leaderboard"],
                    figures={"leaderboard": leaderboard_figure(rates, board)},
                    tables=[Table("leaderboard", "Overall violation rate per model", table)],
@@ -166,7 +188,27 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
         f"95% intervals: percentile bootstrap over prompts ({options.n_boot} replicates, seed "
         f"{options.seed}), the same resampled prompts for every model, so the clustering of checks "
         "within a prompt is respected. Grey diamonds: the published leaderboard (no intervals "
-        "were published)."])
+        f"were published). {context}"])
+
+
+def published_rows(models: pd.Series, *, context: bool) -> pd.DataFrame:
+    """The published leaderboard placed on the leaderboard figure's rows.
+
+    ``row`` is the loaded model a published entry matches (``selection.normalise_model_name``,
+    so ``gpt-4o-2024-08-06`` meets ``GPT-4o``), the published name itself when ``context`` and
+    no loaded model matches it, else missing (not shown).
+    """
+    from .analysis import published
+    from .analysis.selection import normalise_model_name
+
+    board = published.leaderboard()
+    own = pd.Series(models.astype(str).unique())
+    by_key = own.groupby(own.map(normalise_model_name)).agg(list)
+    rows = board["model"].map(normalise_model_name).map(by_key)
+    board = board.assign(row=rows).explode("row")
+    if context:
+        board["row"] = board["row"].fillna(board["model"])
+    return board.reset_index(drop=True)
 
 
 def _requirements(frame: pd.DataFrame, options: Options) -> Section:
@@ -185,7 +227,7 @@ def _requirements(frame: pd.DataFrame, options: Options) -> Section:
                    notes=[
         "Intervals here are Wilson 95% intervals that treat checks as independent; they are "
         "somewhat too narrow because checks on one prompt are correlated (design effect about "
-        "1.3). Black ticks: the paper's per-requirement averages over its 22 models, read off "
+        "1.3). Grey diamonds: the paper's per-requirement averages over its 22 models, read off "
         "its bar chart (approximate, about 1 point)."])
 
 
@@ -220,7 +262,8 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
     gee_params = gee.params.rename_axis("term").reset_index()
     status = "converged" if mixed.converged else "<b>did not converge</b> (read with care)"
     return Section("mixed", SECTION_TITLES["mixed"],
-                   figures={"forest": forest_figure(mixed.params, reference=_references(mixed.references))},
+                   figures={"forest": forest_figure(mixed.params, reference=_references(mixed.references),
+                                                     cross_check=gee.params)},
                    tables=[Table("mixed_model_params", "Mixed model: fixed effects (log-odds)", params),
                            Table("variance_components", "Mixed model: variance components",
                                  mixed.variance_components),
@@ -281,12 +324,8 @@ def _methods(frame: pd.DataFrame, options: Options) -> Section:
                 html.escape(requirement(k).label) for k in mixed[mixed > 1].index)
                 + ": verdicts judged with different rubric texts measure different things. Filter "
                 "to one version (column <code>rubric_version</code>) before comparing.")
+    notes.append(_protocol_note(records, frame))
     notes += [
-        "Protocol (as published): single-turn, the user prompt only, temperature 0.7, at most "
-        "2,048 output tokens, one sample per prompt; judge Claude Opus 4.6 at temperature 0, one "
-        "call per (prompt, requirement) with that requirement's rubric. Only the requirements "
-        "labelled on a prompt are judged. Unparseable judge answers count as errors here (the "
-        "authors counted them as 'no violation').",
         "How each number is computed: rates are micro-averages over judged checks; per-model "
         "intervals bootstrap prompts; per-requirement intervals are Wilson; the mixed model is a "
         "logistic model with a random intercept per prompt (Laplace approximation); the GEE "
@@ -311,15 +350,50 @@ def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -
     return SECTION_BUILDERS[key](frame, options)
 
 
+def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
+    """What each run did, from ``store.list_runs``: model and judge, the generation settings,
+    the endpoint's host (never its full URL, which may carry credentials), package version,
+    smoke-test flag and whether the run has finished."""
+    records = []
+    for run in runs.to_dict("records"):
+        try:
+            settings = json.loads(run.get("parameters") or "{}")
+        except json.JSONDecodeError:
+            settings = {}
+        records.append({
+            "run_id": str(run["run_id"]),
+            "protocol": ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) or "not recorded",
+            "endpoint": urlsplit(str(run.get("base_url") or "")).hostname or "",
+            "judge_endpoint": urlsplit(str(run.get("judge_base_url") or "")).hostname or "",
+            "package_version": str(run.get("package_version") or ""),
+            "smoke_test": bool(run.get("smoke_test")),
+            "finished": bool(pd.notna(run.get("ended_at"))),
+        })
+    return records
+
+
 def run_records(frame: pd.DataFrame) -> pd.DataFrame:
-    """Runs in the data with their model, judge and check counts (empty without ``run_id``)."""
+    """Runs in the data with their model, judge, check and error counts, and, for data from a
+    store, the protocol from the run records (empty without ``run_id``)."""
     if "run_id" not in frame.columns:
         return pd.DataFrame()
     keys = [c for c in ("run_id", "model", "judge_model") if c in frame.columns]
     grouped = frame.groupby(keys, dropna=False)
-    return pd.DataFrame({"checks": grouped.size(),
-                         "judge_errors": grouped["error"].apply(lambda e: int((e.fillna("") != "").sum()))}
-                        ).reset_index()
+    out = pd.DataFrame({"checks": grouped.size(),
+                        "judge_errors": grouped["error"].apply(lambda e: int((e.fillna("") != "").sum()))}
+                       ).reset_index()
+    records = frame.attrs.get(RUNS_ATTR)
+    if records:
+        out = out.merge(pd.DataFrame(records), on="run_id", how="left")
+    return out
+
+
+def notices(frame: pd.DataFrame) -> list[str]:
+    """Warnings every tab and the report must carry: simulated data, smoke-test runs."""
+    found = [SIMULATED_NOTICE] if is_simulated(frame) else []
+    if "smoke_test" in frame.columns and bool(frame["smoke_test"].fillna(False).astype(bool).any()):
+        found.append(SMOKE_TEST_NOTICE)
+    return found
 
 
 def rubric_version_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -328,6 +402,31 @@ def rubric_version_table(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     return (frame.groupby(["requirement", "rubric_version"], dropna=False).size()
             .rename("checks").reset_index())
+
+
+PUBLISHED_PROTOCOL = (
+    "single-turn, the user prompt only, temperature 0.7, at most 2,048 output tokens, one sample "
+    "per prompt; judge Claude Opus 4.6 at temperature 0, one call per (prompt, requirement) with "
+    "that requirement's rubric; only the requirements labelled on a prompt are judged")
+"""The paper's protocol, for data that carries no run records (the demo, a results file)."""
+
+
+def _protocol_note(records: pd.DataFrame, frame: pd.DataFrame) -> str:
+    if "protocol" in records.columns:
+        lines = []
+        for (protocol, judge), runs in records.groupby(["protocol", "judge_model"], dropna=False):
+            lines.append(f"<code>{html.escape(str(protocol))}</code>, judge {html.escape(str(judge))} "
+                         f"({runs['run_id'].nunique()} run{'s' if runs['run_id'].nunique() != 1 else ''})")
+        unfinished = records.loc[~records["finished"].astype(bool), "run_id"].unique()
+        text = "<b>Protocol, from the run records:</b> " + "; ".join(lines) + "."
+        if len(unfinished):
+            text += (f" Still running or interrupted: {html.escape(', '.join(map(str, unfinished)))} "
+                     "(checks not judged yet count as errors; <b>Load / refresh</b> picks up new verdicts).")
+        return text + " Unparseable judge answers count as errors here (the authors counted them as 'no violation')."
+    origin = ("The demo simulates the published study" if is_simulated(frame)
+              else "This data carries no run records (a results file); the published study used")
+    return (f"<b>Protocol.</b> {origin}: {PUBLISHED_PROTOCOL}. Unparseable judge answers count as "
+            "errors here (the authors counted them as 'no violation').")
 
 
 def data_summary(frame: pd.DataFrame) -> str:
@@ -375,21 +474,22 @@ section { margin-bottom: 3em; }
 """
 
 
-def render_report(sections: Sequence[Section], *, title: str, source: str, simulated: bool) -> str:
-    """One self-contained HTML page (plotly.js embedded once) for the given sections."""
+def render_report(sections: Sequence[Section], *, title: str, source: str,
+                  warnings: Sequence[str] = ()) -> str:
+    """One self-contained HTML page (plotly.js embedded once) for the given sections;
+    ``warnings`` (see ``notices``) head the page and every section."""
+    banner = "".join(f"<p class='eud-banner'>{html.escape(w)}</p>" for w in warnings)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>Data: {html.escape(source)}. Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
              f"by eudaimonia-nb.</p>"]
-    if simulated:
-        parts.append(f"<p class='eud-banner'>{html.escape(SIMULATED_NOTICE)}</p>")
+    parts.append(banner)
     parts.append("<nav><ul>" + "".join(f"<li><a href='#{s.key}'>{html.escape(s.title)}</a></li>"
                                         for s in sections) + "</ul></nav>")
     first = True
     for section in sections:
         parts.append(f"<section id='{section.key}'><h2>{html.escape(section.title)}</h2>")
-        if simulated:
-            parts.append(f"<p class='eud-banner'>{html.escape(SIMULATED_NOTICE)}</p>")
+        parts.append(banner)
         for fig in section.figures.values():
             parts.append(fig.to_html(full_html=False, include_plotlyjs=first,
                                      config={"displaylogo": False, "responsive": True}))
@@ -406,7 +506,7 @@ def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options
     """Compute every section for ``frame`` and render them as one HTML page."""
     sections = [build_section(key, frame, options) for key in keys]
     return render_report(sections, title="EUDAIMONIA analysis report", source=source,
-                         simulated=is_simulated(frame))
+                         warnings=notices(frame))
 
 
 def write_report(text: str, out: Path) -> Path:

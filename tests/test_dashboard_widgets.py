@@ -13,8 +13,10 @@ from nbclient import NotebookClient
 
 from eudaimonia_nb.analysis.simulate import demo_judgments
 from eudaimonia_nb.design_code import REQUIREMENTS
+from eudaimonia_nb.analysis.published import leaderboard
 from eudaimonia_nb.plots.analysis import sync_figure
-from eudaimonia_nb.report import FIGURE_NAMES, SIMULATED_NOTICE, DataSource, filter_frame
+from eudaimonia_nb.report import (FIGURE_NAMES, SIMULATED_NOTICE, DataSource, build_section, filter_frame,
+                                  published_rows)
 from eudaimonia_nb.widgets.dashboard import Dashboard
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +57,43 @@ def test_sync_figure_updates_the_same_widget_in_place():
     assert [t["type"] for t in widget._widget_data] == ["bar", "bar"]
 
 
+def test_published_leaderboard_is_matched_by_name_and_shown_as_context():
+    board = leaderboard()
+    rows = published_rows(pd.Series(["openai/gpt-4o-2024-08-06", "my-model"]), context=True)
+    assert len(rows) == len(board)
+    assert rows.set_index("model").loc["GPT-4o", "row"] == "openai/gpt-4o-2024-08-06"
+    assert rows.set_index("model").loc["Grok 3", "row"] == "Grok 3"  # context row of its own
+    only = published_rows(pd.Series(["openai/gpt-4o-2024-08-06", "my-model"]), context=False)
+    assert list(only.dropna(subset=["row"])["model"]) == ["GPT-4o"]
+
+
+def test_real_data_leaderboard_sits_in_the_published_one_with_its_match_in_the_table():
+    frame = demo_judgments()
+    frame = frame[frame["model"].isin(["GPT-4o", "Grok 3"])].drop(columns=["simulated"])
+    frame.attrs = {}
+    frame["model"] = frame["model"].replace({"GPT-4o": "gpt-4o-2024-08-06"})
+    section = build_section("leaderboard", frame)
+    own, published = section.figures["leaderboard"].data
+    assert sorted(own.y) == ["Grok 3", "gpt-4o-2024-08-06"]
+    assert len(published.y) == len(leaderboard()) and "gpt-4o-2024-08-06" in published.y
+    table = section.tables[0].frame.set_index("model")
+    assert table.loc["gpt-4o-2024-08-06", "published_model"] == "GPT-4o"
+    assert table.loc["gpt-4o-2024-08-06", "published_rate"] == leaderboard().set_index("model").loc["GPT-4o", "overall"]
+
+
+def test_gaps_and_the_gee_cross_check_are_visible_without_hovering(dashboard):
+    dashboard.select_tab("real_vs_modified")
+    try:
+        comparison = dashboard.sections["real_vs_modified"].tables[0].frame
+        notes = [a.text for a in dashboard.figures["dumbbell"].layout.annotations]
+        assert len(notes) == len(comparison) == 22 and all("Holm p" in n for n in notes)
+        significant = comparison["p_holm"] < 0.05
+        assert sum(n.startswith("<b>") for n in notes) == significant.sum() > 0
+        assert len(dashboard.figures["groups"].layout.annotations) == 3
+    finally:
+        dashboard.select_tab("leaderboard")
+
+
 def test_model_filter_changes_the_leaderboard_in_place(dashboard):
     figure = dashboard.figures["leaderboard"]
     assert len(figure.data[0].y) == 22
@@ -78,6 +117,8 @@ def test_tabs_are_computed_when_opened_and_show_the_banner(dashboard):
     dashboard.principles.value = (1,)
     try:
         assert len(dashboard.figures["coviolation"].data[0].z) == 3
+        # The synced state a browser connecting now would read shows the update too.
+        assert len(dashboard.figures["coviolation"]._widget_data[0]["z"]) == 3
         assert "leaderboard" not in dashboard.sections  # recomputed when next opened
     finally:
         dashboard.principles.value = (1, 2, 3)
@@ -134,3 +175,13 @@ def test_notebook_is_committed_clean_and_runs_top_to_bottom(monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def test_forest_plot_shows_the_gee_estimates_beside_the_mixed_model():
+    frame = filter_frame(demo_judgments(), models=["GPT-4o", "Grok 3"])
+    section = build_section("mixed", frame)
+    mixed, gee = section.figures["forest"].data
+    assert mixed.name.startswith("Mixed") and gee.name.startswith("GEE")
+    gee_table = next(t.frame for t in section.tables if t.name == "gee_params").set_index("term")
+    source = list(gee.y).index("Modified vs real prompt")
+    assert abs(gee.x[source] - gee_table.loc["source[T.modified]", "odds_ratio"]) < 1e-9

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from eudaimonia_nb.report import FIGURE_NAMES, SIMULATED_NOTICE
+from eudaimonia_nb.report import (FIGURE_NAMES, SIMULATED_NOTICE, SMOKE_TEST_NOTICE, DataSource,
+                                  build_section, load_source, notices)
 from test_dashboard_helpers import REPO, STORE_MODELS, chromium, make_store
 
 N_FIGURES = sum(len(names) for names in FIGURE_NAMES.values())
@@ -35,6 +36,9 @@ def test_report_from_a_store_opens_in_the_browser_with_its_figures(store, tmp_pa
     assert done.stdout.strip() == str(out)
     text = out.read_text(encoding="utf-8")
     assert SIMULATED_NOTICE not in text
+    # The protocol comes from the run records; endpoints appear as host names only.
+    assert "Protocol, from the run records" in text and "temperature=0.7" in text
+    assert "http://127.0.0.1:1/v1" not in text
     # plotly.js is embedded, not fetched: the report opens offline.
     assert not re.search(r"<script[^>]*\bsrc=", text)
     with chromium() as browser:
@@ -47,7 +51,7 @@ def test_report_from_a_store_opens_in_the_browser_with_its_figures(store, tmp_pa
             timeout=60_000)
         assert page.locator(".js-plotly-plot").count() == N_FIGURES
         ticks = page.locator("#leaderboard .js-plotly-plot .yaxislayer-above .ytick text").all_text_contents()
-        assert sorted(ticks) == sorted(STORE_MODELS)
+        assert set(STORE_MODELS) <= set(ticks) and len(ticks) == len(STORE_MODELS) + 22
         assert not errors
         page.screenshot(path=str(artifacts_dir / "report-store.png"), full_page=True)
 
@@ -73,3 +77,16 @@ def test_report_errors_name_the_problem_and_write_nothing(tmp_path):
     no_run = _cli("--source", "store", "--store", str(tmp_path / "none.sqlite"), "--out", str(out))
     assert no_run.returncode == 1 and "none.sqlite" in no_run.stderr
     assert not out.exists() and not list(tmp_path.glob(".never.html*"))
+
+
+def test_store_data_carries_its_run_records_and_smoke_test_runs_are_flagged(store):
+    frame = load_source(DataSource("store", store, (f"run-{STORE_MODELS[0]}",)))
+    methods = build_section("methods", frame)
+    runs = next(t.frame for t in methods.tables if t.name == "runs")
+    assert list(runs["run_id"]) == [f"run-{STORE_MODELS[0]}"]  # only the selected run's record
+    assert runs.loc[0, "protocol"] == "temperature=0.7" and runs.loc[0, "endpoint"] == "127.0.0.1"
+    assert runs.loc[0, "judge_errors"] == 1 and bool(runs.loc[0, "finished"])
+    assert any("from the run records" in n and "test-judge" in n for n in methods.notes)
+    assert notices(frame) == []
+    smoke = frame.assign(smoke_test=frame.index == 0)
+    assert notices(smoke) == [SMOKE_TEST_NOTICE]

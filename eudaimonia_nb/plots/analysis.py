@@ -65,6 +65,13 @@ def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
     return fig
 
 
+def gap_label(diff: float, low: float, high: float, p_holm: float) -> str:
+    """``Δ +8.1 pts [+3.1, +12.4], Holm p 0.004``, from fractions; bold when Holm p < 0.05."""
+    text = (f"Δ {diff * 100:+.1f} pts [{low * 100:+.1f}, {high * 100:+.1f}], "
+            f"Holm p {p_holm:.2g}" if np.isfinite(p_holm) else f"Δ {diff * 100:+.1f} pts")
+    return f"<b>{text}</b>" if np.isfinite(p_holm) and p_holm < 0.05 else text
+
+
 def _rows_height(n_rows: int, per_row: int = 26, minimum: int = 320) -> int:
     return max(minimum, 120 + per_row * n_rows)
 
@@ -74,32 +81,45 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
 
     ``rates``: ``analysis.rates.model_rates`` output (``model``, ``rate``, ``ci_low``,
     ``ci_high``, ``n_checks``, ``n_prompts``, ``n_errors``). ``published``:
-    ``analysis.published.leaderboard()`` (``model``, ``overall`` as a fraction), or None.
+    ``analysis.published.leaderboard()`` (``model``, ``overall`` as a fraction), or None. An
+    optional ``row`` column places a published figure on a row: the loaded model it was
+    matched to, or a row of its own for a published model that is not in the data (context for
+    your own runs). Without ``row``, published figures are shown for the loaded models only.
     """
     title = "Overall violation rate per model (lower is better)"
     if rates.empty:
         return empty_figure(title, "No judged checks match the current filters")
     data = rates.sort_values("rate", ascending=False)
-    models = data["model"].astype(str).tolist()
+    own = data["model"].astype(str).tolist()
+    shown = pd.DataFrame(columns=["model", "overall", "row"])
+    if published is not None and not published.empty:
+        shown = published.assign(row=published["row"] if "row" in published.columns else published["model"])
+        shown = shown[shown["row"].notna()]
+        if "row" not in published.columns:
+            shown = shown[shown["row"].isin(own)]
+    # One category per row, ordered by the row's rate (own rate, else the published one).
+    order = pd.concat([data.set_index("model")["rate"],
+                       shown[~shown["row"].isin(own)].set_index("row")["overall"]])
+    rows = order[~order.index.duplicated()].sort_values(ascending=False).index.astype(str).tolist()
     rate, low, high = _pct(data["rate"]), _pct(data["ci_low"]), _pct(data["ci_high"])
     custom = np.column_stack([low, high, data["n_checks"], data["n_prompts"], data["n_errors"]])
-    fig = go.Figure(layout=_base_layout(title, _rows_height(len(models))))
+    fig = go.Figure(layout=_base_layout(title, _rows_height(len(rows))))
     fig.add_trace(go.Scatter(
-        x=rate, y=models, mode="markers", name="This data (95% CI, bootstrap over prompts)",
+        x=rate, y=own, mode="markers", name="This data (95% CI, bootstrap over prompts)",
         marker=dict(color=OWN_COLOR, size=9), error_x=_errors(rate, low, high), customdata=custom,
         hovertemplate=("<b>%{y}</b><br>violation rate %{x:.1f}%<br>95% CI %{customdata[0]:.1f}"
                        "–%{customdata[1]:.1f}%<br>%{customdata[2]:,} checks on %{customdata[3]:,}"
                        " prompts<br>%{customdata[4]:,} judge errors excluded<extra></extra>")))
-    if published is not None and not published.empty:
-        shown = published[published["model"].isin(models)]
+    if not shown.empty:
         fig.add_trace(go.Scatter(
-            x=_pct(shown["overall"]), y=shown["model"].astype(str), mode="markers",
+            x=_pct(shown["overall"]), y=shown["row"].astype(str), mode="markers",
             name="Published leaderboard", marker=dict(color=PUBLISHED_COLOR, symbol="diamond-open",
                                                       size=11, line=dict(width=2)),
-            hovertemplate="<b>%{y}</b><br>published rate %{x:.1f}%<extra></extra>"))
+            customdata=shown["model"].astype(str),
+            hovertemplate="<b>%{y}</b><br>published rate %{x:.1f}% (as %{customdata})<extra></extra>"))
     fig.update_xaxes(title_text="Violation rate (% of judged checks)", ticksuffix="%",
                      rangemode="tozero")
-    fig.update_yaxes(title_text=None, categoryorder="array", categoryarray=models, automargin=True)
+    fig.update_yaxes(title_text=None, categoryorder="array", categoryarray=rows, automargin=True)
     return fig
 
 
@@ -155,13 +175,16 @@ def requirement_source_bars(rates: pd.DataFrame, published: pd.DataFrame | None 
                            "%{customdata[0]:.1f}–%{customdata[1]:.1f}%<br>%{customdata[2]:,.0f} checks"
                            "<extra></extra>")))
     if published is not None and not published.empty:
+        part = published.set_index("requirement").reindex(keys)
         for source in ("real", "modified"):
-            part = published.set_index("requirement").reindex(keys)
+            # Grey open diamonds, as on the leaderboard: published figures, not this data. A
+            # tick shape here would be mistaken for the end of an error bar.
             fig.add_trace(go.Scatter(
                 x=labels, y=_pct(part[source]), mode="markers", offsetgroup=source,
-                name=f"Paper, {source} (approx.)", legendgroup="paper",
-                marker=dict(symbol="line-ew-open", size=22, color="#222", line=dict(width=2)),
-                hovertemplate=f"<b>%{{x}}</b><br>paper ({source}, read off its chart): %{{y:.1f}}%<extra></extra>"))
+                name="Paper's average (approx.)", legendgroup="paper", showlegend=source == "real",
+                marker=dict(symbol="diamond-open", size=11, color=PUBLISHED_COLOR, line=dict(width=2)),
+                hovertemplate=(f"<b>%{{x}}</b><br>paper, {SOURCE_LABELS[source].lower()}: %{{y:.1f}}%"
+                               " (read off its chart)<extra></extra>")))
     fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", rangemode="tozero")
     fig.update_xaxes(tickangle=-30, automargin=True)
     return fig
@@ -196,7 +219,14 @@ def dumbbell_figure(comparison: pd.DataFrame) -> go.Figure:
                            "%{customdata[2]:+.1f} points (%{customdata[3]:+.1f} to %{customdata[4]:+.1f})"
                            "<br>p = %{customdata[5]:.3g}, Holm-adjusted p = %{customdata[6]:.3g}"
                            "<extra></extra>")))
-    fig.update_xaxes(title_text="Violation rate (%)", ticksuffix="%")
+    # The gap and its adjusted p beside each row, so they can be read without hovering.
+    fig.update_layout(margin=dict(l=10, r=250, t=60, b=50), annotations=[
+        dict(text=gap_label(d, lo, hi, p), x=1.01, xref="paper", xanchor="left", y=model, yref="y",
+             showarrow=False, font=dict(size=11, color="#333"), align="left")
+        for model, d, lo, hi, p in zip(models, data["diff"], data["diff_ci_low"], data["diff_ci_high"],
+                                       data["p_holm"])])
+    fig.update_xaxes(title_text="Violation rate (%)  ·  right: modified − real, 95% CI, Holm-adjusted p "
+                     "(bold: < 0.05)", ticksuffix="%")
     fig.update_yaxes(categoryorder="array", categoryarray=models, automargin=True)
     return fig
 
@@ -221,8 +251,14 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
                            "%{customdata[0]:.1f}–%{customdata[1]:.1f}%)<br>modified − real "
                            "%{customdata[2]:+.1f} points (%{customdata[3]:+.1f} to %{customdata[4]:+.1f}), "
                            "Holm p = %{customdata[5]:.3g}<extra></extra>")))
-    fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", rangemode="tozero")
-    fig.update_xaxes(title_text="Model group")
+    top = np.nanmax(_pct(groups[["real_ci_high", "modified_ci_high"]].to_numpy(float)), axis=1)
+    fig.update_layout(annotations=[
+        dict(text=gap_label(d, lo, hi, p), x=label, y=t + 2, yref="y", yanchor="bottom",
+             showarrow=False, font=dict(size=12, color="#333"))
+        for label, t, d, lo, hi, p in zip(labels, top, groups["diff"], groups["diff_ci_low"],
+                                          groups["diff_ci_high"], groups["p_holm"])])
+    fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", range=[0, np.nanmax(top) * 1.15 + 6])
+    fig.update_xaxes(title_text="Model group (above the bars: modified − real, 95% CI, Holm-adjusted p)")
     return fig
 
 
@@ -241,36 +277,50 @@ def term_label(term: str) -> str:
     return term
 
 
-def forest_figure(params: pd.DataFrame, *, reference: str = "") -> go.Figure:
-    """Odds ratios with 95% intervals on a log axis (``MixedResult.params`` / ``GEEResult.params``).
+def forest_figure(params: pd.DataFrame, *, reference: str = "",
+                  cross_check: pd.DataFrame | None = None) -> go.Figure:
+    """Odds ratios with 95% intervals on a log axis (``MixedResult.params``).
 
-    ``params`` is indexed by patsy term names with ``estimate``, ``ci_low``, ``ci_high`` in
-    log-odds; the intercept is left out (it is a baseline, not an effect).
+    ``params`` is indexed by patsy term names with ``estimate``, ``ci_low``, ``ci_high``,
+    ``std_error`` in log-odds; the intercept is left out (it is a baseline, not an effect).
+    ``cross_check`` (``GEEResult.params``, same layout) adds the GEE estimates beside each term.
     """
     title = "Mixed-effects logistic model: odds ratios (95% CI)"
+    if cross_check is not None:
+        title += ", with the GEE cross-check"
     if reference:
         title += f"<br><sup>Reference levels: {reference}</sup>"
     terms = [t for t in params.index if t != "Intercept"]
     if not terms:
         return empty_figure(title, "The fit has no effects to show")
-    data = params.loc[terms]
     # The source effect goes on top, then requirements, then models.
     rank = {t: (0 if t.startswith("source") else 1 if t.startswith("requirement") else 2, i)
             for i, t in enumerate(terms)}
-    data = data.loc[sorted(terms, key=rank.__getitem__)]
-    labels = [term_label(t) for t in data.index]
-    odds, low, high = (np.exp(data[c].to_numpy(float)) for c in ("estimate", "ci_low", "ci_high"))
-    colors = [SOURCE_COLORS["modified"] if t.startswith("source") else OWN_COLOR for t in data.index]
-    fig = go.Figure(layout=_base_layout(title, _rows_height(len(labels), 22), margin=dict(l=10, r=20, t=80, b=50)))
+    terms = sorted(terms, key=rank.__getitem__)
+    labels = [term_label(t) for t in terms]
+    per_row = 30 if cross_check is not None else 22
+    # Grouped scatter (horizontal) puts the two estimates of a term side by side in its row.
+    fig = go.Figure(layout=_base_layout(title, _rows_height(len(labels), per_row),
+                                        margin=dict(l=10, r=20, t=90, b=50), scattermode="group",
+                                        scattergap=0.4))
     fig.add_vline(x=1.0, line=dict(color="#999", dash="dash", width=1))
-    fig.add_trace(go.Scatter(
-        x=odds, y=labels, mode="markers", marker=dict(color=colors, size=9, symbol="square"),
-        error_x=dict(_errors(odds, low, high), color="#444"), name="odds ratio", showlegend=False,
-        customdata=np.column_stack([low, high, data["estimate"].to_numpy(float),
-                                    data["std_error"].to_numpy(float)]),
-        hovertemplate=("<b>%{y}</b><br>odds ratio %{x:.2f} (95% CI %{customdata[0]:.2f}–"
-                       "%{customdata[1]:.2f})<br>log-odds %{customdata[2]:+.3f} ± SE "
-                       "%{customdata[3]:.3f}<extra></extra>")))
+    fits = [("Mixed model (conditional)", params, None)]
+    if cross_check is not None:
+        fits.append(("GEE (population-averaged)", cross_check, PUBLISHED_COLOR))
+    for name, table, color in fits:
+        data = table.reindex(terms)
+        odds, low, high = (np.exp(data[c].to_numpy(float)) for c in ("estimate", "ci_low", "ci_high"))
+        colors = color or [SOURCE_COLORS["modified"] if t.startswith("source") else OWN_COLOR for t in terms]
+        fig.add_trace(go.Scatter(
+            x=odds, y=labels, mode="markers", orientation="h", name=name, offsetgroup=name,
+            marker=dict(color=colors, size=9 if color is None else 8,
+                        symbol="square" if color is None else "circle-open", line=dict(width=2)),
+            error_x=dict(_errors(odds, low, high), color=color or "#444"), showlegend=cross_check is not None,
+            customdata=np.column_stack([low, high, data["estimate"].to_numpy(float),
+                                        data["std_error"].to_numpy(float)]),
+            hovertemplate=(f"<b>%{{y}}</b><br>{name}<br>odds ratio %{{x:.2f}} (95% CI %{{customdata[0]:.2f}}–"
+                           "%{customdata[1]:.2f})<br>log-odds %{customdata[2]:+.3f} ± SE "
+                           "%{customdata[3]:.3f}<extra></extra>")))
     ticks = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20]
     fig.update_xaxes(type="log", title_text="Odds ratio of a violation (log scale)", tickvals=ticks,
                      ticktext=[f"{t:g}" for t in ticks])
@@ -351,9 +401,18 @@ def sync_figure(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:
         layout.setdefault("annotations", [])
         layout.setdefault("shapes", [])
         target.layout.update(layout, overwrite=True)
-    # Plotly refreshes the widget's synced state only when the widget itself is displayed, not
-    # when it sits inside a container; a front end that connects later (Voila renders after
-    # the notebook has run, or a page reload) reads that state, so keep it current.
-    target._widget_layout = deepcopy(target._layout_obj._props)
-    target._widget_data = deepcopy(target._data)
+    refresh_synced_state(target)
     return target
+
+
+def refresh_synced_state(widget: go.FigureWidget) -> None:
+    """Copy a FigureWidget's current figure into the state a newly connecting view reads.
+
+    Plotly refreshes that state (``_widget_data`` / ``_widget_layout``) only when the widget
+    itself is displayed, not when it sits inside a container; a front end that connects later
+    (Voila renders after the notebook has run, or a page reload) would show the first figure.
+    This is the only place that touches those private attributes (plotly 6-7), and
+    ``tests/test_dashboard_widgets.py`` fails if they go away.
+    """
+    widget._widget_layout = deepcopy(widget._layout_obj._props)
+    widget._widget_data = deepcopy(widget._data)

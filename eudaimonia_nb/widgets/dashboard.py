@@ -13,7 +13,6 @@ import html
 import logging
 import sqlite3
 import time
-from copy import deepcopy
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,10 +25,10 @@ import plotly.graph_objects as go
 import traitlets
 
 from ..design_code import REQUIREMENTS
-from ..plots.analysis import empty_figure, sync_figure
-from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, SIMULATED_NOTICE, DataSource,
-                      Options, Section, Table, build_report, build_section, filter_frame,
-                      is_simulated, load_source, principle_options)
+from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
+from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, DataSource, Options, Section,
+                      Table, build_report, build_section, filter_frame, load_source, notices,
+                      principle_options)
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +126,8 @@ class _WidthProbe(anywidget.AnyWidget):
 
 
 class _Tab:
-    """The widgets of one tab: banner, status line, figures, notes and tables.
+    """The widgets of one tab: banner (simulated / smoke-test data), status line, figures,
+    notes and tables.
 
     Figure widgets are created the first time the tab is computed (with that first figure),
     so opening the page renders only the first tab's figure; later changes update them in place.
@@ -135,13 +135,17 @@ class _Tab:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.banner = w.HTML(f"<div class='eud-banner'>⚠ {html.escape(SIMULATED_NOTICE)}</div>")
+        self.banner = w.HTML("")
         self.status = w.HTML("")
         self.figures: dict[str, go.FigureWidget] = {}
         self.figure_box = w.VBox([])
         self.notes = w.HTML("")
         self.tables = w.VBox([])
         self.box = w.VBox([self.banner, self.status, self.figure_box, self.notes, self.tables])
+
+    def set_notices(self, warnings: Sequence[str]) -> None:
+        self.banner.value = "".join(f"<div class='eud-banner'>⚠ {html.escape(n)}</div>" for n in warnings)
+        self.banner.layout.display = "" if warnings else "none"
 
     def show(self, section: Section, width: int | None) -> None:
         new = False
@@ -258,9 +262,9 @@ class Dashboard:
             return False
         self.source, self.frame = source, frame
         self._set_models(sorted(frame["model"].astype(str).unique()))
-        simulated = is_simulated(frame)
+        warnings = notices(frame)
         for tab in self.tabs.values():
-            tab.banner.layout.display = "" if simulated else "none"
+            tab.set_notices(warnings)
         self.report_download.layout.display = "none"
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
         self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
@@ -344,7 +348,7 @@ class Dashboard:
         width = self.figure_width
         for fig in self.figures.values():
             fig.layout.width = width
-            fig._widget_layout = deepcopy(fig._layout_obj._props)  # see plots.analysis.sync_figure
+            refresh_synced_state(fig)
 
     def select_tab(self, key: str) -> None:
         """Open a tab by section key (computes it if needed)."""
