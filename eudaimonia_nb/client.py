@@ -124,7 +124,10 @@ class Provider(Protocol):
     """Makes one attempt; raises ``CallFailure`` on any failure."""
 
     endpoint: str
-    """Endpoint identity for cache keys and records (no credentials)."""
+    """Endpoint for records and logs (no credentials, no query)."""
+    cache_scope: str
+    """Endpoint identity for cache keys: ``endpoint`` plus a digest of the URL's query, so
+    endpoints that differ only there (Azure's ``api-version``) never share cached answers."""
 
     async def attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse: ...
 
@@ -163,6 +166,16 @@ def api_key_from_env(var: str | None) -> str:
         # Never echo the value: it is the secret.
         raise CredentialError(f"environment variable {var} holds whitespace or non-ASCII characters; an API key has none")
     return value
+
+
+def cache_scope(url: str) -> str:
+    """``public_url`` plus a one-way digest of the query (which may hold a key, so never the
+    query itself)."""
+    query = urlsplit(url).query
+    if not query:
+        return public_url(url)
+    canonical = "&".join(sorted(query.split("&")))
+    return f"{public_url(url)}#query-{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:16]}"
 
 
 def url_secrets(url: str) -> list[str]:
@@ -236,6 +249,7 @@ class OpenAIProvider:
         import openai
 
         self.endpoint = public_url(base_url)
+        self.cache_scope = cache_scope(base_url)
         key = api_key_from_env(api_key_env)
         self.redact = Redactor([key, *url_secrets(base_url)])
         http_client = openai.DefaultAsyncHttpxClient(
@@ -435,7 +449,11 @@ class AdaptiveLimit:
                     self.peak_after_cut = self.in_flight
             else:
                 self.current = min(float(self.maximum), self.current + 1.0 / max(self.current, 1.0))
-            self._cond.notify_all()
+            # Wake only as many waiters as there are free slots: waking all of them on every
+            # release costs O(waiters) per call, quadratic over a 3,147-call run.
+            free = max(1, int(self.current)) - self.in_flight
+            if free > 0:
+                self._cond.notify(free)
 
 
 class ReliableClient:
@@ -462,7 +480,7 @@ class ReliableClient:
         self._structured_ok = True
 
     async def complete(self, request: ChatRequest, *, use_cache: bool = True) -> ChatResponse:
-        key = RequestCache.key(self.endpoint, request) if self.cache is not None else ""
+        key = RequestCache.key(self.provider.cache_scope, request) if self.cache is not None else ""
         if use_cache and self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.stats.cache_hits += 1
             return hit

@@ -1,0 +1,45 @@
+"""The request cache is keyed on everything that determines the answer, and nothing secret."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fault_server import FaultServer, Script
+
+from eudaimonia_nb.client import ChatRequest, RequestCache, cache_scope, open_client
+
+
+def _ask(base_url: str, cache: RequestCache, request: ChatRequest) -> bool:
+    async def go() -> bool:
+        client = open_client(base_url, None, cache=cache)
+        response = await client.complete(request)
+        assert response.ok, response.error
+        return response.cached
+
+    return asyncio.run(go())
+
+
+def test_query_string_separates_cached_answers_but_is_not_stored(tmp_path):
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    request = ChatRequest(model="m", messages=({"role": "user", "content": "hello"},), temperature=0.0, max_tokens=5)
+    secret = "QUERYSECRET" + "x" * 12
+    with FaultServer(Script()) as server:
+        plain = server.base_url
+        versioned = f"{server.base_url}?api-version=2024-06-01&key={secret}"
+        assert _ask(plain, cache, request) is False
+        assert _ask(plain, cache, request) is True          # identical call: free
+        assert _ask(versioned, cache, request) is False     # another api-version: asked again
+        assert _ask(versioned, cache, request) is True
+        changed = ChatRequest(model="m", messages=request.messages, temperature=0.7, max_tokens=5)
+        assert _ask(plain, cache, changed) is False         # a parameter changed: asked again
+        assert server.requests["respond"] == 3
+    cache.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert secret.encode() not in stored and b"api-version" not in stored
+
+
+def test_cache_scope_ignores_query_order_and_hides_values():
+    a = cache_scope("https://h.example/v1?b=2&a=1")
+    assert a == cache_scope("https://h.example/v1?a=1&b=2")
+    assert a != cache_scope("https://h.example/v1?a=1&b=3")
+    assert "a=1" not in a and cache_scope("https://h.example/v1/") == "https://h.example/v1"
