@@ -2,7 +2,7 @@
 
 Measures, for the embedded demo (22 models, 69,234 checks):
 - first figure visible after opening the page (target: 10 s), Voila as the Makefile starts it
-  and with ``--preheat_kernel=True``;
+  with a cold kernel and with ``--preheat_kernel=True`` (as ``make dashboard`` serves it);
 - a control change until the figure shows it (target: 2 s);
 - opening the Requirements tab, the Mixed-effects tab (first fit), and the Mixed-effects tab
   again after a filter round trip (cached fit).
@@ -85,7 +85,7 @@ def main() -> int:
                 page, seconds = _open(browser, url, FIRST)
                 firsts.append(seconds)
                 page.close()
-            rows.append(("first figure visible (voila as in the Makefile)", statistics.median(firsts), baseline))
+            rows.append(("first figure visible (voila, cold kernel)", statistics.median(firsts), baseline))
             page, _ = _open(browser, url, FIRST)
             models = page.locator(".widget-select-multiple:has(label:text-is('Models')) select")
             changes = [
@@ -115,7 +115,7 @@ def main() -> int:
                 warm.append(seconds)
                 page.close()
                 time.sleep(20)
-            rows.append(("first figure visible (voila --preheat_kernel=True)", statistics.median(warm), baseline))
+            rows.append(("first figure visible (preheated kernel, as make dashboard)", statistics.median(warm), baseline))
     width = max(len(r[0]) for r in rows)
     print(f"{'measurement':<{width}}  seconds  x baseline")
     for name, seconds, ref in rows:
