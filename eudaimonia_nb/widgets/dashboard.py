@@ -215,15 +215,15 @@ class Dashboard:
                                               filename="eudaimonia-report.html")
         self.report_download.layout.display = "none"
         self.status = w.HTML("", layout=w.Layout(min_height="22px"))
-        self.models = w.SelectMultiple(description="Models", rows=8, layout=w.Layout(width="330px"))
+        self.models = w.SelectMultiple(description="Models", rows=8, layout=w.Layout(width="340px"))
         self.requirements = w.SelectMultiple(
             options=[(r.label, r.key) for r in REQUIREMENTS], value=[r.key for r in REQUIREMENTS],
-            description="Requirements", rows=8, layout=w.Layout(width="420px"))
+            description="Requirements", rows=8, layout=w.Layout(width="440px"))
         self.principles = w.SelectMultiple(
             options=principle_options(), value=[n for _, n in principle_options()],
-            description="Principles", rows=3, layout=w.Layout(width="380px"))
+            description="Principles", rows=3, layout=w.Layout(width="390px"))
         for control in (self.models, self.requirements, self.principles):
-            control.style.description_width = "90px"
+            control.style.description_width = "100px"  # fits "Requirements" without clipping
             control.observe(self._on_filter, "value")
         self.source_kind.observe(self._on_kind, "value")
         self._on_kind()

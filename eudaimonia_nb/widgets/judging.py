@@ -404,6 +404,8 @@ class CallSettings(widgets.VBox):
         self.judge_max_tokens = widgets.BoundedIntText(value=defaults.judge_max_tokens, min=1, max=100_000, description="judge tokens")
         self.timeout_s = widgets.BoundedFloatText(value=defaults.timeout_s, min=1, max=3600, description="timeout s")
         self.max_retries = widgets.BoundedIntText(value=defaults.max_retries, min=0, max=20, description="retries")
+        for field in (self.system_prompt, self.temperature, self.max_tokens, self.judge_max_tokens, self.timeout_s, self.max_retries):
+            field.style.description_width = "95px"  # "temperature" and "judge tokens" uncut
         super().__init__([
             widgets.HBox([self.temperature, self.max_tokens, self.judge_max_tokens]),
             widgets.HBox([self.timeout_s, self.max_retries]), self.system_prompt,
