@@ -503,10 +503,28 @@ def render_report(sections: Sequence[Section], *, title: str, source: str,
 
 def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options(),
                  keys: Sequence[str] = tuple(SECTION_TITLES)) -> str:
-    """Compute every section for ``frame`` and render them as one HTML page."""
+    """Compute every section for ``frame`` and render them as one HTML page.
+
+    With no verdict at all (every check a judge error, or not judged yet) only the sections
+    that describe the data are built, under a notice saying so: a run that failed entirely
+    still gets a report that shows why.
+    """
+    warnings = notices(frame)
+    if not has_verdicts(frame):
+        keys = [key for key in keys if key in VERDICT_FREE_SECTIONS]
+        warnings = [*warnings, NO_VERDICTS_NOTICE]
     sections = [build_section(key, frame, options) for key in keys]
-    return render_report(sections, title="EUDAIMONIA analysis report", source=source,
-                         warnings=notices(frame))
+    return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings)
+
+
+VERDICT_FREE_SECTIONS = ("methods",)
+"""Sections that make sense without a single verdict (they count checks and errors)."""
+NO_VERDICTS_NOTICE = ("No check in this selection has a verdict (all are judge errors or not judged yet): "
+                      "rates and models need verdicts, so only Data & methods is shown.")
+
+
+def has_verdicts(frame: pd.DataFrame) -> bool:
+    return bool(frame["violation"].notna().any())
 
 
 def write_report(text: str, out: Path) -> Path:

@@ -185,3 +185,21 @@ def test_forest_plot_shows_the_gee_estimates_beside_the_mixed_model():
     gee_table = next(t.frame for t in section.tables if t.name == "gee_params").set_index("term")
     source = list(gee.y).index("Modified vs real prompt")
     assert abs(gee.x[source] - gee_table.loc["source[T.modified]", "odds_ratio"]) < 1e-9
+
+
+def test_a_run_with_only_judge_errors_still_shows_its_data_and_methods(tmp_path):
+    frame = demo_judgments().drop(columns=["simulated"])
+    frame = frame[frame["model"] == "GPT-4o"].head(40).copy()
+    frame["violation"] = float("nan")
+    frame["error"] = "unparseable judge reply: prose"
+    path = tmp_path / "all-errors.csv"
+    frame.to_csv(path, index=False)
+    board = Dashboard(DataSource("file", path))
+    assert "All 40 checks" in board.tabs["leaderboard"].status.value
+    board.select_tab("methods")
+    methods = board.tabs["methods"]
+    assert "0 with a verdict and 40 judge errors" in methods.notes.value
+    assert "eud-error" not in methods.status.value
+    text = board.export_report()
+    assert "only Data &amp; methods is shown" in text or "only Data & methods is shown" in text
+    assert text.count('class="plotly-graph-div"') == len(FIGURE_NAMES["methods"])

@@ -27,7 +27,8 @@ import traitlets
 from ..design_code import REQUIREMENTS
 from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
 from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, DataSource, Options, Section,
-                      Table, build_report, build_section, filter_frame, load_source, notices,
+                      VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
+                      load_source, notices,
                       principle_options)
 
 log = logging.getLogger(__name__)
@@ -310,13 +311,16 @@ class Dashboard:
             return
         tab = self.tabs[key]
         frame = self.filtered()
-        if frame["violation"].notna().sum() == 0:
+        if frame.empty or (not has_verdicts(frame) and key not in VERDICT_FREE_SECTIONS):
             message = "No judged checks match the current filters"
             tab.show(Section(key, SECTION_TITLES[key], figures={
                 name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
                 self.figure_width)
             tab.notes.value, tab.tables.children = "", []
-            tab.status.value = "<span class='eud-status'>Select at least one model and requirement.</span>"
+            hint = ("Select at least one model and requirement." if frame.empty else
+                    f"All {len(frame):,} checks in this selection are judge errors or not judged yet: "
+                    "Data &amp; methods shows them.")
+            tab.status.value = f"<span class='eud-status'>{hint}</span>"
             self._stale.discard(key)
             return
         heavy = key in HEAVY_SECTIONS
