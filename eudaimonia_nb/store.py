@@ -353,7 +353,18 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
     frame["violation"] = frame["violation"].astype(float)
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
     frame.attrs["smoke_test"] = bool(frame["smoke_test"].any())
-    return frame[_JUDGMENT_COLUMNS]
+    return _label_repeated_models(frame[_JUDGMENT_COLUMNS])
+
+
+def _label_repeated_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """A model judged in several runs (another judge, rubric or system prompt) becomes one
+    ``model`` per run, ``"name [run_id]"``, so the analysis never pools or double-counts them;
+    ``model_name`` keeps the name the endpoint used."""
+    frame = frame.assign(model_name=frame["model"])
+    runs_per_model = frame.groupby("model")["run_id"].transform("nunique")
+    repeated = runs_per_model > 1
+    frame.loc[repeated, "model"] = frame.loc[repeated, "model"] + " [" + frame.loc[repeated, "run_id"] + "]"
+    return frame
 
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")

@@ -156,3 +156,25 @@ def test_price_table_errors_name_file_row_and_column(tmp_path):
     (tmp_path / "cols.csv").write_text("model,price\n")
     with pytest.raises(PriceTableError, match="missing column"):
         load_prices(tmp_path / "cols.csv")
+
+
+def test_one_model_in_two_runs_becomes_two_models_never_double_counted(benchmark, tmp_path):
+    from eudaimonia_nb.analysis.frames import JudgmentsError, validate_judgments
+
+    path = str(tmp_path / "s.sqlite")
+    first = Runner(replace(CONFIG, store_path=path), benchmark=benchmark, prices={})
+    second = Runner(replace(CONFIG, store_path=path, judge_model="another-judge"), benchmark=benchmark, prices={})
+    other = Runner(replace(CONFIG, store_path=path, model="solo"), benchmark=benchmark, prices={})
+    store = ResultsStore(path)
+    for runner in (first, second, other):
+        store.begin_run(runner.record(), runner.checks)
+    store.close()
+    frame = load_judgments(path)
+    n = len(first.checks)
+    assert len(frame) == 3 * n
+    assert sorted(frame["model"].unique()) == sorted([f"m [{first.run_id}]", f"m [{second.run_id}]", "solo"])
+    assert set(frame.loc[frame["model_name"] == "m", "run_id"]) == {first.run_id, second.run_id}
+    validate_judgments(frame)  # one row per model x prompt x requirement
+    pooled = frame.assign(model=frame["model_name"])
+    with pytest.raises(JudgmentsError, match=r"row \d+.*'model'.*a second row for model 'm'.*first at row 1"):
+        validate_judgments(pooled)

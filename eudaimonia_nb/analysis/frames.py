@@ -139,6 +139,16 @@ def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", f
         i = int(np.flatnonzero(bad)[0])
         raise fail(i, "source", f"{out['source'].iloc[i]!r} for prompt {out['prompt_id'].iloc[i]!r}, which "
                                 f"earlier rows mark {first_source.iloc[i]!r}; expected one source per prompt")
+    # Two rows for one model x prompt x requirement would count that check twice (two runs of
+    # one model pooled, say): a silent double weight in every rate and fit.
+    repeated = out.duplicated(["model", "prompt_id", "requirement"])
+    if repeated.any():
+        i = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero((out["model"] == out["model"].iloc[i]) & (out["prompt_id"] == out["prompt_id"].iloc[i])
+                                   & (out["requirement"] == out["requirement"].iloc[i]))[0])
+        raise fail(i, "model", f"a second row for model {out['model'].iloc[i]!r}, prompt {out['prompt_id'].iloc[i]!r}, "
+                               f"requirement {out['requirement'].iloc[i]!r} (first at row {first + first_row}); "
+                               "expected one row per model x prompt x requirement (give each run its own model label)")
     parsed = [_parse_violation(v) for v in out["violation"].tolist()]
     for i, value in enumerate(parsed):
         if value is None:
