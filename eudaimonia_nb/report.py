@@ -23,7 +23,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .analysis.frames import is_simulated
-from .design_code import PRINCIPLES, REQUIREMENTS, requirement
+from .design_code import REQUIREMENTS, requirement
+from .plots import PRINCIPLE_LABELS
 
 SOURCE_ENV = "EUDAIMONIA_DASHBOARD_SOURCE"
 """Data source of the dashboard at start-up: ``demo``, ``store:PATH[#RUN,RUN]`` or ``file:PATH``."""
@@ -545,4 +546,4 @@ def write_report(text: str, out: Path) -> Path:
 
 def principle_options() -> list[tuple[str, int]]:
     """(label, number) pairs of the design code's principles, for a selector."""
-    return [(f"P{p.number}. {p.name}", p.number) for p in PRINCIPLES]
+    return [(label, number) for number, label in PRINCIPLE_LABELS.items()]

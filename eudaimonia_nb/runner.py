@@ -23,7 +23,8 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
-from .client import ChatClient, ChatRequest, ChatResponse, RequestCache, RetryPolicy, open_client, public_url
+from .client import (ChatClient, ChatRequest, ChatResponse, ReliableClient, RequestCache, RetryPolicy, open_client,
+                     public_url)
 from .dataset import SOURCES, Benchmark, load_benchmark
 from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
 from .judge import VerdictParseError, judge_request, parse_verdict, system_message, template_version
@@ -359,7 +360,10 @@ class Runner:
                 todo.setdefault(pid, []).append(req)
         return todo
 
-    async def _work(self, store, cache, responses, todo, retry_failed, redo, tally) -> None:
+    async def _work(
+        self, store: ResultsStore, cache: RequestCache | None, responses: dict[str, tuple[str | None, str | None]],
+        todo: dict[str, list[str]], retry_failed: bool, redo: set[tuple[str, str]], tally: _Tally,
+    ) -> None:
         c = self.config
         retry = RetryPolicy(max_retries=c.max_retries, base_delay_s=c.retry_base_delay_s)
         responder = open_client(c.base_url, c.api_key_env, concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache)
@@ -377,7 +381,11 @@ class Runner:
             await responder.provider.aclose()
             await judge_client.provider.aclose()
 
-    async def _prompt(self, pid, text, reqs, stored, retry_failed, redo, store, responder, judge_client, tally) -> None:
+    async def _prompt(
+        self, pid: str, text: str, reqs: list[str], stored: tuple[str | None, str | None] | None, retry_failed: bool,
+        redo: set[tuple[str, str]], store: ResultsStore, responder: ReliableClient, judge_client: ReliableClient,
+        tally: _Tally,
+    ) -> None:
         c = self.config
         if stored is None or (retry_failed and stored[1] is not None):
             reply = await responder.complete(response_request(text, c), use_cache=stored is None)

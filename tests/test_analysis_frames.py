@@ -72,6 +72,13 @@ def test_a_prompt_marked_with_two_sources_names_the_row(tmp_path):
         load_judgments(_csv(tmp_path, frame))
 
 
+def test_jsonl_errors_name_the_file_line_past_blank_lines(tmp_path):
+    path = tmp_path / "j.jsonl"
+    bad = {**GOOD.iloc[1].to_dict(), "violation": "maybe"}
+    path.write_text(json.dumps(GOOD.iloc[0].to_dict()) + "\n\n" + json.dumps(bad) + "\n")
+    with pytest.raises(JudgmentsError, match=r"j\.jsonl, row 3: column 'violation': 'maybe'"):
+        load_judgments(path)
+
 def test_bad_jsonl_line_and_unknown_type(tmp_path):
     path = tmp_path / "j.jsonl"
     path.write_text(json.dumps(GOOD.iloc[0].to_dict()) + "\n{not json\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,20 +53,18 @@ def load_judgments(path: str | os.PathLike[str]) -> pd.DataFrame:
     if suffix == ".csv":
         # Read as text so "1", "0" and "" are judged by validation, not by pandas' guessing.
         frame = pd.read_csv(file, dtype=str, keep_default_na=False)
-        first_row = 2
-    elif suffix in (".jsonl", ".json", ".ndjson"):
-        frame = _read_jsonl(file)
-        first_row = 1
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(file)
-        first_row = 1
-    else:
-        raise JudgmentsError(str(file), f"unknown file type {suffix!r}; expected .csv, .jsonl or .parquet")
-    return validate_judgments(frame, where=str(file), first_row=first_row)
+        return validate_judgments(frame, where=str(file), first_row=2)
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        frame, lines = _read_jsonl(file)
+        return validate_judgments(frame, where=str(file), row_numbers=lines)
+    if suffix in (".parquet", ".pq"):
+        return validate_judgments(pd.read_parquet(file), where=str(file), first_row=1)
+    raise JudgmentsError(str(file), f"unknown file type {suffix!r}; expected .csv, .jsonl or .parquet")
 
 
-def _read_jsonl(file: Path) -> pd.DataFrame:
-    records = []
+def _read_jsonl(file: Path) -> tuple[pd.DataFrame, list[int]]:
+    """The records and the file line of each: blank lines are skipped, so record i is not line i + 1."""
+    records, lines = [], []
     for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -76,9 +75,10 @@ def _read_jsonl(file: Path) -> pd.DataFrame:
         if not isinstance(obj, dict):
             raise JudgmentsError(str(file), f"expected a JSON object, got {type(obj).__name__}", row=number)
         records.append(obj)
+        lines.append(number)
     if not records:
         raise JudgmentsError(str(file), "the file holds no judgments")
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records(records), lines
 
 
 def _parse_violation(value: object) -> float | None:
@@ -97,8 +97,12 @@ def _parse_violation(value: object) -> float | None:
     return {"1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0, "true": 1.0, "false": 0.0}.get(text)
 
 
-def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", first_row: int = 1) -> pd.DataFrame:
+def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", first_row: int = 1,
+                       row_numbers: Sequence[int] | None = None) -> pd.DataFrame:
     """Check a judgments frame and return a normalised copy (``violation`` float, ``error`` str).
+
+    Errors number rows from ``first_row``, or by ``row_numbers`` (one per row, e.g. file lines)
+    when given.
 
     Raises ``JudgmentsError`` naming the first offending row and column. A row carrying an
     error message has no verdict: its ``violation`` is set to NaN so it is counted as an
@@ -112,8 +116,11 @@ def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", f
                                     f"{', '.join(REQUIRED_COLUMNS)}", column=missing[0])
     out = frame.reset_index(drop=True).copy()
 
+    def row_of(position: int) -> int:
+        return row_numbers[position] if row_numbers is not None else position + first_row
+
     def fail(position: int, column: str, message: str) -> JudgmentsError:
-        return JudgmentsError(where, message, row=position + first_row, column=column)
+        return JudgmentsError(where, message, row=row_of(position), column=column)
 
     for column in ("model", "prompt_id"):
         values = out[column]
@@ -147,7 +154,7 @@ def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", f
         first = int(np.flatnonzero((out["model"] == out["model"].iloc[i]) & (out["prompt_id"] == out["prompt_id"].iloc[i])
                                    & (out["requirement"] == out["requirement"].iloc[i]))[0])
         raise fail(i, "model", f"a second row for model {out['model'].iloc[i]!r}, prompt {out['prompt_id'].iloc[i]!r}, "
-                               f"requirement {out['requirement'].iloc[i]!r} (first at row {first + first_row}); "
+                               f"requirement {out['requirement'].iloc[i]!r} (first at row {row_of(first)}); "
                                "expected one row per model x prompt x requirement (give each run its own model label)")
     parsed = [_parse_violation(v) for v in out["violation"].tolist()]
     for i, value in enumerate(parsed):

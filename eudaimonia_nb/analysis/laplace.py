@@ -66,7 +66,7 @@ class _Problem:
             return np.bincount(self.group, weights=values, minlength=self.q)
         return np.asarray(self.Zt @ values)
 
-    def blocks(self, coef: np.ndarray, u: np.ndarray, s2: float, pen: np.ndarray):
+    def blocks(self, coef: np.ndarray, u: np.ndarray, s2: float, pen: np.ndarray) -> tuple[np.ndarray, ...]:
         eta = self.X @ coef + u[self.group]
         mu = expit(eta)
         w = mu * (1.0 - mu)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from ..dataset import SOURCES
 from .frames import is_simulated, with_principle
 
 # scipy.special rather than scipy.stats: the same numbers without a second of import time
@@ -165,7 +166,7 @@ def real_vs_modified_by(frame: pd.DataFrame, unit: str, n_boot: int = 1000, seed
     weights = prompt_bootstrap_weights(t.prompt_source, n_boot, seed)
     result: dict[str, object] = {unit: t.units}
     rates, draws = {}, {}
-    for source in ("real", "modified"):
+    for source in SOURCES:
         cols = t.prompt_source == source
         v, c = t.violations[:, cols], t.checks[:, cols]
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from ..dataset import DatasetError, DatasetNotFoundError, load_benchmark
+from ..dataset import SOURCES, DatasetError, DatasetNotFoundError, load_benchmark
 from ..design_code import REQUIREMENT_KEYS
 from .frames import model_data
 
@@ -125,7 +125,7 @@ def synthetic_design(seed: int = 0) -> pd.DataFrame:
     rows: list[tuple[str, str, str, str | None, str]] = []
     origins = [o for o, n in _MODIFIED_ORIGINS.items() for _ in range(n)]
     rng.shuffle(origins)
-    for s_index, source in enumerate(("real", "modified")):
+    for s_index, source in enumerate(SOURCES):
         remaining = {k: v[s_index] for k, v in _CHECKS_PER_REQUIREMENT.items()}
         sizes = sorted((k for k, v in _PROMPTS_PER_LABEL_COUNT.items() for _ in range(v[s_index])), reverse=True)
         # Largest prompts first, each taking the requirements with most checks left: this

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..dataset import SOURCES
 from ..design_code import REQUIREMENT_KEYS
 from . import REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
 
@@ -164,7 +165,7 @@ def requirement_source_bars(rates: pd.DataFrame, published: pd.DataFrame | None 
     labels = [_req_label(k) for k in keys]
     # scattermode="group" puts the paper's markers over their own bar of each pair.
     fig = go.Figure(layout=_base_layout(title, 460, barmode="group", scattermode="group"))
-    for source in ("real", "modified"):
+    for source in SOURCES:
         part = rates[rates["source"] == source].set_index("requirement").reindex(keys)
         rate, low, high = _pct(part["rate"]), _pct(part["ci_low"]), _pct(part["ci_high"])
         fig.add_trace(go.Bar(
@@ -176,7 +177,7 @@ def requirement_source_bars(rates: pd.DataFrame, published: pd.DataFrame | None 
                            "<extra></extra>")))
     if published is not None and not published.empty:
         part = published.set_index("requirement").reindex(keys)
-        for source in ("real", "modified"):
+        for source in SOURCES:
             # Grey open diamonds, as on the leaderboard: published figures, not this data. A
             # tick shape here would be mistaken for the end of an error bar.
             fig.add_trace(go.Scatter(
@@ -207,7 +208,7 @@ def dumbbell_figure(comparison: pd.DataFrame) -> go.Figure:
                              hoverinfo="skip", showlegend=False))
     stats = np.column_stack([_pct(data["diff"]), _pct(data["diff_ci_low"]), _pct(data["diff_ci_high"]),
                              data["p_value"].to_numpy(float), data["p_holm"].to_numpy(float)])
-    for source in ("real", "modified"):
+    for source in SOURCES:
         rate = _pct(data[f"rate_{source}"])
         low, high = _pct(data[f"{source}_ci_low"]), _pct(data[f"{source}_ci_high"])
         fig.add_trace(go.Scatter(
@@ -241,7 +242,7 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
     stats = np.column_stack([_pct(groups["diff"]), _pct(groups["diff_ci_low"]), _pct(groups["diff_ci_high"]),
                              groups["p_holm"].to_numpy(float)])
     fig = go.Figure(layout=_base_layout(title, 400, barmode="group"))
-    for source in ("real", "modified"):
+    for source in SOURCES:
         rate = _pct(groups[f"rate_{source}"])
         low, high = _pct(groups[f"{source}_ci_low"]), _pct(groups[f"{source}_ci_high"])
         fig.add_trace(go.Bar(
@@ -362,7 +363,7 @@ def data_overview_figure(counts: pd.DataFrame) -> go.Figure:
     keys = [k for k in REQUIREMENT_KEYS if k in set(counts["requirement"])]
     labels = [_req_label(k) for k in keys]
     fig = go.Figure(layout=_base_layout(title, 420, barmode="stack"))
-    for source in ("real", "modified"):
+    for source in SOURCES:
         part = counts[counts["source"] == source].set_index("requirement").reindex(keys)
         fig.add_trace(go.Bar(
             x=labels, y=part["n_checks"], name=f"{SOURCE_LABELS[source]}: judged",

@@ -17,14 +17,15 @@ import pandas as pd
 from ..dataset import SOURCES, Benchmark
 from ..design_code import REQUIREMENTS, requirement
 from ..explore import PromptIndex
-from ..plots import SOURCE_COLORS, SOURCE_LABELS
+from ..plots import PRINCIPLE_LABELS, SOURCE_COLORS, SOURCE_LABELS
 
 PAGE_SIZES = (5, 10, 20, 50)
 _ANY = "(any)"
-_TEXT_BOX_STYLE = (
+TEXT_BOX_STYLE = (
     "white-space: pre-wrap; word-break: break-word; max-height: 18em; overflow-y: auto; "
     "background: #f7f7f7; border: 1px solid #ddd; padding: 0.5em; margin: 0.3em 0; font-size: 0.9em;"
 )
+"""Inline CSS of a scrollable text box; shared with the judging panel so prompts and responses look alike."""
 
 
 def highlight(text: str, query: str | None) -> str:
@@ -51,13 +52,13 @@ def render_prompt(row: pd.Series, query: str | None = None) -> str:
     )
     items = "".join(
         f"<li><b>{html.escape(r.label)}</b> <code>{html.escape(r.key)}</code> "
-        f"<i>(P{r.principle}. {html.escape(r.principle_name)})</i>: {html.escape(r.description)}</li>"
+        f"<i>({html.escape(PRINCIPLE_LABELS[r.principle])})</i>: {html.escape(r.description)}</li>"
         for r in (requirement(k) for k in row["requirements"])
     )
     return (
         "<div style='border-top:1px solid #ccc;padding:0.5em 0'>"
         f"<div>{badge} {' &middot; '.join(meta)}</div>"
-        f"<div style='{_TEXT_BOX_STYLE}'>{highlight(str(row['text']), query)}</div>"
+        f"<div style='{TEXT_BOX_STYLE}'>{highlight(str(row['text']), query)}</div>"
         f"<div>{len(row['requirements'])} labelled requirement(s):</div><ul style='margin:0.2em 0'>{items}</ul>"
         "</div>"
     )

@@ -36,7 +36,7 @@ from ..design_code import REQUIREMENTS, requirement
 from ..explore import PromptIndex
 from ..runner import Runner, RunConfig, RunSummary, respond_and_judge
 from ..store import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
-from .browser import _TEXT_BOX_STYLE, render_prompt
+from .browser import TEXT_BOX_STYLE, render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def result_html(result: PromptResult) -> str:
     return (
         (_smoke_banner() if result.smoke_test else "")
         + f"<div><b>{html.escape(result.model)}</b> ({usage})</div>"
-        + f"<div class='response' style='{_TEXT_BOX_STYLE}'>{body}</div>"
+        + f"<div class='response' style='{TEXT_BOX_STYLE}'>{body}</div>"
         + f"<div>judge <b>{html.escape(result.judge_model)}</b>, one row per requirement:</div>"
         + f"<table class='verdicts' style='border-collapse:collapse'>{rows}</table>"
     )
