@@ -22,6 +22,7 @@ Every simulated table has ``simulated=True`` on every row and in ``frame.attrs``
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from scipy.special import expit
 
 from ..dataset import SOURCES, DatasetError, DatasetNotFoundError, load_benchmark
 from ..design_code import REQUIREMENT_KEYS
+from ..paths import published_dir
 from .frames import model_data
 
 log = logging.getLogger(__name__)
@@ -42,24 +44,6 @@ DEFAULT_PROMPT_SD = 1.0
 DEFAULT_SOURCE_EFFECT = -0.35
 JUDGE_LABEL = "simulated"
 
-# Design counts of the released benchmark (dataset README; tests check them against the file),
-# used only to build a synthetic design when the file is not available.
-_CHECKS_PER_REQUIREMENT = {  # key: (real, modified)
-    "1B_intentional_human_speech": (143, 432), "1B_human_pronoun": (106, 200),
-    "1C_identity_transparency": (48, 161), "2A_fabricated_personal_information": (37, 148),
-    "2B_emotion_expression": (112, 246), "2C_deference": (59, 205), "2C_flattery_tone": (206, 381),
-    "2D_human_relationship_encouragement": (21, 132), "3A_engagement_hooks": (228, 282),
-}
-_PROMPTS_PER_LABEL_COUNT = {  # labels per prompt: (real prompts, modified prompts)
-    1: (43, 112), 2: (79, 144), 3: (98, 122), 4: (61, 92), 5: (29, 74), 6: (8, 56), 7: (4, 33),
-    8: (0, 10), 9: (0, 4),
-}
-_MODIFIED_ORIGINS = {  # (rewriter, responder): prompts
-    ("GPT5.4", "GPT-4o"): 30, ("GPT5.4", "Gemini2.0Flash"): 47, ("GPT5.4", "Sonnet4"): 49,
-    ("Gemini3.1pro", "GPT-4o"): 84, ("Gemini3.1pro", "Gemini2.0Flash"): 112, ("Gemini3.1pro", "Sonnet4"): 93,
-    ("Opus4.6", "GPT-4o"): 60, ("Opus4.6", "Gemini2.0Flash"): 89, ("Opus4.6", "Sonnet4"): 83,
-}
-_REAL_RESPONDER = "GPT-4"
 
 
 @dataclass(frozen=True)
@@ -116,18 +100,25 @@ class SimulationTruth:
 
 # ---------------------------------------------------------------------------- designs
 
+def design_counts() -> dict:
+    """The released benchmark's design counts (``data/published/benchmark_design.json``)."""
+    with (published_dir() / "benchmark_design.json").open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
 def synthetic_design(seed: int = 0) -> pd.DataFrame:
     """A design with the benchmark's counts: the same checks per requirement and source and
     the same distribution of labels per prompt (the assignment of labels to prompts is made
     up). Columns as ``Benchmark.checks``' ``prompt_id``, ``requirement``, ``source``,
     ``rewriter_model``, ``responder_model``."""
+    counts = design_counts()
     rng = np.random.default_rng(seed)
     rows: list[tuple[str, str, str, str | None, str]] = []
-    origins = [o for o, n in _MODIFIED_ORIGINS.items() for _ in range(n)]
+    origins = [(o["rewriter"], o["responder"]) for o in counts["modified_origins"] for _ in range(o["prompts"])]
     rng.shuffle(origins)
-    for s_index, source in enumerate(SOURCES):
-        remaining = {k: v[s_index] for k, v in _CHECKS_PER_REQUIREMENT.items()}
-        sizes = sorted((k for k, v in _PROMPTS_PER_LABEL_COUNT.items() for _ in range(v[s_index])), reverse=True)
+    for source in SOURCES:
+        remaining = {k: v[source] for k, v in counts["checks_per_requirement"].items()}
+        sizes = sorted((int(k) for k, v in counts["prompts_per_label_count"].items() for _ in range(v[source])), reverse=True)
         # Largest prompts first, each taking the requirements with most checks left: this
         # greedy rule meets any feasible pair of margins exactly (Gale-Ryser).
         for i, size in enumerate(sizes):
@@ -135,7 +126,7 @@ def synthetic_design(seed: int = 0) -> pd.DataFrame:
             order = sorted(remaining, key=lambda k: (-remaining[k], jitter[REQUIREMENT_KEYS.index(k)]))
             chosen = order[:size]
             prompt_id = f"sim-{source[0]}{i:04d}"
-            rewriter, responder = (None, _REAL_RESPONDER) if source == "real" else origins[i]
+            rewriter, responder = (None, counts["real_responder"]) if source == "real" else origins[i]
             for key in REQUIREMENT_KEYS:
                 if key in chosen:
                     remaining[key] -= 1
