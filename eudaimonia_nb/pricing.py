@@ -45,23 +45,33 @@ def load_prices(path: str | os.PathLike[str] | None = None) -> dict[str, Price]:
     file = Path(path) if path is not None else default_prices_path()
     if file is None or (path is None and not file.is_file()):
         return {}
-    lines = [line for line in file.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
+    # Comment and blank lines are skipped, but errors name the line of the file itself.
+    numbered = [(n, line) for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(line for _, line in numbered)
     missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise PriceTableError(f"{file}: missing column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}")
     table: dict[str, Price] = {}
-    for number, row in enumerate(reader, start=2):
+    seen: dict[str, int] = {}
+    for (number, _), row in zip(numbered[1:], reader):
+        where = f"{file}, line {number}"
+        name = (row["model"] or "").strip().lower()
+        if not name:
+            raise PriceTableError(f"{where}: column 'model': expected a model name")
+        if name in seen:
+            raise PriceTableError(f"{where}: column 'model': {name!r} is already priced on line {seen[name]}")
+        seen[name] = number
         values = []
         for column in _COLUMNS[1:]:
             try:
                 value = float(row[column])
             except (TypeError, ValueError):
-                raise PriceTableError(f"{file}, data row {number - 1}: column {column!r}: expected a number, got {row[column]!r}") from None
-            if value < 0:
-                raise PriceTableError(f"{file}, data row {number - 1}: column {column!r}: expected a non-negative number")
+                raise PriceTableError(f"{where}: column {column!r}: expected a number, got {row[column]!r}") from None
+            if not value >= 0:  # also rejects nan
+                raise PriceTableError(f"{where}: column {column!r}: expected a non-negative number")
             values.append(value)
-        table[row["model"].strip().lower()] = Price(*values)
+        table[name] = Price(*values)
     return table
 
 

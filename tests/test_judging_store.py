@@ -150,8 +150,11 @@ def test_price_table_errors_name_file_row_and_column(tmp_path):
     assert cost_usd("openrouter/gpt-x", 1_000_000, 500_000, prices) == 6.0
     assert cost_usd("other", 1, 1, prices) is None
     bad = tmp_path / "bad.csv"
-    bad.write_text("model,input_usd_per_million,output_usd_per_million\ngpt-x,2,8\ngpt-y,cheap,1\n")
-    with pytest.raises(PriceTableError, match=r"bad\.csv, data row 2: column 'input_usd_per_million'"):
+    bad.write_text("# USD per million tokens\nmodel,input_usd_per_million,output_usd_per_million\ngpt-x,2,8\ngpt-y,cheap,1\n")
+    with pytest.raises(PriceTableError, match=r"bad\.csv, line 4: column 'input_usd_per_million'"):
+        load_prices(bad)
+    bad.write_text("model,input_usd_per_million,output_usd_per_million\ngpt-x,2,8\n\nGPT-X,3,9\n")
+    with pytest.raises(PriceTableError, match=r"line 4: column 'model': 'gpt-x' is already priced on line 2"):
         load_prices(bad)
     (tmp_path / "cols.csv").write_text("model,price\n")
     with pytest.raises(PriceTableError, match="missing column"):

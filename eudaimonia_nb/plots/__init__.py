@@ -8,8 +8,6 @@ SOURCE_COLORS = {"real": "#1b6ca8", "modified": "#e07b24"}
 """Real (in-the-wild) versus modified (rewritten) prompts, the same in every figure."""
 SOURCE_LABELS = {"real": "Real (in-the-wild)", "modified": "Modified (rewritten)"}
 """Legend and badge text for each source."""
-PRINCIPLE_COLORS = {1: "#4c72b0", 2: "#c44e52", 3: "#55a868"}
-"""One colour per design-code principle, by principle number."""
 PRINCIPLE_LABELS = {p.number: f"P{p.number}. {p.name}" for p in PRINCIPLES}
 """Display label per principle number, e.g. ``P2. Protect human intimacy``; used by plots and selectors."""
 REQUIREMENT_LABELS = {r.key: r.label for r in REQUIREMENTS}
