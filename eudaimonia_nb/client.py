@@ -168,13 +168,18 @@ def api_key_from_env(var: str | None) -> str:
     return value
 
 
+_CREDENTIAL_PARAM = re.compile(r"key|token|secret|sig|password|passwd|auth|credential", re.IGNORECASE)
+
+
 def cache_scope(url: str) -> str:
-    """``public_url`` plus a one-way digest of the query (which may hold a key, so never the
-    query itself)."""
-    query = urlsplit(url).query
-    if not query:
+    """``public_url`` plus a one-way digest of the query's non-credential parameters (such as
+    Azure's ``api-version``), which decide the answer; a key in the query does not, so rotating
+    it neither changes a run id nor empties the cache."""
+    pairs = sorted((k, v) for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+                   if not _CREDENTIAL_PARAM.search(k))
+    if not pairs:
         return public_url(url)
-    canonical = "&".join(sorted(query.split("&")))
+    canonical = json.dumps(pairs, separators=(",", ":"))
     return f"{public_url(url)}#query-{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:16]}"
 
 

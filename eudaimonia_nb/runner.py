@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import __version__
 from .client import (ChatClient, ChatRequest, ChatResponse, ReliableClient, RequestCache, RetryPolicy, open_client,
-                     public_url)
+                     cache_scope, public_url)
 from .dataset import SOURCES, Benchmark, load_benchmark
 from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
 from .judge import VerdictParseError, judge_request, parse_verdict, system_message, template_version
@@ -119,9 +119,10 @@ class RunConfig:
         """The fields that determine results (operational settings and key names excluded)."""
         return {
             "model": self.model,
-            "base_url": public_url(self.base_url),
+            # With a digest of the query: an api-version is part of what answers, a key is not shown.
+            "base_url": cache_scope(self.base_url),
             "judge_model": self.judge_model,
-            "judge_base_url": public_url(self.judge_base_url),
+            "judge_base_url": cache_scope(self.judge_base_url),
             "system_prompt": self.system_prompt,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,

@@ -38,8 +38,23 @@ def test_query_string_separates_cached_answers_but_is_not_stored(tmp_path):
     assert secret.encode() not in stored and b"api-version" not in stored
 
 
-def test_cache_scope_ignores_query_order_and_hides_values():
+def test_cache_scope_ignores_query_order_and_credentials_and_hides_values():
     a = cache_scope("https://h.example/v1?b=2&a=1")
     assert a == cache_scope("https://h.example/v1?a=1&b=2")
     assert a != cache_scope("https://h.example/v1?a=1&b=3")
     assert "a=1" not in a and cache_scope("https://h.example/v1/") == "https://h.example/v1"
+    # a rotated key is not a different endpoint
+    assert cache_scope("https://h.example/v1?api-version=1&key=OLD") == cache_scope("https://h.example/v1?api-version=1&api_key=NEW")
+    assert cache_scope("https://h.example/v1?token=x") == "https://h.example/v1"
+
+
+def test_run_id_follows_the_api_version_not_the_key(benchmark):
+    from dataclasses import replace
+
+    from eudaimonia_nb.runner import RunConfig, run_id_for
+
+    config = RunConfig(model="m", base_url="https://h.example/v1?api-version=1&key=OLD", judge_model="j",
+                       judge_base_url="https://h.example/v1")
+    base = run_id_for(config, benchmark)
+    assert run_id_for(replace(config, base_url="https://h.example/v1?key=NEW&api-version=1"), benchmark) == base
+    assert run_id_for(replace(config, base_url="https://h.example/v1?api-version=2&key=OLD"), benchmark) != base
