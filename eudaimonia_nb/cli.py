@@ -68,7 +68,7 @@ def _run_report(args: argparse.Namespace) -> int:
         frame = load_source(source)
         text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot))
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
     print(write_report(text, Path(args.out)))
     return 0
@@ -140,17 +140,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _run_run(args: argparse.Namespace) -> int:
     import sqlite3
-    from urllib.parse import urlsplit
 
     from .client import CredentialError
     from .dataset import DatasetError, DatasetNotFoundError
-    from .runner import RunConfig, dry_run, parse_ids, run
+    from .runner import SAME_HOST_KEY, RunConfig, dry_run, parse_ids, run
 
     try:
-        # A key goes only to the host it was given for: never the model's key to another judge host.
-        urls = (_check_url("--base-url", args.base_url), _check_url("--judge-base-url", args.judge_base_url))
-        hosts = {(urlsplit(url).hostname, urlsplit(url).port) for url in urls}
-        judge_key_env = args.judge_api_key_env or (args.api_key_env if len(hosts) == 1 else None)
+        _check_url("--base-url", args.base_url)
+        _check_url("--judge-base-url", args.judge_base_url)
+        # Without --judge-api-key-env the model's key goes to the judge only on the same host.
+        judge_key_env = args.judge_api_key_env or SAME_HOST_KEY
         config = RunConfig(
             model=args.model, base_url=args.base_url, api_key_env=args.api_key_env, judge_model=args.judge_model,
             judge_base_url=args.judge_base_url, judge_api_key_env=judge_key_env,

@@ -37,7 +37,8 @@ def fetch_benchmark(
     An existing file with the right hash is kept as it is unless ``force``.
     """
     target = Path(dest) if dest is not None else default_dataset_path()
-    if target.is_dir():
+    # A trailing slash names a folder even before it exists.
+    if target.is_dir() or (dest is not None and str(dest).endswith(("/", os.sep))):
         target = target / "final_dataset.jsonl"
     if not force and target.is_file() and _sha256_of(target) == sha256.lower():
         log.info("%s is already present and verified", target)
@@ -65,6 +66,7 @@ def fetch_benchmark(
                 f"SHA-256 mismatch for {url}: expected {sha256.lower()}, got {actual} "
                 f"({received} bytes). The file was not saved."
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the benchmark is public data
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

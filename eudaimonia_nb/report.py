@@ -389,6 +389,11 @@ def run_records(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def plural(n: int, noun: str) -> str:
+    """A count with its noun: "1 model", "22 models"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def notices(frame: pd.DataFrame) -> list[str]:
     """Warnings every tab and the report must carry: simulated data, smoke-test runs."""
     found = [SIMULATED_NOTICE] if is_simulated(frame) else []
@@ -437,7 +442,7 @@ def data_summary(frame: pd.DataFrame) -> str:
     kind = "Simulated" if is_simulated(frame) else "Judged"
     judges = ", ".join(sorted(map(str, frame["judge_model"].dropna().unique()))) if "judge_model" in frame.columns else ""
     judge_text = f" Judge: {html.escape(judges)}." if judges else ""
-    return (f"<b>{kind} data.</b> {frame['model'].nunique()} models, {frame['prompt_id'].nunique():,} "
+    return (f"<b>{kind} data.</b> {plural(frame['model'].nunique(), 'model')}, {frame['prompt_id'].nunique():,} "
             f"prompts, {len(frame):,} checks: {judged:,} with a verdict and {errors:,} judge errors "
             f"(excluded from rates).{judge_text}")
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -43,6 +44,10 @@ CHARS_PER_TOKEN = 4.0
 """Dry-run rule of thumb for English text."""
 
 
+SAME_HOST_KEY = "<the model's key variable, if the judge is on the same host>"
+"""``RunConfig.judge_api_key_env`` default; see ``RunConfig.judge_key_env``."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs. Keys are named by environment variable, never given."""
@@ -57,8 +62,10 @@ class RunConfig:
     """OpenAI-compatible endpoint of the judge."""
     api_key_env: str | None = "OPENAI_API_KEY"
     """Environment variable holding the model endpoint's key; None for keyless local servers."""
-    judge_api_key_env: str | None = "OPENAI_API_KEY"
-    """Environment variable holding the judge endpoint's key; None for keyless local servers."""
+    judge_api_key_env: str | None = SAME_HOST_KEY
+    """Environment variable holding the judge endpoint's key; None for keyless local servers.
+    The default, ``SAME_HOST_KEY``, reuses ``api_key_env`` only when the judge is on the same
+    host and port as the model, so a key never goes to a host it was not given for."""
     system_prompt: str | None = None
     """Optional system prompt for the model under test (the authors used none)."""
     temperature: float = 0.7
@@ -114,6 +121,13 @@ class RunConfig:
     def __repr__(self) -> str:
         # Base URLs may carry user:password@ or ?key=...: a repr (logs, tracebacks) never shows them.
         return f"RunConfig({', '.join(f'{k}={v!r}' for k, v in self.public_parameters().items())})"
+
+    def judge_key_env(self) -> str | None:
+        """The variable the judge's key is read from (resolving ``SAME_HOST_KEY``)."""
+        if self.judge_api_key_env != SAME_HOST_KEY:
+            return self.judge_api_key_env
+        same_host = _host_port(self.base_url) == _host_port(self.judge_base_url)
+        return self.api_key_env if same_host else None
 
     def identity(self) -> dict[str, Any]:
         """The fields that determine results (operational settings and key names excluded)."""
@@ -176,6 +190,14 @@ def select(benchmark: Benchmark, config: RunConfig) -> tuple[pd.DataFrame, pd.Da
     checks = benchmark.checks
     checks = checks[checks["prompt_id"].isin(prompts["prompt_id"]) & checks["requirement"].isin(wanted)]
     return prompts.reset_index(drop=True), checks.reset_index(drop=True)
+
+
+def _host_port(url: str) -> tuple[str | None, int | None]:
+    parts = urlsplit(url)
+    try:
+        return parts.hostname, parts.port
+    except ValueError:  # a malformed port: no host matches it
+        return parts.hostname, None
 
 
 def run_id_for(config: RunConfig, benchmark: Benchmark) -> str:
@@ -369,7 +391,7 @@ class Runner:
         retry = RetryPolicy(max_retries=c.max_retries, base_delay_s=c.retry_base_delay_s)
         responder = open_client(c.base_url, c.api_key_env, concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache)
         judge_client = open_client(
-            c.judge_base_url, c.judge_api_key_env, concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache
+            c.judge_base_url, c.judge_key_env(), concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache
         )
         texts = dict(zip(self.prompts["prompt_id"], self.prompts["text"]))
         try:
@@ -453,12 +475,20 @@ async def run_async(config: RunConfig, *, retry_failed: bool = False, progress: 
 def run(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None) -> RunSummary:
     """Blocking run; inside a running event loop (Jupyter) it runs on a worker thread."""
     coro_args = dict(retry_failed=retry_failed, progress=progress, benchmark=benchmark)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if not _inside_event_loop():
+        # Called outside the except clause: a run's own errors must not be chained to the
+        # "no running event loop" probe.
         return asyncio.run(run_async(config, **coro_args))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, run_async(config, **coro_args)).result()
+
+
+def _inside_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

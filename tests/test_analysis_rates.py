@@ -153,3 +153,11 @@ def test_a_prompt_with_two_sources_is_refused():
 
 def _phi(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def test_a_single_column_name_groups_by_that_column():
+    frame = pd.DataFrame({"model": ["a", "a", "b"], "prompt_id": ["p1", "p2", "p1"],
+                          "requirement": ["2C_deference"] * 3, "source": ["real"] * 3,
+                          "violation": [1.0, 0.0, 1.0], "error": ["", "", ""]})
+    assert violation_rates(frame, "model").equals(violation_rates(frame, ["model"]))
+    assert violation_rates(frame, "model")["n_checks"].tolist() == [2, 1]

@@ -94,3 +94,10 @@ def test_cli_fetch_and_error_exit(server, tmp_path):
     )
     assert bad.returncode == 1
     assert "SHA-256 mismatch" in bad.stderr and not (tmp_path / "x.jsonl").exists()
+
+
+def test_dest_with_a_trailing_slash_is_a_folder_even_before_it_exists(server, tmp_path):
+    folder = tmp_path / "fresh"
+    path = fetch_benchmark(url=f"{server}/good.jsonl", dest=f"{folder}/")
+    assert path == folder / "final_dataset.jsonl" and path.is_file()
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by others: public data

@@ -181,3 +181,36 @@ def test_one_model_in_two_runs_becomes_two_models_never_double_counted(benchmark
     pooled = frame.assign(model=frame["model_name"])
     with pytest.raises(JudgmentsError, match=r"row \d+.*'model'.*a second row for model 'm'.*first at row 1"):
         validate_judgments(pooled)
+
+
+def test_python_api_sends_the_model_key_to_the_judge_only_on_the_same_host():
+    from eudaimonia_nb.runner import SAME_HOST_KEY
+
+    same = RunConfig(model="m", base_url="https://api.example.com/v1", judge_model="j",
+                     judge_base_url="https://api.example.com/v1", api_key_env="MY_KEY")
+    assert same.judge_api_key_env == SAME_HOST_KEY and same.judge_key_env() == "MY_KEY"
+    elsewhere = replace(same, judge_base_url="https://openrouter.example/api/v1")
+    assert elsewhere.judge_key_env() is None
+    other_port = replace(same, judge_base_url="https://api.example.com:8443/v1")
+    assert other_port.judge_key_env() is None
+    explicit = replace(elsewhere, judge_api_key_env="ROUTER_KEY")
+    assert explicit.judge_key_env() == "ROUTER_KEY"
+    assert explicit.identity() == elsewhere.identity()  # key variables do not decide results
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_an_exported_run_loads_back_into_the_analysis(benchmark, tmp_path, fmt):
+    from eudaimonia_nb.analysis.frames import load_judgments as load_file
+    from eudaimonia_nb.store import export_run
+
+    runner, store = _started(benchmark, tmp_path)
+    checks = list(zip(runner.checks["prompt_id"], runner.checks["requirement"]))
+    store.put_verdict(runner.run_id, _verdict(*checks[0], True))
+    store.put_verdict(runner.run_id, _verdict(*checks[1], None, "unparseable judge reply: 'meh'"))
+    store.close()
+    out = export_run(runner.store_path, runner.run_id, fmt, tmp_path / f"run.{fmt}")
+    loaded = load_file(out)
+    assert len(loaded) == len(checks)
+    assert loaded["violation"].iloc[0] == 1.0
+    assert loaded["violation"].iloc[1:].isna().all()
+    assert loaded["error"].iloc[1].startswith("unparseable") and (loaded["error"].iloc[2:] == PENDING).all()

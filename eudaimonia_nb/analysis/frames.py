@@ -83,7 +83,7 @@ def _read_jsonl(file: Path) -> tuple[pd.DataFrame, list[int]]:
 
 def _parse_violation(value: object) -> float | None:
     """1.0 / 0.0 / NaN for an acceptable cell, None for an unacceptable one."""
-    if value is None:
+    if value is None or value is pd.NA:  # pd.NA: Parquet's nullable integers (exported runs)
         return np.nan
     if isinstance(value, (bool, np.bool_)):
         return float(value)

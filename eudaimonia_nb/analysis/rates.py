@@ -53,13 +53,14 @@ def _mark(result: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def violation_rates(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Rates per group of ``by`` (any columns; ``principle`` is derived from the requirement).
+def violation_rates(frame: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
+    """Rates per group of ``by`` (a column or a list of columns; ``principle`` is derived from
+    the requirement).
 
     Columns: the group columns, ``n_checks`` (judged), ``n_violations``, ``n_errors``,
     ``rate``, ``ci_low``, ``ci_high`` (Wilson 95%).
     """
-    by = list(by)
+    by = [by] if isinstance(by, str) else list(by)
     data = with_principle(frame) if "principle" in by and "principle" not in frame.columns else frame
     missing = [c for c in by if c not in data.columns]
     if missing:

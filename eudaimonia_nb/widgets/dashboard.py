@@ -28,7 +28,7 @@ from ..design_code import REQUIREMENTS
 from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
 from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, DataSource, Options, Section,
                       VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
-                      load_source, notices,
+                      load_source, notices, plural,
                       principle_options)
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ class Dashboard:
         self.report_download.layout.display = "none"
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
         self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
-                         f"{frame['model'].nunique()} models; loaded {stamp} "
+                         f"{plural(frame['model'].nunique(), 'model')}; loaded {stamp} "
                          f"in {time.perf_counter() - started:.1f} s. Refresh to pick up new verdicts.")
         self._invalidate()
         return True
@@ -341,7 +341,7 @@ class Dashboard:
         took = time.perf_counter() - started
         log.info("section %s computed in %.2f s", key, took)
         tab.status.value = (f"<span class='eud-status'>{len(frame):,} checks, "
-                            f"{frame['model'].nunique()} models; computed in {took:.1f} s.</span>")
+                            f"{plural(frame['model'].nunique(), 'model')}; computed in {took:.1f} s.</span>")
 
     @property
     def figure_width(self) -> int | None:
