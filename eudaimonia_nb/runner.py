@@ -192,6 +192,15 @@ def select(benchmark: Benchmark, config: RunConfig) -> tuple[pd.DataFrame, pd.Da
     return prompts.reset_index(drop=True), checks.reset_index(drop=True)
 
 
+def open_clients(config: RunConfig, *, cache: RequestCache | None = None) -> tuple[ReliableClient, ReliableClient]:
+    """The model's and the judge's clients for ``config``: its concurrency, timeout and retries,
+    and the judge's key variable resolved by ``RunConfig.judge_key_env``."""
+    retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=config.retry_base_delay_s)
+    common = dict(concurrency=config.concurrency, timeout_s=config.timeout_s, retry=retry, cache=cache)
+    return (open_client(config.base_url, config.api_key_env, **common),
+            open_client(config.judge_base_url, config.judge_key_env(), **common))
+
+
 def _host_port(url: str) -> tuple[str | None, int | None]:
     parts = urlsplit(url)
     try:
@@ -387,12 +396,7 @@ class Runner:
         self, store: ResultsStore, cache: RequestCache | None, responses: dict[str, tuple[str | None, str | None]],
         todo: dict[str, list[str]], retry_failed: bool, redo: set[tuple[str, str]], tally: _Tally,
     ) -> None:
-        c = self.config
-        retry = RetryPolicy(max_retries=c.max_retries, base_delay_s=c.retry_base_delay_s)
-        responder = open_client(c.base_url, c.api_key_env, concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache)
-        judge_client = open_client(
-            c.judge_base_url, c.judge_key_env(), concurrency=c.concurrency, timeout_s=c.timeout_s, retry=retry, cache=cache
-        )
+        responder, judge_client = open_clients(self.config, cache=cache)
         texts = dict(zip(self.prompts["prompt_id"], self.prompts["text"]))
         try:
             await asyncio.gather(*(

@@ -30,11 +30,11 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from ..client import ChatResponse, Redactor, ReliableClient, RetryPolicy, open_client
+from ..client import ChatResponse, Redactor
 from ..dataset import SOURCES, Benchmark
 from ..design_code import REQUIREMENTS, requirement
 from ..explore import PromptIndex
-from ..runner import Runner, RunConfig, RunSummary, respond_and_judge
+from ..runner import Runner, RunConfig, RunSummary, open_clients, respond_and_judge
 from ..store import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
 
@@ -185,19 +185,12 @@ def result_html(result: PromptResult) -> str:
     )
 
 
-def _client_pair(model: EndpointSettings, judge_settings: EndpointSettings, config: RunConfig) -> tuple[ReliableClient, ReliableClient]:
-    retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=config.retry_base_delay_s)
-    common = dict(concurrency=config.concurrency, timeout_s=config.timeout_s, retry=retry)
-    responder = open_client(model.base_url, model.api_key_env, **common)
-    return responder, open_client(judge_settings.base_url, judge_settings.api_key_env, **common)
-
-
 async def judge_one_prompt(model: EndpointSettings, judge_settings: EndpointSettings, choice: PromptChoice, config: RunConfig) -> PromptResult:
     """Respond to ``choice`` with ``model`` and judge every requirement of it; nothing is stored.
 
-    ``config`` supplies the call parameters (temperatures, token limits, retries, timeout); its
-    endpoints are taken from the two settings."""
-    responder, judge_client = _client_pair(model, judge_settings, config)
+    ``config`` (``CallSettings.config`` of the two settings) supplies the endpoints, key
+    variables and call parameters, exactly as a run would use them."""
+    responder, judge_client = open_clients(config)
     try:
         reply, verdicts = await respond_and_judge(
             responder, judge_client, choice.text, choice.requirements, config, prompt_id=choice.prompt_id
