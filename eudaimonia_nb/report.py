@@ -13,7 +13,7 @@ import html
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -508,18 +508,20 @@ def render_report(sections: Sequence[Section], *, title: str, source: str,
 
 
 def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options(),
-                 keys: Sequence[str] = tuple(SECTION_TITLES)) -> str:
+                 keys: Sequence[str] = tuple(SECTION_TITLES), computed: Mapping[str, Section] | None = None) -> str:
     """Compute every section for ``frame`` and render them as one HTML page.
 
-    With no verdict at all (every check a judge error, or not judged yet) only the sections
-    that describe the data are built, under a notice saying so: a run that failed entirely
-    still gets a report that shows why.
+    ``computed`` holds sections already built for this same frame and options (the dashboard's
+    open tabs), which are reused rather than computed again. With no verdict at all (every
+    check a judge error, or not judged yet) only the sections that describe the data are
+    built, under a notice saying so: a run that failed entirely still gets a report that shows why.
     """
+    computed = computed or {}
     warnings = notices(frame)
     if not has_verdicts(frame):
         keys = [key for key in keys if key in VERDICT_FREE_SECTIONS]
         warnings = [*warnings, NO_VERDICTS_NOTICE]
-    sections = [build_section(key, frame, options) for key in keys]
+    sections = [computed.get(key) or build_section(key, frame, options) for key in keys]
     return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings)
 
 

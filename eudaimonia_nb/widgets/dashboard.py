@@ -362,7 +362,8 @@ class Dashboard:
         """Build the static HTML report of the current selection and offer it for download."""
         self._set_status("⏳ Building the report (fits the mixed model if not cached)…")
         try:
-            text = build_report(self.filtered(), source=self.source.describe(), options=self.options)
+            text = build_report(self.filtered(), source=self.source.describe(), options=self.options,
+                                computed=self.sections)
         except FIT_ERRORS as exc:
             self._set_status(f"Could not build the report: {html.escape(str(exc))}", error=True)
             return ""
