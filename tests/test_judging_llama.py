@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from llama_server import SMOKE_TEST_MODEL
-
 from eudaimonia_nb.judge import parse_verdict
+from eudaimonia_nb.local_server import SMOKE_TEST_MODEL
 from eudaimonia_nb.runner import RunConfig, run
 from eudaimonia_nb.store import list_runs, load_judgments
 
