@@ -11,4 +11,5 @@ Modules, one concept each (import them directly; nothing heavy loads here):
 - ``published``: the paper's published figures from ``data/published/``.
 - ``selection``: target / rewriter / other model groups and prompt-origin breakdowns.
 - ``covariation``: correlation of violations between requirements.
+- ``agreement``: confusion counts and Cohen's kappa between two raters of the same checks.
 """
