@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .cache import FitCache
-from .frames import frame_key, is_simulated, model_data, reference_levels
+from .frames import check_analysis_frame, frame_key, is_simulated, judged, model_data, reference_levels, set_aside_separated
 from .mixed import SOURCE_TERM, MixedResult, coefficient_table, read_source_effect
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ class GEEResult:
     message: str
     """Model warnings raised during the fit (iteration limit, singular updates, overflow), or
     a note that there were none."""
+    failure: str = ""
+    """Why the fit failed ("" when it did not): no estimate, or non-finite coefficients. A
+    failed GEE is no evidence either way; ``reading`` and ``compare`` say it failed."""
 
     @property
     def source_effect(self) -> pd.Series:
@@ -68,6 +71,9 @@ class GEEResult:
 
     def reading(self) -> str:
         """A plain-language sentence about the population-averaged source effect."""
+        if self.failure:
+            prefix = "[SIMULATED DATA] " if self.simulated else ""
+            return f"{prefix}GEE failed: {self.failure}. It says nothing about the source effect for this selection."
         return read_source_effect(self.source_effect, "on average over prompts, for the same requirement "
                                   "and model", self.simulated, formula=self.formula, references=self.references,
                                   converged=self.converged)
@@ -78,8 +84,11 @@ def fit_gee(frame: pd.DataFrame, *, interaction: bool = False, maxiter: int = 10
     """GEE of ``violation ~ source + requirement + model`` clustered by prompt (cached).
 
     ``maxiter`` caps the GEE iterations; a fit that stops at the cap is returned with
-    ``converged=False`` and a logged warning, never silently.
+    ``converged=False`` and a logged warning, never silently. A fit statsmodels cannot complete,
+    or whose coefficients are not finite, is returned with ``failure`` saying why (and NaN
+    params), so callers report a failure instead of reading NaN as an estimate.
     """
+    check_analysis_frame(frame)
     key = frame_key(frame, "gee", interaction, maxiter)
     return _cache.get_or_fit(key, lambda: _fit(frame, interaction, maxiter), use_cache=use_cache)
 
@@ -89,7 +98,8 @@ def _fit(frame: pd.DataFrame, interaction: bool, maxiter: int) -> GEEResult:
     from patsy import dmatrix
     from statsmodels.tools.sm_exceptions import ModelWarning
 
-    data, rhs = model_data(frame, interaction=interaction)
+    kept, separated = set_aside_separated(judged(frame))
+    data, rhs = model_data(kept, interaction=interaction)
     design = dmatrix(rhs, data)
     # GEE wants rows of a cluster together; sorting keeps the fit independent of input order.
     order = np.argsort(data["prompt_id"].to_numpy(), kind="stable")
@@ -107,30 +117,55 @@ def _fit(frame: pd.DataFrame, interaction: bool, maxiter: int) -> GEEResult:
         if w not in relevant:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     notes = sorted({f"{w.category.__name__}: {w.message}" for w in relevant})
-    if fit is None:
-        raise RuntimeError("GEE could not be fitted (" + ("; ".join(notes) or "no estimate") + "); "
-                           "a factor level may have no violations or only violations in this selection")
-    converged = bool(getattr(fit, "converged", True) and np.all(np.isfinite(fit.bse)))
-    if not np.all(np.isfinite(fit.bse)):
-        notes.append("non-finite robust standard errors")
-    if not converged or notes:
-        log.warning("GEE %s: %s", "did not converge" if not converged else "warnings", "; ".join(notes))
     names = list(design.design_info.column_names)
-    params = coefficient_table(names, np.asarray(fit.params), np.asarray(fit.bse))
+    failure = _failure(fit, notes, names.index(SOURCE_TERM))
+    if fit is None:
+        estimate = std_error = np.full(len(names), np.nan)
+    else:
+        estimate, std_error = np.asarray(fit.params, float), np.asarray(fit.bse, float)
+    converged = bool(not failure and getattr(fit, "converged", True))
+    if not np.all(np.isfinite(std_error)) and not failure:
+        notes.append("non-finite robust standard errors")
+    if failure or not converged or notes:
+        log.warning("GEE %s: %s", "failed" if failure else "did not converge" if not converged else "warnings",
+                    failure or "; ".join(notes))
+    params = coefficient_table(names, estimate, std_error)
+    correlation = float(np.squeeze(model.cov_struct.dep_params)) if fit is not None else float("nan")
+    if separated:
+        notes.append("separation, set aside as in the mixed model: " + "; ".join(separated))
     return GEEResult(
-        params=params, working_correlation=float(np.squeeze(model.cov_struct.dep_params)), converged=converged,
+        params=params, working_correlation=correlation, converged=converged,
         n_obs=len(order), n_groups=int(groups.max()) + 1,
         method="GEE, binomial/logit, exchangeable within prompt, robust (sandwich) standard errors",
         assumptions=ASSUMPTIONS.format(inter=" and source x model" if "source:model" in rhs else ""),
         formula=f"violation ~ {rhs}, clusters = prompt_id", simulated=is_simulated(frame),
         references=reference_levels(data, rhs),
-        message="; ".join(notes) or f"converged within {maxiter} iterations, no warnings")
+        message="; ".join(notes) or f"converged within {maxiter} iterations, no warnings", failure=failure)
+
+
+def _failure(fit: object, notes: list[str], source_column: int) -> str:
+    """Why the GEE gave no usable source effect ("" when it did): statsmodels signals a
+    singular update by returning None, and a diverged fit by NaN coefficients."""
+    detail = "; ".join(notes)
+    if fit is None:
+        return "statsmodels could not complete the fit" + (f" ({detail})" if detail else "")
+    params = np.asarray(fit.params, float)  # type: ignore[attr-defined]
+    bse = np.asarray(fit.bse, float)  # type: ignore[attr-defined]
+    if not (np.all(np.isfinite(params)) and np.isfinite(bse[source_column])):
+        return "the estimates are not finite (the iterations diverged" + (f": {detail}" if detail else "") + ")"
+    return ""
 
 
 def compare(mixed_result: MixedResult, gee_result: GEEResult) -> str:
     """Whether the conditional (mixed) and marginal (GEE) source effects agree in sign and in
     significance at 5%. Their sizes differ by design and are not compared."""
+    if gee_result.failure:
+        return (f"GEE failed: {gee_result.failure}. There is no cross-check for this selection; the mixed "
+                "model stands alone (this is not a disagreement).")
     m, g = mixed_result.source_effect, gee_result.source_effect
+    if not (np.isfinite(m["estimate"]) and np.isfinite(m["std_error"])):
+        return ("The mixed model gave no finite source effect for this selection, so there is nothing to "
+                "cross-check (see its message).")
     sig_m = m["ci_low"] > 0 or m["ci_high"] < 0
     sig_g = g["ci_low"] > 0 or g["ci_high"] < 0
     same_sign = np.sign(m["estimate"]) == np.sign(g["estimate"])

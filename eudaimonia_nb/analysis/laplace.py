@@ -47,6 +47,16 @@ class LaplaceFit:
     """Objective evaluations used."""
 
 
+def bernoulli_weight(eta: np.ndarray) -> np.ndarray:
+    """The IRLS weight mu (1 - mu) at log-odds ``eta``, computed as expit(eta) expit(-eta).
+
+    ``mu * (1 - mu)`` rounds to exactly 0 once ``mu`` rounds to 1 (eta > ~37): a level that
+    always violates then gives a singular Hessian, while the never-violating side only worked
+    because expit(-40) does not round to 0. The symmetric product stays positive on both sides.
+    """
+    return expit(eta) * expit(-eta)
+
+
 def _bernoulli_loglik(y: np.ndarray, eta: np.ndarray) -> float:
     # log(1 + e^eta) computed stably for large |eta|.
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
@@ -69,7 +79,7 @@ class _Problem:
     def blocks(self, coef: np.ndarray, u: np.ndarray, s2: float, pen: np.ndarray) -> tuple[np.ndarray, ...]:
         eta = self.X @ coef + u[self.group]
         mu = expit(eta)
-        w = mu * (1.0 - mu)
+        w = bernoulli_weight(eta)
         resid = self.y - mu
         Xw = self.X * w[:, None]
         A = self.X.T @ Xw + np.diag(pen)
@@ -118,9 +128,9 @@ def _u_mode(prob: _Problem, offset: np.ndarray, u: np.ndarray, s2: float, tol: f
     problem per prompt, solved together by Newton with damped steps."""
     u = u.copy()
     for _ in range(100):
-        mu = expit(offset + u[prob.group])
-        g = prob.gsum(prob.y - mu) - u / s2
-        D = prob.gsum(mu * (1.0 - mu)) + 1.0 / s2
+        eta = offset + u[prob.group]
+        g = prob.gsum(prob.y - expit(eta)) - u / s2
+        D = prob.gsum(bernoulli_weight(eta)) + 1.0 / s2
         step = np.clip(g / D, -2.0, 2.0)
         u += step
         if np.max(np.abs(step)) < tol:
@@ -136,7 +146,7 @@ def _laplace_and_grad(prob: _Problem, beta: np.ndarray, t: float, u: np.ndarray)
     u, _ = _u_mode(prob, offset, u, s2)
     eta = offset + u[prob.group]
     mu = expit(eta)
-    w = mu * (1.0 - mu)
+    w = bernoulli_weight(eta)
     v = w * (1.0 - 2.0 * mu)  # d w / d eta
     d = prob.gsum(w)
     D = d + 1.0 / s2
@@ -176,7 +186,7 @@ def fit_prompt_intercept(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_grou
         coef, u, _ = joint_mode(prob, state["coef"], state["u"], s2, pen)
         state["coef"], state["u"] = coef, u
         eta = X @ coef + u[group]
-        d = prob.gsum(expit(eta) * (1 - expit(eta)))
+        d = prob.gsum(bernoulli_weight(eta))
         return -(prob.penalised(eta, coef, u, s2, pen) - 0.5 * float(np.sum(log1p(s2 * d))))
 
     first = optimize.minimize_scalar(profile, bounds=(np.log(1e-3), np.log(20.0)), method="bounded",

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .cache import FitCache
-from .frames import frame_key, is_simulated, model_data, reference_levels
+from .frames import check_analysis_frame, frame_key, is_simulated, judged, model_data, reference_levels, set_aside_separated
 from .laplace import LaplaceFit, fit_crossed, fit_prompt_intercept
 from .rates import Z95, two_sided_p
 
@@ -83,6 +83,9 @@ class MixedResult:
     """Reference level of each factor in the formula (``source``: ``real``, ``requirement``:
     the first in design-code order, ``model``: the first by name): every coefficient is a
     contrast against these."""
+    separated: tuple[str, ...] = ()
+    """Levels set aside because they violate on every judged check or on none (separation),
+    each described in words; empty when there are none. Also a WARNING in ``message``."""
 
     @property
     def source_effect(self) -> pd.Series:
@@ -152,6 +155,7 @@ def fit_mixed(
         raise ValueError(f"model_effect must be 'fixed' or 'random', not {model_effect!r}")
     if interaction and model_effect == "random":
         raise ValueError("interaction=True needs model_effect='fixed' (per-model source effects are fixed effects)")
+    check_analysis_frame(frame)
     key = frame_key(frame, "mixed", interaction, model_effect)
     return _cache.get_or_fit(key, lambda: _fit(frame, interaction, model_effect), use_cache=use_cache)
 
@@ -159,7 +163,8 @@ def fit_mixed(
 def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResult:
     from patsy import dmatrix
 
-    data, rhs = model_data(frame, interaction=interaction, model_term=model_effect == "fixed")
+    kept, separated = set_aside_separated(judged(frame))
+    data, rhs = model_data(kept, interaction=interaction, model_term=model_effect == "fixed")
     design = dmatrix(rhs, data)
     names = list(design.design_info.column_names)
     X = np.asarray(design, dtype=float)
@@ -191,14 +196,25 @@ def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResu
     if fit.model_sd is not None:
         components.append({"name": "model", "sd": fit.model_sd, "variance": fit.model_sd**2,
                            "sd_ci_low": np.nan, "sd_ci_high": np.nan})
-    message = fit.message + "".join(f"; WARNING: {w}" for w in _fit_warnings(fit, params))
+    warnings = _separation_warnings(separated) + _fit_warnings(fit, params)
+    message = fit.message + "".join(f"; WARNING: {w}" for w in warnings)
     if not fit.converged or "WARNING" in message:
         log.warning("mixed model (converged=%s): %s", fit.converged, message)
     references = reference_levels(data, rhs)
     return MixedResult(
         params=params, variance_components=pd.DataFrame(components), converged=fit.converged,
         n_obs=len(y), n_groups=n_groups, method=method, assumptions=assumptions, formula=formula,
-        loglik=fit.loglik, simulated=is_simulated(frame), message=message, references=references)
+        loglik=fit.loglik, simulated=is_simulated(frame), message=message, references=references,
+        separated=tuple(separated))
+
+
+def _separation_warnings(separated: list[str]) -> list[str]:
+    if not separated:
+        return []
+    return [("separation: " + "; ".join(separated) + ". Such a level's coefficient is not identified (the "
+             "likelihood keeps rising as it goes to plus or minus infinity), so it has no row in the table; its "
+             "checks are set aside, which is the exact limit for every other effect, and the source effect is "
+             "estimated from the remaining levels")]
 
 
 def _fit_warnings(fit: LaplaceFit, params: pd.DataFrame) -> list[str]:

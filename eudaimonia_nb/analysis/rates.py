@@ -13,6 +13,7 @@ rates and counted in ``n_errors``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..dataset import SOURCES
-from .frames import is_simulated, with_principle
+from .frames import check_analysis_frame, is_simulated, with_principle
 
 # scipy.special rather than scipy.stats: the same numbers without a second of import time
 # on the dashboard's first render.
@@ -53,13 +54,26 @@ def _mark(result: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def violation_rates(frame: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
+WILSON_NOTE = "Wilson 95% (each group holds at most one check per prompt, so checks are independent)"
+"""``ci_method`` of a group whose checks are one per prompt."""
+BOOTSTRAP_NOTE = ("prompt bootstrap 95% (the group holds several checks of some prompts, which are correlated; "
+                  "prompts resampled within source)")
+"""``ci_method`` of a group pooling several checks of one prompt (over models or requirements)."""
+
+
+def violation_rates(frame: pd.DataFrame, by: str | Sequence[str], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Rates per group of ``by`` (a column or a list of columns; ``principle`` is derived from
     the requirement).
 
     Columns: the group columns, ``n_checks`` (judged), ``n_violations``, ``n_errors``,
-    ``rate``, ``ci_low``, ``ci_high`` (Wilson 95%).
+    ``rate``, ``ci_low``, ``ci_high`` and ``ci_method``. The interval is Wilson's only where
+    every group holds at most one judged check per prompt (e.g. model x requirement); a group
+    pooling several checks of one prompt (over models, requirements, principles) gets the
+    prompt-bootstrap percentile interval (``n_boot`` replicates, ``seed``), because Wilson
+    would treat correlated checks as independent (coverage about 0.66 for requirement x source
+    pooled over 22 models).
     """
+    check_analysis_frame(frame)
     by = [by] if isinstance(by, str) else list(by)
     data = with_principle(frame) if "principle" in by and "principle" not in frame.columns else frame
     missing = [c for c in by if c not in data.columns]
@@ -71,13 +85,30 @@ def violation_rates(frame: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFram
         grouped = work.groupby(by, sort=True, observed=True, dropna=False)
         out = grouped.agg(n_checks=("_judged", "sum"), n_violations=("_viol", "sum"), n_errors=("_error", "sum"))
         out = out.reset_index()
+        code = grouped.ngroup().to_numpy()
     else:
         out = pd.DataFrame({"n_checks": [work["_judged"].sum()], "n_violations": [work["_viol"].sum()],
                             "n_errors": [work["_error"].sum()]})
+        code = np.zeros(len(work), dtype=int)
     out = out.astype({"n_checks": int, "n_violations": int, "n_errors": int})
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rate"] = np.where(out["n_checks"] > 0, out["n_violations"] / out["n_checks"].replace(0, 1), np.nan)
-    out["ci_low"], out["ci_high"] = wilson_interval(out["n_violations"], out["n_checks"])
+    judged_rows = work["_judged"].to_numpy()
+    prompt_code = pd.factorize(work["prompt_id"])[0]
+    pair = code[judged_rows].astype(np.int64) * (prompt_code.max(initial=0) + 1) + prompt_code[judged_rows]
+    one_per_prompt = len(np.unique(pair)) == len(pair)
+    if one_per_prompt:
+        out["ci_low"], out["ci_high"] = wilson_interval(out["n_violations"], out["n_checks"])
+        out["ci_method"] = WILSON_NOTE
+    else:
+        t = _tables(work.assign(_group=code), "_group", check=False)
+        draws = _ratio(prompt_bootstrap_weights(t.prompt_source, n_boot, seed), t.violations, t.checks)
+        low, high = _percentiles(draws)
+        position = {int(u): i for i, u in enumerate(t.units.astype(int))}
+        rows = np.array([position.get(i, -1) for i in range(len(out))])
+        out["ci_low"] = np.where(rows >= 0, low[rows], np.nan)
+        out["ci_high"] = np.where(rows >= 0, high[rows], np.nan)
+        out["ci_method"] = BOOTSTRAP_NOTE
     return _mark(out, frame)
 
 
@@ -97,14 +128,15 @@ class _Tables:
     """Rows without a verdict per unit."""
 
 
-def _tables(frame: pd.DataFrame, unit: str) -> _Tables:
-    units, unit_idx = np.unique(frame[unit].astype(str).to_numpy(), return_inverse=True)
-    prompts, prompt_idx = np.unique(frame["prompt_id"].astype(str).to_numpy(), return_inverse=True)
-    by_prompt = pd.Series(frame["source"].to_numpy()).groupby(prompt_idx)
-    if (by_prompt.nunique() > 1).any():
-        raise ValueError("a prompt_id appears with both sources; the prompt bootstrap resamples prompts within "
-                         "source, so each prompt needs one source (validate_judgments names the row)")
-    source = by_prompt.first().to_numpy()
+def _tables(frame: pd.DataFrame, unit: str, check: bool = True) -> _Tables:
+    if check:
+        check_analysis_frame(frame)
+    # pandas' hashing factorize, sorted as np.unique would be, at a fraction of its cost on strings.
+    unit_idx, units = pd.factorize(frame[unit].to_numpy() if unit == "_group" else frame[unit].astype(str).to_numpy(),
+                                   sort=True)
+    prompt_idx, prompts = pd.factorize(frame["prompt_id"].astype(str).to_numpy(), sort=True)
+    units = np.asarray(units)
+    source = pd.Series(frame["source"].to_numpy()).groupby(prompt_idx).first().to_numpy()
     judged = frame["violation"].notna().to_numpy()
     flat = unit_idx * len(prompts) + prompt_idx
     size = len(units) * len(prompts)
@@ -133,7 +165,11 @@ def _ratio(weights: np.ndarray, viol: np.ndarray, checks: np.ndarray) -> np.ndar
 
 
 def _percentiles(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.nanpercentile(draws, 2.5, axis=0), np.nanpercentile(draws, 97.5, axis=0)
+    # A unit with no checks of one source has only NaN draws: its interval is NaN, quietly (the
+    # result's ``note`` says why).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(draws, 2.5, axis=0), np.nanpercentile(draws, 97.5, axis=0)
 
 
 def bootstrap_rates(frame: pd.DataFrame, unit: str = "model", n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -159,10 +195,72 @@ def model_rates(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
     return _mark(out.sort_values("rate", kind="stable").reset_index(drop=True), frame)
 
 
-def real_vs_modified_by(frame: pd.DataFrame, unit: str, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """``real_vs_modified`` for any unit column (a model, a model group...)."""
+def _holm(p: np.ndarray) -> np.ndarray:
     from statsmodels.stats.multitest import multipletests
 
+    out = np.full_like(p, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def _wald(estimate: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap SE and two-sided Wald p. The Wald form is smooth and not floored at 1/n_boot
+    like a bootstrap tail count, so Holm can work with small p-values."""
+    finite = np.isfinite(draws).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        se = np.where(finite > 1, np.nanstd(draws, axis=0, ddof=1), np.nan)
+        p = np.where(se > 0, two_sided_p(estimate / se), np.nan)
+    return se, p
+
+
+def requirement_weights(frame: pd.DataFrame) -> pd.Series:
+    """w_r: each requirement's share of all judged checks in ``frame`` (every model, both
+    sources pooled), the standard population of ``diff_adj``."""
+    counts = frame.loc[frame["violation"].notna(), "requirement"].value_counts()
+    return (counts / counts.sum()).rename("weight")
+
+
+def _standardised_gap(frame: pd.DataFrame, t: _Tables, unit: str, boot: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit sum_r w_r (rate_modified,r - rate_real,r) over the requirements where the unit
+    has checks of both sources (weights renormalised over those), its bootstrap draws (the same
+    prompt draws as the raw gap) and how many requirements entered."""
+    judged_rows = frame["violation"].notna().to_numpy()
+    weights = requirement_weights(frame)
+    keys = weights.index.to_numpy()
+    req_idx = pd.Categorical(frame["requirement"], categories=keys).codes.astype(np.int64)
+    unit_pos = {u: i for i, u in enumerate(t.units)}
+    unit_idx = frame[unit].astype(str).map(unit_pos).to_numpy()
+    prompt_pos = pd.factorize(frame["prompt_id"].astype(str).to_numpy(), sort=True)[0]
+    n_r, n_u, n_p = len(keys), len(t.units), len(t.prompt_source)
+    flat = ((req_idx * n_u + unit_idx) * n_p + prompt_pos)[judged_rows & (req_idx >= 0)]
+    vals = frame["violation"].to_numpy()[judged_rows & (req_idx >= 0)]
+    checks = np.bincount(flat, minlength=n_r * n_u * n_p).reshape(n_r * n_u, n_p)
+    viol = np.bincount(flat, weights=vals, minlength=n_r * n_u * n_p).reshape(n_r * n_u, n_p)
+    point, draws = {}, {}
+    for source in SOURCES:
+        cols = t.prompt_source == source
+        c, v = checks[:, cols], viol[:, cols]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            point[source] = (v.sum(1) / c.sum(1)).reshape(n_r, n_u)
+        draws[source] = _ratio(boot[:, cols], v, c).reshape(len(boot), n_r, n_u)
+    gap = point["modified"] - point["real"]  # requirements x units
+    usable = np.isfinite(gap)
+    w = weights.to_numpy()[:, None] * usable
+    with np.errstate(invalid="ignore", divide="ignore"):
+        adjusted = np.where(usable, gap, 0.0).__mul__(w).sum(0) / w.sum(0)
+        gap_draws = np.where(usable[None], draws["modified"] - draws["real"], np.nan)
+        # A replicate that loses a requirement's checks renormalises over the rest, as above.
+        wd = np.where(np.isfinite(gap_draws), w[None], 0.0)
+        adjusted_draws = np.nansum(gap_draws * wd, axis=1) / wd.sum(1)
+    return adjusted, adjusted_draws, usable.sum(0)
+
+
+def real_vs_modified_by(frame: pd.DataFrame, unit: str, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """``real_vs_modified`` for any unit column (a model, a model group...)."""
     t = _tables(frame, unit)
     weights = prompt_bootstrap_weights(t.prompt_source, n_boot, seed)
     result: dict[str, object] = {unit: t.units}
@@ -179,22 +277,61 @@ def real_vs_modified_by(frame: pd.DataFrame, unit: str, n_boot: int = 1000, seed
     diff_draws = draws["modified"] - draws["real"]
     diff = rates["modified"] - rates["real"]
     low, high = _percentiles(diff_draws)
-    se = np.nanstd(diff_draws, axis=0, ddof=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # Wald test with the bootstrap SE: smooth, and not floored at 1/n_boot like a
-        # bootstrap tail count, so Holm can work with small p-values.
-        p = np.where(se > 0, two_sided_p(diff / se), np.nan)
-    p_holm = np.full_like(p, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        p_holm[ok] = multipletests(p[ok], method="holm")[1]
+    se, p = _wald(diff, diff_draws)
     result.update({"diff": diff, "diff_ci_low": low, "diff_ci_high": high, "diff_se": se,
-                   "p_value": p, "p_holm": p_holm, "n_errors": t.errors})
-    return _mark(pd.DataFrame(result), frame)
+                   "p_value": p, "p_holm": _holm(p)})
+    adjusted, adjusted_draws, n_used = _standardised_gap(frame, t, unit, weights)
+    adj_low, adj_high = _percentiles(adjusted_draws)
+    adj_se, adj_p = _wald(adjusted, adjusted_draws)
+    result.update({"diff_adj": adjusted, "diff_adj_ci_low": adj_low, "diff_adj_ci_high": adj_high,
+                   "diff_adj_se": adj_se, "p_adj": adj_p, "p_holm_adj": _holm(adj_p),
+                   "n_requirements_adj": n_used, "n_errors": t.errors})
+    out = pd.DataFrame(result)
+    out["note"] = _gap_notes(out, len(requirement_weights(frame)))
+    out.attrs["notes"] = _selection_notes(frame, unit)
+    return _mark(out, frame)
+
+
+def _gap_notes(out: pd.DataFrame, n_requirements: int) -> list[str]:
+    """One line per unit saying why a gap is missing or partial ("" when it is whole)."""
+    notes = []
+    for row in out.itertuples(index=False):
+        judged_real, judged_modified = row.n_checks_real, row.n_checks_modified
+        if judged_real + judged_modified == 0:
+            notes.append(f"no judged checks: all {row.n_errors:,} rows are judge errors")
+        elif judged_real == 0 or judged_modified == 0:
+            missing = "real" if judged_real == 0 else "modified"
+            notes.append(f"no judged {missing} checks in this selection, so no real-versus-modified gap")
+        elif row.n_requirements_adj < n_requirements:
+            notes.append(f"requirement-adjusted gap over {row.n_requirements_adj} of {n_requirements} "
+                         "requirements (the others lack real or modified checks here)")
+        else:
+            notes.append("")
+    return notes
+
+
+def _selection_notes(frame: pd.DataFrame, unit: str) -> list[str]:
+    """Selection-wide one-line messages (a source missing altogether)."""
+    present = set(frame.loc[frame["violation"].notna(), "source"])
+    missing = [s for s in SOURCES if s not in present]
+    if missing:
+        return [f"Only {' and '.join(s for s in SOURCES if s in present) or 'no'} judged checks in this selection: "
+                f"a real-versus-modified gap needs both sources (no {missing[0]} checks)."]
+    return []
 
 
 def real_vs_modified(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per model: real and modified rates with intervals, ``diff`` = modified - real with a
     prompt-bootstrap interval (real and modified prompts resampled separately), a two-sided
-    Wald ``p_value`` using the bootstrap SE, and ``p_holm`` adjusted across models (Holm)."""
+    Wald ``p_value`` using the bootstrap SE, and ``p_holm`` adjusted across models (Holm).
+
+    ``diff`` is the raw gap, which mixes the source effect with the requirement mix (real
+    prompts carry more engagement-hook and flattery checks). ``diff_adj`` removes the mix by
+    direct standardisation: sum_r w_r (rate_modified,r - rate_real,r), w_r the share of
+    requirement r among all judged checks of ``frame`` (both sources, every model; see
+    ``requirement_weights``), over the requirements where the model has checks of both
+    sources; ``diff_adj_ci_low``/``_high``, ``diff_adj_se``, ``p_adj`` and ``p_holm_adj`` come
+    from the same prompt draws. ``n_requirements_adj`` counts the requirements used; ``note``
+    says in one line why a gap is missing or partial, and ``attrs["notes"]`` carries
+    selection-wide messages (e.g. only one source left)."""
     return real_vs_modified_by(frame, "model", n_boot=n_boot, seed=seed)
