@@ -147,7 +147,7 @@ def test_every_model_sees_the_same_resampled_prompts():
 def test_a_prompt_with_two_sources_is_refused():
     frame = _balanced(10, 0.3, 0.5, seed=0)
     frame.loc[0, "prompt_id"] = "p1"  # p0 was modified, p1 is real
-    with pytest.raises(ValueError, match="both sources"):
+    with pytest.raises(ValueError, match="one source per prompt"):
         model_rates(frame, n_boot=10)
 
 
@@ -161,3 +161,74 @@ def test_a_single_column_name_groups_by_that_column():
                           "violation": [1.0, 0.0, 1.0], "error": ["", "", ""]})
     assert violation_rates(frame, "model").equals(violation_rates(frame, ["model"]))
     assert violation_rates(frame, "model")["n_checks"].tolist() == [2, 1]
+
+
+def _mix_table() -> pd.DataFrame:
+    """Two requirements with equal rates on real and modified prompts for model M (so no source
+    effect within requirement), but real prompts carry mostly deference and modified mostly
+    engagement-hook checks; model N has a +10-point gap on deference only. One check per prompt."""
+    rows = []
+
+    def add(model, source, requirement, n, k, start):
+        for i in range(n):
+            rows.append((model, f"{source[0]}{requirement[:2]}{start + i}", requirement, source, float(i < k), ""))
+
+    for model, (real_a, mod_a) in (("M", (64, 16)), ("N", (40, 12))):
+        add(model, "real", "2C_deference", 80, real_a, 0)
+        add(model, "real", "3A_engagement_hooks", 20, 4, 0)
+        add(model, "modified", "2C_deference", 20, mod_a, 0)
+        add(model, "modified", "3A_engagement_hooks", 80, 16, 0)
+    return _table(rows)
+
+
+def test_requirement_standardised_gap_by_hand():
+    result = real_vs_modified(_mix_table(), n_boot=500, seed=0).set_index("model")
+    # M: raw rates 68/100 real, 32/100 modified, a -36-point gap made only of the mix.
+    assert result.loc["M", "diff"] == pytest.approx(0.32 - 0.68)
+    assert result.loc["M", "diff_adj"] == pytest.approx(0.0, abs=1e-12)
+    # N: within-requirement gaps +0.1 (deference) and 0; w = 200 / 400 each (both models).
+    assert result.loc["N", "diff_adj"] == pytest.approx(0.5 * (12 / 20 - 40 / 80) + 0.5 * 0.0)
+    assert result.loc["M", "p_adj"] == pytest.approx(1.0) and result.loc["M", "p_value"] < 1e-6
+    for model in "MN":
+        row = result.loc[model]
+        assert row["diff_adj_ci_low"] < row["diff_adj"] < row["diff_adj_ci_high"]
+        assert row["diff_adj_se"] > 0 and row["n_requirements_adj"] == 2 and row["note"] == ""
+    # Same prompt draws as the raw gap: the adjusted p goes through Holm the same way.
+    p = result["p_adj"].sort_values()
+    assert result.loc[p.index, "p_holm_adj"].tolist() == pytest.approx(
+        [min(1.0, 2 * p.iloc[0]), min(1.0, max(2 * p.iloc[0], p.iloc[1]))])
+
+
+def test_adjusted_gap_uses_only_requirements_with_both_sources_and_says_so():
+    frame = _mix_table()
+    frame = frame[~((frame["model"] == "N") & (frame["requirement"] == "3A_engagement_hooks")
+                    & (frame["source"] == "real"))]
+    result = real_vs_modified(frame, n_boot=200, seed=0).set_index("model")
+    assert result.loc["N", "n_requirements_adj"] == 1
+    assert result.loc["N", "diff_adj"] == pytest.approx(12 / 20 - 40 / 80)
+    assert result.loc["N", "note"].startswith("requirement-adjusted gap over 1 of 2 requirements")
+
+
+def test_pooled_groups_get_bootstrap_intervals_and_one_check_per_prompt_keeps_wilson():
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(300):  # 4 models see the same prompt; a shared prompt effect correlates them
+        shared = rng.random() < 0.4
+        for model in "ABCD":
+            rows.append((model, f"p{i}", "2C_deference", "real" if i % 2 else "modified",
+                         float(shared if rng.random() < 0.9 else not shared), ""))
+    frame = _table(rows)
+    cell = violation_rates(frame, ["model", "requirement"])
+    assert (cell["ci_method"].str.startswith("Wilson")).all()
+    low, high = _hand_wilson(cell["n_violations"].iloc[0], cell["n_checks"].iloc[0])
+    assert cell["ci_low"].iloc[0] == pytest.approx(low) and cell["ci_high"].iloc[0] == pytest.approx(high)
+    pooled = violation_rates(frame, ["requirement", "source"], n_boot=1000, seed=0)
+    assert (pooled["ci_method"].str.startswith("prompt bootstrap")).all()
+    wilson_low, wilson_high = wilson_interval(pooled["n_violations"], pooled["n_checks"])
+    # 4 nearly identical checks per prompt: the interval is close to twice Wilson's.
+    ratio = (pooled["ci_high"] - pooled["ci_low"]) / (wilson_high - wilson_low)
+    assert ((ratio > 1.6) & (ratio < 2.2)).all(), ratio
+    # The bootstrap interval of a pooled group equals that of bootstrap_rates on the same unit.
+    alone = model_rates(frame.assign(model="all"), n_boot=1000, seed=0).iloc[0]
+    overall = violation_rates(frame, [], n_boot=1000, seed=0).iloc[0]
+    assert (overall["ci_low"], overall["ci_high"]) == pytest.approx((alone["ci_low"], alone["ci_high"]))

@@ -304,6 +304,15 @@ def set_aside_separated(data: pd.DataFrame, factors: Sequence[str] = ("model", "
     return data, notes
 
 
+def unjudged_models(frame: pd.DataFrame) -> list[str]:
+    """One line per model whose rows are all without a verdict (judge errors): such a model
+    has no data for a rate or a fit, and would otherwise vanish without a word."""
+    judged_count = frame["violation"].notna().groupby(frame["model"].astype(str)).agg(["sum", "size"])
+    empty = judged_count[judged_count["sum"] == 0]
+    return [f"model {name!r} has no judged checks (all {int(row['size']):,} rows are judge errors) and is left out"
+            for name, row in empty.iterrows()]
+
+
 def reference_levels(data: pd.DataFrame, rhs: str) -> dict[str, str]:
     """The reference (first) level of each factor of ``rhs``, from ``model_data``'s output."""
     return {name: str(data[name].cat.categories[0]) for name in ("source", "requirement", "model")

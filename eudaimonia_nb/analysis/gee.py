@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .cache import FitCache
-from .frames import check_analysis_frame, frame_key, is_simulated, judged, model_data, reference_levels, set_aside_separated
+from .frames import (check_analysis_frame, frame_key, is_simulated, judged, model_data, reference_levels,
+                     set_aside_separated, unjudged_models)
 from .mixed import SOURCE_TERM, MixedResult, coefficient_table, read_source_effect
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def _fit(frame: pd.DataFrame, interaction: bool, maxiter: int) -> GEEResult:
     correlation = float(np.squeeze(model.cov_struct.dep_params)) if fit is not None else float("nan")
     if separated:
         notes.append("separation, set aside as in the mixed model: " + "; ".join(separated))
+    notes += unjudged_models(frame)
     return GEEResult(
         params=params, working_correlation=correlation, converged=converged,
         n_obs=len(order), n_groups=int(groups.max()) + 1,

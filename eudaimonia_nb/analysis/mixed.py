@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from .cache import FitCache
-from .frames import check_analysis_frame, frame_key, is_simulated, judged, model_data, reference_levels, set_aside_separated
-from .laplace import LaplaceFit, fit_crossed, fit_prompt_intercept
+from .frames import (check_analysis_frame, frame_key, is_simulated, judged, model_data, reference_levels,
+                     set_aside_separated, unjudged_models)
+from .laplace import (LaplaceFit, fit_crossed, fit_prompt_intercept, full_hessian_cov,
+                      profile_prompt_sd_interval)
 from .rates import Z95, two_sided_p
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 SOURCE_TERM = "source[T.modified]"
 """The row holding the modified-versus-real effect in every result's ``params``."""
 _cache: FitCache["MixedResult"] = FitCache(32)
+SMALL_DESIGN = 500
+"""Below this many prompts ``fit_mixed`` adds the full-Hessian SEs and the profile interval
+for the prompt SD by default: there the Wald approximations are visibly off."""
 
 ASSUMPTIONS_FIXED = (
     "Logistic mixed model: logit P(violation) = fixed effects (source, requirement, model{inter}) "
@@ -86,6 +91,14 @@ class MixedResult:
     separated: tuple[str, ...] = ()
     """Levels set aside because they violate on every judged check or on none (separation),
     each described in words; empty when there are none. Also a WARNING in ``message``."""
+    params_hessian: pd.DataFrame | None = None
+    """``params`` with standard errors from the full Hessian in (fixed effects, log prompt SD),
+    which carries the SD's uncertainty into the fixed effects (lme4's default
+    ``vcov(use.hessian=TRUE)``); computed on small designs (``SMALL_DESIGN``), else None.
+    ``params`` uses the fixed-effect block at the mode (lme4's ``use.hessian=FALSE``)."""
+    left_out: tuple[str, ...] = ()
+    """One line per model with no judged check (all rows judge errors), absent from the fit;
+    also a NOTE in ``message``."""
 
     @property
     def source_effect(self) -> pd.Series:
@@ -105,9 +118,14 @@ def read_source_effect(row: pd.Series, condition: str, simulated: bool, *, formu
 
     With a ``source:model`` term the main effect is the reference model's alone, and the
     sentence says so; an unconverged fit gets a caution."""
-    if "source:model" in formula:
+    terms = [t.strip() for t in formula.split("~")[-1].replace("+", ",").split(",")]
+    by = [t.split(":", 1)[1] for t in terms if t.startswith("source:") and t != "source:model"]
+    if "source:model" in terms:
         model = (references or {}).get("model", "the reference model")
         condition = f"for {model} (the reference model; other models add their source:model terms), {condition}"
+    elif by:
+        level = (references or {}).get(by[0], "the reference level")
+        condition = f"for the {level} {by[0]} (other levels add their source:{by[0]} terms), {condition}"
     ratio, low, high = row["odds_ratio"], row["or_ci_low"], row["or_ci_high"]
     if low > 1:
         verdict = "modified prompts draw more violations than real ones"
@@ -142,6 +160,8 @@ def fit_mixed(
     *,
     interaction: bool = False,
     model_effect: Literal["fixed", "random"] = "fixed",
+    small_sample: bool | None = None,
+    source_by: str | None = None,
     use_cache: bool = True,
 ) -> MixedResult:
     """Fit ``violation ~ source + requirement + model + (1 | prompt)`` (Laplace).
@@ -150,17 +170,47 @@ def fit_mixed(
     is then the reference model's). ``model_effect="random"`` replaces the model fixed effects
     by a random intercept per model (crossed with prompts). Rows without a verdict are dropped.
     Fits are cached by content of the frame and the specification.
+
+    ``small_sample`` (default: when there are fewer than ``SMALL_DESIGN`` prompts, fixed model
+    effect only) adds ``params_hessian`` (standard errors from the full Hessian in the fixed
+    effects and the log prompt SD, lme4's default ``vcov``) and replaces the prompt SD's Wald
+    interval by the profile-likelihood one (``variance_components.sd_ci_method`` says which).
+
+    ``source_by`` names a column that is constant within each model (e.g. ``model_group``):
+    adds ``source[T.modified]:<column>[T.<level>]`` terms, the difference in the source effect
+    (log-odds) between each level and the reference level (the first category if the column is
+    categorical, else the first by name); ``source[T.modified]`` is then the reference level's.
     """
     if model_effect not in ("fixed", "random"):
         raise ValueError(f"model_effect must be 'fixed' or 'random', not {model_effect!r}")
     if interaction and model_effect == "random":
         raise ValueError("interaction=True needs model_effect='fixed' (per-model source effects are fixed effects)")
     check_analysis_frame(frame)
-    key = frame_key(frame, "mixed", interaction, model_effect)
-    return _cache.get_or_fit(key, lambda: _fit(frame, interaction, model_effect), use_cache=use_cache)
+    if source_by is not None and source_by not in frame.columns:
+        raise KeyError(f"source_by={source_by!r}: no such column")
+    by_key = (source_by, int(pd.util.hash_pandas_object(frame[source_by].astype(str), index=False).sum())) \
+        if source_by else None
+    key = frame_key(frame, "mixed", interaction, model_effect, small_sample, by_key)
+    return _cache.get_or_fit(key, lambda: _fit(frame, interaction, model_effect, small_sample, source_by),
+                             use_cache=use_cache)
 
 
-def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResult:
+def _source_by_columns(kept: pd.DataFrame, data: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str], str]:
+    """modified x (level == g) for every non-reference level g of ``column``, their names and
+    the reference level."""
+    values = kept[column]
+    levels = ([c for c in values.cat.categories if c in set(values)] if isinstance(values.dtype, pd.CategoricalDtype)
+              else sorted(set(values.astype(str))))
+    if len(levels) < 2:
+        raise ValueError(f"source_by={column!r} needs at least two levels in the selection (has {levels})")
+    text = values.astype(str).to_numpy()
+    modified = (data["source"] == "modified").to_numpy(dtype=float)
+    columns = np.column_stack([modified * (text == str(g)) for g in levels[1:]])
+    return columns, [f"{SOURCE_TERM}:{column}[T.{g}]" for g in levels[1:]], str(levels[0])
+
+
+def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str, small_sample: bool | None = None,
+         source_by: str | None = None) -> MixedResult:
     from patsy import dmatrix
 
     kept, separated = set_aside_separated(judged(frame))
@@ -168,6 +218,11 @@ def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResu
     design = dmatrix(rhs, data)
     names = list(design.design_info.column_names)
     X = np.asarray(design, dtype=float)
+    by_reference = ""
+    if source_by:
+        extra, extra_names, by_reference = _source_by_columns(kept.reset_index(drop=True), data, source_by)
+        X, names = np.hstack([X, extra]), names + extra_names
+        rhs += f" + source:{source_by}"
     group, prompts = pd.factorize(data["prompt_id"])
     n_groups = len(prompts)
     y = data["violation"].to_numpy(dtype=float)
@@ -189,23 +244,33 @@ def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str) -> MixedResu
     p = len(names)
     se = np.sqrt(np.diag(fit.cov)[:p])
     params = coefficient_table(names, fit.coef[:p], se)
+    small = (n_groups < SMALL_DESIGN) if small_sample is None else small_sample
+    params_hessian = None
     sd_low = fit.prompt_sd * np.exp(-Z95 * fit.log_prompt_sd_se)
     sd_high = fit.prompt_sd * np.exp(Z95 * fit.log_prompt_sd_se)
+    sd_method = "Wald on the log scale"
+    if small and model_effect == "fixed":
+        params_hessian = coefficient_table(names, fit.coef[:p], np.sqrt(np.diag(full_hessian_cov(y, X, group, n_groups, fit))))
+        sd_low, sd_high = profile_prompt_sd_interval(y, X, group, n_groups, fit)
+        sd_method = "profile likelihood"
     components.append({"name": "prompt_id", "sd": fit.prompt_sd, "variance": fit.prompt_sd**2,
-                       "sd_ci_low": sd_low, "sd_ci_high": sd_high})
+                       "sd_ci_low": sd_low, "sd_ci_high": sd_high, "sd_ci_method": sd_method})
     if fit.model_sd is not None:
         components.append({"name": "model", "sd": fit.model_sd, "variance": fit.model_sd**2,
-                           "sd_ci_low": np.nan, "sd_ci_high": np.nan})
+                           "sd_ci_low": np.nan, "sd_ci_high": np.nan, "sd_ci_method": "not computed"})
     warnings = _separation_warnings(separated) + _fit_warnings(fit, params)
-    message = fit.message + "".join(f"; WARNING: {w}" for w in warnings)
+    left_out = unjudged_models(frame)
+    message = fit.message + "".join(f"; WARNING: {w}" for w in warnings) + "".join(f"; NOTE: {n}" for n in left_out)
     if not fit.converged or "WARNING" in message:
         log.warning("mixed model (converged=%s): %s", fit.converged, message)
     references = reference_levels(data, rhs)
+    if source_by:
+        references[source_by] = by_reference
     return MixedResult(
         params=params, variance_components=pd.DataFrame(components), converged=fit.converged,
         n_obs=len(y), n_groups=n_groups, method=method, assumptions=assumptions, formula=formula,
         loglik=fit.loglik, simulated=is_simulated(frame), message=message, references=references,
-        separated=tuple(separated))
+        separated=tuple(separated), left_out=tuple(left_out), params_hessian=params_hessian)
 
 
 def _separation_warnings(separated: list[str]) -> list[str]:

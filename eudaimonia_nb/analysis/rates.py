@@ -182,6 +182,8 @@ def bootstrap_rates(frame: pd.DataFrame, unit: str = "model", n_boot: int = 1000
     out = pd.DataFrame({unit: t.units, "rate": rate, "ci_low": low, "ci_high": high,
                         "n_checks": t.checks.sum(1).astype(int), "n_violations": t.violations.sum(1).astype(int),
                         "n_prompts": (t.checks > 0).sum(1), "n_errors": t.errors})
+    out["note"] = np.where(out["n_checks"] == 0, [f"no judged checks: all {n:,} rows are judge errors"
+                                                  for n in out["n_errors"]], "")
     return _mark(out, frame)
 
 
@@ -189,7 +191,7 @@ def model_rates(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
     """Overall rate per model with a prompt-bootstrap 95% interval, sorted by rate.
 
     Columns: ``model``, ``rate``, ``ci_low``, ``ci_high``, ``n_checks``, ``n_violations``,
-    ``n_prompts``, ``n_errors``.
+    ``n_prompts``, ``n_errors``, ``note`` (why a rate is missing, "" otherwise).
     """
     out = bootstrap_rates(frame, "model", n_boot=n_boot, seed=seed)
     return _mark(out.sort_values("rate", kind="stable").reset_index(drop=True), frame)

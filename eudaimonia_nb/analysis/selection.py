@@ -93,3 +93,43 @@ def by_prompt_origin(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> 
     out = pd.concat(blocks, ignore_index=True)
     out.attrs["simulated"] = bool(blocks[0].attrs.get("simulated"))
     return out
+
+
+CONTRAST_CAN_AND_CANNOT = (
+    "The source x group terms test whether the modified-versus-real effect (log-odds, for prompts of "
+    "the same difficulty) differs between the targets of the curation, the rewriters and the other "
+    "models: selection aimed at the target models specifically shows up there. They cannot detect "
+    "selection of prompts that are hard for every model (shared difficulty), which raises every "
+    "group's gap alike; the selection-only band (analysis.curation) is the reference for that.")
+"""What ``source_by_group`` can and cannot show, in words."""
+
+
+def source_by_group(frame: pd.DataFrame) -> pd.DataFrame:
+    """The target - other and rewriter - other differences in the source effect, on the
+    log-odds scale: the ``source:model_group`` terms of the mixed model
+    ``violation ~ source + requirement + model + source:model_group + (1 | prompt)`` with
+    ``other`` as reference (the first present of other, target, rewriter). One row per
+    contrast with the ``params`` columns, ``contrast`` in words and ``reading``;
+    ``attrs["notes"]`` says what the test can and cannot detect."""
+    from .mixed import fit_mixed
+
+    data = _with_groups(frame)
+    order = [g for g in ("other", "target", "rewriter") if g in set(data["model_group"])]
+    data["model_group"] = pd.Categorical(data["model_group"], categories=order)
+    result = fit_mixed(data, source_by="model_group")
+    rows = result.params[result.params.index.str.contains(":model_group[T.", regex=False)]
+    out = rows.rename_axis("term").reset_index()
+    reference = result.references.get("model_group", order[0])
+    out.insert(0, "contrast", [f"{t.split('[T.')[-1].rstrip(']')} - {reference}" for t in out["term"]])
+    out["reading"] = [_contrast_reading(r) for r in out.itertuples(index=False)]
+    out.attrs["notes"] = [CONTRAST_CAN_AND_CANNOT, result.message]
+    out.attrs["simulated"] = result.simulated
+    return out
+
+
+def _contrast_reading(row: object) -> str:
+    low, high = row.ci_low, row.ci_high  # type: ignore[attr-defined]
+    verdict = ("excludes 0: the source effect differs between these groups" if low > 0 or high < 0
+               else "includes 0: no detectable difference in the source effect between these groups")
+    return (f"{row.contrast}: difference in the modified-versus-real log-odds ratio {row.estimate:+.3f} "  # type: ignore[attr-defined]
+            f"(95% CI {low:+.3f} to {high:+.3f}), {verdict}.")

@@ -378,3 +378,13 @@ def marginal_source_effect(truth: SimulationTruth, design: pd.DataFrame, n_nodes
     X = dmatrix(rhs, data, return_type="dataframe")
     fit = sm.GLM(data["violation"].to_numpy(), X, family=sm.families.Binomial(), var_weights=weights).fit()
     return float(fit.params["source[T.modified]"])
+
+
+def calibrated_effects(prompt_sd: float) -> tuple[dict[str, float], dict[str, float]]:
+    """The ``published`` calibration's model intercepts a[model] and real-prompt requirement
+    effects g[requirement] at this prompt SD (rounded to 0.01 so nearby SDs share one cached
+    calibration), on the default design: a world without any source effect, for the
+    selection-only reference of ``analysis.curation``."""
+    design, _ = default_design()
+    cal = _calibrate(_design_counts(design), round(float(prompt_sd), 2))
+    return dict(cal.intercepts), dict(cal.requirement_effects)

@@ -1,0 +1,194 @@
+"""What the curation alone does to the real-versus-modified gap: a selection-only reference.
+
+A rewritten prompt was kept only if its curation model (one of the three targets) violated on
+it. That keeps prompts that are hard for *every* model (shared difficulty, the prompt random
+intercept), so modified prompts can show higher rates for all models, targets or not, with no
+source effect at all. An equal gap across model groups is therefore no evidence against
+selection, and the group contrast in ``selection.source_by_group`` cannot see this mechanism.
+
+``selection_only_band`` simulates the curation under *no* source effect, with the suite's
+simulator (the published calibration's model and requirement effects) and the prompt SD fitted
+to the data: each modified prompt's difficulty is drawn from its distribution given that its
+curation model violated on at least one of the prompt's requirements; real prompts' from the
+unselected one. Fresh verdicts of the selected models then give the gaps selection alone
+produces, per model group, raw and requirement-standardised, beside the observed ones.
+
+What it cannot do: real prompts were selected too (GPT-4 confirmed each during curation) and
+are not re-selected here (GPT-4 is not among the calibrated models), so the band errs towards
+larger gaps; and it assumes the calibrated effects, a normal prompt effect and that the
+curation model's verdict followed the same logistic model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, log_expit
+
+from ..dataset import SOURCES
+from .frames import check_analysis_frame, is_simulated, judged
+from .rates import requirement_weights
+from .selection import GROUPS, TARGETS, model_group, normalise_model_name
+
+REAL_SELECTION_NOTE = ("Real prompts were selected too (GPT-4 confirmed each violation during curation); "
+                       "that selection is not simulated here, so the band errs towards larger gaps.")
+"""Said beside every band: the reference is one-sided about selection."""
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The judged rows as integer codes, for fast repeated gap computation."""
+
+    group: np.ndarray
+    """Model group index (into ``groups``) per row."""
+    groups: list[str]
+    """Model groups present, in ``selection.GROUPS`` order."""
+    requirement: np.ndarray
+    """Requirement index (into ``weights``) per row."""
+    weights: np.ndarray
+    """w_r, share of each requirement among the judged checks."""
+    modified: np.ndarray
+    """True for rows on modified prompts."""
+
+
+def _gaps(rows: _Rows, violation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw and requirement-standardised modified - real gap per group, as ``rates`` defines them."""
+    n_g, n_r = len(rows.groups), len(rows.weights)
+    cell = (rows.group * n_r + rows.requirement) * 2 + rows.modified
+    checks = np.bincount(cell, minlength=n_g * n_r * 2).reshape(n_g, n_r, 2)
+    viol = np.bincount(cell, weights=violation, minlength=n_g * n_r * 2).reshape(n_g, n_r, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = viol.sum(1) / checks.sum(1)
+        by_req = viol / checks
+        gap = by_req[:, :, 1] - by_req[:, :, 0]
+        w = np.where(np.isfinite(gap), rows.weights[None, :], 0.0)
+        adjusted = np.nansum(gap * w, axis=1) / w.sum(1)
+    return raw[:, 1] - raw[:, 0], adjusted
+
+
+def _selected_cdf(log_keep: np.ndarray, prompt_sd: float, grid: np.ndarray) -> np.ndarray:
+    """Per prompt, the CDF over ``grid`` of u ~ N(0, sd^2) reweighted by P(kept | u) (rows of
+    ``log_keep``): the difficulty of a prompt that survived the curation."""
+    log_density = -0.5 * (grid / prompt_sd) ** 2 + log_keep
+    density = np.exp(log_density - log_density.max(1, keepdims=True))
+    cdf = np.cumsum(density, 1)
+    return cdf / cdf[:, -1:]
+
+
+def _draw_from_cdf(rng: np.random.Generator, cdf: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """One u per row by inverse CDF on the grid, with uniform jitter within a grid cell."""
+    pick = (cdf < rng.random((len(cdf), 1))).sum(1)
+    step = grid[1] - grid[0]
+    return grid[np.minimum(pick, len(grid) - 1)] + (rng.random(len(pick)) - 0.5) * step
+
+
+def selection_only_band(frame: pd.DataFrame, *, prompt_sd: float | None = None, n_sims: int = 200,
+                        seed: int = 0) -> pd.DataFrame:
+    """Per model group: the observed raw and standardised gaps, and the 2.5%, 50% and 97.5%
+    points of the gaps that the curation produces with no source effect (``n_sims`` simulated
+    replicates of the selection and of fresh verdicts on the same judged checks).
+
+    ``prompt_sd``: default the mixed model's estimate on ``frame``. Modified prompts need the
+    ``responder_model`` column (the curation model; carried by the benchmark's checks and by
+    simulated tables). Columns: ``model_group``, ``n_models``, ``diff``, ``band_low``,
+    ``band_median``, ``band_high``, ``diff_adj``, ``adj_band_low``, ``adj_band_median``,
+    ``adj_band_high``, ``inside_band`` (observed raw gap within the band), ``reading``;
+    ``attrs["notes"]`` says what the band can and cannot show.
+    """
+    from .mixed import fit_mixed
+    from .simulate import calibrated_effects
+
+    check_analysis_frame(frame)
+    if "responder_model" not in frame.columns:
+        raise KeyError("the selection-only band needs the column responder_model (each modified prompt's "
+                       "curation model), carried by the benchmark's checks and simulated tables")
+    data = judged(frame).reset_index(drop=True)
+    if set(data["source"]) != set(SOURCES):
+        raise ValueError("the selection-only band compares real with modified prompts; this selection has only "
+                         + ", ".join(sorted(set(data["source"]))))
+    if prompt_sd is None:
+        prompt_sd = float(fit_mixed(frame).variance_components["sd"].iloc[0])
+    prompt_sd = max(float(prompt_sd), 1e-3)
+    intercepts, req_effects = calibrated_effects(prompt_sd)
+    by_key = {normalise_model_name(m): a for m, a in intercepts.items()}
+    median = float(np.median(list(intercepts.values())))
+
+    def intercept(name: str) -> float:
+        return by_key.get(normalise_model_name(name), median)
+
+    names = data["model"].astype(str)
+    unique_names = pd.unique(names)
+    group_names = names.map(dict(zip(unique_names, map(model_group, unique_names))))
+    groups = [g for g in GROUPS if g in set(group_names)]
+    weights = requirement_weights(data)
+    rows = _Rows(group=group_names.map({g: i for i, g in enumerate(groups)}).to_numpy(), groups=groups,
+                 requirement=data["requirement"].map({k: i for i, k in enumerate(weights.index)}).to_numpy(),
+                 weights=weights.to_numpy(), modified=(data["source"] == "modified").to_numpy().astype(int))
+    observed_raw, observed_adj = _gaps(rows, data["violation"].to_numpy(float))
+
+    prompt_idx, prompts = pd.factorize(data["prompt_id"])
+    first = data.drop_duplicates("prompt_id").set_index("prompt_id").reindex(prompts)
+    modified_prompt = (first["source"] == "modified").to_numpy()
+    curation = first["responder_model"].astype(str).to_numpy()
+    # Every labelled requirement of a prompt could have been the one its curation model broke.
+    labels = data.drop_duplicates(["prompt_id", "requirement"])
+    grid = prompt_sd * np.linspace(-6.0, 6.0, 481)
+    lab_prompt = pd.Index(prompts).get_indexer(labels["prompt_id"])
+    curation_intercept = {c: intercept(c) for c in set(curation)}
+    lab_eta = (labels["requirement"].map(req_effects).to_numpy()
+               + np.array([curation_intercept[c] for c in curation[lab_prompt]]))
+    # log P(no violation on any label | u) summed per prompt, then log(1 - that).
+    log_none = np.zeros((len(prompts), len(grid)))
+    np.add.at(log_none, lab_prompt, log_expit(-(lab_eta[:, None] + grid[None, :])))
+    with np.errstate(divide="ignore"):
+        log_keep = np.log(-np.expm1(log_none))
+    kept = np.flatnonzero(modified_prompt)
+    cdf = _selected_cdf(log_keep[kept], prompt_sd, grid)
+    eta_fixed = (names.map({n: intercept(n) for n in unique_names}).to_numpy()
+                 + data["requirement"].map(req_effects).to_numpy())
+    rng = np.random.default_rng(seed)
+    sims_raw = np.empty((n_sims, len(groups)))
+    sims_adj = np.empty((n_sims, len(groups)))
+    for i in range(n_sims):
+        u = rng.normal(0.0, prompt_sd, len(prompts))
+        u[kept] = _draw_from_cdf(rng, cdf, grid)
+        verdicts = (rng.random(len(data)) < expit(eta_fixed + u[prompt_idx])).astype(float)
+        sims_raw[i], sims_adj[i] = _gaps(rows, verdicts)
+
+    def band(values: np.ndarray) -> np.ndarray:
+        return np.nanpercentile(values, [2.5, 50.0, 97.5], axis=0)
+
+    raw_band, adj_band = band(sims_raw), band(sims_adj)
+    n_models = data.groupby(group_names)["model"].nunique()
+    out = pd.DataFrame({
+        "model_group": groups, "n_models": [int(n_models[g]) for g in groups],
+        "diff": observed_raw, "band_low": raw_band[0], "band_median": raw_band[1], "band_high": raw_band[2],
+        "diff_adj": observed_adj, "adj_band_low": adj_band[0], "adj_band_median": adj_band[1],
+        "adj_band_high": adj_band[2]})
+    out["inside_band"] = (out["diff"] >= out["band_low"]) & (out["diff"] <= out["band_high"])
+    out["reading"] = [_reading(row) for row in out.itertuples(index=False)]
+    targets_present = any(normalise_model_name(c) in {normalise_model_name(t) for t in TARGETS}
+                          for c in set(curation[kept]))
+    out.attrs["notes"] = [
+        f"Selection-only band: {n_sims} simulations of the curation with no source effect (prompt SD "
+        f"{prompt_sd:.2f}, the published calibration's model and requirement effects).",
+        "A gap inside the band is what selection alone would produce: it is not evidence of a source effect, "
+        "and an equal gap across model groups is not evidence against selection.",
+        REAL_SELECTION_NOTE]
+    if not targets_present:
+        out.attrs["notes"].append("No modified prompt names a target model as its curation model; the band "
+                                  "then reflects the recorded curation models only.")
+    out.attrs["simulated"] = is_simulated(frame)
+    return out
+
+
+def _reading(row: object) -> str:
+    diff, low, high = 100 * row.diff, 100 * row.band_low, 100 * row.band_high  # type: ignore[attr-defined]
+    where = ("inside" if low <= diff <= high else "above" if diff > high else "below")
+    meaning = {"inside": "selection alone could produce it",
+               "above": "larger than selection alone produces",
+               "below": "smaller than selection alone produces"}[where]
+    return (f"{row.model_group}: observed gap {diff:+.1f} points, {where} the selection-only band "  # type: ignore[attr-defined]
+            f"{low:+.1f} to {high:+.1f}: {meaning}.")
