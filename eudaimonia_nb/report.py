@@ -218,7 +218,7 @@ def _requirements(frame: pd.DataFrame, options: Options) -> Section:
     from .plots.analysis import requirement_heatmap, requirement_source_bars
 
     by_model = violation_rates(frame, ["model", "requirement"])
-    by_source = violation_rates(frame, ["requirement", "source"])
+    by_source = violation_rates(frame, ["requirement", "source"], n_boot=options.n_boot, seed=options.seed)
     paper = published.requirement_averages()
     return Section("requirements", SECTION_TITLES["requirements"],
                    figures={"heatmap": requirement_heatmap(by_model),
@@ -226,9 +226,10 @@ def _requirements(frame: pd.DataFrame, options: Options) -> Section:
                    tables=[Table("rates_by_model_requirement", "Rates by model and requirement", by_model),
                            Table("rates_by_requirement_source", "Rates by requirement, real vs modified", by_source)],
                    notes=[
-        "Intervals here are Wilson 95% intervals that treat checks as independent; they are "
-        "somewhat too narrow because checks on one prompt are correlated (design effect about "
-        "1.3). Grey diamonds: the paper's per-requirement averages over its 22 models, read off "
+        "Heatmap intervals are Wilson 95%: a model x requirement cell holds at most one check per "
+        "prompt. The real/modified bars pool every selected model's checks of a prompt, which are "
+        f"correlated, so their 95% intervals come from the prompt bootstrap ({options.n_boot} "
+        "replicates). Grey diamonds: the paper's per-requirement averages over its 22 models, read off "
         "its bar chart (approximate, about 1 point)."])
 
 
@@ -244,21 +245,29 @@ def _real_vs_modified(frame: pd.DataFrame, options: Options) -> Section:
                    tables=[Table("real_vs_modified", "Real versus modified per model", comparison),
                            Table("model_groups", "Real versus modified by model group", groups)],
                    notes=[
-        "Difference = modified − real. Intervals: bootstrap resampling real and modified prompts "
-        "separately; p-values are adjusted for the number of models with Holm's method.",
+        "Δ = modified − real, shown requirement-adjusted (within-requirement gaps weighted by each "
+        "requirement's share of all checks) with the raw Δ after it. "
+        f"{html.escape(comparison.attrs.get('mix_note', ''))} Intervals: bootstrap resampling real and "
+        "modified prompts separately; p-values are adjusted for the number of models with Holm's method.",
+        *(html.escape(n) for n in comparison.attrs.get("notes", [])),
         "Caution: rewritten prompts were kept only if they made a <i>target</i> model (GPT-4o, "
         "Claude Sonnet 4, Gemini 2.0 Flash) violate, and were written by <i>rewriter</i> models "
-        "(GPT-5.4, Gemini 3.1 Pro, Claude Opus 4.6). Gaps for those models are confounded with "
-        "how the prompts were selected; compare them with the other models' gap."])
+        "(GPT-5.4, Gemini 3.1 Pro, Claude Opus 4.6); real prompts were selected too (GPT-4 confirmed "
+        "each). Keeping prompts that broke one model keeps prompts that are hard for every model, which "
+        "raises every group's gap alike: an equal gap across groups is not evidence against selection. "
+        "The Mixed-effects tab tests the target − other contrast and shows the gaps selection alone produces."])
 
 
 def _mixed(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis.curation import selection_check
     from .analysis.gee import compare, fit_gee
     from .analysis.mixed import fit_mixed
     from .plots.analysis import forest_figure
 
     mixed = fit_mixed(frame)
     gee = fit_gee(frame)
+    contrast, band, selection_notes = selection_check(frame, prompt_sd=float(mixed.variance_components["sd"].iloc[0]),
+                                                      seed=options.seed)
     params = mixed.params.rename_axis("term").reset_index()
     gee_params = gee.params.rename_axis("term").reset_index()
     status = "converged" if mixed.converged else "<b>did not converge</b> (read with care)"
@@ -268,7 +277,14 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
                    tables=[Table("mixed_model_params", "Mixed model: fixed effects (log-odds)", params),
                            Table("variance_components", "Mixed model: variance components",
                                  mixed.variance_components),
-                           Table("gee_params", "GEE cross-check: fixed effects (log-odds)", gee_params)],
+                           Table("gee_params", "GEE cross-check: fixed effects (log-odds)", gee_params),
+                           *([Table("mixed_model_params_full_hessian", "Mixed model, small design: SEs from the "
+                                    "full Hessian (incl. the prompt SD's uncertainty)",
+                                    mixed.params_hessian.rename_axis("term").reset_index())]
+                             if mixed.params_hessian is not None else []),
+                           Table("selection_contrast", "Selection check: source x model-group terms", contrast),
+                           *([Table("selection_band", "Selection check: gaps selection alone produces", band)]
+                             if band is not None else [])],
                    notes=[
         f"<b>Reading.</b> {html.escape(mixed.reading())}",
         f"<b>GEE cross-check.</b> {html.escape(compare(mixed, gee))}",
@@ -276,7 +292,9 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
         f"Assumptions: {html.escape(mixed.assumptions)}",
         "The mixed model's odds ratios are conditional (for prompts of the same difficulty); "
         "GEE's are population-averaged and smaller in size by construction. Fits are cached, so "
-        "returning to a previous filter costs nothing."])
+        "returning to a previous filter costs nothing.",
+        *(html.escape(n) for n in (*mixed.separated, *mixed.left_out)),
+        *(f"<b>Selection check.</b> {html.escape(n)}" for n in selection_notes)])
 
 
 def _references(references: dict[str, str]) -> str:

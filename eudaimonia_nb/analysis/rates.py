@@ -225,6 +225,26 @@ def requirement_weights(frame: pd.DataFrame) -> pd.Series:
     return (counts / counts.sum()).rename("weight")
 
 
+def requirement_mix_note(frame: pd.DataFrame) -> str:
+    """One plain sentence on why the raw and the requirement-adjusted gaps differ: the
+    requirements whose share of checks differs most between real and modified prompts."""
+    data = frame.loc[frame["violation"].notna()]
+    shares = pd.crosstab(data["requirement"], data["source"], normalize="columns")
+    if set(shares.columns) != set(SOURCES):
+        return ""
+    from ..design_code import requirement
+
+    excess = (shares["real"] - shares["modified"]).sort_values(ascending=False)
+    parts = [f"{requirement(k).label} ({shares.loc[k, 'real']:.0%} of real checks against "
+             f"{shares.loc[k, 'modified']:.0%} of modified)" for k in excess.index[:2] if excess[k] > 0.01]
+    if not parts:
+        return ("Real and modified prompts carry requirements in nearly the same proportions here, so the raw and "
+                "adjusted gaps differ little.")
+    return ("The raw gap also compares different requirement mixes: real prompts carry more "
+            + " and ".join(parts) + " checks; the adjusted gap compares real with modified prompts within each "
+            "requirement and weights requirements by their share of all checks.")
+
+
 def _standardised_gap(frame: pd.DataFrame, t: _Tables, unit: str, boot: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per unit sum_r w_r (rate_modified,r - rate_real,r) over the requirements where the unit
@@ -291,6 +311,7 @@ def real_vs_modified_by(frame: pd.DataFrame, unit: str, n_boot: int = 1000, seed
     out = pd.DataFrame(result)
     out["note"] = _gap_notes(out, len(requirement_weights(frame)))
     out.attrs["notes"] = _selection_notes(frame, unit)
+    out.attrs["mix_note"] = requirement_mix_note(frame)
     return _mark(out, frame)
 
 
@@ -334,6 +355,7 @@ def real_vs_modified(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> 
     ``requirement_weights``), over the requirements where the model has checks of both
     sources; ``diff_adj_ci_low``/``_high``, ``diff_adj_se``, ``p_adj`` and ``p_holm_adj`` come
     from the same prompt draws. ``n_requirements_adj`` counts the requirements used; ``note``
-    says in one line why a gap is missing or partial, and ``attrs["notes"]`` carries
-    selection-wide messages (e.g. only one source left)."""
+    says in one line why a gap is missing or partial, ``attrs["notes"]`` carries
+    selection-wide messages (e.g. only one source left) and ``attrs["mix_note"]`` one sentence
+    on why the raw and adjusted gaps differ (``requirement_mix_note``)."""
     return real_vs_modified_by(frame, "model", n_boot=n_boot, seed=seed)

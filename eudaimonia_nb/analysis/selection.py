@@ -2,8 +2,16 @@
 
 The modified prompts were kept only when they broke one of three *target* models (GPT-4o,
 Claude Sonnet 4, Gemini 2.0 Flash) and were written by three *rewriter* models (GPT-5.4,
-Gemini 3.1 Pro, Claude Opus 4.6). If the gap comes from selection, it should be largest for
-the targets (and for the very model that confirmed each prompt), not for the other models.
+Gemini 3.1 Pro, Claude Opus 4.6).
+
+What the data can and cannot show. Selection aimed at the targets specifically would make the
+source effect larger for them than for the other models: ``source_by_group`` tests that
+contrast on the log-odds scale (a source x group term in the mixed model). But keeping a
+prompt because it broke one model mostly keeps prompts that are hard for every model (shared
+difficulty), which raises every group's gap alike; the contrast cannot see that, and an equal
+gap across groups is no evidence against selection. ``analysis.curation`` simulates the
+curation under no source effect to show the gaps selection alone produces. Real prompts were
+selected too (GPT-4 confirmed each during curation).
 """
 
 from __future__ import annotations
@@ -53,16 +61,19 @@ def _with_groups(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def group_by_source(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per model group: real and modified rates, the gap (modified - real) with prompt-bootstrap
-    intervals, p-values (Holm across groups) and ``n_models``. Groups absent from the data are
-    left out."""
+    """Per model group: real and modified rates, the raw and requirement-adjusted gaps
+    (modified - real) with prompt-bootstrap intervals, p-values (Holm across groups) and
+    ``n_models`` (the ``real_vs_modified`` columns and attrs). Groups absent from the data are
+    left out. An equal gap in every group is no evidence against selection: see
+    ``source_by_group`` and ``analysis.curation.selection_only_band``."""
     data = _with_groups(frame)
     out = real_vs_modified_by(data, "model_group", n_boot=n_boot, seed=seed)
+    own = dict(out.attrs)
     counts = data.groupby("model_group")["model"].nunique()
     out.insert(1, "n_models", out["model_group"].map(counts).astype(int))
     order = {g: i for i, g in enumerate(GROUPS)}
     out = out.sort_values("model_group", key=lambda s: s.map(order)).reset_index(drop=True)
-    out.attrs = dict(data.attrs) | {"simulated": bool(out.attrs.get("simulated"))}
+    out.attrs = dict(data.attrs) | own
     return out
 
 

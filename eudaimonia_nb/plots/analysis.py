@@ -172,7 +172,7 @@ def requirement_source_bars(rates: pd.DataFrame, published: pd.DataFrame | None 
             x=labels, y=rate, name=SOURCE_LABELS[source], marker_color=SOURCE_COLORS[source],
             error_y=_errors(rate, low, high), offsetgroup=source,
             customdata=np.column_stack([low, high, part["n_checks"].to_numpy(float)]),
-            hovertemplate=(f"<b>%{{x}}</b><br>{SOURCE_LABELS[source]}: %{{y:.1f}}%<br>95% Wilson CI "
+            hovertemplate=(f"<b>%{{x}}</b><br>{SOURCE_LABELS[source]}: %{{y:.1f}}%<br>95% CI "
                            "%{customdata[0]:.1f}–%{customdata[1]:.1f}%<br>%{customdata[2]:,.0f} checks"
                            "<extra></extra>")))
     if published is not None and not published.empty:
@@ -222,12 +222,11 @@ def dumbbell_figure(comparison: pd.DataFrame) -> go.Figure:
                            "<extra></extra>")))
     # The gap and its adjusted p beside each row, so they can be read without hovering.
     fig.update_layout(margin=dict(l=10, r=250, t=60, b=50), annotations=[
-        dict(text=gap_label(d, lo, hi, p), x=1.01, xref="paper", xanchor="left", y=model, yref="y",
+        dict(text=adjusted_gap_label(row), x=1.01, xref="paper", xanchor="left", y=model, yref="y",
              showarrow=False, font=dict(size=11, color="#333"), align="left")
-        for model, d, lo, hi, p in zip(models, data["diff"], data["diff_ci_low"], data["diff_ci_high"],
-                                       data["p_holm"])])
-    fig.update_xaxes(title_text="Violation rate (%)  ·  right: modified − real, 95% CI, Holm-adjusted p "
-                     "(bold: < 0.05)", ticksuffix="%")
+        for model, (_, row) in zip(models, data.iterrows())])
+    fig.update_xaxes(title_text="Violation rate (%)  ·  right: modified − real adjusted for the requirement mix, "
+                     "95% CI, Holm-adjusted p (bold: < 0.05); raw Δ after it", ticksuffix="%")
     fig.update_yaxes(categoryorder="array", categoryarray=models, automargin=True)
     return fig
 
@@ -254,10 +253,9 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
                            "Holm p = %{customdata[5]:.3g}<extra></extra>")))
     top = np.nanmax(_pct(groups[["real_ci_high", "modified_ci_high"]].to_numpy(float)), axis=1)
     fig.update_layout(annotations=[
-        dict(text=gap_label(d, lo, hi, p), x=label, y=t + 2, yref="y", yanchor="bottom",
+        dict(text=adjusted_gap_label(row), x=label, y=t + 2, yref="y", yanchor="bottom",
              showarrow=False, font=dict(size=12, color="#333"))
-        for label, t, d, lo, hi, p in zip(labels, top, groups["diff"], groups["diff_ci_low"],
-                                          groups["diff_ci_high"], groups["p_holm"])])
+        for label, t, (_, row) in zip(labels, top, groups.iterrows())])
     fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", range=[0, np.nanmax(top) * 1.15 + 6])
     fig.update_xaxes(title_text="Model group (above the bars: modified − real, 95% CI, Holm-adjusted p)")
     return fig
@@ -417,3 +415,13 @@ def refresh_synced_state(widget: go.FigureWidget) -> None:
     """
     widget._widget_layout = deepcopy(widget._layout_obj._props)
     widget._widget_data = deepcopy(widget._data)
+
+
+def adjusted_gap_label(row: pd.Series) -> str:
+    """``gap_label`` of the requirement-adjusted gap (``diff_adj``...) with the raw gap after it;
+    the raw gap alone for tables without the adjusted columns."""
+    if "diff_adj" not in row.index:
+        return gap_label(row["diff"], row["diff_ci_low"], row["diff_ci_high"], row["p_holm"])
+    raw = f" · raw {row['diff'] * 100:+.1f}" if np.isfinite(row["diff"]) else ""
+    return (gap_label(row["diff_adj"], row["diff_adj_ci_low"], row["diff_adj_ci_high"], row["p_holm_adj"])
+            + raw)
