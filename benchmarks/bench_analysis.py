@@ -4,14 +4,23 @@ Prints the fit times of ``fit_mixed`` (Laplace), ``fit_gee``, a cached refit, th
 bootstrap, the dashboard demo's first build (``demo_judgments``, calibration included), and
 the baseline measured in the same run: statsmodels'
 ``BinomialBayesMixedGLM.fit_vb`` (L-BFGS-B, rng=0, sparse random-effects design), with ratios.
-Usage: ``python benchmarks/bench_analysis.py [--skip-vb]`` (the baseline takes about a minute);
-set ``EUDAIMONIA_DATASET`` to simulate on the real design instead of the synthetic one.
+The crossed model (``model_effect="random"``, lme4's nAGQ=0 criterion) is also timed against
+R's ``glmer(nAGQ=0)`` on the same rows in the same run when ``Rscript`` with lme4 is on the PATH
+(Debian: ``apt-get install r-base-core r-cran-lme4``); without R that column is skipped with a
+message. Usage: ``python benchmarks/bench_analysis.py [--skip-vb] [--skip-r]`` (the VB baseline
+takes about a minute); set ``EUDAIMONIA_DATASET`` to simulate on the real design instead of the
+synthetic one. On a shared machine set ``OPENBLAS_NUM_THREADS=1``: oversubscribed BLAS threads
+slow the dense products many times over.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -38,9 +47,42 @@ def _vb(frame):
     return dict(zip(X.columns, fit.fe_mean))["source[T.modified]"], dict(zip(X.columns, fit.fe_sd))["source[T.modified]"]
 
 
+_GLMER = """
+suppressMessages(library(lme4))
+d <- read.csv(commandArgs(trailingOnly = TRUE)[1])
+d$source <- factor(d$source, levels = c("real", "modified"))
+d$requirement <- factor(d$requirement, levels = unique(d$requirement[order(d$req_order)]))
+elapsed <- system.time(fit <- glmer(violation ~ source + requirement + (1 | prompt_id) + (1 | model),
+                                    data = d, family = binomial, nAGQ = 0))[["elapsed"]]
+cat(elapsed, fixef(fit)[["sourcemodified"]], sqrt(diag(as.matrix(vcov(fit))))[["sourcemodified"]],
+    as.character(packageVersion("lme4")), "\n")
+"""
+
+
+def _glmer_nagq0(frame) -> tuple[float, float, float, str] | str:
+    """R's glmer(nAGQ=0) fit time (inside R, data loading excluded), source estimate and SE, lme4
+    version; or why it was skipped."""
+    from eudaimonia_nb.design_code import REQUIREMENT_KEYS
+
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return "skipped: Rscript not found (Debian: apt-get install r-base-core r-cran-lme4)"
+    with tempfile.TemporaryDirectory() as tmp:
+        csv, script = Path(tmp) / "rows.csv", Path(tmp) / "glmer.R"
+        data = frame.loc[frame["violation"].notna(), ["model", "prompt_id", "requirement", "source", "violation"]]
+        data.assign(req_order=data["requirement"].map(REQUIREMENT_KEYS.index)).to_csv(csv, index=False)
+        script.write_text(_GLMER)
+        done = subprocess.run([rscript, str(script), str(csv)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return f"skipped: Rscript failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode})"
+    elapsed, estimate, se, version = done.stdout.split()[-4:]
+    return float(elapsed), float(estimate), float(se), version
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-vb", action="store_true", help="skip the statsmodels VB baseline")
+    parser.add_argument("--skip-r", action="store_true", help="skip the R glmer(nAGQ=0) comparison")
     args = parser.parse_args()
 
     from eudaimonia_nb.analysis import gee, mixed, rates, simulate
@@ -59,6 +101,12 @@ def main() -> None:
     r, t_random = _timed(lambda: mixed.fit_mixed(frame, model_effect="random", use_cache=False))
     s = r.source_effect
     print(f"fit_mixed (model random, nAGQ=0)  {t_random:7.2f} s  source {s['estimate']:.4f} SE {s['std_error']:.4f}")
+    glmer = "skipped: --skip-r" if args.skip_r else _glmer_nagq0(frame)
+    if isinstance(glmer, str):
+        print(f"R glmer(nAGQ=0), crossed          {glmer}")
+    else:
+        print(f"R glmer(nAGQ=0), crossed          {glmer[0]:7.2f} s  source {glmer[1]:.4f} SE {glmer[2]:.4f} "
+              f"(lme4 {glmer[3]}); fit_mixed(random) / glmer: {t_random / glmer[0]:.2f}")
     g, t_gee = _timed(lambda: gee.fit_gee(frame, use_cache=False))
     s = g.source_effect
     print(f"fit_gee (exchangeable, robust)    {t_gee:7.2f} s  source {s['estimate']:.4f} SE {s['std_error']:.4f}")

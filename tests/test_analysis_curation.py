@@ -62,7 +62,7 @@ def test_selection_alone_produces_gaps_for_every_group_and_the_band_contains_the
     assert (band["band_median"] > 0.01).all() and (band["adj_band_median"] > 0.01).all()
     assert (band["diff_adj"] > 0).all()
     # ...and the observed gaps fall inside the band selection alone produces.
-    assert band["inside_band"].all(), band[["diff", "band_low", "band_high"]]
+    assert band["inside_band"].all(), band[["diff_adj", "adj_band_low", "adj_band_high"]]
     assert all("inside the selection-only band" in r for r in band["reading"])
     assert any("Real prompts were selected too" in n for n in band.attrs["notes"])
     # The group contrast cannot see shared-difficulty selection: target - other includes 0.
@@ -76,7 +76,7 @@ def test_selection_alone_produces_gaps_for_every_group_and_the_band_contains_the
 def test_a_real_source_effect_falls_outside_the_selection_only_band(benchmark):
     frame = _curated(benchmark, seed=22, select=False, source_effects={m: 0.6 for m in MODELS})
     band = curation.selection_only_band(frame, prompt_sd=1.0, n_sims=200, seed=0)
-    assert not band["inside_band"].any(), band[["diff", "band_low", "band_high"]]
+    assert not band["inside_band"].any(), band[["diff_adj", "adj_band_low", "adj_band_high"]]
     assert all("above the selection-only band" in r for r in band["reading"])
 
 

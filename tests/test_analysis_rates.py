@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eudaimonia_nb.analysis.rates import (model_rates, prompt_bootstrap_weights, real_vs_modified,
+from eudaimonia_nb.analysis.rates import (bootstrap_rates, model_rates, prompt_bootstrap_weights, real_vs_modified,
                                           violation_rates, wilson_interval)
 
 
@@ -47,7 +47,11 @@ def test_violation_rates_counts_errors_apart_and_groups_by_principle():
     by_model = violation_rates(frame, ["model"]).set_index("model")
     assert by_model.loc["A", ["n_checks", "n_violations", "n_errors"]].tolist() == [3, 2, 1]
     assert by_model.loc["A", "rate"] == pytest.approx(2 / 3)
-    assert by_model.loc["A", "ci_low"] == pytest.approx(_hand_wilson(2, 3)[0])
+    # Model A holds two checks of prompt p1: a prompt-bootstrap interval, not Wilson's.
+    assert by_model["ci_method"].str.startswith("prompt bootstrap").all()
+    cells = violation_rates(frame, ["model", "requirement"]).set_index(["model", "requirement"])
+    assert cells["ci_method"].str.startswith("Wilson").all()
+    assert cells.loc[("A", "2B_emotion_expression"), "ci_low"] == pytest.approx(_hand_wilson(1, 2)[0])
     by_principle = violation_rates(frame, ["principle"]).set_index("principle")
     assert by_principle.loc[1, "n_checks"] == 2 and by_principle.loc[1, "n_violations"] == 1
     assert by_principle.loc[2, "n_checks"] == 3 and by_principle.loc[2, "n_errors"] == 1
@@ -98,8 +102,8 @@ def test_clustered_checks_widen_the_bootstrap_interval_beyond_wilson():
                            "3A_engagement_hooks", "1C_identity_transparency")]
     frame = _table(rows)
     boot = model_rates(frame, n_boot=1000, seed=0).iloc[0]
-    wilson = violation_rates(frame, ["model"]).iloc[0]
-    ratio = (boot["ci_high"] - boot["ci_low"]) / (wilson["ci_high"] - wilson["ci_low"])
+    low, high = wilson_interval(boot["n_violations"], boot["n_checks"])
+    ratio = (boot["ci_high"] - boot["ci_low"]) / (high - low)
     assert 2.0 < ratio < 3.0  # sqrt(6) = 2.45
 
 
@@ -225,10 +229,11 @@ def test_pooled_groups_get_bootstrap_intervals_and_one_check_per_prompt_keeps_wi
     pooled = violation_rates(frame, ["requirement", "source"], n_boot=1000, seed=0)
     assert (pooled["ci_method"].str.startswith("prompt bootstrap")).all()
     wilson_low, wilson_high = wilson_interval(pooled["n_violations"], pooled["n_checks"])
-    # 4 nearly identical checks per prompt: the interval is close to twice Wilson's.
+    # 4 checks per prompt, pairwise correlation 0.8^2 = 0.64: design effect 1 + 3 x 0.64 = 2.9,
+    # so the interval is about sqrt(2.9) = 1.7 times Wilson's (150 prompts per cell: noisy).
     ratio = (pooled["ci_high"] - pooled["ci_low"]) / (wilson_high - wilson_low)
-    assert ((ratio > 1.6) & (ratio < 2.2)).all(), ratio
+    assert ((ratio > 1.3) & (ratio < 2.2)).all(), ratio
     # The bootstrap interval of a pooled group equals that of bootstrap_rates on the same unit.
-    alone = model_rates(frame.assign(model="all"), n_boot=1000, seed=0).iloc[0]
+    alone = bootstrap_rates(frame.assign(unit="all"), "unit", n_boot=1000, seed=0).iloc[0]
     overall = violation_rates(frame, [], n_boot=1000, seed=0).iloc[0]
     assert (overall["ci_low"], overall["ci_high"]) == pytest.approx((alone["ci_low"], alone["ci_high"]))

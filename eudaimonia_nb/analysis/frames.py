@@ -147,7 +147,9 @@ def check_analysis_frame(frame: pd.DataFrame, where: str = ANALYSIS_INPUT) -> No
         bad |= out["violation"].map(type).eq(str)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise fail(i, "violation", f"{out['violation'].iloc[i]!r}; expected 1, 0 or NaN (no verdict)")
+        value = out["violation"].iloc[i]
+        value = value.item() if isinstance(value, np.generic) else value  # 2.0, not np.float64(2.0)
+        raise fail(i, "violation", f"{value!r}; expected 1, 0 or NaN (no verdict)")
     bad = ~out["source"].isin(SOURCES)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

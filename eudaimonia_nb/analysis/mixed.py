@@ -147,9 +147,10 @@ def coefficient_table(names: list[str], estimate: np.ndarray, std_error: np.ndar
         "estimate": estimate, "std_error": std_error,
         "ci_low": estimate - Z95 * std_error, "ci_high": estimate + Z95 * std_error,
     }, index=pd.Index(names, name="term"))
-    table["odds_ratio"] = np.exp(table["estimate"])
-    table["or_ci_low"] = np.exp(table["ci_low"])
-    table["or_ci_high"] = np.exp(table["ci_high"])
+    with np.errstate(over="ignore"):  # a separated term's odds ratio is inf, and the message says why
+        table["odds_ratio"] = np.exp(table["estimate"])
+        table["or_ci_low"] = np.exp(table["ci_low"])
+        table["or_ci_high"] = np.exp(table["ci_high"])
     table["z"] = z
     table["p_value"] = two_sided_p(z)
     return table
