@@ -76,14 +76,26 @@ class _Problem:
             return np.bincount(self.group, weights=values, minlength=self.q)
         return np.asarray(self.Zt @ values)
 
+    def xmul(self, coef: np.ndarray) -> np.ndarray:
+        """The dense block times ``coef`` (X coef)."""
+        return self.X @ coef
+
+    def xtmul(self, values: np.ndarray) -> np.ndarray:
+        """The dense block transposed times a row vector (X' values)."""
+        return self.X.T @ values
+
+    def weighted_blocks(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """X'WX (p x p) and Z'WX (q x p)."""
+        Xw = self.X * w[:, None]
+        return self.X.T @ Xw, self.gsum(Xw)
+
     def blocks(self, coef: np.ndarray, u: np.ndarray, s2: float, pen: np.ndarray) -> tuple[np.ndarray, ...]:
-        eta = self.X @ coef + u[self.group]
+        eta = self.xmul(coef) + u[self.group]
         mu = expit(eta)
         w = bernoulli_weight(eta)
         resid = self.y - mu
-        Xw = self.X * w[:, None]
-        A = self.X.T @ Xw + np.diag(pen)
-        Bt = self.gsum(Xw)  # q x p: per prompt sum of w x
+        XtWX, Bt = self.weighted_blocks(w)  # Bt: q x p, per prompt sum of w x
+        A = XtWX + np.diag(pen)
         d = self.gsum(w)
         D = d + 1.0 / s2
         return eta, mu, w, resid, A, Bt, d, D
@@ -95,15 +107,44 @@ class _Problem:
         return _bernoulli_loglik(self.y, eta) - 0.5 * float(u @ u) / s2 - 0.5 * float(coef @ (pen * coef))
 
 
+class _IndicatorProblem(_Problem):
+    """A dense block [X, M] whose trailing columns M are the indicators of ``codes`` (the
+    crossed model's model effects), handled as sums per code instead of dense columns: the
+    products cost O(n p) rather than O(n (p + k)^2)."""
+
+    def __init__(self, y: np.ndarray, X: np.ndarray, codes: np.ndarray, n_codes: int, group: np.ndarray,
+                 n_groups: int):
+        super().__init__(y, X, group, n_groups)
+        self.codes, self.k, self.p = codes, n_codes, X.shape[1]
+        self.cell = group * n_codes + codes  # prompt x code, for Z'WM
+
+    def xmul(self, coef: np.ndarray) -> np.ndarray:
+        return self.X @ coef[:self.p] + coef[self.p:][self.codes]
+
+    def xtmul(self, values: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.X.T @ values, np.bincount(self.codes, weights=values, minlength=self.k)])
+
+    def weighted_blocks(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Xw = self.X * w[:, None]
+        p, k = self.p, self.k
+        A = np.empty((p + k, p + k))
+        A[:p, :p] = self.X.T @ Xw
+        XtWM = np.stack([np.bincount(self.codes, weights=Xw[:, j], minlength=k) for j in range(p)])
+        A[:p, p:], A[p:, :p] = XtWM, XtWM.T
+        A[p:, p:] = np.diag(np.bincount(self.codes, weights=w, minlength=k))
+        ZtWM = np.bincount(self.cell, weights=w, minlength=self.q * k).reshape(self.q, k)
+        return A, np.hstack([self.gsum(Xw), ZtWM])
+
+
 def joint_mode(prob: _Problem, coef: np.ndarray, u: np.ndarray, s2: float, pen: np.ndarray,
                tol: float = 1e-9, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, bool]:
     """Penalised IRLS (Newton with step halving) for the joint mode of (coef, u)."""
     coef, u = coef.copy(), u.copy()
-    eta = prob.X @ coef + u[prob.group]
+    eta = prob.xmul(coef) + u[prob.group]
     value = prob.penalised(eta, coef, u, s2, pen)
     for _ in range(max_iter):
         eta, mu, w, resid, A, Bt, d, D = prob.blocks(coef, u, s2, pen)
-        g_coef = prob.X.T @ resid - pen * coef
+        g_coef = prob.xtmul(resid) - pen * coef
         g_u = prob.gsum(resid) - u / s2
         S = prob.schur(A, Bt, D)
         step_coef = np.linalg.solve(S, g_coef - Bt.T @ (g_u / D))
@@ -111,7 +152,7 @@ def joint_mode(prob: _Problem, coef: np.ndarray, u: np.ndarray, s2: float, pen: 
         scale = 1.0
         for _ in range(_MAX_STEP):
             new_coef, new_u = coef + scale * step_coef, u + scale * step_u
-            new_eta = prob.X @ new_coef + new_u[prob.group]
+            new_eta = prob.xmul(new_coef) + new_u[prob.group]
             new_value = prob.penalised(new_eta, new_coef, new_u, s2, pen)
             if new_value >= value - 1e-10 * abs(value):
                 break
@@ -229,7 +270,8 @@ def fit_crossed(y: np.ndarray, X: np.ndarray, M: np.ndarray, group: np.ndarray, 
     """``y ~ X + (1 | group) + (1 | model)``: the model intercepts (columns of M) enter the
     dense block with a ridge 1/s_m^2; both SDs maximise the Laplace likelihood evaluated at
     the joint mode (lme4's nAGQ=0 criterion)."""
-    prob = _Problem(y, np.hstack([X, M]), group, n_groups)
+    codes = np.argmax(M, axis=1) if M.size else np.zeros(len(y), dtype=int)
+    prob = _IndicatorProblem(y, X, codes, M.shape[1], group, n_groups)
     p, k = X.shape[1], M.shape[1]
     state = {"coef": np.zeros(p + k), "u": np.zeros(n_groups), "ok": True}
     evals = 0
