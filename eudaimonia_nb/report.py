@@ -218,7 +218,7 @@ def _requirements(frame: pd.DataFrame, options: Options) -> Section:
     from .plots.analysis import requirement_heatmap, requirement_source_bars
 
     by_model = violation_rates(frame, ["model", "requirement"])
-    by_source = violation_rates(frame, ["requirement", "source"], n_boot=options.n_boot, seed=options.seed)
+    by_source = violation_rates(frame, ["requirement", "source"])
     paper = published.requirement_averages()
     return Section("requirements", SECTION_TITLES["requirements"],
                    figures={"heatmap": requirement_heatmap(by_model),
@@ -228,8 +228,8 @@ def _requirements(frame: pd.DataFrame, options: Options) -> Section:
                    notes=[
         "Heatmap intervals are Wilson 95%: a model x requirement cell holds at most one check per "
         "prompt. The real/modified bars pool every selected model's checks of a prompt, which are "
-        f"correlated, so their 95% intervals come from the prompt bootstrap ({options.n_boot} "
-        "replicates). Grey diamonds: the paper's per-requirement averages over its 22 models, read off "
+        "correlated, so their 95% intervals are cluster-robust (Wilson at the effective sample size "
+        "from the prompt-clustered variance). Grey diamonds: the paper's per-requirement averages over its 22 models, read off "
         "its bar chart (approximate, about 1 point)."])
 
 

@@ -40,9 +40,11 @@ POOLED_REPLICATES = 200
 def test_pooled_requirement_by_source_intervals_cover_like_95_percent(benchmark):
     """The Requirements tab's real/modified bars pool every model's checks of a prompt. Over 200
     replicates (22 models, 300 benchmark prompts, fresh prompt effects and verdicts each), the
-    prompt-bootstrap interval of each requirement x source cell must cover the cell's expected
+    cluster-robust interval of each requirement x source cell must cover the cell's expected
     rate (Gauss-Hermite over the prompt effect) 93-97% of the time on average; Wilson's, which
-    treats the pooled checks as independent, must not."""
+    treats the pooled checks as independent, must not. (The interval was chosen on seeds
+    5000-5199, where the percentile prompt bootstrap covered 0.923 and this one 0.938; these
+    seeds are fresh.)"""
     from eudaimonia_nb.analysis.rates import violation_rates, wilson_interval
 
     rng = np.random.default_rng(3)
@@ -59,8 +61,9 @@ def test_pooled_requirement_by_source_intervals_cover_like_95_percent(benchmark)
     hits = np.zeros(len(cells))
     wilson_hits = np.zeros(len(cells))
     for seed in range(POOLED_REPLICATES):
-        frame = simulate.simulate_judgments("common", seed=5000 + seed, design=design)
-        rates = violation_rates(frame, ["requirement", "source"], n_boot=400, seed=seed).set_index(["requirement", "source"])
+        frame = simulate.simulate_judgments("common", seed=7000 + seed, design=design)
+        rates = violation_rates(frame, ["requirement", "source"]).set_index(["requirement", "source"])
+        assert rates["ci_method"].str.startswith("cluster-robust").all()
         target = truth_by_cell.reindex(rates.index).to_numpy()
         hits += (rates["ci_low"].to_numpy() <= target) & (target <= rates["ci_high"].to_numpy())
         low, high = wilson_interval(rates["n_violations"], rates["n_checks"])
@@ -69,7 +72,7 @@ def test_pooled_requirement_by_source_intervals_cover_like_95_percent(benchmark)
     mean = float(coverage.mean())
     # Monte Carlo error: binomial per cell; the mean over 18 correlated cells is at most as noisy.
     mc_error = float(np.sqrt(0.95 * 0.05 / POOLED_REPLICATES))
-    report = (f"bootstrap coverage mean {mean:.3f} (cells {coverage.min():.3f}-{coverage.max():.3f}), Wilson "
+    report = (f"cluster-robust coverage mean {mean:.3f} (cells {coverage.min():.3f}-{coverage.max():.3f}), Wilson "
               f"{wilson_hits.mean() / POOLED_REPLICATES:.3f}; Monte Carlo SE per cell {mc_error:.3f}")
     print(report)
     assert 0.93 <= mean <= 0.97, report

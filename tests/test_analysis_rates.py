@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as student
 
 from eudaimonia_nb.analysis.rates import (bootstrap_rates, model_rates, prompt_bootstrap_weights, real_vs_modified,
                                           violation_rates, wilson_interval)
@@ -47,8 +48,8 @@ def test_violation_rates_counts_errors_apart_and_groups_by_principle():
     by_model = violation_rates(frame, ["model"]).set_index("model")
     assert by_model.loc["A", ["n_checks", "n_violations", "n_errors"]].tolist() == [3, 2, 1]
     assert by_model.loc["A", "rate"] == pytest.approx(2 / 3)
-    # Model A holds two checks of prompt p1: a prompt-bootstrap interval, not Wilson's.
-    assert by_model["ci_method"].str.startswith("prompt bootstrap").all()
+    # Model A holds two checks of prompt p1: a cluster-robust interval, not Wilson's.
+    assert by_model["ci_method"].str.startswith("cluster-robust").all()
     cells = violation_rates(frame, ["model", "requirement"]).set_index(["model", "requirement"])
     assert cells["ci_method"].str.startswith("Wilson").all()
     assert cells.loc[("A", "2B_emotion_expression"), "ci_low"] == pytest.approx(_hand_wilson(1, 2)[0])
@@ -213,7 +214,7 @@ def test_adjusted_gap_uses_only_requirements_with_both_sources_and_says_so():
     assert result.loc["N", "note"].startswith("requirement-adjusted gap over 1 of 2 requirements")
 
 
-def test_pooled_groups_get_bootstrap_intervals_and_one_check_per_prompt_keeps_wilson():
+def test_pooled_groups_get_cluster_robust_intervals_and_one_check_per_prompt_keeps_wilson():
     rng = np.random.default_rng(0)
     rows = []
     for i in range(300):  # 4 models see the same prompt; a shared prompt effect correlates them
@@ -226,14 +227,30 @@ def test_pooled_groups_get_bootstrap_intervals_and_one_check_per_prompt_keeps_wi
     assert (cell["ci_method"].str.startswith("Wilson")).all()
     low, high = _hand_wilson(cell["n_violations"].iloc[0], cell["n_checks"].iloc[0])
     assert cell["ci_low"].iloc[0] == pytest.approx(low) and cell["ci_high"].iloc[0] == pytest.approx(high)
-    pooled = violation_rates(frame, ["requirement", "source"], n_boot=1000, seed=0)
-    assert (pooled["ci_method"].str.startswith("prompt bootstrap")).all()
+    pooled = violation_rates(frame, ["requirement", "source"])
+    assert (pooled["ci_method"].str.startswith("cluster-robust")).all()
     wilson_low, wilson_high = wilson_interval(pooled["n_violations"], pooled["n_checks"])
     # 4 checks per prompt, pairwise correlation 0.8^2 = 0.64: design effect 1 + 3 x 0.64 = 2.9,
     # so the interval is about sqrt(2.9) = 1.7 times Wilson's (150 prompts per cell: noisy).
     ratio = (pooled["ci_high"] - pooled["ci_low"]) / (wilson_high - wilson_low)
     assert ((ratio > 1.3) & (ratio < 2.2)).all(), ratio
-    # The bootstrap interval of a pooled group equals that of bootstrap_rates on the same unit.
-    alone = bootstrap_rates(frame.assign(unit="all"), "unit", n_boot=1000, seed=0).iloc[0]
-    overall = violation_rates(frame, [], n_boot=1000, seed=0).iloc[0]
-    assert (overall["ci_low"], overall["ci_high"]) == pytest.approx((alone["ci_low"], alone["ci_high"]))
+    # It agrees with the prompt bootstrap's percentile interval on a group this large.
+    boot = bootstrap_rates(frame.assign(unit=frame["source"]), "unit", n_boot=2000, seed=0).set_index("unit")
+    mine = pooled.set_index("source")
+    assert (mine["ci_low"] - boot["ci_low"]).abs().max() < 0.01
+    assert (mine["ci_high"] - boot["ci_high"]).abs().max() < 0.01
+
+
+def test_cluster_robust_interval_by_hand():
+    # Two real prompts with 2 checks each (1+1, 0+0) and three modified with 2 checks (1+0 each).
+    rows = [(m, p, "2C_deference", "real", v, "") for p, v in (("r1", 1.0), ("r2", 0.0)) for m in "AB"]
+    rows += [(m, p, "2C_deference", "modified", float(m == "A"), "") for p in ("m1", "m2", "m3") for m in "AB"]
+    out = violation_rates(_table(rows), []).iloc[0]
+    rate = 5 / 10
+    # Residuals v_i - rate c_i: real +1, -1 (mean 0); modified 0, 0, 0.
+    variance = (2 / 1 * (1 + 1) + 0.0) / 10**2
+    n_eff = rate * (1 - rate) / variance  # 6.25 of the 10 checks
+    t = student.ppf(0.975, 5 - 2)  # 5 prompts, 2 strata (sources)
+    low, high = _hand_wilson(rate * n_eff, n_eff, z=t)
+    assert out["rate"] == pytest.approx(rate)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((low, high))

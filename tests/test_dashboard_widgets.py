@@ -87,7 +87,9 @@ def test_gaps_and_the_gee_cross_check_are_visible_without_hovering(dashboard):
         comparison = dashboard.sections["real_vs_modified"].tables[0].frame
         notes = [a.text for a in dashboard.figures["dumbbell"].layout.annotations]
         assert len(notes) == len(comparison) == 22 and all("Holm p" in n for n in notes)
-        significant = comparison["p_holm"] < 0.05
+        # The requirement-adjusted gap leads, with the raw gap beside it.
+        assert all(" · raw " in n for n in notes)
+        significant = comparison["p_holm_adj"] < 0.05
         assert sum(n.startswith("<b>") for n in notes) == significant.sum() > 0
         assert len(dashboard.figures["groups"].layout.annotations) == 3
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +97,8 @@ def _parse_violation(value: object) -> float | None:
     return {"1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0, "true": 1.0, "false": 0.0}.get(text)
 
 
-def _check_prompt_sources_and_duplicates(out: pd.DataFrame, fail, row_of) -> None:  # type: ignore[no-untyped-def]
+def _check_prompt_sources_and_duplicates(out: pd.DataFrame, fail: Callable[[int, str, str], JudgmentsError],
+                                         row_of: Callable[[int], int]) -> None:
     """Raise ``fail(position, column, message)`` for the first prompt with two sources or the
     first repeated model x prompt x requirement (shared by the loaders and the analysis check)."""
     # Source is a property of the prompt: rates, the bootstrap (which resamples prompts within

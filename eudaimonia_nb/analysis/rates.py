@@ -56,12 +56,50 @@ def _mark(result: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 
 WILSON_NOTE = "Wilson 95% (each group holds at most one check per prompt, so checks are independent)"
 """``ci_method`` of a group whose checks are one per prompt."""
-BOOTSTRAP_NOTE = ("prompt bootstrap 95% (the group holds several checks of some prompts, which are correlated; "
-                  "prompts resampled within source)")
+CLUSTER_NOTE = ("cluster-robust Wilson 95% (the group holds several correlated checks of some prompts: Wilson at "
+                "the effective sample size from the prompt-clustered variance, t quantile on prompts - 1 df)")
 """``ci_method`` of a group pooling several checks of one prompt (over models or requirements)."""
 
 
-def violation_rates(frame: pd.DataFrame, by: str | Sequence[str], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def cluster_wilson_interval(t: _Tables, z: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, a Wilson interval that respects prompts (Korn & Graubard's effective-n form).
+
+    V is the linearisation (sandwich) variance of the ratio violations / checks with prompts as
+    clusters, stratified by source as the bootstrap is, with the n_h / (n_h - 1) small-sample
+    factor; n_eff = p (1 - p) / V (at most the number of checks; the number of prompts when V is
+    0 because p is 0 or 1); the Wilson score interval at n_eff uses the t quantile on (prompts -
+    strata) degrees of freedom. On 22 models x 300 prompts it covered 0.94 where Wilson on the
+    raw checks covered 0.66 and the percentile prompt bootstrap 0.92 (small cells undercover).
+    """
+    from scipy.special import stdtrit
+
+    n_checks = t.checks.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = t.violations.sum(1) / n_checks
+    variance = np.zeros(len(t.units))
+    n_prompts = np.zeros(len(t.units))
+    n_strata = np.zeros(len(t.units))
+    for value in np.unique(t.prompt_source):
+        cols = t.prompt_source == value
+        c, v = t.checks[:, cols], t.violations[:, cols]
+        present = c > 0
+        n_h = present.sum(1)
+        resid = v - np.nan_to_num(rate)[:, None] * c
+        mean = resid.sum(1) / np.maximum(n_h, 1)  # absent prompts have residual 0
+        squares = (((resid - mean[:, None]) ** 2) * present).sum(1)
+        variance += np.where(n_h > 1, n_h / np.maximum(n_h - 1, 1) * squares, 0.0)
+        n_prompts += n_h
+        n_strata += n_h > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance /= n_checks**2
+        n_eff = np.where(variance > 0, rate * (1 - rate) / variance, n_prompts)
+    n_eff = np.minimum(n_eff, n_checks)
+    quantile = z if z is not None else stdtrit(np.maximum(n_prompts - n_strata, 1), 0.975)
+    low, high = wilson_interval(np.nan_to_num(rate) * n_eff, n_eff, z=quantile)
+    return np.where(n_checks > 0, low, np.nan), np.where(n_checks > 0, high, np.nan)
+
+
+def violation_rates(frame: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
     """Rates per group of ``by`` (a column or a list of columns; ``principle`` is derived from
     the requirement).
 
@@ -69,9 +107,9 @@ def violation_rates(frame: pd.DataFrame, by: str | Sequence[str], n_boot: int = 
     ``rate``, ``ci_low``, ``ci_high`` and ``ci_method``. The interval is Wilson's only where
     every group holds at most one judged check per prompt (e.g. model x requirement); a group
     pooling several checks of one prompt (over models, requirements, principles) gets the
-    prompt-bootstrap percentile interval (``n_boot`` replicates, ``seed``), because Wilson
-    would treat correlated checks as independent (coverage about 0.66 for requirement x source
-    pooled over 22 models).
+    cluster-robust Wilson interval (``cluster_wilson_interval``), because Wilson would treat
+    correlated checks as independent (coverage about 0.66 for requirement x source pooled over
+    22 models).
     """
     check_analysis_frame(frame)
     by = [by] if isinstance(by, str) else list(by)
@@ -102,13 +140,12 @@ def violation_rates(frame: pd.DataFrame, by: str | Sequence[str], n_boot: int = 
         out["ci_method"] = WILSON_NOTE
     else:
         t = _tables(work.assign(_group=code), "_group", check=False)
-        draws = _ratio(prompt_bootstrap_weights(t.prompt_source, n_boot, seed), t.violations, t.checks)
-        low, high = _percentiles(draws)
+        low, high = cluster_wilson_interval(t)
         position = {int(u): i for i, u in enumerate(t.units.astype(int))}
         rows = np.array([position.get(i, -1) for i in range(len(out))])
         out["ci_low"] = np.where(rows >= 0, low[rows], np.nan)
         out["ci_high"] = np.where(rows >= 0, high[rows], np.nan)
-        out["ci_method"] = BOOTSTRAP_NOTE
+        out["ci_method"] = CLUSTER_NOTE
     return _mark(out, frame)
 
 
@@ -273,7 +310,7 @@ def _standardised_gap(frame: pd.DataFrame, t: _Tables, unit: str, boot: np.ndarr
     usable = np.isfinite(gap)
     w = weights.to_numpy()[:, None] * usable
     with np.errstate(invalid="ignore", divide="ignore"):
-        adjusted = np.where(usable, gap, 0.0).__mul__(w).sum(0) / w.sum(0)
+        adjusted = (np.where(usable, gap, 0.0) * w).sum(0) / w.sum(0)
         gap_draws = np.where(usable[None], draws["modified"] - draws["real"], np.nan)
         # A replicate that loses a requirement's checks renormalises over the rest, as above.
         wd = np.where(np.isfinite(gap_draws), w[None], 0.0)
