@@ -251,10 +251,12 @@ def model_data(frame: pd.DataFrame, *, interaction: bool = False, model_term: bo
     data = judged(frame)[["model", "prompt_id", "requirement", "source", "violation"]].copy()
     if data.empty:
         raise JudgmentsError("judgments table", "no judged rows (every row is an error or has no verdict)")
-    data["source"] = pd.Categorical(data["source"], categories=[s for s in SOURCES if s in set(data["source"])])
+    # The levels present, computed once per column (a set rebuilt per candidate level cost seconds).
+    present = {name: set(pd.unique(data[name])) for name in ("source", "requirement", "model")}
+    data["source"] = pd.Categorical(data["source"], categories=[s for s in SOURCES if s in present["source"]])
     data["requirement"] = pd.Categorical(
-        data["requirement"], categories=[k for k in REQUIREMENT_KEYS if k in set(data["requirement"])])
-    data["model"] = pd.Categorical(data["model"], categories=sorted(set(data["model"])))
+        data["requirement"], categories=[k for k in REQUIREMENT_KEYS if k in present["requirement"]])
+    data["model"] = pd.Categorical(data["model"], categories=sorted(present["model"]))
     terms = []
     for name in ("source", "requirement") + (("model",) if model_term else ()):
         if len(data[name].cat.categories) > 1:

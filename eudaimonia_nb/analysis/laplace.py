@@ -117,6 +117,7 @@ class _IndicatorProblem(_Problem):
         super().__init__(y, X, group, n_groups)
         self.codes, self.k, self.p = codes, n_codes, X.shape[1]
         self.cell = group * n_codes + codes  # prompt x code, for Z'WM
+        self.Mt = sparse.csr_matrix((np.ones(len(y)), (codes, np.arange(len(y)))), shape=(n_codes, len(y)))
 
     def xmul(self, coef: np.ndarray) -> np.ndarray:
         return self.X @ coef[:self.p] + coef[self.p:][self.codes]
@@ -129,8 +130,8 @@ class _IndicatorProblem(_Problem):
         p, k = self.p, self.k
         A = np.empty((p + k, p + k))
         A[:p, :p] = self.X.T @ Xw
-        XtWM = np.stack([np.bincount(self.codes, weights=Xw[:, j], minlength=k) for j in range(p)])
-        A[:p, p:], A[p:, :p] = XtWM, XtWM.T
+        MtWX = np.asarray(self.Mt @ Xw)  # k x p
+        A[:p, p:], A[p:, :p] = MtWX.T, MtWX
         A[p:, p:] = np.diag(np.bincount(self.codes, weights=w, minlength=k))
         ZtWM = np.bincount(self.cell, weights=w, minlength=self.q * k).reshape(self.q, k)
         return A, np.hstack([self.gsum(Xw), ZtWM])
