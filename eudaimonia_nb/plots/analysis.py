@@ -257,7 +257,8 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
              showarrow=False, font=dict(size=12, color="#333"))
         for label, t, (_, row) in zip(labels, top, groups.iterrows())])
     fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", range=[0, np.nanmax(top) * 1.15 + 6])
-    fig.update_xaxes(title_text="Model group (above the bars: modified − real, 95% CI, Holm-adjusted p)")
+    fig.update_xaxes(title_text="Model group (above the bars: modified − real adjusted for the requirement mix, "
+                     "95% CI, Holm-adjusted p; raw Δ after it)")
     return fig
 
 
