@@ -257,6 +257,12 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
     from .analysis.mixed import fit_mixed
     from .plots.analysis import forest_figure
 
+    sources = sorted(frame.loc[frame["violation"].notna(), "source"].unique())
+    if len(sources) < 2:  # the model's source effect compares real with modified prompts
+        only = f"only {sources[0]} prompts" if sources else "no judged prompts"
+        return Section("mixed", SECTION_TITLES["mixed"], notes=[
+            f"<b>Not estimable: {only}.</b> The mixed model estimates the effect of a prompt being real or "
+            "modified, which needs judged prompts of both sources."])
     mixed = fit_mixed(frame)
     gee = fit_gee(frame)
     params = mixed.params.rename_axis("term").reset_index()
