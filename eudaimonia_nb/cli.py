@@ -223,7 +223,8 @@ def _run_runs(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    columns = ["run_id", "model", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test", "started_at", "ended_at"]
+    columns = ["run_id", "model", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test", "dataset_official",
+               "started_at", "ended_at"]
     print(runs[columns].to_string(index=False) if not runs.empty else "no runs")
     return 0
 

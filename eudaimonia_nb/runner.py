@@ -32,7 +32,8 @@ from .keys import key_env_for
 from .pricing import Price, cost_usd, load_prices
 from .preflight import EarlyStop, RunStopped, error_reasons, probe_endpoints
 from .run_lock import keep_alive
-from .store import ResponseRecord, ResultsStore, RunRecord, VerdictRecord, default_store_path, response_sha256
+from .store import (ResponseRecord, ResultsStore, RunRecord, VerdictRecord, default_store_path, response_sha256,
+                    response_texts, verdict_details)
 
 log = logging.getLogger(__name__)
 
@@ -605,15 +606,15 @@ def _tokens(chars: int) -> int:
 
 
 def _stored_progress(runner: Runner) -> tuple[dict, dict]:
+    """What the store holds for the run, read without writing (a dry run changes nothing)."""
     from pathlib import Path
 
     if not Path(runner.store_path).is_file():
         return {}, {}
-    store = ResultsStore(runner.store_path)
-    try:
-        return store.responses(runner.run_id), store.verdict_errors(runner.run_id)
-    finally:
-        store.close()
+    responses = response_texts(runner.store_path, runner.run_id)
+    verdicts = verdict_details(runner.store_path, runner.run_id)
+    return ({r.prompt_id: (r.text, r.error) for r in responses.itertuples(index=False)},
+            {(v.prompt_id, v.requirement): v.error for v in verdicts.itertuples(index=False)})
 
 
 def parse_ids(values: Iterable[str] | None) -> tuple[str, ...] | None:

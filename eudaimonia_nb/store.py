@@ -22,7 +22,7 @@ from types import TracebackType
 import pandas as pd
 
 from .linebreaks import escape_json_line_breaks
-from .paths import data_dir
+from .paths import DATASET_SHA256, data_dir
 from .run_lock import RunLock, acquire
 from .store_schema import SchemaVersionError, check_readable, ensure_current
 
@@ -385,6 +385,8 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             """,
     )
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
+    # Runs on any other file are not comparable with the published figures.
+    frame["dataset_official"] = frame["dataset_sha256"] == DATASET_SHA256
     for column in ("started_at", "ended_at"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     return frame

@@ -118,8 +118,14 @@ def test_a_cut_copy_of_the_benchmark_is_named_and_recorded(tmp_path, dataset_pat
     assert "not the official" not in official.stderr
     runs = list_runs(store).set_index("run_id")
     flags = {run_id: json.loads(p)["dataset_official"] for run_id, p in runs["parameters"].items()}
-    assert flags[unofficial.stdout.strip().splitlines()[-1]] is False
-    assert flags[official.stdout.strip().splitlines()[-1]] is True
+    unofficial_id, official_id = (r.stdout.strip().splitlines()[-1] for r in (unofficial, official))
+    assert flags[unofficial_id] is False and flags[official_id] is True
+    assert list(runs.loc[[unofficial_id, official_id], "dataset_official"]) == [False, True]
+    # the dashboard and the report carry the notice on every tab for such runs, and only for them
+    from eudaimonia_nb.report import UNOFFICIAL_DATA_NOTICE, DataSource, load_source, notices
+
+    assert UNOFFICIAL_DATA_NOTICE in notices(load_source(DataSource("store", store, (unofficial_id,))))
+    assert UNOFFICIAL_DATA_NOTICE not in notices(load_source(DataSource("store", store, (official_id,))))
 
 
 # --- item 6: report on real prompts only ----------------------------------------------------

@@ -239,3 +239,25 @@ def test_jsonl_export_round_trips_unicode_line_separators(benchmark, tmp_path):
     assert "\u2028" not in raw and "\u0085" not in raw and len(raw.strip().split("\n")) == len(checks)
     loaded = load_file(out)
     assert len(loaded) == len(checks) and loaded["error"].iloc[1] == odd
+
+
+def test_a_dry_run_reads_progress_without_writing_or_migrating(benchmark, tmp_path):
+    from eudaimonia_nb.runner import dry_run
+
+    path = tmp_path / "s.sqlite"
+    runner, store = _started(benchmark, path)
+    pid = runner.checks["prompt_id"].iloc[0]
+    reqs = list(runner.checks.loc[runner.checks["prompt_id"] == pid, "requirement"])
+    store.put_response(runner.run_id, _response(pid, "a stored response"))
+    for req in reqs:
+        store.put_verdict(runner.run_id, _verdict(pid, req, False, sha=response_sha256("a stored response")))
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 1")  # as if written by the previous schema version
+    db.commit()
+    db.close()
+    before = _dump(path)
+    estimate = dry_run(replace(CONFIG, store_path=str(path)), benchmark=benchmark, prices={})
+    assert estimate.judge_calls == len(runner.checks) - len(reqs)
+    assert estimate.response_calls == len(runner.prompts) - 1
+    assert _dump(path) == before and not list(tmp_path.glob("*backup*"))

@@ -563,6 +563,7 @@ class LiveJudgingUI(widgets.VBox):
         self.run_status.value = html.escape(
             f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks; "
             f"{summary.input_tokens + summary.output_tokens} tokens this time, {summary.elapsed_s:.1f} s"
+            + "".join(f"; {n} x {reason}" for reason, n in summary.error_reasons)
         )
         return summary
 
