@@ -243,8 +243,8 @@ class OpenAIProvider:
         except openai.APIResponseValidationError as exc:
             raise CallFailure(self.redact(f"malformed response: {_short(str(exc))}"), retryable=True) from None
         response = _parse_completion(body, time.perf_counter() - started)
-        # A server may echo the request's credentials even in a 200 answer.
-        return response if response.text is None else replace(response, text=self.redact(response.text))
+        # A server may echo the request's key even in a 200 answer.
+        return response if response.text is None else replace(response, text=self.redact.known(response.text))
 
     async def probe(self, timeout_s: float) -> None:
         """One ``GET /models`` (cheap, sends no prompt); raises ``CallFailure`` (redacted) when it fails."""

@@ -123,11 +123,17 @@ class Redactor:
         self._secrets = sorted({s for s in secrets if s and s != NO_KEY}, key=len, reverse=True)
         self._grams = {s[i : i + _GRAM] for s in self._secrets if len(s) >= 2 * _GRAM for i in range(len(s) - _GRAM + 1)}
 
-    def __call__(self, text: str) -> str:
+    def known(self, text: str) -> str:
+        """Only this run's own secrets (and fragments of them) removed: for model and judge
+        answers, which are research data that generic patterns must not alter."""
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
         if self._grams:
             text = _TOKEN.sub(self._token, text)
+        return text
+
+    def __call__(self, text: str) -> str:
+        text = self.known(text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} [redacted]", text)
         text = _HEADER_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
         text = _USERINFO.sub("[redacted]@", text)

@@ -45,7 +45,7 @@ def fetch_benchmark(
     shown = shown_url(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"--url {shown!r}: expected an http(s) URL like https://host/path/final_dataset.jsonl")
+        raise FetchError(f"URL {shown!r}: expected an http(s) URL like https://host/path/final_dataset.jsonl")
     target = Path(dest) if dest is not None else default_dataset_path()
     # A trailing slash names a folder even before it exists.
     if target.is_dir() or (dest is not None and str(dest).endswith(("/", os.sep))):

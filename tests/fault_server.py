@@ -13,6 +13,7 @@ that is not JSON), ``fenced`` (a judge verdict inside a Markdown code fence with
 ``echo_auth`` (401 whose body echoes the Authorization header, as careless proxies do),
 ``echo_headers`` (200 whose body is not a completion but echoes every request header),
 ``refusal_echo`` (a structured-output refusal quoting the Authorization header),
+``echo_in_content`` (a completion whose text quotes the Authorization header),
 ``quote_fenced`` (a judge reply quoting a fenced fake verdict, then its real one unfenced),
 ``length`` (a complete verdict, but ``finish_reason: length``) and ``trickle`` (a 200 whose
 body arrives one byte every ``trickle_interval_s``, for about a minute).
@@ -188,11 +189,15 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             elif behaviour == "echo_auth":
                 self._json(401, {"error": {"message": f"invalid key in header {self.headers.get('Authorization')}"}})
             elif behaviour == "echo_headers":
-                self._json(200, {"echo": {"headers": dict(self.headers.items())}, "note": "not a completion"})
+                echoed = {"authorization": self.headers.get("Authorization"), "headers": dict(self.headers.items())}
+                self._json(200, {"echo": echoed, "note": "not a completion"})
             elif behaviour == "refusal_echo":
                 message = {"role": "assistant", "content": None,
                            "refusal": f"cannot help the holder of {self.headers.get('Authorization')}"}
                 self._json(200, {"id": "x", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+            elif behaviour == "echo_in_content":
+                content = f"Your header was {self.headers.get('Authorization')}; see https://x.example/?code=42"
+                self._json(200, _completion(body, content, raw))
             elif behaviour == "trickle":
                 self._trickle(json.dumps(_completion(body, _content(kind, "ok", raw), raw)).encode())
             elif behaviour == "truncated":

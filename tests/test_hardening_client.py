@@ -86,6 +86,25 @@ def test_the_redactor_removes_credentials_whoever_they_belong_to():
     assert "api-version=2024-10-21" in out and "tokenizer=t5" in out and "example.com/v1/x" in out
 
 
+def test_an_answer_quoting_the_key_loses_the_key_and_nothing_else(monkeypatch):
+    key = _canary()
+    monkeypatch.setenv("EUDAIMONIA_FAKE_KEY", key)
+
+    async def call(base_url: str):
+        client = open_client(base_url, "EUDAIMONIA_FAKE_KEY", retry=RetryPolicy(max_retries=0))
+        try:
+            return await client.complete(ChatRequest(model="m", messages=(("user", "hi"),)))
+        finally:
+            await client.provider.aclose()
+
+    with FaultServer(Script(default="echo_in_content")) as server:
+        reply = asyncio.run(call(server.base_url))
+    assert reply.ok and "[redacted]" in reply.text
+    assert all(fragment not in reply.text for fragment in _fragments(key))
+    # an answer is research data: only the run's own key is removed, ordinary text stays
+    assert reply.text.endswith("see https://x.example/?code=42")
+
+
 # --- item 2: transport logs filtered by record, not by logger name -------------------------
 
 def test_verbose_cli_logs_no_url_credentials(tmp_path, dataset_path):
