@@ -335,7 +335,7 @@ class Runner:
         self.run_id = run_id_for(config, self.benchmark)
         self.store_path = config.store_path or str(default_store_path())
         self.prices = prices if prices is not None else load_prices()
-        self._early_stop: EarlyStop | None = None
+        self._early_stop = EarlyStop({})
 
     def check_keys(self) -> None:
         """Raise ``CredentialError`` now, before anything is recorded, for an unset key variable."""
@@ -383,7 +383,7 @@ class Runner:
                 try:
                     await self._work(store, cache, responses, todo, retry_failed, redo, tally)
                 except RunStopped:
-                    if not existed and not _produced(store, self.run_id):
+                    if not existed and not store.produced(self.run_id):
                         store.delete_run(self.run_id)  # a run that never started leaves no record
                     raise
                 finally:
@@ -451,7 +451,7 @@ class Runner:
             tally.summary.responses_requested += 1
             tally.add(c.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
             response_text, response_error = reply.text, reply.error
-            self._observe("respond", responder.endpoint, reply.error)
+            self._early_stop.observe("respond", responder.endpoint, reply.error)
         else:
             response_text, response_error = stored
         if response_error is not None:
@@ -466,20 +466,9 @@ class Runner:
             store.put_verdict(self.run_id, verdict)
             tally.add(c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
             tally.tick(error=verdict.error is not None)
-            self._observe("judge", judge_client.endpoint, verdict.error)
+            self._early_stop.observe("judge", judge_client.endpoint, verdict.error)
 
         await asyncio.gather(*(one(req) for req in reqs))
-
-
-    def _observe(self, kind: str, endpoint: str, error: str | None) -> None:
-        if self._early_stop is not None:
-            self._early_stop.observe(kind, endpoint, error)
-
-
-def _produced(store: ResultsStore, run_id: str) -> bool:
-    """True when the run has stored a response or a verdict."""
-    return (any(text is not None for text, _ in store.responses(run_id).values())
-            or any(error is None for error in store.verdict_errors(run_id).values()))
 
 
 def _no_response(pid: str, req: str, reason: str) -> VerdictRecord:

@@ -329,6 +329,12 @@ class ResultsStore:
         """Take the run's lock (``run_lock.RunLockedError`` names a live holder)."""
         return acquire(self._db, run_id)
 
+    def produced(self, run_id: str) -> bool:
+        """True when the run has stored a response text or a verdict."""
+        return self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL) "
+            "OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)", (run_id,)).fetchone()[0] == 1
+
     def has_run(self, run_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
 
