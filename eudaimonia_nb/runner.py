@@ -85,7 +85,7 @@ class RunConfig:
     concurrency: int = 16
     """Calls in flight at once, per endpoint."""
     timeout_s: float = 120.0
-    """Per-request timeout."""
+    """Seconds allowed for each request attempt as a whole (not per socket read); retried."""
     max_retries: int = 5
     """Retries of a retryable failure (429, 5xx, timeouts, connection errors, bad bodies)."""
     retry_base_delay_s: float = 1.0

@@ -19,7 +19,7 @@ from fault_server import FaultServer, Script
 
 from eudaimonia_nb.design_code import rubric_versions
 from eudaimonia_nb.run_lock import RunLockedError
-from eudaimonia_nb.runner import RunConfig, Runner, run
+from eudaimonia_nb.runner import RunConfig, Runner
 from eudaimonia_nb.store import (_SCHEMA, ResponseRecord, ResultsStore, StoreError, VerdictRecord, export_run, list_runs,
                                  load_judgments, response_sha256)
 from eudaimonia_nb.store_schema import SCHEMA_VERSION
