@@ -125,7 +125,8 @@ def _parse(file: Path, raw: bytes) -> list[dict[str, Any]]:
         raise DatasetError(file, f"not valid UTF-8 ({exc.reason})", line=line) from None
     records: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: U+2028 and friends inside a JSON string are text, not line breaks.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         record = _validate_line(file, number, line)

@@ -4,6 +4,7 @@ and JSONL exports that load back whatever the text holds."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -261,3 +262,16 @@ def test_a_dry_run_reads_progress_without_writing_or_migrating(benchmark, tmp_pa
     assert estimate.judge_calls == len(runner.checks) - len(reqs)
     assert estimate.response_calls == len(runner.prompts) - 1
     assert _dump(path) == before and not list(tmp_path.glob("*backup*"))
+
+
+def test_a_benchmark_file_with_unicode_line_separators_in_a_prompt_loads(tmp_path, dataset_path):
+    from eudaimonia_nb.dataset import load_benchmark
+
+    lines = dataset_path.read_text(encoding="utf-8").split("\n")[:3]
+    record = json.loads(lines[0])
+    record["user_input"] = "first\u2028second\u0085third"
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join([json.dumps(record, ensure_ascii=False), *lines[1:]]) + "\n", encoding="utf-8")
+    assert "\u2028" in path.read_text(encoding="utf-8")  # raw, as ensure_ascii=False writes it
+    bench = load_benchmark(path)
+    assert len(bench.prompts) == 3 and bench.prompts["text"].iloc[0] == "first\u2028second\u0085third"
