@@ -220,29 +220,23 @@ def _is_readonly_error(exc: sqlite3.DatabaseError, path: Path) -> bool:
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise FileNotFoundError(f"no results store at {path}")
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        check_readable(db, path)
-    except SchemaVersionError as exc:
-        db.close()
-        raise StoreError(str(exc)) from None
-    except sqlite3.OperationalError:
-        # A WAL store on a read-only medium cannot get its shared-memory file: nothing can
-        # write there, so reading it as an immutable file is safe.
-        db.close()
-        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=30)
+    failure: sqlite3.DatabaseError | None = None
+    # A WAL store on a read-only medium cannot get its shared-memory file; nothing can write
+    # there, so reading it as an immutable file is the fallback.
+    for uri in (f"file:{path}?mode=ro", f"file:{path}?mode=ro&immutable=1"):
+        db = sqlite3.connect(uri, uri=True, timeout=30)
         try:
             check_readable(db, path)
+            return db
         except SchemaVersionError as exc:
             db.close()
             raise StoreError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise StoreError(f"{path}: not a readable results store ({exc})") from None
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise StoreError(f"{path}: not a readable results store ({exc})") from None
-    return db
+            failure = exc
+            if not isinstance(exc, sqlite3.OperationalError):
+                break  # not a database at all: no point in the fallback
+    raise StoreError(f"{path}: not a readable results store ({failure})")
 
 
 def _read(store_path: str | os.PathLike[str] | None, sql: str, params: Sequence = ()) -> pd.DataFrame:
