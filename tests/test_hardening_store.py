@@ -275,3 +275,28 @@ def test_a_benchmark_file_with_unicode_line_separators_in_a_prompt_loads(tmp_pat
     assert "\u2028" in path.read_text(encoding="utf-8")  # raw, as ensure_ascii=False writes it
     bench = load_benchmark(path)
     assert len(bench.prompts) == 3 and bench.prompts["text"].iloc[0] == "first\u2028second\u0085third"
+
+
+def test_a_running_process_keeps_its_lock_fresh(benchmark, tmp_path):
+    import asyncio
+
+    from eudaimonia_nb.run_lock import keep_alive
+
+    runner, store = _started(benchmark, tmp_path / "s.sqlite")
+    lock = store.lock_run(runner.run_id)
+    db = sqlite3.connect(runner.store_path, isolation_level=None)
+    db.execute("UPDATE run_locks SET heartbeat_at = 0, host = 'elsewhere.example'")  # looks abandoned
+
+    async def beat() -> None:
+        task = asyncio.ensure_future(keep_alive(lock, every_s=0.01))
+        await asyncio.sleep(0.2)
+        task.cancel()
+
+    asyncio.run(beat())
+    assert time.time() - db.execute("SELECT heartbeat_at FROM run_locks").fetchone()[0] < 60
+    with pytest.raises(RunLockedError):  # so another host's process sees it alive
+        store.lock_run(runner.run_id)
+    lock.release()
+    assert db.execute("SELECT COUNT(*) FROM run_locks").fetchone()[0] == 0
+    db.close()
+    store.close()
