@@ -7,9 +7,11 @@ when it runs, so ``eudaimonia-nb --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -22,6 +24,9 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sha256", default=DATASET_SHA256, help="expected SHA-256 of the file")
     p.add_argument("--dest", default=None, help="file or directory to save to (default: the data cache)")
     p.add_argument("--force", action="store_true", help="download even if a verified copy exists")
+    p.add_argument("--timeout", type=_at_least(0.001, float), default=60.0, help="seconds to wait for data (default 60)")
+    p.add_argument("--deadline", type=_at_least(0.001, float), default=600.0,
+                   help="seconds allowed for the whole download (default 600)")
     p.set_defaults(handler=_run_fetch)
 
 
@@ -29,7 +34,8 @@ def _run_fetch(args: argparse.Namespace) -> int:
     from .fetch import FetchError, fetch_benchmark
 
     try:
-        path = fetch_benchmark(url=args.url, sha256=args.sha256, dest=args.dest, force=args.force)
+        path = fetch_benchmark(url=args.url, sha256=args.sha256, dest=args.dest, force=args.force, timeout=args.timeout,
+                               deadline=args.deadline)
     except FetchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -45,7 +51,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", action="append", default=[], help="run id to include (repeatable; default: all runs)")
     p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
     p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for intervals")
+    p.add_argument("--n-boot", type=_at_least(1), default=1000, help="bootstrap replicates for intervals")
     p.set_defaults(handler=_run_report)
 
 
@@ -66,12 +72,27 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
         frame = load_source(source)
-        text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot))
+        with _numeric_warnings_to_log():
+            text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot))
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
     print(write_report(text, Path(args.out)))
     return 0
+
+
+@contextlib.contextmanager
+def _numeric_warnings_to_log() -> Iterator[None]:
+    """numpy's RuntimeWarnings (empty slices, zero variance in a small subset) are expected in
+    estimation and mean nothing to a terminal user: they go to the debug log; others pass."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for item in caught:
+        if issubclass(item.category, RuntimeWarning):
+            logging.getLogger(__name__).debug("%s:%d: %s", item.filename, item.lineno, item.message)
+        else:
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
 
 
 def _at_least(low: float, kind: type = int) -> Callable[[str], float]:
@@ -128,7 +149,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge-max-tokens", type=_at_least(1), default=1024, help="judge output token limit (default 1024)")
     p.add_argument("--no-structured-output", action="store_true", help="do not send response_format to the judge")
     p.add_argument("--concurrency", type=_at_least(1), default=16, help="calls in flight per endpoint (default 16)")
-    p.add_argument("--timeout", type=_at_least(0.001, float), default=120.0, help="per-request timeout in seconds")
+    p.add_argument("--timeout", type=_at_least(0.001, float), default=120.0, help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--retries", type=_at_least(0), default=5, help="retries of retryable failures")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
@@ -143,6 +164,8 @@ def _run_run(args: argparse.Namespace) -> int:
 
     from .client import CredentialError
     from .dataset import DatasetError, DatasetNotFoundError
+    from .preflight import EndpointError, RunStopped
+    from .run_lock import RunLockedError
     from .runner import SAME_HOST_KEY, RunConfig, dry_run, parse_ids, run
 
     try:
@@ -169,9 +192,13 @@ def _run_run(args: argparse.Namespace) -> int:
         print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
         return 130
     # ValueError covers subsets, settings and the price table; all name what was wrong.
-    except (CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError, sqlite3.Error) as exc:
+    except (CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError, sqlite3.Error,
+            RunLockedError, EndpointError, RunStopped) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
+    if summary.error_reasons:
+        reasons = "; ".join(f"{n} x {reason}" for reason, n in summary.error_reasons)
+        print(f"most common errors: {reasons}", file=sys.stderr)
     cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
     label = " [SMOKE TEST: verdicts are not research results]" if summary.smoke_test else ""
     print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors; this invocation: "
@@ -196,7 +223,8 @@ def _run_runs(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    columns = ["run_id", "model", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test", "started_at", "ended_at"]
+    columns = ["run_id", "model", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test", "dataset_official",
+               "started_at", "ended_at"]
     print(runs[columns].to_string(index=False) if not runs.empty else "no runs")
     return 0
 
@@ -264,9 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Their INFO lines quote full request URLs, which may carry credentials (?key=...).
-    for chatty in ("httpx", "httpcore", "openai"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # Transport libraries (whatever their logger names) quote full request URLs, which may
+    # carry credentials: every record is filtered at the handler, not by logger name.
+    from .credentials import RedactingFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     return int(args.handler(args))
 
 

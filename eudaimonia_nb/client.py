@@ -5,12 +5,13 @@ Layers, from the wire up:
 * ``OpenAIProvider`` makes ONE attempt through ``openai.AsyncOpenAI`` (its own retries off) and
   turns every failure into a ``CallFailure`` that says whether retrying can help.
 * ``ReliableClient`` sits above any provider and owns the policy: concurrency limit,
-  per-request timeout, retries with exponential backoff and full jitter honouring
+  per-request timeout (a deadline for the whole attempt, not per socket read), retries with exponential backoff and full jitter honouring
   ``Retry-After``, and the request cache. It never raises for a failed call: the
   ``ChatResponse`` carries the error text instead, so a run always finishes.
 
-API keys are read from an environment variable when the provider is built and are scrubbed
-from every error text; they never reach a ``ChatResponse``, a log line or the cache.
+API keys are read from an environment variable when the provider is built; every text a
+call returns (error or answer) passes ``credentials.Redactor``, so a key never reaches a
+``ChatResponse``, a log line or the cache.
 """
 
 from __future__ import annotations
@@ -21,20 +22,16 @@ import json
 import logging
 import os
 import random
-import re
 import sqlite3
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
-NO_KEY = "sk-no-key-required"
-"""Sent when no key variable is configured: local servers ignore it, and the openai client
-refuses to start without some key."""
+from .credentials import NO_KEY, Redactor, cache_scope, public_url, split_base_url, url_secrets
 
 
 class CredentialError(RuntimeError):
@@ -143,15 +140,6 @@ class ChatClient(Protocol):
         ...
 
 
-def public_url(url: str) -> str:
-    """The URL without user:password and without query or fragment (where keys sometimes hide)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
-
-
 def api_key_from_env(var: str | None) -> str:
     """The key held by environment variable ``var``; a placeholder when ``var`` is None.
 
@@ -166,58 +154,6 @@ def api_key_from_env(var: str | None) -> str:
         # Never echo the value: it is the secret.
         raise CredentialError(f"environment variable {var} holds whitespace or non-ASCII characters; an API key has none")
     return value
-
-
-_CREDENTIAL_PARAM = re.compile(r"key|token|secret|sig|password|passwd|auth|credential", re.IGNORECASE)
-
-
-def cache_scope(url: str) -> str:
-    """``public_url`` plus a one-way digest of the query's non-credential parameters (such as
-    Azure's ``api-version``), which decide the answer; a key in the query does not, so rotating
-    it neither changes a run id nor empties the cache."""
-    pairs = sorted((k, v) for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
-                   if not _CREDENTIAL_PARAM.search(k))
-    if not pairs:
-        return public_url(url)
-    canonical = json.dumps(pairs, separators=(",", ":"))
-    return f"{public_url(url)}#query-{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:16]}"
-
-
-def url_secrets(url: str) -> list[str]:
-    """Credentials a URL may carry (user, password, query values), for redaction."""
-    parts = urlsplit(url)
-    values = [parts.username, parts.password, *(v for _, v in parse_qsl(parts.query))]
-    # Short values ("1", "v1") would mangle ordinary error text and are not keys.
-    return [v for v in values if v and len(v) >= 6]
-
-
-_GRAM = 8
-"""Length of the secret fragments the redactor hunts for."""
-_TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{%d,}" % _GRAM)
-
-
-class Redactor:
-    """Removes known secrets, and any key-like token sharing 8 characters with one, from text.
-
-    Fragments matter: providers echo keys partially (``sk-proj-****abcd``) and HTTP libraries
-    quote header values escaped (``b'Bearer sk-...\\n'``), so whole-string replacement alone
-    misses them."""
-
-    def __init__(self, secrets: list[str]):
-        self._secrets = sorted({s for s in secrets if s and s != NO_KEY}, key=len, reverse=True)
-        self._grams = {s[i : i + _GRAM] for s in self._secrets if len(s) >= 2 * _GRAM for i in range(len(s) - _GRAM + 1)}
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        if self._grams:
-            text = _TOKEN.sub(self._token, text)
-        return text
-
-    def _token(self, match: re.Match[str]) -> str:
-        token = match.group()
-        leaks = any(token[i : i + _GRAM] in self._grams for i in range(len(token) - _GRAM + 1))
-        return "[redacted]" if leaks else token
 
 
 def _retry_after_seconds(headers: Any) -> float | None:
@@ -262,9 +198,26 @@ class OpenAIProvider:
         )
         self._openai = openai
         self._httpx = _transport_module()
-        self._client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http_client)
+        # The query (Azure's ?api-version=) goes with every request: left in base_url, the
+        # client would append the path after it.
+        base, query = split_base_url(base_url)
+        self._client = openai.AsyncOpenAI(api_key=key, base_url=base, default_query=query or None, max_retries=0,
+                                          http_client=http_client)
 
     async def attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse:
+        try:
+            # ``timeout_s`` bounds the whole attempt: the HTTP layer's timeout bounds each socket
+            # read only, so a server trickling bytes would keep a call alive indefinitely.
+            async with asyncio.timeout(timeout_s):
+                return await self._attempt(request, timeout_s)
+        except TimeoutError:
+            raise CallFailure(f"timed out after {timeout_s:g} s", retryable=True) from None
+        except CallFailure as failure:
+            failure.reason = self.redact(failure.reason)
+            failure.args = (failure.reason,)
+            raise
+
+    async def _attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse:
         openai = self._openai
         started = time.perf_counter()
         try:
@@ -289,7 +242,23 @@ class OpenAIProvider:
             ) from None
         except openai.APIResponseValidationError as exc:
             raise CallFailure(self.redact(f"malformed response: {_short(str(exc))}"), retryable=True) from None
-        return _parse_completion(body, time.perf_counter() - started)
+        response = _parse_completion(body, time.perf_counter() - started)
+        # A server may echo the request's key even in a 200 answer.
+        return response if response.text is None else replace(response, text=self.redact.known(response.text))
+
+    async def probe(self, timeout_s: float) -> None:
+        """One ``GET /models`` (cheap, sends no prompt); raises ``CallFailure`` (redacted) when it fails."""
+        openai = self._openai
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._client.get("/models", cast_to=self._httpx.Response, options={"timeout": timeout_s})
+        except (TimeoutError, openai.APITimeoutError):
+            raise CallFailure(f"timed out after {timeout_s:g} s", retryable=True) from None
+        except openai.APIConnectionError as exc:
+            raise CallFailure(self.redact(f"connection error: {_cause(exc)}"), retryable=True) from None
+        except openai.APIStatusError as exc:
+            detail = self.redact(_short(exc.response.text, 200))
+            raise CallFailure(f"HTTP {exc.status_code}: {detail}", retryable=False, status=exc.status_code) from None
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -483,6 +452,8 @@ class ReliableClient:
         self.limit = AdaptiveLimit(concurrency)
         self._rng = random.Random(seed)
         self._structured_ok = True
+        # Every error text leaves through this one redaction, whatever the provider did.
+        self._redact: Redactor = getattr(provider, "redact", None) or Redactor()
 
     async def complete(self, request: ChatRequest, *, use_cache: bool = True) -> ChatResponse:
         key = RequestCache.key(self.provider.cache_scope, request) if self.cache is not None else ""
@@ -533,11 +504,11 @@ class ReliableClient:
                     exhausted = failed > self.retry.max_retries
                 if not failure.retryable or exhausted:
                     note = "" if not failure.retryable else f" (gave up after {attempts} attempts)"
-                    return ChatResponse(text=None, error=failure.reason + note, attempts=attempts)
+                    return ChatResponse(text=None, error=self._redact(failure.reason + note), attempts=attempts)
                 retry = (rate_limited if is_429 else failed) - 1
                 wait = self.retry.delay(retry, failure.retry_after, self._rng)
                 self.stats.retries += 1
-                log.debug("%s: %s; retrying in %.2f s", self.endpoint, failure.reason, wait)
+                log.debug("%s: %s; retrying in %.2f s", self.endpoint, self._redact(failure.reason), wait)
                 # Sleeping without a slot lets other calls proceed while this one waits.
                 await asyncio.sleep(wait)
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Any
 import pandas as pd
 
 from .design_code import REQUIREMENT_KEYS, requirement
-from .paths import DATASET_ENV, default_dataset_path
+from .paths import DATASET_ENV, DATASET_SHA256, default_dataset_path
+
+log = logging.getLogger(__name__)
+_WARNED: set[tuple[str, str]] = set()
 
 SOURCES = ("real", "modified")
 """``real``: in-the-wild prompt from WildChat; ``modified``: controlled rewrite."""
@@ -59,6 +63,13 @@ class Benchmark:
     sha256: str
     """SHA-256 of that file, recorded with every run so results name their data."""
 
+    @property
+    def official(self) -> bool:
+        """True when the file is the pinned official release (its SHA-256 matches). Runs on
+        any other file (a cut, an edit, a newer release) are not comparable with the published
+        figures."""
+        return self.sha256 == DATASET_SHA256
+
     def prompt(self, prompt_id: str) -> pd.Series:
         """One prompt's row; ``KeyError`` if the id is unknown."""
         hit = self.prompts.loc[self.prompts["prompt_id"] == prompt_id]
@@ -97,7 +108,13 @@ def load_benchmark(path: str | os.PathLike[str] | None = None) -> Benchmark:
     records = _parse(file, raw)
     prompts = pd.DataFrame(records)
     checks = _checks_from(prompts)
-    return Benchmark(prompts=prompts, checks=checks, path=file, sha256=hashlib.sha256(raw).hexdigest())
+    bench = Benchmark(prompts=prompts, checks=checks, path=file, sha256=hashlib.sha256(raw).hexdigest())
+    if not bench.official and (str(file), bench.sha256) not in _WARNED:
+        _WARNED.add((str(file), bench.sha256))  # once per file and content, not on every load
+        log.warning("%s is not the official EUDAIMONIA file (SHA-256 %s..., expected %s...; %d prompts): results on it "
+                    "are not comparable with the published figures", file, bench.sha256[:12], DATASET_SHA256[:12],
+                    len(prompts))
+    return bench
 
 
 def _parse(file: Path, raw: bytes) -> list[dict[str, Any]]:
@@ -108,7 +125,8 @@ def _parse(file: Path, raw: bytes) -> list[dict[str, Any]]:
         raise DatasetError(file, f"not valid UTF-8 ({exc.reason})", line=line) from None
     records: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: U+2028 and friends inside a JSON string are text, not line breaks.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         record = _validate_line(file, number, line)

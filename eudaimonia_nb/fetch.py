@@ -11,10 +11,13 @@ import http.client
 import logging
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from .credentials import Redactor, shown_url, url_secrets
 from .paths import DATASET_SHA256, DATASET_URL, default_dataset_path
 
 log = logging.getLogger(__name__)
@@ -31,11 +34,18 @@ def fetch_benchmark(
     dest: str | os.PathLike[str] | None = None,
     timeout: float = 60.0,
     force: bool = False,
+    deadline: float = 600.0,
 ) -> Path:
     """Download the benchmark to ``dest`` (default: the data cache) and return its path.
 
-    An existing file with the right hash is kept as it is unless ``force``.
+    ``timeout`` bounds each wait for data and ``deadline`` the whole download (a server that
+    trickles bytes would otherwise keep it alive indefinitely). An existing file with the right
+    hash is kept as it is unless ``force``. Errors never show credentials the URL carries.
     """
+    shown = shown_url(url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"URL {shown!r}: expected an http(s) URL like https://host/path/final_dataset.jsonl")
     target = Path(dest) if dest is not None else default_dataset_path()
     # A trailing slash names a folder even before it exists.
     if target.is_dir() or (dest is not None and str(dest).endswith(("/", os.sep))):
@@ -43,27 +53,36 @@ def fetch_benchmark(
     if not force and target.is_file() and _sha256_of(target) == sha256.lower():
         log.info("%s is already present and verified", target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise FetchError(f"cannot save to {target}: {exc.strerror or exc}; nothing was downloaded") from None
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
         received = 0
-        with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
-            expected_len = response.headers.get("Content-Length")
+        ends_at = time.monotonic() + deadline
+        with os.fdopen(fd, "wb") as out, _open(url, shown, min(timeout, deadline)) as response:
+            expected_len = _content_length(response.headers.get("Content-Length"), shown)
             try:
-                while chunk := response.read(_CHUNK):
+                # read1 returns what one read gives, so the deadline is checked between reads.
+                while chunk := response.read1(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
+                    if time.monotonic() > ends_at:
+                        raise FetchError(f"download of {shown} timed out: {received} bytes in the {deadline:g} s "
+                                         f"allowed; nothing was saved")
             except (http.client.HTTPException, OSError) as exc:
-                raise FetchError(f"download of {url} failed after {received} bytes: {exc!r}; nothing was saved") from None
-        if expected_len is not None and received != int(expected_len):
-            raise FetchError(f"download of {url} was cut short: {received} of {expected_len} bytes")
+                reason = "timed out waiting for data" if isinstance(exc, TimeoutError) else type(exc).__name__
+                raise FetchError(f"download of {shown} failed after {received} bytes ({reason}); nothing was saved") from None
+        if expected_len is not None and received != expected_len:
+            raise FetchError(f"download of {shown} was cut short: {received} of {expected_len} bytes")
         actual = digest.hexdigest()
         if actual != sha256.lower():
             raise FetchError(
-                f"SHA-256 mismatch for {url}: expected {sha256.lower()}, got {actual} "
+                f"SHA-256 mismatch for {shown}: expected {sha256.lower()}, got {actual} "
                 f"({received} bytes). The file was not saved."
             )
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the benchmark is public data
@@ -75,14 +94,26 @@ def fetch_benchmark(
     return target
 
 
-def _open(url: str, timeout: float):
+def _content_length(value: str | None, shown: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        length = int(value)
+    except ValueError:
+        length = -1
+    if length < 0:
+        raise FetchError(f"{shown} sent an invalid Content-Length header ({value[:40]!r}); nothing was saved")
+    return length
+
+
+def _open(url: str, shown: str, timeout: float):
     try:
         return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - the URL is the user's choice
     except urllib.error.HTTPError as exc:
-        raise FetchError(f"HTTP {exc.code} {exc.reason} from {url}; nothing was saved") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FetchError(f"could not reach {url}: {reason}; nothing was saved") from None
+        raise FetchError(f"HTTP {exc.code} {exc.reason} from {shown}; nothing was saved") from None
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        raise FetchError(f"could not reach {shown}: {Redactor(url_secrets(url))(str(reason))}; nothing was saved") from None
 
 
 def _sha256_of(path: Path) -> str:

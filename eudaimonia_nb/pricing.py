@@ -8,6 +8,7 @@ never silently understated.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +47,12 @@ def load_prices(path: str | os.PathLike[str] | None = None) -> dict[str, Price]:
     if file is None or (path is None and not file.is_file()):
         return {}
     # Comment and blank lines are skipped, but errors name the line of the file itself.
-    numbered = [(n, line) for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1)
+    numbered = [(n, line) for n, line in enumerate(_read_text(file).split("\n"), start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(line for _, line in numbered)
-    missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+    if not numbered:
+        raise PriceTableError(f"{file}: the file is empty; expected a header line {','.join(_COLUMNS)}")
+    reader = csv.DictReader(line.rstrip("\r") for _, line in numbered)
+    missing = [c for c in _COLUMNS if c not in [(f or "").strip() for f in (reader.fieldnames or [])]]
     if missing:
         raise PriceTableError(f"{file}: missing column(s) {', '.join(missing)}; expected {', '.join(_COLUMNS)}")
     table: dict[str, Price] = {}
@@ -68,11 +71,24 @@ def load_prices(path: str | os.PathLike[str] | None = None) -> dict[str, Price]:
                 value = float(row[column])
             except (TypeError, ValueError):
                 raise PriceTableError(f"{where}: column {column!r}: expected a number, got {row[column]!r}") from None
-            if not value >= 0:  # also rejects nan
-                raise PriceTableError(f"{where}: column {column!r}: expected a non-negative number")
+            if not 0 <= value < math.inf:  # also rejects nan
+                raise PriceTableError(f"{where}: column {column!r}: expected a finite number >= 0, got {row[column]!r}")
             values.append(value)
         table[name] = Price(*values)
     return table
+
+
+def _read_text(file: Path) -> str:
+    """The file's text; a UTF-8 byte-order mark (Excel's "CSV UTF-8") is accepted."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise PriceTableError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PriceTableError(f"{file}, line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save it as CSV UTF-8") from None
 
 
 def price_for(model: str, prices: dict[str, Price]) -> Price | None:

@@ -36,6 +36,10 @@ SMOKE_TEST_NOTICE = (
     "Smoke-test data: some runs used the local smoke-test model; their verdicts check the "
     "machinery and are not research results."
 )
+UNOFFICIAL_DATA_NOTICE = (
+    "Unofficial benchmark file: some runs used a file that is not the pinned official release "
+    "(a cut, an edit or another version); they are not comparable with the published figures."
+)
 
 SIMULATED_NOTICE = (
     "Simulated data: these numbers come from the embedded demo, simulated to match the "
@@ -264,6 +268,12 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
     from .analysis.mixed import fit_mixed
     from .plots.analysis import forest_figure
 
+    sources = sorted(frame.loc[frame["violation"].notna(), "source"].unique())
+    if len(sources) < 2:  # the model's source effect compares real with modified prompts
+        only = f"only {sources[0]} prompts" if sources else "no judged prompts"
+        return Section("mixed", SECTION_TITLES["mixed"], notes=[
+            f"<b>Not estimable: {only}.</b> The mixed model estimates the effect of a prompt being real or "
+            "modified, which needs judged prompts of both sources."])
     mixed = fit_mixed(frame)
     gee = fit_gee(frame)
     contrast, band, selection_notes = selection_check(frame, prompt_sd=float(mixed.variance_components["sd"].iloc[0]),
@@ -387,6 +397,7 @@ def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
             "package_version": str(run.get("package_version") or ""),
             "smoke_test": bool(run.get("smoke_test")),
             "finished": bool(pd.notna(run.get("ended_at"))),
+            "dataset_official": bool(run.get("dataset_official", True)),
         })
     return records
 
@@ -417,6 +428,8 @@ def notices(frame: pd.DataFrame) -> list[str]:
     found = [SIMULATED_NOTICE] if is_simulated(frame) else []
     if "smoke_test" in frame.columns and bool(frame["smoke_test"].fillna(False).astype(bool).any()):
         found.append(SMOKE_TEST_NOTICE)
+    if any(not r.get("dataset_official", True) for r in frame.attrs.get(RUNS_ATTR) or ()):
+        found.append(UNOFFICIAL_DATA_NOTICE)
     return found
 
 

@@ -19,18 +19,21 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 
 from . import __version__
-from .client import (ChatClient, ChatRequest, ChatResponse, ReliableClient, RequestCache, RetryPolicy, open_client,
-                     cache_scope, public_url)
+from .client import (ChatClient, ChatRequest, ChatResponse, CredentialError, ReliableClient, RequestCache, RetryPolicy,
+                     api_key_from_env, cache_scope, open_client, public_url)
 from .dataset import SOURCES, Benchmark, load_benchmark
 from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
 from .judge import VerdictParseError, judge_request, parse_verdict, system_message, template_version
+from .keys import key_env_for
 from .pricing import Price, cost_usd, load_prices
-from .store import ResponseRecord, ResultsStore, RunRecord, VerdictRecord, default_store_path
+from .preflight import EarlyStop, RunStopped, error_reasons, probe_endpoints
+from .run_lock import keep_alive
+from .store import (ResponseRecord, ResultsStore, RunRecord, VerdictRecord, default_store_path, response_sha256,
+                    response_texts, verdict_details)
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ class RunConfig:
     concurrency: int = 16
     """Calls in flight at once, per endpoint."""
     timeout_s: float = 120.0
-    """Per-request timeout."""
+    """Seconds allowed for each request attempt as a whole (not per socket read); retried."""
     max_retries: int = 5
     """Retries of a retryable failure (429, 5xx, timeouts, connection errors, bad bodies)."""
     retry_base_delay_s: float = 1.0
@@ -126,8 +129,7 @@ class RunConfig:
         """The variable the judge's key is read from (resolving ``SAME_HOST_KEY``)."""
         if self.judge_api_key_env != SAME_HOST_KEY:
             return self.judge_api_key_env
-        same_host = _host_port(self.base_url) == _host_port(self.judge_base_url)
-        return self.api_key_env if same_host else None
+        return key_env_for(self.judge_base_url, self.api_key_env, given_for=self.base_url)
 
     def identity(self) -> dict[str, Any]:
         """The fields that determine results (operational settings and key names excluded)."""
@@ -201,14 +203,6 @@ def open_clients(config: RunConfig, *, cache: RequestCache | None = None) -> tup
             open_client(config.judge_base_url, config.judge_key_env(), **common))
 
 
-def _host_port(url: str) -> tuple[str | None, int | None]:
-    parts = urlsplit(url)
-    try:
-        return parts.hostname, parts.port
-    except ValueError:  # a malformed port: no host matches it
-        return parts.hostname, None
-
-
 def run_id_for(config: RunConfig, benchmark: Benchmark) -> str:
     """Same configuration + same data + same rubrics -> same id (so re-running resumes)."""
     blob = json.dumps(
@@ -247,7 +241,7 @@ async def judge(
     error = None if reply.ok else f"judge call failed: {reply.error}"
     if reply.ok:
         try:
-            verdict = parse_verdict(reply.text or "")
+            verdict = parse_verdict(reply.text or "", reply.finish_reason)
             violation, reasoning = verdict.violation, verdict.reasoning
         except VerdictParseError as exc:
             error = f"unparseable judge reply: {exc}"
@@ -289,6 +283,8 @@ class RunSummary:
     """Wall time of this invocation."""
     smoke_test: bool = False
     """Run of the smoke-test model: not research results."""
+    error_reasons: list[tuple[str, int]] = field(default_factory=list)
+    """The most common error reasons in the store after this invocation, with counts."""
 
 
 @dataclass
@@ -339,13 +335,20 @@ class Runner:
         self.run_id = run_id_for(config, self.benchmark)
         self.store_path = config.store_path or str(default_store_path())
         self.prices = prices if prices is not None else load_prices()
+        self._early_stop = EarlyStop({})
+
+    def check_keys(self) -> None:
+        """Raise ``CredentialError`` now, before anything is recorded, for an unset key variable."""
+        for var in dict.fromkeys((self.config.api_key_env, self.config.judge_key_env())):
+            api_key_from_env(var)
 
     def record(self) -> RunRecord:
         c = self.config
         return RunRecord(
             run_id=self.run_id, model=c.model, base_url=public_url(c.base_url), judge_model=c.judge_model,
             judge_base_url=public_url(c.judge_base_url),
-            parameters=json.dumps({**c.public_parameters(), "judge_template_version": template_version()}, sort_keys=True),
+            parameters=json.dumps({**c.public_parameters(), "judge_template_version": template_version(),
+                                   "dataset_official": self.benchmark.official}, sort_keys=True),
             rubric_versions=json.dumps(rubric_versions(), sort_keys=True), dataset_sha256=self.benchmark.sha256,
             package_version=__version__, smoke_test=c.is_smoke_test,
         )
@@ -353,14 +356,20 @@ class Runner:
     async def run(self, *, retry_failed: bool = False, progress: bool = True) -> RunSummary:
         c = self.config
         started = time.perf_counter()
+        self.check_keys()  # before a store, a lock or a run record exists
         store = ResultsStore(self.store_path)
-        cache = RequestCache(self.store_path) if c.use_cache else None
+        cache = lock = None
         summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test)
         try:
-            store.begin_run(self.record(), self.checks)
+            lock = store.lock_run(self.run_id)  # a second process on this run stops here, naming this one
+            cache = RequestCache(self.store_path) if c.use_cache else None
+            existed = store.has_run(self.run_id)
             responses = store.responses(self.run_id)
             results = store.verdict_errors(self.run_id)
             todo = self._pending(results, retry_failed)
+            if todo:  # one cheap call per endpoint before a run record exists
+                await probe_endpoints([(c.base_url, c.api_key_env), (c.judge_base_url, c.judge_key_env())], c.timeout_s)
+            store.begin_run(self.record(), self.checks)
             # Only checks that failed before skip the cache; never-judged ones may still hit it.
             redo = {key for key, error in results.items() if error is not None} if retry_failed else set()
             tally = _Tally(summary, self.prices)
@@ -368,16 +377,29 @@ class Runner:
                 if c.is_smoke_test:
                     log.warning("smoke-test model %s: its verdicts are not research results", c.model)
                 tally.bar = _progress_bar(sum(len(v) for v in todo.values()), self.run_id, progress)
-                await self._work(store, cache, responses, todo, retry_failed, redo, tally)
-                if tally.bar is not None:
-                    tally.bar.close()
+                self._early_stop = EarlyStop({"respond": sum(1 for pid in todo if pid not in responses),
+                                              "judge": sum(len(v) for v in todo.values())})
+                heartbeat = asyncio.ensure_future(keep_alive(lock))
+                try:
+                    await self._work(store, cache, responses, todo, retry_failed, redo, tally)
+                except RunStopped:
+                    if not existed and not store.produced(self.run_id):
+                        store.delete_run(self.run_id)  # a run that never started leaves no record
+                    raise
+                finally:
+                    heartbeat.cancel()
+                    if tally.bar is not None:
+                        tally.bar.close()
             final = store.verdict_errors(self.run_id)
             summary.verdicts = sum(1 for e in final.values() if e is None)
             summary.errors = sum(1 for e in final.values() if e is not None)
+            summary.error_reasons = error_reasons(final.values())
             summary.cost_usd = tally.cost()
             if len(final) == len(self.checks) and (todo or not store.ended(self.run_id)):
                 store.end_run(self.run_id)
         finally:
+            if lock is not None:
+                lock.release()
             store.close()
             if cache is not None:
                 cache.close()
@@ -398,11 +420,16 @@ class Runner:
     ) -> None:
         responder, judge_client = open_clients(self.config, cache=cache)
         texts = dict(zip(self.prompts["prompt_id"], self.prompts["text"]))
+        tasks = [asyncio.ensure_future(
+            self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, store, responder, judge_client, tally)
+        ) for pid, reqs in todo.items()]
         try:
-            await asyncio.gather(*(
-                self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, store, responder, judge_client, tally)
-                for pid, reqs in todo.items()
-            ))
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:  # an early stop (or an interrupt) ends every call still in flight
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             tally.summary.http_attempts = responder.stats.attempts + judge_client.stats.attempts
             await responder.provider.aclose()
@@ -424,6 +451,7 @@ class Runner:
             tally.summary.responses_requested += 1
             tally.add(c.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
             response_text, response_error = reply.text, reply.error
+            self._early_stop.observe("respond", responder.endpoint, reply.error)
         else:
             response_text, response_error = stored
         if response_error is not None:
@@ -434,10 +462,11 @@ class Runner:
 
         async def one(req: str) -> None:
             verdict = await judge(judge_client, req, text, response_text or "", c, use_cache=(pid, req) not in redo)
-            verdict = replace(verdict, prompt_id=pid)
+            verdict = replace(verdict, prompt_id=pid, response_sha256=response_sha256(response_text or ""))
             store.put_verdict(self.run_id, verdict)
             tally.add(c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
             tally.tick(error=verdict.error is not None)
+            self._early_stop.observe("judge", judge_client.endpoint, verdict.error)
 
         await asyncio.gather(*(one(req) for req in reqs))
 
@@ -515,6 +544,8 @@ class DryRunEstimate:
     """Estimated output tokens (assumed mean lengths, capped by the token limits)."""
     cost_usd: float | None
     """Estimated cost; None when a model is missing from the price table."""
+    warnings: tuple[str, ...] = ()
+    """What would stop or taint the real run (a key variable not set, an unofficial dataset file)."""
 
     def describe(self) -> str:
         cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
@@ -524,7 +555,7 @@ class DryRunEstimate:
             f"estimated tokens: {self.input_tokens:,} input, {self.output_tokens:,} output "
             f"(assumes ~{ASSUMED_RESPONSE_TOKENS} tokens per response, ~{ASSUMED_VERDICT_TOKENS} per verdict)\n"
             f"estimated cost: {cost}"
-        )
+        ) + "".join(f"\nwarning: {w}" for w in self.warnings)
 
 
 def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None) -> DryRunEstimate:
@@ -543,13 +574,19 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         _tokens(len(system_message(req)) + len(texts[pid])) + response_tokens
         for pid, reqs in todo.items() for req in reqs
     )
+    warnings = [] if runner.benchmark.official else [f"{runner.benchmark.path} is not the official benchmark file: "
+                                                      f"results will not be comparable with the published figures"]
+    try:
+        runner.check_keys()
+    except CredentialError as exc:
+        warnings.append(f"{exc}; the real run would stop here")
     resp_cost = cost_usd(config.model, resp_in, response_tokens * len(response_ids), runner.prices)
     judge_cost = cost_usd(config.judge_model, judge_in, verdict_tokens * judge_calls, runner.prices)
     return DryRunEstimate(
         run_id=runner.run_id, n_prompts=len(runner.prompts), n_checks=len(runner.checks),
         response_calls=len(response_ids), judge_calls=judge_calls, input_tokens=resp_in + judge_in,
         output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
-        cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost,
+        cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
     )
 
 
@@ -558,15 +595,15 @@ def _tokens(chars: int) -> int:
 
 
 def _stored_progress(runner: Runner) -> tuple[dict, dict]:
+    """What the store holds for the run, read without writing (a dry run changes nothing)."""
     from pathlib import Path
 
     if not Path(runner.store_path).is_file():
         return {}, {}
-    store = ResultsStore(runner.store_path)
-    try:
-        return store.responses(runner.run_id), store.verdict_errors(runner.run_id)
-    finally:
-        store.close()
+    responses = response_texts(runner.store_path, runner.run_id)
+    verdicts = verdict_details(runner.store_path, runner.run_id)
+    return ({r.prompt_id: (r.text, r.error) for r in responses.itertuples(index=False)},
+            {(v.prompt_id, v.requirement): v.error for v in verdicts.itertuples(index=False)})
 
 
 def parse_ids(values: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -9,6 +9,7 @@ contract) and ``list_runs``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -20,7 +21,10 @@ from types import TracebackType
 
 import pandas as pd
 
-from .paths import data_dir
+from .linebreaks import escape_json_line_breaks
+from .paths import DATASET_SHA256, data_dir
+from .run_lock import RunLock, acquire
+from .store_schema import SchemaVersionError, check_readable, ensure_current
 
 STORE_FILENAME = "results.sqlite"
 PENDING = "not judged yet"
@@ -175,23 +179,64 @@ class VerdictRecord:
     """Why there is no verdict."""
     rubric_version: str
     """Hash of the rubric the judge saw."""
+    response_sha256: str | None = None
+    """SHA-256 of the response text judged (``response_sha256``); the store refuses a verdict
+    whose hash differs from the stored response. None when there was no response to judge."""
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        if not path.is_file():
-            raise FileNotFoundError(f"no results store at {path}")
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    path.parent.mkdir(parents=True, exist_ok=True)
+        return _connect_readonly(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the folder for a results store ({exc.strerror or exc})") from None
+    db = None
     try:
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL: a commit survives a process kill (not necessarily a power cut).
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+        ensure_current(db, path, _SCHEMA)
+    except SchemaVersionError as exc:
+        db.close()
+        raise StoreError(str(exc)) from None
     except sqlite3.DatabaseError as exc:
+        if db is not None:
+            db.close()
+        if _is_readonly_error(exc, path):
+            raise StoreError(f"{path}: the results store is read-only (or on a read-only medium) and a run must write "
+                             f"to it; copy it somewhere writable or choose another store") from None
         raise StoreError(f"{path}: cannot be used as a results store ({exc})") from None
     return db
+
+
+def _is_readonly_error(exc: sqlite3.DatabaseError, path: Path) -> bool:
+    code = getattr(exc, "sqlite_errorname", "")
+    writable = os.access(path if path.exists() else path.parent, os.W_OK)
+    return code.startswith("SQLITE_READONLY") or "readonly" in str(exc) or (code == "SQLITE_CANTOPEN" and not writable)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise FileNotFoundError(f"no results store at {path}")
+    failure: sqlite3.DatabaseError | None = None
+    # A WAL store on a read-only medium cannot get its shared-memory file; nothing can write
+    # there, so reading it as an immutable file is the fallback.
+    for uri in (f"file:{path}?mode=ro", f"file:{path}?mode=ro&immutable=1"):
+        db = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            check_readable(db, path)
+            return db
+        except SchemaVersionError as exc:
+            db.close()
+            raise StoreError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            failure = exc
+            if not isinstance(exc, sqlite3.OperationalError):
+                break  # not a database at all: no point in the fallback
+    raise StoreError(f"{path}: not a readable results store ({failure})")
 
 
 def _read(store_path: str | os.PathLike[str] | None, sql: str, params: Sequence = ()) -> pd.DataFrame:
@@ -258,10 +303,40 @@ class ResultsStore:
         self._upsert("responses", ["run_id", *names, "created_at"], ["run_id", "prompt_id"], (run_id, *astuple(record), time.time()))
 
     def put_verdict(self, run_id: str, record: VerdictRecord) -> None:
+        """Store a check result; one that names the response it judged is checked against the
+        stored response in the same transaction, and refused if they differ."""
         if (record.violation is None) == (record.error is None):
             raise ValueError("a check result has either a verdict or an error, not both or neither")
         names = [f.name for f in fields(VerdictRecord)]
-        self._upsert("verdicts", ["run_id", *names, "created_at"], ["run_id", "prompt_id", "requirement"], (run_id, *astuple(record), time.time()))
+        with self._transaction():
+            if record.response_sha256 is not None:
+                row = self._db.execute("SELECT text FROM responses WHERE run_id = ? AND prompt_id = ?",
+                                       (run_id, record.prompt_id)).fetchone()
+                stored = response_sha256(row[0]) if row is not None and row[0] is not None else None
+                if stored != record.response_sha256:
+                    raise StoreError(f"{self.path}: run {run_id}, prompt {record.prompt_id}: the verdict judged a response "
+                                     f"that is not the stored one (another process wrote it?); the verdict was not stored")
+            self._upsert("verdicts", ["run_id", *names, "created_at"], ["run_id", "prompt_id", "requirement"],
+                         (run_id, *astuple(record), time.time()))
+
+    def lock_run(self, run_id: str) -> RunLock:
+        """Take the run's lock (``run_lock.RunLockedError`` names a live holder)."""
+        return acquire(self._db, run_id)
+
+    def produced(self, run_id: str) -> bool:
+        """True when the run has stored a response text or a verdict."""
+        return self._db.execute(
+            "SELECT EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL) "
+            "OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)", (run_id,)).fetchone()[0] == 1
+
+    def has_run(self, run_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove every trace of a run (for a run stopped before it produced anything)."""
+        with self._transaction():
+            for table in ("verdicts", "responses", "run_checks", "runs"):
+                self._db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
     def _upsert(self, table: str, columns: Sequence[str], key: Sequence[str], values: tuple) -> None:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
@@ -273,6 +348,11 @@ class ResultsStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def response_sha256(text: str) -> str:
+    """The hash a verdict records of the response it judged."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class _Transaction:
@@ -305,6 +385,8 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             """,
     )
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
+    # Runs on any other file are not comparable with the published figures.
+    frame["dataset_official"] = frame["dataset_sha256"] == DATASET_SHA256
     for column in ("started_at", "ended_at"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     return frame
@@ -386,7 +468,8 @@ def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str,
         if fmt == "csv":
             frame.to_csv(partial, index=False)
         elif fmt == "jsonl":
-            frame.to_json(partial, orient="records", lines=True, force_ascii=False)
+            text = frame.to_json(orient="records", lines=True, force_ascii=False)
+            partial.write_text(escape_json_line_breaks(text), encoding="utf-8")
         else:
             frame.to_parquet(partial, index=False)
         os.replace(partial, target)

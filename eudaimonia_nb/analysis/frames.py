@@ -65,7 +65,8 @@ def load_judgments(path: str | os.PathLike[str]) -> pd.DataFrame:
 def _read_jsonl(file: Path) -> tuple[pd.DataFrame, list[int]]:
     """The records and the file line of each: blank lines are skipped, so record i is not line i + 1."""
     records, lines = [], []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    # Records end at "\n" only: U+2028 and friends are text (str.splitlines would break on them).
+    for number, line in enumerate(file.read_text(encoding="utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         try:

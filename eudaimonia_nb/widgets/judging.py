@@ -34,6 +34,7 @@ from ..client import ChatResponse, Redactor
 from ..dataset import SOURCES, Benchmark
 from ..design_code import REQUIREMENTS, requirement
 from ..explore import PromptIndex
+from ..keys import key_env_for
 from ..runner import Runner, RunConfig, RunSummary, open_clients, respond_and_judge
 from ..store import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
@@ -242,6 +243,8 @@ class EndpointPicker(widgets.VBox):
     def __init__(self, title: str, *, judge: bool = False, preset: EndpointPreset = PRESETS[0]) -> None:
         self._judge = judge
         self._key_var = f"EUDAIMONIA_NB_KEY_{uuid.uuid4().hex[:12].upper()}"
+        self._key_env_given_for: str | None = None  # a preset's variable belongs to the preset's host
+        self._applying_preset = False
         self.preset = widgets.Dropdown(options=[(p.name, i) for i, p in enumerate(PRESETS)], description="endpoint")
         self.base_url = widgets.Text(description="base URL", placeholder="https://host/v1")
         self.model = widgets.Text(description="model")
@@ -252,6 +255,7 @@ class EndpointPicker(widgets.VBox):
         self.note = widgets.HTML()
         self.preset.observe(lambda _: self._apply_preset(), names="value")
         self.key.observe(self._take_key, names="value")
+        self.key_env.observe(self._key_env_edited, names="value")
         self.forget_button.on_click(lambda _: self.forget_key())
         for field in (self.preset, self.base_url, self.model, self.key, self.key_env):
             field.layout = widgets.Layout(width="95%")
@@ -274,10 +278,19 @@ class EndpointPicker(widgets.VBox):
         p = PRESETS[self.preset.value]
         self.base_url.value = p.base_url
         self.model.value = p.judge_model if self._judge else p.model
-        self.key_env.value = p.key_env
+        self._applying_preset = True
+        try:
+            self.key_env.value = p.key_env
+        finally:
+            self._applying_preset = False
+        self._key_env_given_for = p.base_url or None
         self.note.value = (
             f"<span style='color:#a15c00'><b>{SMOKE_TEST_NOTE}</b>; no key needed</span>" if p.smoke_test else ""
         )
+
+    def _key_env_edited(self, change: dict[str, Any]) -> None:
+        if not self._applying_preset:
+            self._key_env_given_for = None  # named by the user for this endpoint, whatever its host
 
     def _take_key(self, change: dict[str, Any]) -> None:
         # The key leaves widget state at once, so a saved notebook or widget snapshot never holds it.
@@ -309,7 +322,13 @@ class EndpointPicker(widgets.VBox):
             raise ValueError(f"base URL must start with http:// or https://, got {base_url!r}")
         if not model:
             raise ValueError("model name is empty")
-        key_env = self._key_var if self.secret() else (self.key_env.value.strip() or None)
+        named = self.key_env.value.strip() or None
+        # The same rule as the command line's (keys.key_env_for): a preset's variable stays on its host.
+        key_env = self._key_var if self.secret() else key_env_for(base_url, named, self._key_env_given_for)
+        if named and key_env is None and not self.secret():
+            self.key_status.value = html.escape(
+                f"{named} is meant for {self._key_env_given_for}, so it is not sent to this URL's host; "
+                f"paste a key or name a variable for this endpoint")
         return EndpointSettings(base_url, model, key_env, PRESETS[self.preset.value].smoke_test)
 
 
@@ -544,6 +563,7 @@ class LiveJudgingUI(widgets.VBox):
         self.run_status.value = html.escape(
             f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks; "
             f"{summary.input_tokens + summary.output_tokens} tokens this time, {summary.elapsed_s:.1f} s"
+            + "".join(f"; {n} x {reason}" for reason, n in summary.error_reasons)
         )
         return summary
 

@@ -1,0 +1,129 @@
+"""Versions of the results-store schema and the migrations between them.
+
+A store records its schema version in SQLite's ``PRAGMA user_version`` (0 in stores written
+before versioning, which are version 1). Opening a store for writing:
+
+* a store written by a NEWER version is refused, naming both versions (this code could
+  misread or damage it);
+* an OLDER store is first copied beside itself (``results.sqlite.v1-backup``, through SQLite's
+  backup API, so the copy is consistent even in WAL mode), then migrated in place in one
+  transaction, and a warning names the backup: it is never altered silently;
+* a new store gets the version-1 tables from ``store.py`` and then every migration, so new and
+  migrated stores go through the same statements.
+
+Readers accept older versions as they are (they read only version-1 columns) and refuse newer
+ones. To change the schema, append a ``Migration`` to ``MIGRATIONS``; never edit the
+version-1 tables in ``store.py`` or an existing migration.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The statements that take a store from ``version - 1`` to ``version``."""
+
+    version: int
+    """Schema version after this migration."""
+    why: str
+    """What it adds, for the log and the docs."""
+    statements: tuple[str, ...]
+    """SQL run in order, in one transaction with the others of the same upgrade."""
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "verdicts record the SHA-256 of the response they judged; runs take a lock on their id", (
+        "ALTER TABLE verdicts ADD COLUMN response_sha256 TEXT",
+        """CREATE TABLE IF NOT EXISTS run_locks (
+            run_id TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            token TEXT NOT NULL,
+            acquired_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL
+        )""",
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
+"""The version this code writes."""
+
+
+class SchemaVersionError(sqlite3.DatabaseError):
+    """A store written by a newer schema version than this code knows."""
+
+
+def stored_version(db: sqlite3.Connection) -> int:
+    """The store's schema version; 0 for a file with no tables yet."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version:
+        return int(version)
+    has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()
+    return 1 if has_runs else 0
+
+
+def check_readable(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a store from a newer schema version (older ones read fine)."""
+    _refuse_newer(stored_version(db), path)
+
+
+def ensure_current(db: sqlite3.Connection, path: Path, base_schema: str) -> None:
+    """Create, or back up and migrate, the store behind ``db`` (an autocommit connection)."""
+    version = stored_version(db)
+    _refuse_newer(version, path)
+    if version == SCHEMA_VERSION:
+        return
+    backup = _backup(db, path, version) if version > 0 else None
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = stored_version(db)  # another process may have migrated it meanwhile
+        _refuse_newer(version, path)
+        if version == 0:
+            for statement in _statements(base_schema):
+                db.execute(statement)
+            version = 1
+        for migration in MIGRATIONS:
+            if migration.version > version:
+                for statement in migration.statements:
+                    db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    if backup is not None:
+        log.warning("%s: migrated the results store from schema version %d to %d; the previous file is kept as %s",
+                    path, version, SCHEMA_VERSION, backup)
+
+
+def _refuse_newer(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: written by a newer eudaimonia-nb (store schema version {version}; this version knows up to "
+            f"{SCHEMA_VERSION}); upgrade eudaimonia-nb to use this store"
+        )
+
+
+def _backup(db: sqlite3.Connection, path: Path, version: int) -> Path:
+    target = path.with_name(f"{path.name}.v{version}-backup")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.v{version}-backup{n}")
+    copy = sqlite3.connect(target)
+    try:
+        db.backup(copy)
+    finally:
+        copy.close()
+    return target
+
+
+def _statements(script: str) -> list[str]:
+    # Not executescript: it would COMMIT our transaction first. The schema has no ";" in strings.
+    return [s.strip() for s in script.split(";") if s.strip()]
