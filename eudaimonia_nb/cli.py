@@ -149,7 +149,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge-max-tokens", type=_at_least(1), default=1024, help="judge output token limit (default 1024)")
     p.add_argument("--no-structured-output", action="store_true", help="do not send response_format to the judge")
     p.add_argument("--concurrency", type=_at_least(1), default=16, help="calls in flight per endpoint (default 16)")
-    p.add_argument("--timeout", type=_at_least(0.001, float), default=120.0, help="seconds allowed for each request attempt as a whole (a timeout is retried)")
+    p.add_argument("--timeout", type=_at_least(0.001, float), default=120.0,
+                   help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--retries", type=_at_least(0), default=5, help="retries of retryable failures")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")

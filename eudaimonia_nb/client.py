@@ -5,8 +5,8 @@ Layers, from the wire up:
 * ``OpenAIProvider`` makes ONE attempt through ``openai.AsyncOpenAI`` (its own retries off) and
   turns every failure into a ``CallFailure`` that says whether retrying can help.
 * ``ReliableClient`` sits above any provider and owns the policy: concurrency limit,
-  per-request timeout (a deadline for the whole attempt, not per socket read), retries with exponential backoff and full jitter honouring
-  ``Retry-After``, and the request cache. It never raises for a failed call: the
+  per-request timeout (a deadline for the whole attempt, not per socket read), retries with
+  exponential backoff and full jitter honouring ``Retry-After``, and the request cache. It never raises for a failed call: the
   ``ChatResponse`` carries the error text instead, so a run always finishes.
 
 API keys are read from an environment variable when the provider is built; every text a
