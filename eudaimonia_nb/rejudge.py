@@ -55,7 +55,8 @@ def rejudge_config(store_path: str | os.PathLike[str], run_id: str, *, judge_mod
     return RunConfig(
         **generation, api_key_env=None, judge_model=judge_model, judge_base_url=judge_base_url,
         judge_api_key_env=judge_api_key_env, protocol=protocol, judge_extra_body=judge_extra_body,
-        prompt_ids=tuple(pd.unique(checks["prompt_id"])), requirements=tuple(sorted(checks["requirement"].unique())),
+        # The source's prompts and requirement filter select exactly the source's checks.
+        prompt_ids=tuple(pd.unique(checks["prompt_id"])), requirements=tuple(params.get("requirements") or ()) or None,
         store_path=str(store_path), rejudged_from=run_id, **settings,
     )
 
