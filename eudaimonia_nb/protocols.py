@@ -36,10 +36,6 @@ EMPTY_RESPONSE = "the model returned an empty response"
 
 AUTHORS_JUDGE_MODEL = "anthropic/claude-opus-4.6"
 """The authors' judge: Claude Opus 4.6 through OpenRouter, temperature 0, 1,024 tokens, no thinking."""
-AUTHORS_SETTINGS: dict[str, object] = {
-    "system_prompt": None, "temperature": 0.7, "max_tokens": 2048, "judge_temperature": 0.0, "judge_max_tokens": 1024,
-}
-"""The authors' generation and judge settings (``RunConfig`` field -> value) for non-reasoning models."""
 
 
 @dataclass(frozen=True)

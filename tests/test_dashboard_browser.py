@@ -112,6 +112,10 @@ def test_a_run_from_a_store_has_no_simulated_banner(browser, benchmark, tmp_path
             assert set(STORE_MODELS) <= set(ticks) and len(ticks) == len(STORE_MODELS) + 22
             assert page.locator(".eud-banner:visible").count() == 0
             assert "results store" in page.inner_text("body")
+            # The test runs are suite-protocol runs with another judge: marked, with the reasons.
+            notes = _panel(page).inner_text()
+            assert "[test-model-a: suite protocol; judge test-judge]" in notes
+            assert "Errors convention: errors apart" in notes
             page.screenshot(path=str(artifacts_dir / "dashboard-store-leaderboard.png"))
             _no_error_text(page)
         finally:

@@ -34,7 +34,7 @@ from ..client import ChatResponse, Redactor
 from ..dataset import SOURCES, Benchmark
 from ..design_code import REQUIREMENTS, requirement
 from ..explore import PromptIndex
-from ..protocols import PROTOCOLS, parse_extra_body
+from ..protocols import AUTHORS_JUDGE_MODEL, PROTOCOLS, parse_extra_body
 from ..runner import Runner, RunConfig, RunSummary, open_clients, respond_and_judge
 from ..store import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
@@ -75,7 +75,8 @@ class EndpointPreset:
 
 PRESETS: tuple[EndpointPreset, ...] = (
     EndpointPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", "gpt-4o", "OPENAI_API_KEY", False),
-    EndpointPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", "openai/gpt-4o", "OPENROUTER_API_KEY", False),
+    # The authors' judge was Claude Opus 4.6 on OpenRouter.
+    EndpointPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", AUTHORS_JUDGE_MODEL, "OPENROUTER_API_KEY", False),
     EndpointPreset(
         f"Local llama.cpp server ({SMOKE_TEST_NOTE})", LOCAL_BASE_URL,
         "SmolLM2-135M-Instruct (smoke test)", "SmolLM2-135M-Instruct (smoke test)", "", True,
