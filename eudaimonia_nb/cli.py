@@ -46,6 +46,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
     p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for intervals")
+    p.add_argument("--errors", choices=("apart", "no_violation"), default="apart",
+                   help="checks without a verdict: kept apart (default) or unparseable judge answers counted as "
+                        "no violation (the authors' convention)")
     p.set_defaults(handler=_run_report)
 
 
@@ -66,7 +69,7 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
         frame = load_source(source)
-        text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot))
+        text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot, errors=args.errors))
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1

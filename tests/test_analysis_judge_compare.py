@@ -23,13 +23,15 @@ def _frame(a: np.ndarray, b: np.ndarray, prompts: np.ndarray, requirements: np.n
 
 
 def test_flip_table_rates_and_tests_match_hand_counts():
-    # 10 checks on 5 prompts, one requirement: both 3, only A 1, only B 4, neither 1, one unpaired.
+    # 10 checks on 5 prompts x 2 requirements: both 3, only A 1, only B 4, neither 1, one unpaired.
     a = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, np.nan])
     b = np.array([1, 1, 1, 0, 1, 1, 1, 1, 0, 1])
     prompts = np.repeat([f"p{i}" for i in range(5)], 2)
-    frame = _frame(a, b, prompts, np.array([KEYS[0]] * 10), np.array(["real"] * 10))
+    frame = _frame(a, b, prompts, np.tile(KEYS[:2], 5), np.array(["real"] * 10))
     out = compare_runs(frame, "run-a", "run-b", n_boot=200, seed=1).set_index("requirement")
-    row = out.loc[KEYS[0]]
+    first = out.loc[KEYS[0]]  # checks 0, 2, 4, 6, 8: both 2, only B 2, neither 1
+    assert (first["both"], first["only_a"], first["only_b"], first["neither"]) == (2, 0, 2, 1)
+    row = out.loc[ALL]
     assert (row["both"], row["only_a"], row["only_b"], row["neither"]) == (3, 1, 4, 1)
     assert row["n_pairs"] == 9 and row["n_unpaired"] == 1
     assert row["rate_a"] == pytest.approx(4 / 9) and row["rate_b"] == pytest.approx(7 / 9)
@@ -38,7 +40,7 @@ def test_flip_table_rates_and_tests_match_hand_counts():
     ok = ~np.isnan(a)
     assert row["kappa"] == pytest.approx(cohen_kappa(a[ok], b[ok]))
     assert row["agreement"] == pytest.approx(4 / 9)
-    assert out.loc[ALL, "n_pairs"] == 9
+    assert out.loc[KEYS[1], "n_pairs"] + first["n_pairs"] == 9
 
 
 def test_intervals_cover_known_truth_and_respect_prompt_clustering():
