@@ -113,7 +113,7 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
             (data[~marked], "This data (95% CI, bootstrap over prompts)", dict(color=OWN_COLOR, size=9)),
             (data[marked], "This data, not comparable with the leaderboard (see note)",
              dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="circle-open", line=dict(width=2)))):
-        if part.empty and name.startswith("This data, not"):
+        if part.empty:
             continue
         rate, low, high = _pct(part["rate"]), _pct(part["ci_low"]), _pct(part["ci_high"])
         custom = np.column_stack([low, high, part["n_checks"], part["n_prompts"], part["n_errors"],
