@@ -369,7 +369,8 @@ def _judge_compare(frame: pd.DataFrame, options: Options) -> Section:
     if not pairs:
         return Section("judge_compare", title, figures={"judge_difference": empty_figure(
             title, "Load a run and its rejudge (eudaimonia-nb rejudge) to compare judges or protocols")},
-            notes=["A rejudge judges the stored responses of a run again with another judge, protocol or rubric "
+            notes=["A rejudge (<code>eudaimonia-nb rejudge RUN_ID ...</code>) judges the stored responses of a run "
+                   "again with another judge, protocol or rubric "
                    "version; with both runs loaded this tab compares their verdicts check by check."])
     figures, tables, notes = {}, [], []
     for i, pair in enumerate(pairs):
