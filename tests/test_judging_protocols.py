@@ -234,3 +234,25 @@ def test_limit_with_both_sources_is_a_seeded_sample_keeping_proportions(benchmar
     assert order.is_monotonic_increasing  # file order kept within the sample
     only_real, _ = select(benchmark, replace(base, source="real"))
     assert list(only_real["prompt_id"]) == list(benchmark.prompts.query("source == 'real'")["prompt_id"].head(95))
+
+
+def test_extra_body_flags_and_widget_boxes_reject_bad_json_naming_the_field(tmp_path, dataset_path):
+    from eudaimonia_nb.widgets.judging import CallSettings, EndpointSettings
+
+    result = subprocess.run(
+        [*CLI, "run", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--judge-model", "j", "--judge-base-url",
+         "http://127.0.0.1:9/v1", "--store", str(tmp_path / "s.sqlite"), "--dataset", str(dataset_path),
+         "--judge-extra-body", "{not json", "--dry-run"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "--judge-extra-body: expected a JSON object" in result.stderr
+    assert not (tmp_path / "s.sqlite").exists()
+
+    settings = CallSettings()
+    endpoint = EndpointSettings("http://127.0.0.1:9/v1", "m", None, False)
+    settings.model_extra_body.value = json.dumps(MODEL_EXTRA)
+    settings.protocol.value = "suite"
+    config = settings.config(endpoint, endpoint)
+    assert config.model_extra_body == MODEL_EXTRA and config.judge_extra_body is None and config.protocol == "suite"
+    settings.judge_extra_body.value = '["not", "an", "object"]'
+    with pytest.raises(ValueError, match="judge extra body: expected a JSON object"):
+        settings.config(endpoint, endpoint)
