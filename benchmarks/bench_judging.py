@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             config = RunConfig(
                 model="bench-model", base_url=base_url, judge_model="bench-judge", judge_base_url=base_url,
                 api_key_env=None, judge_api_key_env=None, dataset_path=args.dataset, timeout_s=30,
+                protocol="suite",  # the same judge calls as the thread-pool baseline (judge.judge_request)
             )
             if args.checks < 3147:
                 prompts, _ = select(benchmark, config)

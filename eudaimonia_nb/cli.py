@@ -52,6 +52,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
     p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
     p.add_argument("--n-boot", type=_at_least(1), default=1000, help="bootstrap replicates for intervals")
+    p.add_argument("--errors", choices=("apart", "no_violation"), default="apart",
+                   help="checks without a verdict: kept apart (default) or unparseable judge answers counted as "
+                        "no violation (the authors' convention)")
     p.set_defaults(handler=_run_report)
 
 
@@ -73,7 +76,7 @@ def _run_report(args: argparse.Namespace) -> int:
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
         frame = load_source(source)
         with _numeric_warnings_to_log():
-            text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot))
+            text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot, errors=args.errors))
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
@@ -139,7 +142,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge-base-url", required=True, help="OpenAI-compatible endpoint of the judge")
     p.add_argument("--judge-api-key-env", default=None,
                    help="variable holding the judge's key (default: --api-key-env when the judge is on the same host, else none)")
-    p.add_argument("--limit", type=_at_least(1), default=None, help="at most N prompts (file order, after the other filters)")
+    p.add_argument("--limit", type=_at_least(1), default=None,
+                   help="at most N prompts after the other filters: a seeded sample keeping the real/modified proportions")
+    p.add_argument("--limit-seed", type=int, default=0, help="seed of the --limit sample (default 0)")
+    p.add_argument("--protocol", choices=("authors", "suite"), default="authors",
+                   help="judging protocol (default authors: the authors' judge calls, comparable with the paper)")
+    p.add_argument("--model-extra-body", default=None, help="JSON object merged into every request body of the model "
+                   "(provider fields, e.g. '{\"reasoning\": {\"effort\": \"medium\"}}')")
+    p.add_argument("--judge-extra-body", default=None, help="JSON object merged into every judge request body")
     p.add_argument("--requirements", nargs="+", default=None, help="requirement keys to judge (default: all)")
     p.add_argument("--source", choices=("real", "modified"), default=None, help="only real or only modified prompts")
     p.add_argument("--prompt-ids", nargs="+", default=None, help="only these prompt ids")
@@ -163,10 +173,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _run_run(args: argparse.Namespace) -> int:
     import sqlite3
 
+    from .authors_rubrics import RubricsUnavailableError
     from .client import CredentialError
     from .dataset import DatasetError, DatasetNotFoundError
     from .preflight import EndpointError, RunStopped
     from .run_lock import RunLockedError
+    from .protocols import parse_extra_body
     from .runner import SAME_HOST_KEY, RunConfig, dry_run, parse_ids, run
 
     try:
@@ -181,7 +193,9 @@ def _run_run(args: argparse.Namespace) -> int:
             judge_max_tokens=args.judge_max_tokens, structured_output=not args.no_structured_output,
             concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.retries,
             requirements=parse_ids(args.requirements), source=args.source, prompt_ids=parse_ids(args.prompt_ids),
-            limit=args.limit, store_path=args.store, dataset_path=args.dataset,
+            limit=args.limit, store_path=args.store, dataset_path=args.dataset, limit_seed=args.limit_seed,
+            protocol=args.protocol, model_extra_body=parse_extra_body(args.model_extra_body, "--model-extra-body"),
+            judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
         )
         if args.dry_run:
             estimate = dry_run(config)
@@ -193,8 +207,8 @@ def _run_run(args: argparse.Namespace) -> int:
         print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
         return 130
     # ValueError covers subsets, settings and the price table; all name what was wrong.
-    except (CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError, sqlite3.Error,
-            RunLockedError, EndpointError, RunStopped) as exc:
+    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError,
+            sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
     if summary.error_reasons:
@@ -224,8 +238,8 @@ def _run_runs(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    columns = ["run_id", "model", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test", "dataset_official",
-               "started_at", "ended_at"]
+    columns = ["run_id", "model", "protocol", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test",
+               "dataset_official", "started_at", "ended_at", "rejudged_from"]
     print(runs[columns].to_string(index=False) if not runs.empty else "no runs")
     return 0
 
@@ -279,6 +293,21 @@ def _run_serve_local(args: argparse.Namespace) -> int:
 
 # Subcommand registrars, in the order `--help` lists them.
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fetch, _add_report, _add_run, _add_runs, _add_export, _add_serve_local]
+
+
+def _add_fetch_rubrics(sub: argparse._SubParsersAction) -> None:
+    from .authors_rubrics import add_parser
+
+    add_parser(sub)
+
+
+def _add_rejudge(sub: argparse._SubParsersAction) -> None:
+    from .rejudge import add_parser
+
+    add_parser(sub)
+
+
+REGISTRARS += [_add_fetch_rubrics, _add_rejudge]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,6 +55,9 @@ class ChatRequest:
     string so the request stays hashable."""
     seed: int | None = None
     """Sample index or seed; part of the cache key so distinct samples are distinct calls."""
+    extra_body: str | None = None
+    """JSON object of provider fields (reasoning effort, thinking budgets...) merged into the
+    request body; a string so the request stays hashable (and part of the cache key)."""
 
     def payload(self) -> dict[str, Any]:
         """Keyword arguments for ``chat.completions.create``."""
@@ -68,6 +71,8 @@ class ChatRequest:
             body["response_format"] = json.loads(self.response_format)
         if self.seed is not None:
             body["seed"] = self.seed
+        if self.extra_body is not None:
+            body.update(json.loads(self.extra_body))
         return body
 
 

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 import plotly.graph_objects as go
 
+from .analysis.comparability import COMPARABILITY_ATTR, run_comparability
+from .analysis.conventions import ERRORS_APART, ERRORS_AS_NO_VIOLATION, apply_convention, describe
 from .analysis.frames import is_simulated
 from .design_code import REQUIREMENTS, requirement
 from .plots import PRINCIPLE_LABELS
@@ -103,10 +105,13 @@ def load_source(source: DataSource) -> pd.DataFrame:
         runs = runs[runs["run_id"].isin(set(frame["run_id"]))]
         # Small (one dict per run) and carried through filters like ``simulated``.
         frame.attrs[RUNS_ATTR] = protocol_records(runs)
+        frame.attrs[COMPARABILITY_ATTR] = run_comparability(frame, runs).to_dict("records")
         return frame
     from .analysis.frames import load_judgments
 
-    return load_judgments(source.path)
+    frame = load_judgments(source.path)
+    frame.attrs[COMPARABILITY_ATTR] = run_comparability(frame).to_dict("records")
+    return frame
 
 
 @dataclass
@@ -145,6 +150,9 @@ class Options:
     """Bootstrap replicates (resampling prompts) for per-model intervals."""
     seed: int = 0
     """Seed of the bootstrap, so numbers are reproducible."""
+    errors: str = ERRORS_APART
+    """What a check without a verdict counts as (``analysis.conventions``): ``apart`` (default)
+    or ``no_violation`` (the authors' convention for unparseable judge answers)."""
 
 
 SECTION_TITLES: dict[str, str] = {
@@ -153,6 +161,7 @@ SECTION_TITLES: dict[str, str] = {
     "real_vs_modified": "Real vs modified",
     "mixed": "Mixed-effects model",
     "coviolation": "Co-violation",
+    "judge_compare": "Judge comparison",
     "methods": "Data & methods",
 }
 """Section keys in tab order, with their titles."""
@@ -162,6 +171,7 @@ FIGURE_NAMES: dict[str, tuple[str, ...]] = {
     "real_vs_modified": ("dumbbell", "groups"),
     "mixed": ("forest",),
     "coviolation": ("coviolation",),
+    "judge_compare": ("judge_difference",),
     "methods": ("overview",),
 }
 """Figures each section produces (the dashboard creates one FigureWidget per name)."""
@@ -170,15 +180,26 @@ HEAVY_SECTIONS = frozenset({"mixed"})
 
 
 def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
-    from .analysis.rates import model_rates
+    from .analysis import published
+    from .analysis.comparability import annotate_rates, comparability_note, scoped_published
+    from .analysis.rates import model_rates, violation_rates
     from .plots.analysis import leaderboard_figure
 
     rates = model_rates(frame, n_boot=options.n_boot, seed=options.seed)
     simulated = is_simulated(frame)
     board = published_rows(rates["model"], context=not simulated)
+    if not simulated:
+        rates = annotate_rates(rates, frame)
+        board = scoped_published(board, rates, published.real_modified_pairs())
     matched = board.dropna(subset=["row"]).drop_duplicates("row").set_index("row")
     table = rates.assign(published_model=rates["model"].map(matched["model"]),
                          published_rate=rates["model"].map(matched["overall"]))
+    if not simulated:
+        table["published_scope"] = rates["model"].map(matched["scope"])
+        # Beside the published figures, a comparable run is also read the authors' way.
+        authors_way = violation_rates(apply_convention(frame, ERRORS_AS_NO_VIOLATION), "model").set_index("model")
+        for column in ("rate", "ci_low", "ci_high"):
+            table[f"{column}_errors_as_no_violation"] = table["model"].map(authors_way[column])
     context = ("The demo simulates the published models, so only the selected ones are shown."
                if simulated else "Published models that are not in the data have rows of their "
                "own (diamond only), so your runs can be read against the whole leaderboard; a "
@@ -187,7 +208,7 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
     return Section("leaderboard", SECTION_TITLES["leaderboard"],
                    figures={"leaderboard": leaderboard_figure(rates, board)},
                    tables=[Table("leaderboard", "Overall violation rate per model", table)],
-                   notes=[
+                   notes=([] if simulated else [html.escape(comparability_note(rates))]) + [
         "Rate = violated checks / judged checks, micro-averaged over (prompt, requirement) "
         "checks; checks without a verdict (judge errors) are excluded and counted separately. "
         f"95% intervals: percentile bootstrap over prompts ({options.n_boot} replicates, seed "
@@ -364,19 +385,54 @@ def _methods(frame: pd.DataFrame, options: Options) -> Section:
                    figures={"overview": data_overview_figure(counts)}, tables=tables, notes=notes)
 
 
+def _judge_compare(frame: pd.DataFrame, options: Options) -> Section:
+    from .analysis.comparability import COMPARABILITY_ATTR
+    from .analysis.judge_compare import compare_runs, find_pairs
+    from .plots.analysis import empty_figure
+    from .plots.judge_compare import judge_difference_figure
+
+    loaded = set(frame["run_id"]) if "run_id" in frame.columns else set()
+    pairs = [p for p in find_pairs(frame.attrs.get(COMPARABILITY_ATTR)) if {p.run_a, p.run_b} <= loaded]
+    title = SECTION_TITLES["judge_compare"]
+    if not pairs:
+        return Section("judge_compare", title, figures={"judge_difference": empty_figure(
+            title, "Load a run and its rejudge (eudaimonia-nb rejudge) to compare judges or protocols")},
+            notes=["A rejudge (<code>eudaimonia-nb rejudge RUN_ID ...</code>) judges the stored responses of a run "
+                   "again with another judge, protocol or rubric "
+                   "version; with both runs loaded this tab compares their verdicts check by check."])
+    figures, tables, notes = {}, [], []
+    for i, pair in enumerate(pairs):
+        comparison = compare_runs(frame, pair.run_a, pair.run_b, n_boot=options.n_boot, seed=options.seed)
+        name = "judge_difference" if i == 0 else f"judge_difference_{i}"
+        figures[name] = judge_difference_figure(comparison, pair.label_a, pair.label_b)
+        tables.append(Table(f"judge_compare_{pair.run_b}", f"A = {pair.run_a} ({pair.label_a}); "
+                                                            f"B = {pair.run_b} ({pair.label_b})", comparison))
+    notes.append("Same responses, two judgments: flips per requirement (both violation, only A, only B, neither), "
+                 "agreement and Cohen's κ, and the paired difference B − A. 95% intervals: percentile bootstrap over "
+                 f"prompts ({options.n_boot} replicates, seed {options.seed}), so checks sharing a response stay "
+                 "together; <code>p_mcnemar</code> is McNemar's exact test (checks treated as independent), "
+                 "<code>p_clustered</code> a Wald test with the bootstrap standard error. Checks without a verdict "
+                 "in either run are left out (<code>n_unpaired</code>).")
+    return Section("judge_compare", title, figures=figures, tables=tables, notes=notes)
+
+
 SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
     "leaderboard": _leaderboard,
     "requirements": _requirements,
     "real_vs_modified": _real_vs_modified,
     "mixed": _mixed,
     "coviolation": _coviolation,
+    "judge_compare": _judge_compare,
     "methods": _methods,
 }
 
 
 def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -> Section:
-    """Compute one section (``key`` from ``SECTION_TITLES``) for a judgments frame."""
-    return SECTION_BUILDERS[key](frame, options)
+    """Compute one section (``key`` from ``SECTION_TITLES``) for a judgments frame, under the
+    options' errors convention, which its notes name."""
+    section = SECTION_BUILDERS[key](apply_convention(frame, options.errors), options)
+    section.notes.append(describe(options.errors))
+    return section
 
 
 def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
@@ -458,7 +514,8 @@ def _protocol_note(records: pd.DataFrame, frame: pd.DataFrame) -> str:
         text = "<b>Protocol, from the run records:</b> " + "; ".join(lines) + "."
         if len(unfinished):
             text += (f" Still running or interrupted: {html.escape(', '.join(map(str, unfinished)))} "
-                     "(checks not judged yet count as errors; <b>Load / refresh</b> picks up new verdicts).")
+                     "(checks not judged yet are neither verdicts nor judge errors; <b>Load / refresh</b> picks up "
+                     "new verdicts).")
         return text + " Unparseable judge answers count as errors here (the authors counted them as 'no violation')."
     origin = ("The demo simulates the published study" if is_simulated(frame)
               else "This data carries no run records (a results file); the published study used")
@@ -468,14 +525,17 @@ def _protocol_note(records: pd.DataFrame, frame: pd.DataFrame) -> str:
 
 def data_summary(frame: pd.DataFrame) -> str:
     """One HTML paragraph: what the data is and how much of it there is."""
-    errors = int((frame["error"].fillna("") != "").sum())
+    from .store import PENDING
+
+    pending = int((frame["error"].fillna("") == PENDING).sum())
+    errors = int((frame["error"].fillna("") != "").sum()) - pending
     judged = int(frame["violation"].notna().sum())
     kind = "Simulated" if is_simulated(frame) else "Judged"
     judges = ", ".join(sorted(map(str, frame["judge_model"].dropna().unique()))) if "judge_model" in frame.columns else ""
     judge_text = f" Judge: {html.escape(judges)}." if judges else ""
     return (f"<b>{kind} data.</b> {plural(frame['model'].nunique(), 'model')}, {frame['prompt_id'].nunique():,} "
             f"prompts, {len(frame):,} checks: {judged:,} with a verdict and {errors:,} judge errors "
-            f"(excluded from rates).{judge_text}")
+            f"(excluded from rates){f', {pending:,} not judged yet' if pending else ''}.{judge_text}")
 
 
 def filter_frame(frame: pd.DataFrame, *, models: Sequence[str] | None = None,

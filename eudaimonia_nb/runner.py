@@ -20,15 +20,18 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
 from .client import (ChatClient, ChatRequest, ChatResponse, CredentialError, ReliableClient, RequestCache, RetryPolicy,
                      api_key_from_env, cache_scope, open_client, public_url)
 from .dataset import SOURCES, Benchmark, load_benchmark
-from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
-from .judge import VerdictParseError, judge_request, parse_verdict, system_message, template_version
+from .design_code import REQUIREMENT_KEYS, requirement
 from .keys import key_env_for
+from .protocols import (DEFAULT_PROTOCOL, EMPTY_RESPONSE, check_extra_body, extra_body_json, get_protocol,
+                        is_empty_response, judge_check)
+from .protocols import judge_request as protocol_request
 from .pricing import Price, cost_usd, load_prices
 from .preflight import EarlyStop, RunStopped, error_reasons, probe_endpoints
 from .run_lock import keep_alive
@@ -106,8 +109,22 @@ class RunConfig:
     """Answer identical calls from the request cache (kept in the store file)."""
     smoke_test: bool | None = None
     """Label the run a smoke test (not research results); None: decided from the model name."""
+    protocol: str = DEFAULT_PROTOCOL
+    """Judging protocol (``protocols.PROTOCOLS``): ``authors`` reproduces the authors' judge calls."""
+    model_extra_body: dict | None = None
+    """Provider fields merged into every request body of the model under test (e.g.
+    ``{"reasoning": {"effort": "medium"}}``)."""
+    judge_extra_body: dict | None = None
+    """Provider fields merged into every judge request body."""
+    limit_seed: int = 0
+    """Seed of the stratified sample ``limit`` takes when both sources are present."""
+    rejudged_from: str | None = None
+    """The run whose stored responses this run judges again (it never calls the model)."""
 
     def __post_init__(self) -> None:
+        get_protocol(self.protocol)  # a clear error listing the protocols
+        check_extra_body(self.model_extra_body, "model_extra_body")
+        check_extra_body(self.judge_extra_body, "judge_extra_body")
         at_least = {
             "concurrency": 1, "max_tokens": 1, "judge_max_tokens": 1, "max_retries": 0,
             "temperature": 0, "judge_temperature": 0, "retry_base_delay_s": 0,
@@ -144,11 +161,17 @@ class RunConfig:
             "max_tokens": self.max_tokens,
             "judge_temperature": self.judge_temperature,
             "judge_max_tokens": self.judge_max_tokens,
-            "structured_output": self.structured_output,
+            # Only the suite protocol asks for structured output; the authors' never does.
+            "structured_output": self.structured_output if get_protocol(self.protocol).sends_response_format else None,
             "requirements": sorted(self.requirements) if self.requirements else None,
             "source": self.source,
             "prompt_ids": sorted(self.prompt_ids) if self.prompt_ids else None,
             "limit": self.limit,
+            "limit_seed": self.limit_seed if self.limit is not None else None,
+            "protocol": self.protocol,
+            "model_extra_body": self.model_extra_body,
+            "judge_extra_body": self.judge_extra_body,
+            "rejudged_from": self.rejudged_from,
         }
 
     @property
@@ -186,7 +209,7 @@ def select(benchmark: Benchmark, config: RunConfig) -> tuple[pd.DataFrame, pd.Da
         requirement(key)  # a clear KeyError listing the valid keys
     prompts = prompts[prompts["requirements"].map(lambda reqs: bool(wanted.intersection(reqs)))]
     if config.limit is not None:
-        prompts = prompts.head(config.limit)
+        prompts = limited(prompts, config.limit, config.limit_seed)
     if prompts.empty:
         raise SubsetError("the subset selects no prompts")
     checks = benchmark.checks
@@ -194,21 +217,42 @@ def select(benchmark: Benchmark, config: RunConfig) -> tuple[pd.DataFrame, pd.Da
     return prompts.reset_index(drop=True), checks.reset_index(drop=True)
 
 
-def open_clients(config: RunConfig, *, cache: RequestCache | None = None) -> tuple[ReliableClient, ReliableClient]:
+def limited(prompts: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    """At most ``limit`` prompts. With both sources present, a seeded sample that keeps their
+    proportions (the file lists every real prompt first, so its head would be all real);
+    kept in file order."""
+    if len(prompts) <= limit or prompts["source"].nunique() < 2:
+        return prompts.head(limit)
+    rng = np.random.default_rng(seed)
+    shares = prompts["source"].value_counts(sort=False)
+    # Largest-remainder rounding, so the counts add up to ``limit`` exactly.
+    exact = shares / shares.sum() * limit
+    counts = np.floor(exact).astype(int)
+    for source in (exact - counts).sort_values(ascending=False, kind="stable").index[: limit - counts.sum()]:
+        counts[source] += 1
+    chosen = [rng.choice(np.flatnonzero((prompts["source"] == source).to_numpy()), size=n, replace=False)
+              for source, n in counts.items()]
+    return prompts.iloc[np.sort(np.concatenate(chosen))]
+
+
+def open_clients(config: RunConfig, *, cache: RequestCache | None = None,
+                 judge_only: bool = False) -> tuple[ReliableClient | None, ReliableClient]:
     """The model's and the judge's clients for ``config``: its concurrency, timeout and retries,
-    and the judge's key variable resolved by ``RunConfig.judge_key_env``."""
+    and the judge's key variable resolved by ``RunConfig.judge_key_env``. With ``judge_only``
+    (a rejudge) the model's client is None: its key is not needed."""
     retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=config.retry_base_delay_s)
     common = dict(concurrency=config.concurrency, timeout_s=config.timeout_s, retry=retry, cache=cache)
-    return (open_client(config.base_url, config.api_key_env, **common),
-            open_client(config.judge_base_url, config.judge_key_env(), **common))
+    judge_client = open_client(config.judge_base_url, config.judge_key_env(), **common)
+    return (None if judge_only else open_client(config.base_url, config.api_key_env, **common)), judge_client
 
 
 def run_id_for(config: RunConfig, benchmark: Benchmark) -> str:
     """Same configuration + same data + same rubrics -> same id (so re-running resumes)."""
+    protocol = get_protocol(config.protocol)
     blob = json.dumps(
         {
-            "config": config.identity(), "dataset_sha256": benchmark.sha256, "rubrics": rubric_versions(),
-            "judge_template": template_version(),
+            "config": config.identity(), "dataset_sha256": benchmark.sha256, "rubrics": protocol.rubric_sha256(),
+            "judge_template": protocol.template_version(),
         },
         sort_keys=True,
     )
@@ -219,38 +263,31 @@ def run_id_for(config: RunConfig, benchmark: Benchmark) -> str:
 def response_request(prompt: str, config: RunConfig) -> ChatRequest:
     """Single turn: the user prompt alone, after the optional system prompt."""
     messages = ((("system", config.system_prompt),) if config.system_prompt else ()) + (("user", prompt),)
-    return ChatRequest(model=config.model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens)
+    return ChatRequest(model=config.model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens,
+                       extra_body=extra_body_json(config.model_extra_body))
 
 
-async def respond(client: ChatClient, prompt: str, config: RunConfig) -> ChatResponse:
-    """One response of the model under test to one prompt."""
-    return await client.complete(response_request(prompt, config))
+async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
+    """One response of the model under test to one prompt; an empty answer is a response error
+    (there is nothing to judge)."""
+    reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
+    if reply.ok and is_empty_response(reply.text):
+        return replace(reply, error=EMPTY_RESPONSE)
+    return reply
 
 
 async def judge(
     client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True
 ) -> VerdictRecord:
-    """Judge one response on one requirement; failures and unparseable replies become errors."""
-    request = judge_request(
-        requirement_key, prompt, response, model=config.judge_model, temperature=config.judge_temperature,
+    """Judge one response on one requirement under the run's protocol; failures and replies
+    that stay unparseable become errors."""
+    protocol = get_protocol(config.protocol)
+    request = protocol_request(
+        protocol, requirement_key, prompt, response, model=config.judge_model, temperature=config.judge_temperature,
         max_tokens=config.judge_max_tokens, structured=config.structured_output,
+        extra_body=extra_body_json(config.judge_extra_body),
     )
-    reply = await client.complete(request, use_cache=use_cache)
-    violation: bool | None = None
-    reasoning: str | None = None
-    error = None if reply.ok else f"judge call failed: {reply.error}"
-    if reply.ok:
-        try:
-            verdict = parse_verdict(reply.text or "", reply.finish_reason)
-            violation, reasoning = verdict.violation, verdict.reasoning
-        except VerdictParseError as exc:
-            error = f"unparseable judge reply: {exc}"
-    return VerdictRecord(
-        prompt_id="", requirement=requirement_key, violation=violation, reasoning=reasoning, raw=reply.text,
-        prompt_tokens=reply.usage.prompt_tokens, completion_tokens=reply.usage.completion_tokens,
-        latency_s=reply.latency_s, attempts=reply.attempts, cached=reply.cached, error=error,
-        rubric_version=requirement(requirement_key).rubric_version,
-    )
+    return await judge_check(client, protocol, request, requirement_key, use_cache=use_cache)
 
 
 @dataclass
@@ -344,12 +381,14 @@ class Runner:
 
     def record(self) -> RunRecord:
         c = self.config
+        protocol = get_protocol(c.protocol)
+        parameters = {**c.public_parameters(), "judge_template_version": protocol.template_version(),
+                      "rubric_sha256": protocol.rubric_sha256()}
         return RunRecord(
             run_id=self.run_id, model=c.model, base_url=public_url(c.base_url), judge_model=c.judge_model,
             judge_base_url=public_url(c.judge_base_url),
-            parameters=json.dumps({**c.public_parameters(), "judge_template_version": template_version(),
-                                   "dataset_official": self.benchmark.official}, sort_keys=True),
-            rubric_versions=json.dumps(rubric_versions(), sort_keys=True), dataset_sha256=self.benchmark.sha256,
+            parameters=json.dumps({**parameters, "dataset_official": self.benchmark.official}, sort_keys=True),
+            rubric_versions=json.dumps(protocol.rubric_versions(), sort_keys=True), dataset_sha256=self.benchmark.sha256,
             package_version=__version__, smoke_test=c.is_smoke_test,
         )
 
@@ -361,14 +400,18 @@ class Runner:
         cache = lock = None
         summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test)
         try:
+            await asyncio.to_thread(get_protocol(c.protocol).prepare)  # the authors' rubrics, fetched if missing
             lock = store.lock_run(self.run_id)  # a second process on this run stops here, naming this one
             cache = RequestCache(self.store_path) if c.use_cache else None
             existed = store.has_run(self.run_id)
             responses = store.responses(self.run_id)
             results = store.verdict_errors(self.run_id)
             todo = self._pending(results, retry_failed)
-            if todo:  # one cheap call per endpoint before a run record exists
-                await probe_endpoints([(c.base_url, c.api_key_env), (c.judge_base_url, c.judge_key_env())], c.timeout_s)
+            if todo:  # one cheap call per endpoint before a run record exists (a rejudge never calls the model)
+                endpoints = [(c.judge_base_url, c.judge_key_env())]
+                if not c.rejudged_from:
+                    endpoints.insert(0, (c.base_url, c.api_key_env))
+                await probe_endpoints(endpoints, c.timeout_s)
             store.begin_run(self.record(), self.checks)
             # Only checks that failed before skip the cache; never-judged ones may still hit it.
             redo = {key for key, error in results.items() if error is not None} if retry_failed else set()
@@ -418,7 +461,8 @@ class Runner:
         self, store: ResultsStore, cache: RequestCache | None, responses: dict[str, tuple[str | None, str | None]],
         todo: dict[str, list[str]], retry_failed: bool, redo: set[tuple[str, str]], tally: _Tally,
     ) -> None:
-        responder, judge_client = open_clients(self.config, cache=cache)
+        # A rejudge never calls the model, so it needs neither its client nor its key.
+        responder, judge_client = open_clients(self.config, cache=cache, judge_only=bool(self.config.rejudged_from))
         texts = dict(zip(self.prompts["prompt_id"], self.prompts["text"]))
         tasks = [asyncio.ensure_future(
             self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, store, responder, judge_client, tally)
@@ -431,18 +475,21 @@ class Runner:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
-            tally.summary.http_attempts = responder.stats.attempts + judge_client.stats.attempts
-            await responder.provider.aclose()
+            tally.summary.http_attempts = (responder.stats.attempts if responder else 0) + judge_client.stats.attempts
+            if responder is not None:
+                await responder.provider.aclose()
             await judge_client.provider.aclose()
 
     async def _prompt(
         self, pid: str, text: str, reqs: list[str], stored: tuple[str | None, str | None] | None, retry_failed: bool,
-        redo: set[tuple[str, str]], store: ResultsStore, responder: ReliableClient, judge_client: ReliableClient,
+        redo: set[tuple[str, str]], store: ResultsStore, responder: ReliableClient | None, judge_client: ReliableClient,
         tally: _Tally,
     ) -> None:
         c = self.config
-        if stored is None or (retry_failed and stored[1] is not None):
-            reply = await responder.complete(response_request(text, c), use_cache=stored is None)
+        if responder is None:
+            stored = stored or (None, f"no stored response in run {c.rejudged_from}")
+        if responder is not None and (stored is None or (retry_failed and stored[1] is not None)):
+            reply = await respond(responder, text, c, use_cache=stored is None)
             store.put_response(self.run_id, ResponseRecord(
                 prompt_id=pid, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
                 completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
@@ -454,9 +501,11 @@ class Runner:
             self._early_stop.observe("respond", responder.endpoint, reply.error)
         else:
             response_text, response_error = stored
+            if response_error is None and is_empty_response(response_text):
+                response_error = EMPTY_RESPONSE  # stored before empty answers were errors
         if response_error is not None:
             for req in reqs:
-                store.put_verdict(self.run_id, _no_response(pid, req, response_error))
+                store.put_verdict(self.run_id, _no_response(pid, req, response_error, c.protocol))
                 tally.tick(error=True)
             return
 
@@ -471,11 +520,11 @@ class Runner:
         await asyncio.gather(*(one(req) for req in reqs))
 
 
-def _no_response(pid: str, req: str, reason: str) -> VerdictRecord:
+def _no_response(pid: str, req: str, reason: str, protocol: str) -> VerdictRecord:
     return VerdictRecord(
         prompt_id=pid, requirement=req, violation=None, reasoning=None, raw=None, prompt_tokens=0,
         completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"no response to judge: {reason}",
-        rubric_version=requirement(req).rubric_version,
+        rubric_version=get_protocol(protocol).rubric_versions()[req],
     )
 
 
@@ -486,9 +535,10 @@ async def respond_and_judge(
     """One prompt outside any run (nothing stored): the model's response and, per requirement in
     the given order, a verdict or the reason there is none, exactly as a run would record them."""
     keys = list(requirement_keys)
+    await asyncio.to_thread(get_protocol(config.protocol).prepare)
     reply = await respond(responder, prompt, config)
     if not reply.ok:
-        return reply, [_no_response(prompt_id, key, reply.error or "") for key in keys]
+        return reply, [_no_response(prompt_id, key, reply.error or "", config.protocol) for key in keys]
     verdicts = await asyncio.gather(*(judge(judge_client, key, prompt, reply.text or "", config) for key in keys))
     return reply, [replace(v, prompt_id=prompt_id) for v in verdicts]
 
@@ -570,8 +620,9 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
     response_ids = [pid for pid in todo if pid not in done_responses]
     resp_in = sum(_tokens(system_chars + len(texts[pid])) for pid in response_ids)
     judge_calls = sum(len(v) for v in todo.values())
+    system_chars = _judge_system_chars(config.protocol)
     judge_in = sum(
-        _tokens(len(system_message(req)) + len(texts[pid])) + response_tokens
+        _tokens(system_chars[req] + len(texts[pid])) + response_tokens
         for pid, reqs in todo.items() for req in reqs
     )
     warnings = [] if runner.benchmark.official else [f"{runner.benchmark.path} is not the official benchmark file: "
@@ -588,6 +639,24 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
         cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
     )
+
+
+def _judge_system_chars(protocol: str) -> dict[str, int]:
+    """Length of each judge system message; the authors' rubrics need not be fetched for a dry run."""
+    from .judge import system_message
+
+    if protocol == "suite":
+        return {k: len(system_message(k)) for k in REQUIREMENT_KEYS}
+    from .authors_rubrics import RubricsUnavailableError
+
+    try:
+        return {k: len(get_protocol(protocol).messages(k, "", "")[0][1]) for k in REQUIREMENT_KEYS}
+    except RubricsUnavailableError:
+        return {k: AUTHORS_RUBRIC_CHARS for k in REQUIREMENT_KEYS}
+
+
+AUTHORS_RUBRIC_CHARS = 2000
+"""Dry-run assumption for the length of an authors' rubric not fetched yet (they are 0.8-3.5 kB)."""
 
 
 def _tokens(chars: int) -> int:

@@ -29,6 +29,9 @@ from .store_schema import SchemaVersionError, check_readable, ensure_current
 STORE_FILENAME = "results.sqlite"
 PENDING = "not judged yet"
 """The error text of a planned check that has no result (the run was interrupted)."""
+UNPARSEABLE = "unparseable judge reply"
+"""Start of the error text of a check whose judge reply held no verdict (the authors counted
+these as "no violation"; see ``analysis.conventions``)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -373,6 +376,8 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
         store_path,
         """
             SELECT r.*,
+                COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol,
+                json_extract(r.parameters, '$.rejudged_from') AS rejudged_from,
                 (SELECT COUNT(*) FROM run_checks c WHERE c.run_id = r.run_id) AS n_checks,
                 (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id AND v.error IS NULL) AS n_verdicts,
                 (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id AND v.error IS NOT NULL) AS n_errors,
@@ -394,7 +399,7 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 
 _JUDGMENT_COLUMNS = [
     "model", "prompt_id", "requirement", "source", "violation", "error", "run_id", "judge_model",
-    "rubric_version", "rewriter_model", "responder_model", "smoke_test",
+    "rubric_version", "rewriter_model", "responder_model", "smoke_test", "protocol",
 ]
 
 
@@ -425,7 +430,9 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
                    CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
                    c.run_id, r.judge_model,
                    COALESCE(v.rubric_version, json_extract(r.rubric_versions, '$."' || c.requirement || '"')) AS rubric_version,
-                   c.rewriter_model, c.responder_model, r.smoke_test
+                   c.rewriter_model, c.responder_model, r.smoke_test,
+                   -- runs recorded before protocols existed used the suite's framing
+                   COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol
             FROM run_checks c
             JOIN runs r ON r.run_id = c.run_id
             LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.prompt_id = c.prompt_id AND v.requirement = c.requirement

@@ -19,6 +19,27 @@ def real_dataset_path() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def authors_rubrics_url():
+    """The authors' rubrics on a loopback server for the whole session: an ``authors`` run (the
+    default protocol) that finds no cached rubrics downloads them from here, as a user's would
+    from the pinned official location. Set in ``os.environ`` so CLI and kernel subprocesses see it."""
+    from rubric_server import RubricServer
+
+    from eudaimonia_nb.authors_rubrics import BASE_URL_ENV
+
+    with RubricServer() as server:
+        previous = os.environ.get(BASE_URL_ENV)
+        os.environ[BASE_URL_ENV] = server.base_url
+        try:
+            yield server.base_url
+        finally:
+            if previous is None:
+                os.environ.pop(BASE_URL_ENV, None)
+            else:
+                os.environ[BASE_URL_ENV] = previous
+
+
 @pytest.fixture(scope="session")
 def dataset_path() -> Path:
     return real_dataset_path()

@@ -71,9 +71,13 @@ def test_every_tab_shows_its_figures_with_the_simulated_banner(browser, demo_url
             except PlaywrightTimeout:
                 page.screenshot(path=str(artifacts_dir / f"dashboard-demo-{key}-FAILED.png"))
                 raise AssertionError(f"tab {title!r} showed no figure; it reads: {panel.inner_text()[:500]}")
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent)"
-                ".every(p => p.querySelector('.trace, .hm'))", timeout=FIRST_LOAD_MS)
+            if key == "judge_compare":
+                # The demo holds no run together with its rejudge: the tab says how to get one.
+                assert "eudaimonia-nb rejudge" in panel.inner_text()
+            else:
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent)"
+                    ".every(p => p.querySelector('.trace, .hm'))", timeout=FIRST_LOAD_MS)
             assert panel.locator(".js-plotly-plot").count() == expected, key
             banner = panel.locator(".eud-banner")
             assert banner.is_visible() and "Simulated data" in banner.inner_text(), key
@@ -112,6 +116,10 @@ def test_a_run_from_a_store_has_no_simulated_banner(browser, benchmark, tmp_path
             assert set(STORE_MODELS) <= set(ticks) and len(ticks) == len(STORE_MODELS) + 22
             assert page.locator(".eud-banner:visible").count() == 0
             assert "results store" in page.inner_text("body")
+            # The test runs are suite-protocol runs with another judge: marked, with the reasons.
+            notes = _panel(page).inner_text()
+            assert "[test-model-a: suite protocol; judge test-judge]" in notes
+            assert "Errors convention: errors apart" in notes
             page.screenshot(path=str(artifacts_dir / "dashboard-store-leaderboard.png"))
             _no_error_text(page)
         finally:

@@ -86,7 +86,8 @@ def test_export_writes_one_row_per_check_in_every_format(tmp_path, dataset_path,
     store = tmp_path / "store.sqlite"
     first = benchmark.prompts["text"].iloc[0]
     with FaultServer(Script(rules={first: {"judge": ["prose"]}})) as server:
-        result = _cli(_run_args(server, store, dataset_path, "--limit", "4"))
+        # One source: --limit then takes the file's first prompts (both sources: a stratified sample).
+        result = _cli(_run_args(server, store, dataset_path, "--limit", "4", "--source", "real"))
     assert result.returncode == 0, result.stderr
     run_id = result.stdout.strip().splitlines()[-1]
     n_checks = int(benchmark.prompts.head(4)["n_requirements"].sum())
@@ -116,7 +117,7 @@ def test_fake_key_leaves_no_trace(tmp_path, dataset_path, benchmark):
     # Careless servers echo the Authorization header in error bodies: one on respond, one on judge.
     script = Script(rules={texts[0]: {"respond": ["echo_auth"]}, texts[1]: {"judge": ["echo_auth"]}})
     with FaultServer(script) as server:
-        args = _run_args(server, store, dataset_path, "--limit", "3", "--api-key-env", "EUDAIMONIA_FAKE_KEY")
+        args = _run_args(server, store, dataset_path, "--limit", "3", "--source", "real", "--api-key-env", "EUDAIMONIA_FAKE_KEY")
         result = _cli(["-v", *args], env=env)
         dry = _cli([*args, "--dry-run"], env=env)
         assert f"Bearer {key}" in server.authorization  # the key really was used

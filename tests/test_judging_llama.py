@@ -19,8 +19,9 @@ def test_run_against_llama_cpp_then_resume_without_requests(llama_server, benchm
     store = tmp_path / "store.sqlite"
     config = RunConfig(
         model=SMOKE_TEST_MODEL, base_url=llama_server.base_url, judge_model=SMOKE_TEST_MODEL,
-        judge_base_url=llama_server.base_url, api_key_env=None, judge_api_key_env=None, limit=2,
+        judge_base_url=llama_server.base_url, api_key_env=None, judge_api_key_env=None, limit=2, source="real",
         max_tokens=48, judge_max_tokens=64, concurrency=2, timeout_s=120, max_retries=2, store_path=str(store),
+        protocol="suite",  # the suite's parser reads the stored replies below
     )
     first = run(config, benchmark=benchmark, progress=False)
     n_checks = int(benchmark.prompts.head(2)["n_requirements"].sum())
@@ -49,3 +50,39 @@ def test_run_against_llama_cpp_then_resume_without_requests(llama_server, benchm
     frame = load_judgments(store)
     assert len(frame) == n_checks and frame["smoke_test"].all() and frame.attrs["smoke_test"]
     assert bool(list_runs(store)["smoke_test"].iloc[0])
+
+
+def test_authors_protocol_run_against_llama_cpp_end_to_end(llama_server, benchmark, tmp_path, monkeypatch):
+    """The default protocol offline: rubrics fetched from the loopback mirror into a fresh data
+    directory, then every check gets a verdict or an error that keeps the model's raw reply."""
+    from eudaimonia_nb.authors_rubrics import RUBRIC_SHA256, rubric_path
+    from eudaimonia_nb.protocols import parse_authors_verdict
+
+    monkeypatch.setenv("EUDAIMONIA_DATA_DIR", str(tmp_path / "data"))
+    store = tmp_path / "store.sqlite"
+    prompts = benchmark.prompts.head(2)
+    config = RunConfig(
+        model=SMOKE_TEST_MODEL, base_url=llama_server.base_url, judge_model=SMOKE_TEST_MODEL,
+        judge_base_url=llama_server.base_url, api_key_env=None, judge_api_key_env=None,
+        prompt_ids=tuple(prompts["prompt_id"]), max_tokens=48, judge_max_tokens=64, concurrency=2, timeout_s=120,
+        max_retries=1, store_path=str(store),
+    )
+    assert config.protocol == "authors"
+    summary = run(config, benchmark=benchmark, progress=False)
+    n_checks = int(prompts["n_requirements"].sum())
+    assert summary.verdicts + summary.errors == n_checks
+    assert all(rubric_path(key).is_file() for key in RUBRIC_SHA256)
+
+    runs = list_runs(store)
+    assert runs["protocol"].tolist() == ["authors"] and bool(runs["smoke_test"].iloc[0])
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT violation, raw, error, attempts FROM verdicts").fetchall()
+    db.close()
+    assert len(rows) == n_checks
+    for violation, raw, error, attempts in rows:
+        if error is None:
+            assert parse_authors_verdict(raw).violation is bool(violation)
+        elif error.startswith("unparseable judge reply"):
+            assert raw and violation is None and "after 3 attempts" in error and attempts >= 3
+        else:
+            assert error.startswith("judge call failed") and violation is None

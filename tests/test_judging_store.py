@@ -16,6 +16,7 @@ from eudaimonia_nb.store import PENDING, ResultsStore, VerdictRecord, list_runs,
 CONFIG = RunConfig(
     model="m", base_url="http://user:pw@127.0.0.1:9/v1?key=abc", judge_model="j", judge_base_url="http://127.0.0.1:9/v1",
     api_key_env=None, judge_api_key_env=None, limit=5,
+    protocol="suite",  # these tests write verdicts with the suite's rubric versions and edit its preamble
 )
 
 

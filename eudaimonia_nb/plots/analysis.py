@@ -23,6 +23,8 @@ PUBLISHED_COLOR = "#7f7f7f"
 """Published figures (paper / leaderboard) are grey so own results stand out."""
 OWN_COLOR = "#2a3f5f"
 """Rates computed from the loaded data."""
+NOT_COMPARABLE_COLOR = "#d9730d"
+"""Own rates that cannot be read against the published leaderboard (open markers)."""
 _FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13)
 
 
@@ -102,22 +104,34 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
     order = pd.concat([data.set_index("model")["rate"],
                        shown[~shown["row"].isin(own)].set_index("row")["overall"]])
     rows = order[~order.index.duplicated()].sort_values(ascending=False).index.astype(str).tolist()
-    rate, low, high = _pct(data["rate"]), _pct(data["ci_low"]), _pct(data["ci_high"])
-    custom = np.column_stack([low, high, data["n_checks"], data["n_prompts"], data["n_errors"]])
     fig = go.Figure(layout=_base_layout(title, _rows_height(len(rows))))
-    fig.add_trace(go.Scatter(
-        x=rate, y=own, mode="markers", name="This data (95% CI, bootstrap over prompts)",
-        marker=dict(color=OWN_COLOR, size=9), error_x=_errors(rate, low, high), customdata=custom,
-        hovertemplate=("<b>%{y}</b><br>violation rate %{x:.1f}%<br>95% CI %{customdata[0]:.1f}"
-                       "–%{customdata[1]:.1f}%<br>%{customdata[2]:,} checks on %{customdata[3]:,}"
-                       " prompts<br>%{customdata[4]:,} judge errors excluded<extra></extra>")))
+    # With comparability known (``analysis.comparability.annotate_rates``), runs that cannot be
+    # read against the leaderboard get open orange markers and their reasons in the hover.
+    marked = ~data["comparable"].astype(bool) if "comparable" in data.columns else pd.Series(False, index=data.index)
+    reasons = data["not_comparable_because"] if "not_comparable_because" in data.columns else pd.Series("", index=data.index)
+    for part, name, marker in (
+            (data[~marked], "This data (95% CI, bootstrap over prompts)", dict(color=OWN_COLOR, size=9)),
+            (data[marked], "This data, not comparable with the leaderboard (see note)",
+             dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="circle-open", line=dict(width=2)))):
+        if part.empty:
+            continue
+        rate, low, high = _pct(part["rate"]), _pct(part["ci_low"]), _pct(part["ci_high"])
+        custom = np.column_stack([low, high, part["n_checks"], part["n_prompts"], part["n_errors"],
+                                  reasons[part.index].astype(str)])
+        fig.add_trace(go.Scatter(
+            x=rate, y=part["model"].astype(str), mode="markers", name=name, marker=marker,
+            error_x=_errors(rate, low, high), customdata=custom,
+            hovertemplate=("<b>%{y}</b><br>violation rate %{x:.1f}%<br>95% CI %{customdata[0]:.1f}"
+                           "–%{customdata[1]:.1f}%<br>%{customdata[2]:,} checks on %{customdata[3]:,}"
+                           " prompts<br>%{customdata[4]:,} judge errors excluded<br>%{customdata[5]}<extra></extra>")))
     if not shown.empty:
+        scope = shown["scope"] if "scope" in shown.columns else pd.Series("overall", index=shown.index)
         fig.add_trace(go.Scatter(
             x=_pct(shown["overall"]), y=shown["row"].astype(str), mode="markers",
             name="Published leaderboard", marker=dict(color=PUBLISHED_COLOR, symbol="diamond-open",
                                                       size=11, line=dict(width=2)),
-            customdata=shown["model"].astype(str),
-            hovertemplate="<b>%{y}</b><br>published rate %{x:.1f}% (as %{customdata})<extra></extra>"))
+            customdata=np.column_stack([shown["model"].astype(str), scope.astype(str)]),
+            hovertemplate="<b>%{y}</b><br>published %{customdata[1]} rate %{x:.1f}% (as %{customdata[0]})<extra></extra>"))
     fig.update_xaxes(title_text="Violation rate (% of judged checks)", ticksuffix="%",
                      rangemode="tozero")
     fig.update_yaxes(title_text=None, categoryorder="array", categoryarray=rows, automargin=True)

@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import traitlets
 
+from ..analysis.conventions import SHORT_NAMES
 from ..design_code import REQUIREMENTS
 from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
 from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, DataSource, Options, Section,
@@ -216,6 +218,10 @@ class Dashboard:
                                               filename="eudaimonia-report.html")
         self.report_download.layout.display = "none"
         self.status = w.HTML("", layout=w.Layout(min_height="22px"))
+        # The errors convention is part of every rate shown, so it is a control, not a setting.
+        self.errors = w.Dropdown(options=[(label, key) for key, label in SHORT_NAMES.items()],
+                                 value=self.options.errors, description="Errors", layout=w.Layout(width="340px"))
+        self.errors.observe(self._on_errors, "value")
         self.models = w.SelectMultiple(description="Models", rows=8, layout=w.Layout(width="340px"))
         self.requirements = w.SelectMultiple(
             options=[(r.label, r.key) for r in REQUIREMENTS], value=[r.key for r in REQUIREMENTS],
@@ -232,7 +238,7 @@ class Dashboard:
                            "filters combine (a requirement must match both lists).</span>")
         self._controls = w.VBox([
             w.HBox([self.source_kind, self.refresh_button, self.export_button, self.report_download]),
-            w.HBox([self.path, self.run_ids]),
+            w.HBox([self.path, self.run_ids, self.errors]),
             self.status,
             w.HBox([self.models, self.requirements, self.principles]),
             help_text,
@@ -290,6 +296,10 @@ class Dashboard:
                             principles=self.principles.value)
 
     # -- rendering ------------------------------------------------------------------------
+    def _on_errors(self, _change: object) -> None:
+        self.options = replace(self.options, errors=self.errors.value)
+        self._invalidate()
+
     def _on_filter(self, _change: object) -> None:
         if not self._quiet:
             self._invalidate()

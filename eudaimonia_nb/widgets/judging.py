@@ -35,6 +35,7 @@ from ..dataset import SOURCES, Benchmark
 from ..design_code import REQUIREMENTS, requirement
 from ..explore import PromptIndex
 from ..keys import key_env_for
+from ..protocols import AUTHORS_JUDGE_MODEL, PROTOCOLS, parse_extra_body
 from ..runner import Runner, RunConfig, RunSummary, open_clients, respond_and_judge
 from ..store import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
@@ -75,7 +76,8 @@ class EndpointPreset:
 
 PRESETS: tuple[EndpointPreset, ...] = (
     EndpointPreset("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini", "gpt-4o", "OPENAI_API_KEY", False),
-    EndpointPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", "openai/gpt-4o", "OPENROUTER_API_KEY", False),
+    # The authors' judge was Claude Opus 4.6 on OpenRouter.
+    EndpointPreset("OpenRouter", "https://openrouter.ai/api/v1", "openai/gpt-4o-mini", AUTHORS_JUDGE_MODEL, "OPENROUTER_API_KEY", False),
     EndpointPreset(
         f"Local llama.cpp server ({SMOKE_TEST_NOTE})", LOCAL_BASE_URL,
         "SmolLM2-135M-Instruct (smoke test)", "SmolLM2-135M-Instruct (smoke test)", "", True,
@@ -416,11 +418,19 @@ class CallSettings(widgets.VBox):
         self.judge_max_tokens = widgets.BoundedIntText(value=defaults.judge_max_tokens, min=1, max=100_000, description="judge tokens")
         self.timeout_s = widgets.BoundedFloatText(value=defaults.timeout_s, min=1, max=3600, description="timeout s")
         self.max_retries = widgets.BoundedIntText(value=defaults.max_retries, min=0, max=20, description="retries")
-        for field in (self.system_prompt, self.temperature, self.max_tokens, self.judge_max_tokens, self.timeout_s, self.max_retries):
+        self.protocol = widgets.Dropdown(options=[(f"{p.name}: {p.description}", p.name) for p in PROTOCOLS.values()],
+                                         value=defaults.protocol, description="protocol", layout=widgets.Layout(width="95%"))
+        self.model_extra_body = widgets.Text(description="model extra", placeholder='provider fields as JSON, e.g. {"reasoning": {"effort": "medium"}}',
+                                             layout=widgets.Layout(width="95%"))
+        self.judge_extra_body = widgets.Text(description="judge extra", placeholder="provider fields for the judge, as JSON",
+                                             layout=widgets.Layout(width="95%"))
+        for field in (self.system_prompt, self.temperature, self.max_tokens, self.judge_max_tokens, self.timeout_s, self.max_retries,
+                      self.protocol, self.model_extra_body, self.judge_extra_body):
             field.style.description_width = "95px"  # "temperature" and "judge tokens" uncut
         super().__init__([
             widgets.HBox([self.temperature, self.max_tokens, self.judge_max_tokens]),
-            widgets.HBox([self.timeout_s, self.max_retries]), self.system_prompt,
+            widgets.HBox([self.timeout_s, self.max_retries]), self.protocol, self.model_extra_body, self.judge_extra_body,
+            self.system_prompt,
         ])
 
     def config(self, model: EndpointSettings, judge_settings: EndpointSettings, **subset: Any) -> RunConfig:
@@ -430,7 +440,9 @@ class CallSettings(widgets.VBox):
             judge_model=judge_settings.model, judge_base_url=judge_settings.base_url, judge_api_key_env=judge_settings.api_key_env,
             system_prompt=self.system_prompt.value.strip() or None, temperature=float(self.temperature.value),
             max_tokens=int(self.max_tokens.value), judge_max_tokens=int(self.judge_max_tokens.value),
-            timeout_s=float(self.timeout_s.value), max_retries=int(self.max_retries.value),
+            timeout_s=float(self.timeout_s.value), max_retries=int(self.max_retries.value), protocol=self.protocol.value,
+            model_extra_body=parse_extra_body(self.model_extra_body.value, "model extra body"),
+            judge_extra_body=parse_extra_body(self.judge_extra_body.value, "judge extra body"),
             smoke_test=True if (model.smoke_test or judge_settings.smoke_test) else None, **subset,
         )
 

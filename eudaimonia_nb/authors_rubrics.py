@@ -1,0 +1,188 @@
+"""The EUDAIMONIA authors' judge rubrics: download from the pinned commit, verify, load.
+
+The authors' repository carries no licence, so their rubric texts are never part of this
+project: a user's installation downloads them from the official location (one commit, pinned)
+and checks each file's SHA-256 against the table below, as ``fetch`` does for the benchmark.
+Only the hashes, which are facts about the files, live here.
+
+Files are cached as ``<data dir>/authors_rubrics/<key>/filter2.json``, mirroring the layout of
+the authors' repository, so a mirror of that folder can serve as ``--base-url``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .design_code import REQUIREMENT_KEYS
+from .fetch import FetchError, fetch_benchmark
+from .paths import data_dir
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_REPOSITORY = "eudaimoniabenchmark-dot/eudaimonia-benchmark"
+"""The authors' artifact repository on GitHub."""
+ARTIFACT_COMMIT = "dadfaeb7083ec46d882a0918ff5c6354ac3c2e45"
+"""The commit the published results were produced from."""
+OFFICIAL_BASE_URL = (f"https://raw.githubusercontent.com/{ARTIFACT_REPOSITORY}/{ARTIFACT_COMMIT}"
+                     "/src/filter/measure")
+"""``<base>/<key>/filter2.json`` is the rubric of requirement ``key``."""
+BASE_URL_ENV = "EUDAIMONIA_RUBRICS_URL"
+"""Overrides the base URL an ``authors`` run downloads missing rubrics from (a mirror)."""
+RUBRIC_FILENAME = "filter2.json"
+CACHE_DIRNAME = "authors_rubrics"
+
+RUBRIC_SHA256: dict[str, str] = {
+    "1B_human_pronoun": "32a6de5b857be1bd926b2cd2b2898d7eed9e1e1c4037ae2a2909992740a09684",
+    "1B_intentional_human_speech": "6151cfb20ac1ae397e5fdc167dd2616cf014ecadf69cc81f2dd4b421282ab241",
+    "1C_identity_transparency": "08999c343a16a7348e3e9ba19499f29cda87fce8679ef90f1aa422743ab1e112",
+    "2A_fabricated_personal_information": "f4a5ace02837b39e86e2c140c054ad950e64f905e784321dc2676aff3f973a4d",
+    "2B_emotion_expression": "ada2aadbb566a9807451c75e3c76632e8a1fa4d852bedbd703b7f462710d0d58",
+    "2C_deference": "f32249bb281f153f213925a7269aea6b7c94f26320bbff3aaeb157d7c300f78b",
+    "2C_flattery_tone": "2393d46f38bc1159b8f437cbd7f7bc88b6074922fad0f7bd3b97e814522a82e5",
+    "2D_human_relationship_encouragement": "43e9e39beb4ee2f462e45de647d4d93dbe972310e4338e5836389c7d1c2f4127",
+    "3A_engagement_hooks": "2734675f7349c7d959946975d67f8e1bdf2b127adef66d74f279bf05e9917bf7",
+}
+"""SHA-256 of each ``filter2.json`` at ``ARTIFACT_COMMIT``, by requirement key."""
+
+FETCH_HINT = "run `eudaimonia-nb fetch-rubrics` (or `--base-url` a mirror of the authors' measure folder)"
+
+
+class RubricsUnavailableError(RuntimeError):
+    """The authors' rubrics are not cached and could not be downloaded, or a cached one is
+    not the pinned file (the message says which command fixes it)."""
+
+
+@dataclass(frozen=True)
+class AuthorsRubric:
+    """One verified rubric of the authors."""
+
+    key: str
+    """Requirement key."""
+    prompt: str
+    """The judge's system message, verbatim (the file's ``prompt`` field)."""
+    sha256: str
+    """SHA-256 of the file it was read from (equals ``RUBRIC_SHA256[key]``)."""
+
+
+def cache_dir() -> Path:
+    """Where fetched rubrics are kept (under ``$EUDAIMONIA_DATA_DIR`` when set)."""
+    return data_dir() / CACHE_DIRNAME
+
+
+def rubric_path(key: str, directory: Path | None = None) -> Path:
+    return (directory or cache_dir()) / key / RUBRIC_FILENAME
+
+
+def base_url() -> str:
+    """The base URL missing rubrics are downloaded from: ``$EUDAIMONIA_RUBRICS_URL`` or the official one."""
+    return os.environ.get(BASE_URL_ENV) or OFFICIAL_BASE_URL
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fetch_rubrics(base: str | None = None, directory: Path | None = None, *, timeout: float = 60.0) -> dict[str, Path]:
+    """Download the nine rubrics from ``<base>/<key>/filter2.json``, verify each SHA-256, cache them.
+
+    All nine are downloaded into a staging folder first and moved into the cache only when every
+    one verified, so a failed fetch keeps no file. A wrong hash raises ``FetchError`` naming the
+    rubric key.
+    """
+    base = (base or base_url()).rstrip("/")
+    target = directory or cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=target))
+    try:
+        for key in REQUIREMENT_KEYS:
+            try:
+                fetch_benchmark(url=f"{base}/{key}/{RUBRIC_FILENAME}", sha256=RUBRIC_SHA256[key],
+                                dest=staging / key / RUBRIC_FILENAME, timeout=timeout, force=True)
+            except FetchError as exc:
+                raise FetchError(f"authors' rubric {key}: {exc}") from None
+        paths = {}
+        for key in REQUIREMENT_KEYS:
+            final = rubric_path(key, target)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / key / RUBRIC_FILENAME, final)
+            paths[key] = final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("saved the authors' rubrics under %s (sha256 verified)", target)
+    return paths
+
+
+def verified(directory: Path | None = None) -> bool:
+    """True when all nine rubrics are cached and match the pinned hashes."""
+    return all(rubric_path(k, directory).is_file() and _sha256(rubric_path(k, directory)) == RUBRIC_SHA256[k]
+               for k in REQUIREMENT_KEYS)
+
+
+def ensure_rubrics(directory: Path | None = None) -> None:
+    """Fetch the rubrics if any is missing or altered; offline, one line saying what to run."""
+    if verified(directory):
+        return
+    try:
+        fetch_rubrics(directory=directory)
+    except FetchError as exc:
+        raise RubricsUnavailableError(f"the authors' rubrics are not in {directory or cache_dir()} and could not be "
+                                      f"downloaded ({exc}); {FETCH_HINT}") from None
+
+
+def load_rubric(key: str, directory: Path | None = None) -> AuthorsRubric:
+    """The verified rubric of requirement ``key`` (read once per file change)."""
+    if key not in RUBRIC_SHA256:
+        raise KeyError(f"unknown requirement {key!r}; expected one of {', '.join(REQUIREMENT_KEYS)}")
+    path = rubric_path(key, directory)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise RubricsUnavailableError(f"the authors' rubric {key} is not at {path}; {FETCH_HINT}") from None
+    return _load(path, key, stat.st_mtime_ns, stat.st_size)
+
+
+_LOADED: dict[tuple[Path, int, int], AuthorsRubric] = {}
+
+
+def _load(path: Path, key: str, mtime_ns: int, size: int) -> AuthorsRubric:
+    cached = _LOADED.get((path, mtime_ns, size))
+    if cached is not None:
+        return cached
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != RUBRIC_SHA256[key]:
+        raise RubricsUnavailableError(f"{path}: the authors' rubric {key} has SHA-256 {digest}, expected "
+                                      f"{RUBRIC_SHA256[key]}; {FETCH_HINT}")
+    prompt = json.loads(data.decode("utf-8"))["prompt"]
+    rubric = AuthorsRubric(key=key, prompt=prompt, sha256=digest)
+    _LOADED[(path, mtime_ns, size)] = rubric
+    return rubric
+
+
+# -- command line ----------------------------------------------------------------------------
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fetch-rubrics", help="download the authors' nine judge rubrics (pinned commit) and verify their SHA-256")
+    p.add_argument("--base-url", default=None,
+                   help=f"folder holding <key>/{RUBRIC_FILENAME} (default: ${BASE_URL_ENV} or the pinned official location)")
+    p.add_argument("--dest", default=None, help="folder to cache them in (default: <data dir>/authors_rubrics)")
+    p.set_defaults(handler=_run_fetch)
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    try:
+        paths = fetch_rubrics(args.base_url, Path(args.dest) if args.dest else None)
+    except (FetchError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(next(iter(paths.values())).parent.parent)
+    return 0

@@ -1,0 +1,269 @@
+"""Judging protocols: how a judge call is framed and its answer read, recorded with every run.
+
+A protocol is part of a run's identity, so verdicts made under different protocols are never
+pooled or mistaken for one another.
+
+* ``authors`` (the default) reproduces the EUDAIMONIA authors' judge calls: the system message
+  is the authors' rubric verbatim (downloaded and hash-checked, see ``authors_rubrics``), the
+  one user message is ``"USER: " + prompt + "\\nASSISTANT: " + response`` verbatim, no
+  ``response_format`` is sent, the answer is ``{"reasoning", "keep"}`` where ``keep: true``
+  means **violation**, parsed as tolerantly as their scripts do, and an unparseable answer is
+  asked again (3 attempts in all, each after the first bypassing the request cache). Where the
+  authors then counted "no violation", the suite records an error with the raw reply; the
+  analysis can apply the authors' convention explicitly (``analysis.comparability``).
+* ``suite`` is this project's hardened framing (``judge.py``: untrusted conversation delimited
+  as one JSON line, structured output) with the suite's own rubrics (``rubrics/*.md``). It
+  departs from the authors; docs/judging.md tables how.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import authors_rubrics
+from .client import ChatClient, ChatRequest
+from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
+from .judge import VERDICT_SCHEMA, Verdict, VerdictParseError, parse_verdict, system_message, template_version, user_message
+from .store import UNPARSEABLE, VerdictRecord
+
+DEFAULT_PROTOCOL = "authors"
+EMPTY_RESPONSE = "the model returned an empty response"
+"""Response error of an empty (or whitespace-only) answer: never sent to the judge."""
+
+AUTHORS_JUDGE_MODEL = "anthropic/claude-opus-4.6"
+"""The authors' judge: Claude Opus 4.6 through OpenRouter, temperature 0, 1,024 tokens, no thinking."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How one judge call is built and its reply read."""
+
+    name: str
+    """Recorded with the run: ``authors`` or ``suite``."""
+    description: str
+    """One line for tables and notes."""
+    messages: Callable[[str, str, str], tuple[tuple[str, str], ...]]
+    """(requirement key, prompt, response) -> the judge's (role, content) messages."""
+    parse: Callable[[str, str | None], Verdict]
+    """(reply text, finish reason) -> verdict; raises ``VerdictParseError``."""
+    parse_attempts: int
+    """Judge calls made for one check while the reply cannot be parsed."""
+    sends_response_format: bool
+    """Whether a structured-output ``response_format`` is requested (when the run allows it)."""
+    rubric_versions: Callable[[], dict[str, str]]
+    """Requirement key -> short rubric version, recorded with every verdict."""
+    rubric_sha256: Callable[[], dict[str, str]]
+    """Requirement key -> full SHA-256 of the rubric, recorded with the run."""
+    template_version: Callable[[], str]
+    """Hash of everything fixed in a call besides the rubric."""
+    prepare: Callable[[], None]
+    """Makes the rubrics available before a run (the authors': fetch when missing)."""
+
+
+# -- authors ---------------------------------------------------------------------------------
+
+def authors_user_message(prompt: str, response: str) -> str:
+    """The authors' user message, verbatim (no trimming, no escaping)."""
+    return "USER: " + prompt + "\nASSISTANT: " + response
+
+
+def authors_messages(key: str, prompt: str, response: str) -> tuple[tuple[str, str], ...]:
+    return (("system", authors_rubrics.load_rubric(key).prompt), ("user", authors_user_message(prompt, response)))
+
+
+_TRUE_STRINGS = frozenset({"true", "yes", "1"})
+_FALSE_STRINGS = frozenset({"false", "no", "0"})
+_FENCED = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+_KEEP = re.compile(r'"keep"\s*:\s*"?\s*([A-Za-z0-9]+)', re.IGNORECASE)
+
+
+def _keep_value(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        # As the authors' scripts: "true"/"yes"/"1" is a violation, any other string is not.
+        return value.strip().lower() in _TRUE_STRINGS
+    if isinstance(value, int):
+        return value == 1
+    return None
+
+
+def _authors_object(text: str) -> Verdict | None:
+    try:
+        obj = json.loads(text)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(obj, dict) or "keep" not in obj:
+        return None
+    keep = _keep_value(obj["keep"])
+    if keep is None:
+        return None
+    reasoning = obj.get("reasoning", "")
+    return Verdict(violation=keep, reasoning=reasoning if isinstance(reasoning, str) else json.dumps(reasoning))
+
+
+def parse_authors_verdict(text: str, finish_reason: str | None = None) -> Verdict:
+    """The authors' tolerant reading, in their order: the whole reply, a fenced block, the span
+    from the first ``{`` to the last ``}``, then a regex on ``"keep"``. ``keep: true`` = violation.
+
+    ``finish_reason`` is ignored on purpose: the authors' scripts accept a reply cut off at the
+    token limit when it parses, and this protocol reproduces them (the suite protocol refuses it)."""
+    candidates = [text.strip()]
+    candidates += [m.group(1).strip() for m in _FENCED.finditer(text)]
+    first, last = text.find("{"), text.rfind("}")
+    if first != -1 and last > first:
+        candidates.append(text[first:last + 1])
+    for candidate in candidates:
+        verdict = _authors_object(candidate)
+        if verdict is not None:
+            return verdict
+    match = _KEEP.search(text)
+    if match:
+        word = match.group(1).lower()
+        if word in _TRUE_STRINGS or word in _FALSE_STRINGS:
+            return Verdict(violation=word in _TRUE_STRINGS, reasoning="")
+    flat = " ".join(text.split())
+    raise VerdictParseError(f"no JSON with a 'keep' field in the reply: {flat[:200]!r}")
+
+
+def _authors_template_version() -> str:
+    fixed = json.dumps(["authors", authors_user_message("", ""), 3, "keep=true is a violation"])
+    return hashlib.sha256(fixed.encode("utf-8")).hexdigest()[:12]
+
+
+AUTHORS = Protocol(
+    name="authors",
+    description="the authors' judge calls: their rubrics verbatim, USER/ASSISTANT text, keep=true is a violation",
+    messages=authors_messages,
+    parse=parse_authors_verdict,
+    parse_attempts=3,
+    sends_response_format=False,
+    rubric_versions=lambda: {k: h[:12] for k, h in authors_rubrics.RUBRIC_SHA256.items()},
+    rubric_sha256=lambda: dict(authors_rubrics.RUBRIC_SHA256),
+    template_version=_authors_template_version,
+    prepare=authors_rubrics.ensure_rubrics,
+)
+
+
+# -- suite -----------------------------------------------------------------------------------
+
+def suite_messages(key: str, prompt: str, response: str) -> tuple[tuple[str, str], ...]:
+    return (("system", system_message(key)), ("user", user_message(prompt, response)))
+
+
+def _suite_sha256() -> dict[str, str]:
+    return {k: hashlib.sha256(requirement(k).rubric.encode("utf-8")).hexdigest() for k in REQUIREMENT_KEYS}
+
+
+SUITE = Protocol(
+    name="suite",
+    description="the suite's hardened framing and own rubrics (a departure from the authors)",
+    messages=suite_messages,
+    parse=parse_verdict,
+    parse_attempts=1,
+    sends_response_format=True,
+    rubric_versions=rubric_versions,
+    rubric_sha256=_suite_sha256,
+    template_version=template_version,
+    prepare=lambda: None,
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (AUTHORS, SUITE)}
+"""Every protocol by name; the first is the default."""
+_SCHEMA_JSON = json.dumps(VERDICT_SCHEMA, sort_keys=True)
+
+
+def get_protocol(name: str) -> Protocol:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise ValueError(f"unknown judging protocol {name!r}; expected one of {', '.join(PROTOCOLS)}") from None
+
+
+def judge_request(protocol: Protocol, key: str, prompt: str, response: str, *, model: str, temperature: float,
+                  max_tokens: int, structured: bool, extra_body: str | None = None) -> ChatRequest:
+    """The judge call of one check under ``protocol``."""
+    fmt = _SCHEMA_JSON if protocol.sends_response_format and structured else None
+    return ChatRequest(model=model, messages=protocol.messages(key, prompt, response), temperature=temperature,
+                       max_tokens=max_tokens, response_format=fmt, extra_body=extra_body)
+
+
+async def judge_check(client: ChatClient, protocol: Protocol, request: ChatRequest, key: str, *,
+                      use_cache: bool = True) -> VerdictRecord:
+    """Judge one check: up to ``protocol.parse_attempts`` calls while the reply cannot be parsed
+    (each call after the first bypasses the cache, so it is really asked again). A failed call
+    or a reply still unparseable after the last attempt is an error that keeps the raw reply."""
+    tokens_in = tokens_out = attempts = 0
+    latency = 0.0
+    violation: bool | None = None
+    reasoning: str | None = None
+    error: str | None = None
+    raw: str | None = None
+    cached = False
+    for attempt in range(1, protocol.parse_attempts + 1):
+        reply = await client.complete(request, use_cache=use_cache and attempt == 1)
+        tokens_in += reply.usage.prompt_tokens
+        tokens_out += reply.usage.completion_tokens
+        latency += reply.latency_s
+        attempts += reply.attempts
+        raw, cached = reply.text, reply.cached
+        if not reply.ok:
+            error = f"judge call failed: {reply.error}"
+            break
+        try:
+            verdict = protocol.parse(reply.text or "", reply.finish_reason)
+        except VerdictParseError as exc:
+            tries = f" after {attempt} attempts" if protocol.parse_attempts > 1 else ""
+            error = f"{UNPARSEABLE}{tries}: {exc}"
+            continue
+        violation, reasoning, error = verdict.violation, verdict.reasoning, None
+        break
+    return VerdictRecord(
+        prompt_id="", requirement=key, violation=violation, reasoning=reasoning, raw=raw, prompt_tokens=tokens_in,
+        completion_tokens=tokens_out, latency_s=latency, attempts=attempts, cached=cached, error=error,
+        rubric_version=protocol.rubric_versions()[key],
+    )
+
+
+def is_empty_response(text: str | None) -> bool:
+    """An answer with nothing to judge (the authors record it as an error and skip it)."""
+    return not (text or "").strip()
+
+
+def parse_extra_body(text: str | None, flag: str) -> dict | None:
+    """A provider-fields JSON object from a flag or a text box; the error names ``flag``."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: expected a JSON object such as '{{\"reasoning\": {{\"effort\": \"medium\"}}}}' ({exc})") from None
+    return check_extra_body(value, flag)
+
+
+RESERVED_BODY_FIELDS = ("model", "messages", "temperature", "max_tokens", "response_format", "stream")
+"""Fields a run sets itself: an extra body may not override them (use the run's own settings)."""
+
+
+def check_extra_body(value: object, name: str) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}: expected a JSON object, got {type(value).__name__}")
+    clash = [k for k in value if k in RESERVED_BODY_FIELDS]
+    if clash:
+        raise ValueError(f"{name}: {', '.join(clash)} cannot be set here; use the run's own setting")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: not JSON-serialisable ({exc})") from None
+    return value
+
+
+def extra_body_json(value: dict | None) -> str | None:
+    """The canonical JSON of an extra body (for ``ChatRequest.extra_body``)."""
+    return None if not value else json.dumps(value, sort_keys=True)

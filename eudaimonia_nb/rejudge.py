@@ -1,0 +1,171 @@
+"""Judge a run's stored responses again: another judge, protocol or rubric version, same responses.
+
+The new run copies the source run's responses into itself (so every run in a store is complete
+on its own and can be exported, compared or deleted alone), records ``rejudged_from``, keeps the
+source's generation settings in its identity (they describe the responses) and never calls the
+model under test. Running the same rejudge again resumes it, like any run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import os
+import sys
+from dataclasses import fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the module is imported to register the subcommand: keep `--help` instant
+    from .runner import RunConfig, RunSummary
+
+PROTOCOL_NAMES = ("authors", "suite")
+"""``protocols.PROTOCOLS`` names, repeated so that registering the subcommand imports nothing heavy
+(a test checks they agree)."""
+
+_GENERATION_FIELDS = ("model", "base_url", "system_prompt", "temperature", "max_tokens", "model_extra_body")
+"""Settings of the source run that made its responses, carried into the rejudge's identity."""
+
+
+class RejudgeError(ValueError):
+    """The source run cannot be rejudged (unknown, or made on another benchmark file)."""
+
+
+def rejudge_config(store_path: str | os.PathLike[str], run_id: str, *, judge_model: str, judge_base_url: str,
+                   judge_api_key_env: str | None = None, protocol: str = PROTOCOL_NAMES[0],
+                   judge_extra_body: dict | None = None, **settings: object) -> RunConfig:
+    """The configuration of a rejudge of ``run_id``: the source's responses and checks, the new judge.
+
+    ``settings`` are further ``RunConfig`` fields (concurrency, timeout_s, judge_max_tokens,
+    dataset_path...)."""
+    import pandas as pd
+
+    from .runner import RunConfig
+    from .store import list_runs, load_judgments
+
+    runs = list_runs(store_path)
+    row = runs[runs["run_id"] == run_id]
+    if row.empty:
+        raise RejudgeError(f"no run {run_id} in the store {store_path}")
+    params = json.loads(row["parameters"].iloc[0])
+    checks = load_judgments(store_path, [run_id])
+    generation = {name: params.get(name) for name in _GENERATION_FIELDS if name in params}
+    generation["model"] = row["model"].iloc[0]
+    return RunConfig(
+        **generation, api_key_env=None, judge_model=judge_model, judge_base_url=judge_base_url,
+        judge_api_key_env=judge_api_key_env, protocol=protocol, judge_extra_body=judge_extra_body,
+        # The source's prompts and requirement filter select exactly the source's checks.
+        prompt_ids=tuple(pd.unique(checks["prompt_id"])), requirements=tuple(params.get("requirements") or ()) or None,
+        store_path=str(store_path), rejudged_from=run_id, **settings,
+    )
+
+
+def copy_responses(store_path: str | os.PathLike[str], source: str, target: str) -> int:
+    """Copy the source run's responses into ``target`` (those it does not hold yet)."""
+    import pandas as pd
+
+    from .store import ResponseRecord, ResultsStore, response_texts
+
+    rows = response_texts(store_path, source)
+    names = [f.name for f in fields(ResponseRecord)]
+    store = ResultsStore(store_path)
+    try:
+        have = store.responses(target)
+        copied = 0
+        for row in rows.to_dict("records"):
+            if row["prompt_id"] in have:
+                continue
+            values = {n: (None if isinstance(row[n], float) and pd.isna(row[n]) else row[n]) for n in names}
+            values["cached"] = bool(values["cached"])
+            store.put_response(target, ResponseRecord(**values))
+            copied += 1
+    finally:
+        store.close()
+    return copied
+
+
+async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSummary:
+    from .dataset import load_benchmark
+    from .runner import Runner, run_async
+    from .store import ResultsStore, list_runs
+
+    if not config.rejudged_from or not config.store_path:
+        raise RejudgeError("a rejudge needs rejudged_from and store_path (see rejudge_config)")
+    runner = Runner(config, benchmark=load_benchmark(config.dataset_path))
+    source = list_runs(config.store_path)
+    sha = source.loc[source["run_id"] == config.rejudged_from, "dataset_sha256"].iloc[0]
+    if sha != runner.benchmark.sha256:
+        raise RejudgeError(f"run {config.rejudged_from} was made on the benchmark file with SHA-256 {sha}; "
+                           f"the file given has {runner.benchmark.sha256} (pass --dataset)")
+    store = ResultsStore(config.store_path)
+    try:
+        store.begin_run(runner.record(), runner.checks)
+    finally:
+        store.close()
+    copy_responses(config.store_path, config.rejudged_from, runner.run_id)
+    return await run_async(config, progress=progress, benchmark=runner.benchmark)
+
+
+def rejudge(config: RunConfig, *, progress: bool = True) -> RunSummary:
+    """Blocking rejudge (see ``runner.run`` for use inside Jupyter)."""
+    from .runner import _inside_event_loop
+
+    if not _inside_event_loop():
+        return asyncio.run(rejudge_async(config, progress=progress))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, rejudge_async(config, progress=progress)).result()
+
+
+# -- command line ----------------------------------------------------------------------------
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rejudge", help="judge a run's stored responses again (new run; never calls the model)")
+    p.add_argument("run_id", help="the run whose responses to judge (see `eudaimonia-nb runs`)")
+    p.add_argument("--judge-model", required=True, help="judge model")
+    p.add_argument("--judge-base-url", required=True, help="OpenAI-compatible endpoint of the judge")
+    p.add_argument("--api-key-env", default=None, help="environment variable holding the judge's key (omit for keyless servers)")
+    p.add_argument("--protocol", choices=PROTOCOL_NAMES, default=PROTOCOL_NAMES[0],
+                   help=f"judging protocol (default {PROTOCOL_NAMES[0]}: the authors' judge calls)")
+    p.add_argument("--judge-extra-body", default=None, help="JSON object merged into every judge request body")
+    p.add_argument("--judge-max-tokens", type=int, default=1024, help="judge output token limit (default 1024)")
+    p.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
+    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
+    p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
+    p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from .authors_rubrics import RubricsUnavailableError
+    from .client import CredentialError
+    from .dataset import DatasetError, DatasetNotFoundError
+    from .preflight import EndpointError, RunStopped
+    from .protocols import parse_extra_body
+    from .run_lock import RunLockedError
+    from .store import default_store_path
+
+    try:
+        config = rejudge_config(
+            args.store or str(default_store_path()), args.run_id, judge_model=args.judge_model,
+            judge_base_url=args.judge_base_url, judge_api_key_env=args.api_key_env, protocol=args.protocol,
+            judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
+            judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
+            dataset_path=args.dataset,
+        )
+        summary = rejudge(config, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
+        return 130
+    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError,
+            OSError, sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
+        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors "
+          f"(responses of {args.run_id}; the model was not called)")
+    print(summary.run_id)
+    return 0
