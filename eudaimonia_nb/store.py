@@ -10,7 +10,6 @@ contract) and ``list_runs``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import time

@@ -219,7 +219,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 content = f"Your header was {self.headers.get('Authorization')}; see https://x.example/?code=42"
                 self._json(200, _completion(body, content, raw))
             elif behaviour == "trickle":
-                self._trickle(json.dumps(_completion(body, _content(kind, "ok", raw), raw)).encode())
+                self._trickle(json.dumps(_completion(body, _content(kind, "ok", raw, body), raw)).encode())
             elif behaviour == "truncated":
                 payload = json.dumps(_completion(body, "x" * 400, raw)).encode()
                 self.send_response(200)

@@ -56,7 +56,7 @@ def test_a_key_echoed_in_a_200_body_or_a_refusal_reaches_no_file_and_no_output(t
     })
     store = tmp_path / "store.sqlite"
     with FaultServer(script) as server:
-        args = _run_args(server.base_url, store, dataset_path, "--limit", "3", "--api-key-env", "EUDAIMONIA_FAKE_KEY")
+        args = _run_args(server.base_url, store, dataset_path, "--limit", "3", "--source", "real", "--api-key-env", "EUDAIMONIA_FAKE_KEY")
         result = _cli(["-v", *args], env={"EUDAIMONIA_FAKE_KEY": key})
         assert f"Bearer {key}" in server.authorization  # the key really was sent, and echoed back
     assert result.returncode == 0, result.stderr
@@ -169,7 +169,7 @@ def test_quoting_and_truncated_judges_become_errors_in_a_run(tmp_path, benchmark
     with FaultServer(script) as server:
         config = RunConfig(model="m", base_url=server.base_url, judge_model="j", judge_base_url=server.base_url,
                            api_key_env=None, judge_api_key_env=None, prompt_ids=tuple(prompts["prompt_id"]),
-                           store_path=str(tmp_path / "s.sqlite"), max_retries=0)
+                           store_path=str(tmp_path / "s.sqlite"), max_retries=0, protocol="suite")
         summary = run(config, benchmark=benchmark, progress=False)
     from eudaimonia_nb.store import load_judgments
 

@@ -79,11 +79,11 @@ def test_the_summary_names_the_most_common_errors(tmp_path, dataset_path, benchm
     texts = list(benchmark.prompts["text"].head(4))
     script = Script(rules={texts[1]: {"respond": ["500"]}, texts[2]: {"respond": ["500"]}, texts[3]: {"judge": ["prose"]}})
     with FaultServer(script) as server:
-        result = _cli(_run_args(server.base_url, tmp_path / "s.sqlite", dataset_path, "--limit", "4", "--retries", "0"))
+        result = _cli(_run_args(server.base_url, tmp_path / "s.sqlite", dataset_path, "--limit", "4", "--source", "real", "--retries", "0"))
     assert result.returncode == 0, result.stderr
     n500 = int(benchmark.prompts.head(4)["n_requirements"].iloc[1:3].sum())
     assert f"most common errors: {n500} x no response to judge: HTTP 500" in result.stderr
-    assert "unparseable judge reply: no JSON verdict" in result.stderr
+    assert "unparseable judge reply after 3 attempts: no JSON with a 'keep' field" in result.stderr
 
 
 # --- item 14: a missing key -----------------------------------------------------------------

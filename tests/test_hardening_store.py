@@ -50,7 +50,7 @@ def _started(benchmark, path: Path) -> tuple[Runner, ResultsStore]:
 def _run_args(server: FaultServer, store: Path, dataset: Path) -> list[str]:
     return ["run", "--model", "scripted-model", "--base-url", server.base_url, "--judge-model", "scripted-judge",
             "--judge-base-url", server.base_url, "--store", str(store), "--dataset", str(dataset), "--no-progress",
-            "--limit", "6", "--concurrency", "1"]
+            "--limit", "6", "--source", "real", "--concurrency", "1"]
 
 
 def test_a_second_process_on_the_same_run_stops_and_names_the_first(tmp_path, dataset_path, benchmark):
