@@ -252,6 +252,15 @@ def _run_serve_local(args: argparse.Namespace) -> int:
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fetch, _add_report, _add_run, _add_runs, _add_export, _add_serve_local]
 
 
+def _add_validity(sub: argparse._SubParsersAction) -> None:
+    from .validity_cli import add_parsers
+
+    add_parsers(sub)
+
+
+REGISTRARS.append(_add_validity)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eudaimonia-nb", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
