@@ -293,10 +293,13 @@ def _with_planning(rates: pd.DataFrame, target: float) -> pd.DataFrame:
 
 
 def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[str] | None = None, *,
-                     n_boot: int = 1000, seed: int = 0,
+                     requirements: list[str] | None = None, n_boot: int = 1000, seed: int = 0,
                      target_half_width: float = DEFAULT_TARGET_HALF_WIDTH) -> ValidityResult:
-    """The whole validity view for the runs (default: every run in the store)."""
+    """The whole validity view for the runs (default: every run in the store), optionally
+    restricted to some requirements."""
     checks = judged_checks(store_path, run_ids)
+    if requirements is not None:
+        checks = checks[checks["requirement"].isin(set(requirements))].reset_index(drop=True)
     all_labels = load_labels(store_path)
     all_labels = all_labels[all_labels["run_id"].isin(set(checks["run_id"]))]
     queued = all_labels["sample_id"].fillna("").str.startswith(QUEUE_PREFIX)
@@ -381,3 +384,14 @@ def to_text(result: ValidityResult) -> str:
         lines.append(f"  {r['requirement']}: {r['rater_a']} vs {r['rater_b']}: n={r['n']}, kappa {kappa}")
     lines += [f"Note: {n}" for n in result.notes]
     return "\n".join(lines)
+
+
+def disagreement_queue(store_path: str | os.PathLike[str] | None, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """The disagreement list of the runs (no bootstrap: quick enough for a button)."""
+    checks = judged_checks(store_path, run_ids)
+    labels = load_labels(store_path)
+    labels = shared_labels(labels[labels["run_id"].isin(set(checks["run_id"]))], checks)
+    items = disagreement_list(checks, judge_panel(checks), labels)
+    if items.empty:
+        raise ValueError("no disagreements among these runs: no two judges split and no label differs from a verdict")
+    return items
