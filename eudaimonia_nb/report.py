@@ -31,6 +31,8 @@ SOURCE_ENV = "EUDAIMONIA_DASHBOARD_SOURCE"
 
 RUNS_ATTR = "run_records"
 """``frame.attrs`` key of the run records (protocol, judge) of data loaded from a store."""
+STORE_ATTR = "store_path"
+"""``frame.attrs`` key of the results store the data came from (its labels feed Judge validity)."""
 
 SMOKE_TEST_NOTICE = (
     "Smoke-test data: some runs used the local smoke-test model; their verdicts check the "
@@ -99,6 +101,7 @@ def load_source(source: DataSource) -> pd.DataFrame:
         runs = runs[runs["run_id"].isin(set(frame["run_id"]))]
         # Small (one dict per run) and carried through filters like ``simulated``.
         frame.attrs[RUNS_ATTR] = protocol_records(runs)
+        frame.attrs[STORE_ATTR] = str(source.path)
         return frame
     from .analysis.frames import load_judgments
 
@@ -149,6 +152,7 @@ SECTION_TITLES: dict[str, str] = {
     "real_vs_modified": "Real vs modified",
     "mixed": "Mixed-effects model",
     "coviolation": "Co-violation",
+    "validity": "Judge validity",
     "methods": "Data & methods",
 }
 """Section keys in tab order, with their titles."""
@@ -158,6 +162,7 @@ FIGURE_NAMES: dict[str, tuple[str, ...]] = {
     "real_vs_modified": ("dumbbell", "groups"),
     "mixed": ("forest",),
     "coviolation": ("coviolation",),
+    "validity": ("validity_forest",),
     "methods": ("overview",),
 }
 """Figures each section produces (the dashboard creates one FigureWidget per name)."""
@@ -336,12 +341,21 @@ def _methods(frame: pd.DataFrame, options: Options) -> Section:
                    figures={"overview": data_overview_figure(counts)}, tables=tables, notes=notes)
 
 
+def _validity(frame: pd.DataFrame, options: Options) -> Section:
+    from .validity_section import validity_parts
+
+    figures, tables, notes = validity_parts(frame, frame.attrs.get(STORE_ATTR), n_boot=options.n_boot, seed=options.seed)
+    return Section("validity", SECTION_TITLES["validity"], figures=figures,
+                   tables=[Table(*t) for t in tables], notes=notes)
+
+
 SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
     "leaderboard": _leaderboard,
     "requirements": _requirements,
     "real_vs_modified": _real_vs_modified,
     "mixed": _mixed,
     "coviolation": _coviolation,
+    "validity": _validity,
     "methods": _methods,
 }
 

@@ -177,3 +177,28 @@ def test_queue_labels_are_kept_out_of_estimates(store):
     result = compute_validity(store, [JUDGED_RUN], n_boot=50)
     assert result.models.iloc[0]["n_labels"] == 0 and np.isnan(result.models.iloc[0]["corrected_rate"])
     assert any("disagreement queues" in n for n in result.notes)
+
+
+def test_report_and_dashboard_section_show_raw_and_corrected_rates(store):
+    from eudaimonia_nb.analysis.simulate import demo_judgments
+    from eudaimonia_nb.report import DataSource, Options, build_report, build_section, load_source
+
+    _label_sample(store, "ann", lambda verdict, _: 0)
+    frame = load_source(DataSource("store", store))
+    section = build_section("validity", frame, Options(n_boot=100))
+    forest = section.figures["validity_forest"]
+    names = [t.name for t in forest.data]
+    assert names == ["Raw (judge only)", "Corrected by human labels (PPI++)"]
+    corrected = forest.data[1]
+    assert len(corrected.x) == 2 and list(corrected.text) == ["40 labels", "40 labels"]  # the run and its rejudge
+    assert corrected.x[0] == pytest.approx(0.0, abs=1e-9)  # every label says "no violation"
+    tables = {t.name: t.frame for t in section.tables}
+    assert {"validity_rates", "agreement", "flips", "disagreements", "validity_by_requirement"} <= set(tables)
+    notes = " ".join(section.notes)
+    assert "Planning." in notes and "Assumptions." in notes and f"No labels for run(s) {OTHER_RUN}" in notes
+    html = build_report(frame, source="test store", options=Options(n_boot=100), keys=("leaderboard", "validity"))
+    assert "Judge validity" in html and "Corrected by human labels" in html
+    # The demo has no store and so no labels: raw rates only, and the way to add labels.
+    demo = build_section("validity", demo_judgments(), Options(n_boot=50))
+    assert [t.name for t in demo.figures["validity_forest"].data] == ["Raw (judge only)"]
+    assert "No human labels here" in demo.notes[0]
