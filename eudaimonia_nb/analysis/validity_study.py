@@ -94,7 +94,11 @@ def simulate_study(setup: StudySetup, n_labels: int, rng: np.random.Generator) -
     human[rows] = y[rows]
     weight[rows] = sizes / taken
     e = ppi_mean(f, human, weight, setup.prompt_index)
-    return {"truth": setup.truth, "expected_raw": setup.expected_raw, "raw_rate": e.raw_rate, "raw_se": e.raw_se,
+    labels_only = ppi_mean(f, human, weight, setup.prompt_index, lam=0.0)
+    per_requirement = [ppi_mean(f[m], human[m], weight[m], setup.prompt_index[m]).se
+                       for m in (setup.requirement == k for k in np.unique(setup.requirement))]
+    return {"labels_only_se": labels_only.se, "requirement_se": float(np.nanmean(per_requirement)),
+            "truth": setup.truth, "expected_raw": setup.expected_raw, "raw_rate": e.raw_rate, "raw_se": e.raw_se,
             "rate": e.rate, "ci_low": e.ci_low, "ci_high": e.ci_high, "se": e.se, "lam": e.lam,
             "n_labels": e.n_labels, "covered": bool(e.ci_low <= setup.truth <= e.ci_high)}
 
