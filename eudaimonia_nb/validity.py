@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.agreement import bootstrap_agreement, bootstrap_alpha, majority_vote
-from .analysis.ppi import FEW_LABELS, CorrectedRate, corrected_rates, labels_needed, ppi_mean
+from .analysis.ppi import FEW_LABELS, CorrectedRate, corrected_rates, labels_needed
 from .labels import QUEUE_PREFIX, load_labels
 from .store import load_judgments, response_texts
 
