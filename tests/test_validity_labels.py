@@ -201,3 +201,35 @@ def test_report_and_dashboard_section_show_raw_and_corrected_rates(store):
     demo = build_section("validity", demo_judgments(), Options(n_boot=50))
     assert [t.name for t in demo.figures["validity_forest"].data] == ["Raw (judge only)"]
     assert "No human labels here" in demo.notes[0]
+
+
+def test_labelling_widget_is_blind_until_saved_and_queues_disagreements(store, benchmark):
+    from eudaimonia_nb.widgets.labelling import LabellingUI
+
+    ui = LabellingUI(store, benchmark=benchmark)
+    ui.labeller.value, ui.runs.value, ui.size.value = "ann", (JUDGED_RUN, REJUDGED_RUN), 20
+    ui.label(1)  # nothing started: nothing saved
+    assert L.load_labels(store).empty
+    ui.start()
+    assert "Item 1 of 20" in ui.progress_text.value and "reasoning of" not in ui.judge.value + ui.item.value
+    first = ui._items.iloc[0]
+    assert html_escaped(benchmark.prompt(first.prompt_id)["text"]) in ui.item.value
+    ui.reveal.value = True  # not blind: the verdict shows before labelling
+    assert "reasoning of" in ui.judge.value
+    ui.reveal.value = False
+    ui.note.value = "a note"
+    ui._on_key(None, {"key": "u"}, None)
+    saved = L.load_labels(store).iloc[0]
+    assert np.isnan(saved["label"]) and saved["note"] == "a note" and "Item 2 of 20" in ui.progress_text.value
+    assert "you said <b>unsure</b>" in ui.last.value and "reasoning of" in ui.last.value
+    ui.start_queue()
+    assert ui._sample_id.startswith(L.QUEUE_PREFIX)
+    a = load_judgments(store, [JUDGED_RUN]).set_index(["prompt_id", "requirement"])["violation"]
+    b = load_judgments(store, [REJUDGED_RUN]).set_index(["prompt_id", "requirement"])["violation"]
+    assert len(ui._items) == int((a != b).sum()) and "Item 1 of" in ui.progress_text.value
+
+
+def html_escaped(text: str) -> str:
+    import html
+
+    return html.escape(text)
