@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 """
 
+_LABEL_COLUMNS = ("run_id", "prompt_id", "requirement", "labeller", "label", "skipped", "note", "created_at", "sample_id",
+                  "inclusion_probability")
 EXPORT_COLUMNS = ("run_id", "prompt_id", "requirement", "labeller", "label", "note", "inclusion_probability", "sample_id")
 """Columns of a label file; the first five are required on import."""
 REQUIRED_COLUMNS = EXPORT_COLUMNS[:5]
@@ -207,8 +209,12 @@ def load_labels(store_path: str | os.PathLike[str] | None = None, *, include_ski
     path = _resolve(store_path)
     if not path.is_file():
         raise FileNotFoundError(f"no results store at {path}")
-    db = connect(path)
+    # Read-only: viewing results (the dashboard, a report) never writes to the store.
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'labels'").fetchone() is None:
+            return pd.DataFrame({c: pd.Series(dtype=float if c in ("label", "inclusion_probability") else object)
+                                 for c in _LABEL_COLUMNS})
         frame = pd.read_sql_query(
             "SELECT * FROM labels" + ("" if include_skipped else " WHERE skipped = 0") + " ORDER BY created_at, rowid", db)
     finally:

@@ -233,3 +233,18 @@ def html_escaped(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def test_reading_labels_never_writes_to_the_store(store):
+    import sqlite3
+
+    before = store.stat().st_mtime_ns
+    assert L.load_labels(store).empty
+    result = compute_validity(store, [JUDGED_RUN], n_boot=20)
+    assert result.models.iloc[0]["n_labels"] == 0
+    db = sqlite3.connect(store)
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        db.close()
+    assert "labels" not in tables and store.stat().st_mtime_ns == before
