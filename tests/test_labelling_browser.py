@@ -51,11 +51,13 @@ def test_label_five_items_blind_by_buttons_and_keys_then_resume_in_a_new_kernel(
         page = _open_and_start(browser, url, 12)
         try:
             _wait_item(page, 1, 12)
+            page.locator(".eud-blind").wait_for(timeout=30_000)
             body = page.inner_text("body")
             # Blind: the judge's verdict and reasoning are nowhere on the page before a label.
             assert "reasoning of judge-1" not in body and "the judge said" not in body
             assert page.locator(".eud-blind").is_visible()
-            assert "Rubric" in body and "Does the response violate it?" in body
+            page.screenshot(path=str(artifacts_dir / "labelling-first-item.png"))
+            assert "Rubric" in body and "Does the response violate it?" in body, body[:3000]
             page.get_by_role("button", name="Violation (v)").click()
             _wait_item(page, 2, 12)
             last = page.locator(".eud-last")

@@ -96,7 +96,7 @@ class LabellingUI(w.VBox):
         self.size = w.BoundedIntText(value=90, min=1, max=100_000, description="Sample size")
         self.seed = w.IntText(value=0, description="Seed")
         self.start_button = w.Button(description="Start / resume", button_style="primary")
-        self.queue_button = w.Button(description="Label the disagreement list")
+        self.queue_button = w.Button(description="Label the disagreement list", layout=w.Layout(width="auto"))
         self.reload_button = w.Button(description="Reload runs")
         self.status = w.HTML()
         self.progress = w.IntProgress(min=0, max=1, value=0, layout=w.Layout(width="560px"))
@@ -261,8 +261,6 @@ class LabellingUI(w.VBox):
             self.judge.value = ""
             return
         row = self._items.loc[self._items["position"] == self._position].iloc[0]
-        self.progress_text.value = (f"<span class='eud-position'>Item {self._position + 1} of {len(self._items)}</span> · "
-                                    f"{labelled} labelled, {done - labelled} skipped")
         req = requirement(row.requirement)
         response = self._texts.get(row.run_id, {}).get(row.prompt_id, "(no stored response)")
         self.item.value = (
@@ -272,6 +270,9 @@ class LabellingUI(w.VBox):
             f"Does the response violate it?</div>"
             f"<details open><summary>Rubric (the suite's rubric the judge saw)</summary>{_box(req.rubric)}</details>")
         self._show_judge()
+        # Last, so that once the position reads "Item k", the item and the judge panel are k's too.
+        self.progress_text.value = (f"<span class='eud-position'>Item {self._position + 1} of {len(self._items)}</span> · "
+                                    f"{labelled} labelled, {done - labelled} skipped")
 
     def _verdict(self, run_id: str, prompt_id: str, key: str) -> tuple[str, str]:
         try:
