@@ -39,16 +39,17 @@ def planning_line(by_requirement: pd.DataFrame, target: float) -> str:
     """One sentence: more labels per requirement to reach +/- ``target`` (95%)."""
     if by_requirement.empty or by_requirement["n_labels"].sum() == 0:
         return ""
-    parts = []
+    parts, too_few = [], []
     for r in by_requirement[by_requirement["n_labels"] > 0].itertuples(index=False):
+        name = f"{html.escape(requirement(r.requirement).label)} [{html.escape(str(r.run_id))}]"
         need = r.more_labels_needed
         if r.n_labels < MIN_PLANNING_LABELS:
-            parts.append(f"{html.escape(requirement(r.requirement).label)} [{html.escape(str(r.run_id))}]: "
-                         f"only {r.n_labels} labels, too few to extrapolate")
-            continue
-        what = ("not reachable by labels alone (prompt-sampling floor)" if pd.isna(need)
-                else "met" if need == 0 else f"about {int(need)} more")
-        parts.append(f"{html.escape(requirement(r.requirement).label)} [{html.escape(str(r.run_id))}]: {what}")
+            too_few.append(name)
+        else:
+            parts.append(f"{name}: " + ("not reachable by labels alone (prompt-sampling floor)" if pd.isna(need)
+                                        else "met" if need == 0 else f"about {int(need)} more"))
+    if too_few:
+        parts.append(f"fewer than {MIN_PLANNING_LABELS} labels so far, too few to extrapolate: " + ", ".join(too_few))
     return (f"<b>Planning.</b> Labels needed for a corrected 95% interval of ±{100 * target:.0f} points per "
             "requirement (analytic PPI++ variance, labels spread like the current ones): " + "; ".join(parts) + ".")
 

@@ -7,8 +7,9 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_dashboard_helpers import chromium, voila_server
-from validity_helpers import JUDGED_RUN, make_validity_store
+from validity_helpers import JUDGED_RUN, label_sample, make_validity_store
 
 from eudaimonia_nb import labels as L
 
@@ -92,5 +93,34 @@ def test_label_five_items_blind_by_buttons_and_keys_then_resume_in_a_new_kernel(
             _wait_item(page, 6, 12)
             assert re.search(r"5 labelled, 0 skipped", page.inner_text("body"))
             assert "reasoning of judge-1" not in page.inner_text("body")
+        finally:
+            page.close()
+
+
+def test_dashboard_judge_validity_tab_shows_raw_and_corrected_rates(benchmark, tmp_path, artifacts_dir):
+    store = tmp_path / "results.sqlite"
+    make_validity_store(store, benchmark)
+    label_sample(store, "ann", lambda verdict, _: 0)
+    with chromium() as browser, voila_server(f"store:{store}") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        try:
+            page.goto(url, timeout=LOAD_MS)
+            page.wait_for_selector(".js-plotly-plot", timeout=LOAD_MS)
+            page.locator(".lm-TabBar-tab", has_text=re.compile("^Judge validity$")).click()
+            panel = page.locator(".widget-tab-contents > .widget-box:not(.lm-mod-hidden)").first
+            try:
+                panel.locator(".eud-table").first.wait_for(timeout=LOAD_MS)
+            except PlaywrightTimeout:
+                page.screenshot(path=str(artifacts_dir / "dashboard-store-validity-FAILED.png"))
+                raise AssertionError(f"the tab shows no table; it reads: {panel.inner_text()[:800]}")
+            legend = panel.locator(".js-plotly-plot .legendtext").all_text_contents()
+            assert legend == ["Raw (judge only)", "Corrected by human labels (PPI++)"]
+            text = panel.inner_text()
+            assert "40 labels" in text and "Planning." in text and "Assumptions." in text
+            assert "Flip table" in text and "Disagreement list" in text
+            for marker in ("Traceback", "cannot be analysed", "Could not load"):
+                assert marker not in page.inner_text("body")
+            page.wait_for_timeout(1000)
+            panel.screenshot(path=str(artifacts_dir / "dashboard-store-validity.png"))
         finally:
             page.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from validity_helpers import JUDGED_RUN, OTHER_RUN, REJUDGED_RUN, make_validity_store
+from validity_helpers import JUDGED_RUN, OTHER_RUN, REJUDGED_RUN, label_sample, make_validity_store
 
 from eudaimonia_nb import labels as L
 from eudaimonia_nb.store import load_judgments
@@ -30,17 +30,6 @@ def store(tmp_path, benchmark) -> Path:
     path = tmp_path / "results.sqlite"
     make_validity_store(path, benchmark)
     return path
-
-
-def _label_sample(store: Path, labeller: str, rule, size: int = 40, seed: int = 1) -> pd.DataFrame:
-    sample_id = L.draw_sample(store, [JUDGED_RUN], size, seed=seed)
-    items = L.sample_items(store, sample_id, labeller)
-    verdicts = load_judgments(store, [JUDGED_RUN]).set_index(["prompt_id", "requirement"])["violation"]
-    for r in items.itertuples():
-        L.save_label(store, run_id=r.run_id, prompt_id=r.prompt_id, requirement=r.requirement, labeller=labeller,
-                     label=rule(int(verdicts[(r.prompt_id, r.requirement)]), r.position), sample_id=sample_id,
-                     inclusion_probability=r.inclusion_probability)
-    return items
 
 
 def test_sample_is_stratified_reproducible_and_resumes_after_each_saved_label(store):
@@ -66,7 +55,7 @@ def test_sample_is_stratified_reproducible_and_resumes_after_each_saved_label(st
 
 
 def test_labels_equal_to_the_judge_give_kappa_one_and_the_raw_rate(store):
-    _label_sample(store, "ann", lambda verdict, _: verdict)
+    label_sample(store, "ann", lambda verdict, _: verdict)
     result = compute_validity(store, [JUDGED_RUN], n_boot=200)
     model = result.models.set_index("run_id").loc[JUDGED_RUN]
     assert model["n_labels"] == 40 and model["corrected_rate"] == pytest.approx(model["raw_rate"])
@@ -78,7 +67,7 @@ def test_labels_equal_to_the_judge_give_kappa_one_and_the_raw_rate(store):
 
 def test_a_person_who_flips_the_judges_violations_lowers_the_corrected_rate(store):
     # Ann calls every judged violation "no violation": the human rate is 0 on the sample.
-    _label_sample(store, "ann", lambda verdict, _: 0)
+    label_sample(store, "ann", lambda verdict, _: 0)
     result = compute_validity(store, [JUDGED_RUN], n_boot=200)
     model = result.models.iloc[0]
     assert model["raw_rate"] > 0.2 and model["corrected_rate"] == pytest.approx(0.0, abs=1e-9)
@@ -88,8 +77,8 @@ def test_a_person_who_flips_the_judges_violations_lowers_the_corrected_rate(stor
 
 
 def test_rejudge_pairs_by_response_text_with_panel_alpha_and_majority(store):
-    _label_sample(store, "ann", lambda verdict, _: verdict)
-    _label_sample(store, "bob", lambda verdict, pos: verdict if pos % 4 else 1 - verdict)
+    label_sample(store, "ann", lambda verdict, _: verdict)
+    label_sample(store, "bob", lambda verdict, pos: verdict if pos % 4 else 1 - verdict)
     result = compute_validity(store, n_boot=200)
     jj = result.agreement.query("kind == 'judge-judge' and requirement == 'all'")
     # Only the two judges of model A's identical responses pair up; model B's responses differ.
@@ -109,7 +98,7 @@ def test_rejudge_pairs_by_response_text_with_panel_alpha_and_majority(store):
 
 
 def test_export_import_round_trip_and_refusals(store, tmp_path, benchmark):
-    _label_sample(store, "ann", lambda verdict, pos: None if pos == 0 else verdict)
+    label_sample(store, "ann", lambda verdict, pos: None if pos == 0 else verdict)
     out = tmp_path / "labels.csv"
     done = _cli("labels", "export", str(out), "--store", str(store))
     assert done.returncode == 0, done.stderr
@@ -142,7 +131,7 @@ def test_export_import_round_trip_and_refusals(store, tmp_path, benchmark):
 
 
 def test_validity_json_has_the_documented_shape(store):
-    _label_sample(store, "ann", lambda verdict, _: verdict)
+    label_sample(store, "ann", lambda verdict, _: verdict)
     done = _cli("validity", "--store", str(store), "--run", JUDGED_RUN, "--run", REJUDGED_RUN, "--format", "json",
                 "--n-boot", "100")
     assert done.returncode == 0, done.stderr
@@ -182,7 +171,7 @@ def test_report_and_dashboard_section_show_raw_and_corrected_rates(store):
     from eudaimonia_nb.analysis.simulate import demo_judgments
     from eudaimonia_nb.report import DataSource, Options, build_report, build_section, load_source
 
-    _label_sample(store, "ann", lambda verdict, _: 0)
+    label_sample(store, "ann", lambda verdict, _: 0)
     frame = load_source(DataSource("store", store))
     section = build_section("validity", frame, Options(n_boot=100))
     forest = section.figures["validity_forest"]

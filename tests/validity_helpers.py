@@ -47,3 +47,19 @@ def make_validity_store(path: Path, benchmark, *, n_prompts: int = 60, seed: int
     finally:
         store.close()
     return [JUDGED_RUN, REJUDGED_RUN, OTHER_RUN]
+
+
+def label_sample(store: Path, labeller: str, rule, size: int = 40, seed: int = 1):
+    """Draw the stratified sample of ``JUDGED_RUN`` and label every item with
+    ``rule(judge_verdict, position)`` (1, 0 or None) through the labels API; returns the items."""
+    from eudaimonia_nb import labels as L
+    from eudaimonia_nb.store import load_judgments
+
+    sample_id = L.draw_sample(store, [JUDGED_RUN], size, seed=seed)
+    items = L.sample_items(store, sample_id, labeller)
+    verdicts = load_judgments(store, [JUDGED_RUN]).set_index(["prompt_id", "requirement"])["violation"]
+    for r in items.itertuples():
+        L.save_label(store, run_id=r.run_id, prompt_id=r.prompt_id, requirement=r.requirement, labeller=labeller,
+                     label=rule(int(verdicts[(r.prompt_id, r.requirement)]), r.position), sample_id=sample_id,
+                     inclusion_probability=r.inclusion_probability)
+    return items
