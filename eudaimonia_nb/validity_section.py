@@ -86,6 +86,8 @@ def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot
               ("agreement", "Agreement (kappa; sensitivity and specificity against a person)", agreement),
               ("agreement_alpha", "Krippendorff's alpha per panel", result.alpha),
               ("flips", "Flip table: verdicts a person turned", result.flips),
+              ("judge_panel", "Judge panel over identical responses: each judge, votes and majority verdict",
+               result.panel.head(MAX_DISAGREEMENTS)),
               ("disagreements", "Disagreement list (label it from notebook 4: 'Label the disagreement list')",
                result.disagreements.head(MAX_DISAGREEMENTS))]
     return {"validity_forest": validity_forest(result.models)}, [t for t in tables if not t[2].empty], notes

@@ -181,7 +181,11 @@ def test_report_and_dashboard_section_show_raw_and_corrected_rates(store):
     assert len(corrected.x) == 2 and list(corrected.text) == ["40 labels", "40 labels"]  # the run and its rejudge
     assert corrected.x[0] == pytest.approx(0.0, abs=1e-9)  # every label says "no violation"
     tables = {t.name: t.frame for t in section.tables}
-    assert {"validity_rates", "agreement", "flips", "disagreements", "validity_by_requirement"} <= set(tables)
+    assert {"validity_rates", "agreement", "flips", "disagreements", "validity_by_requirement", "judge_panel"} <= set(tables)
+    panel = tables["judge_panel"]
+    assert set(panel[JUDGED_RUN].dropna().unique()) <= {0.0, 1.0} and (panel["votes"] == 2).all()
+    tie = panel[JUDGED_RUN] != panel[REJUDGED_RUN]
+    assert panel.loc[tie, "majority"].isna().all() and (panel.loc[~tie, "majority"] == panel.loc[~tie, JUDGED_RUN]).all()
     notes = " ".join(section.notes)
     assert "Planning." in notes and "Assumptions." in notes and f"No labels for run(s) {OTHER_RUN}" in notes
     html = build_report(frame, source="test store", options=Options(n_boot=100), keys=("leaderboard", "validity"))
