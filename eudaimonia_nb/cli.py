@@ -308,6 +308,13 @@ def _add_rejudge(sub: argparse._SubParsersAction) -> None:
 
 
 REGISTRARS += [_add_fetch_rubrics, _add_rejudge]
+def _add_validity(sub: argparse._SubParsersAction) -> None:
+    from .validity_cli import add_parsers
+
+    add_parsers(sub)
+
+
+REGISTRARS.append(_add_validity)
 
 
 def build_parser() -> argparse.ArgumentParser:

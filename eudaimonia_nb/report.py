@@ -33,6 +33,8 @@ SOURCE_ENV = "EUDAIMONIA_DASHBOARD_SOURCE"
 
 RUNS_ATTR = "run_records"
 """``frame.attrs`` key of the run records (protocol, judge) of data loaded from a store."""
+STORE_ATTR = "store_path"
+"""``frame.attrs`` key of the results store the data came from (its labels feed Judge validity)."""
 
 SMOKE_TEST_NOTICE = (
     "Smoke-test data: some runs used the local smoke-test model; their verdicts check the "
@@ -106,6 +108,7 @@ def load_source(source: DataSource) -> pd.DataFrame:
         # Small (one dict per run) and carried through filters like ``simulated``.
         frame.attrs[RUNS_ATTR] = protocol_records(runs)
         frame.attrs[COMPARABILITY_ATTR] = run_comparability(frame, runs).to_dict("records")
+        frame.attrs[STORE_ATTR] = str(source.path)
         return frame
     from .analysis.frames import load_judgments
 
@@ -162,6 +165,7 @@ SECTION_TITLES: dict[str, str] = {
     "mixed": "Mixed-effects model",
     "coviolation": "Co-violation",
     "judge_compare": "Judge comparison",
+    "validity": "Judge validity",
     "methods": "Data & methods",
 }
 """Section keys in tab order, with their titles."""
@@ -172,6 +176,7 @@ FIGURE_NAMES: dict[str, tuple[str, ...]] = {
     "mixed": ("forest",),
     "coviolation": ("coviolation",),
     "judge_compare": ("judge_difference",),
+    "validity": ("validity_forest",),
     "methods": ("overview",),
 }
 """Figures each section produces (the dashboard creates one FigureWidget per name)."""
@@ -416,6 +421,14 @@ def _judge_compare(frame: pd.DataFrame, options: Options) -> Section:
     return Section("judge_compare", title, figures=figures, tables=tables, notes=notes)
 
 
+def _validity(frame: pd.DataFrame, options: Options) -> Section:
+    from .validity_section import validity_parts
+
+    figures, tables, notes = validity_parts(frame, frame.attrs.get(STORE_ATTR), n_boot=options.n_boot, seed=options.seed)
+    return Section("validity", SECTION_TITLES["validity"], figures=figures,
+                   tables=[Table(*t) for t in tables], notes=notes)
+
+
 SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
     "leaderboard": _leaderboard,
     "requirements": _requirements,
@@ -423,6 +436,7 @@ SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
     "mixed": _mixed,
     "coviolation": _coviolation,
     "judge_compare": _judge_compare,
+    "validity": _validity,
     "methods": _methods,
 }
 

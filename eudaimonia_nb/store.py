@@ -492,3 +492,9 @@ def response_texts(store_path: str | os.PathLike[str] | None, run_id: str) -> pd
 def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
     """Every stored check result of a run with reasoning, raw judge output and usage."""
     return _read(store_path, "SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid", [run_id])
+
+
+def open_store(store_path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
+    """A writable autocommit connection to the store (its schema created), for modules that keep
+    tables of their own in the same file (``eudaimonia_nb.labels``)."""
+    return _connect(_resolve(store_path))

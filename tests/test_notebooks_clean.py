@@ -15,7 +15,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 
 
 def test_all_three_notebooks_are_checked():
-    assert [p.name for p in NOTEBOOKS] == ["01_explore_prompts.ipynb", "02_live_judging.ipynb", "03_analysis.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["01_explore_prompts.ipynb", "02_live_judging.ipynb", "03_analysis.ipynb",
+                                           "04_validate_judge.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

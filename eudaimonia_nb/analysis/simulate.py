@@ -388,3 +388,37 @@ def calibrated_effects(prompt_sd: float) -> tuple[dict[str, float], dict[str, fl
     design, _ = default_design()
     cal = _calibrate(_design_counts(design), round(float(prompt_sd), 2))
     return dict(cal.intercepts), dict(cal.requirement_effects)
+
+
+def simulate_imperfect_judge(frame: pd.DataFrame, sensitivity: float | dict[str, float],
+                             specificity: float | dict[str, float], seed: int = 0) -> pd.DataFrame:
+    """A judge with known error rates over a simulated table whose ``violation`` is the truth.
+
+    The returned copy keeps the truth in ``true_violation`` and puts the judge's verdict in
+    ``violation``: a true violation is called one with probability ``sensitivity``, a true
+    non-violation is called one with probability ``1 - specificity``; both may be given per
+    requirement key. The raw judge rate of a check with true probability p is then
+    ``sensitivity * p + (1 - specificity) * (1 - p)``.
+    """
+    def per_check(value: float | dict[str, float], name: str) -> np.ndarray:
+        if isinstance(value, dict):
+            missing = set(frame["requirement"]) - set(value)
+            if missing:
+                raise ValueError(f"{name} has no value for requirement(s) {', '.join(sorted(missing))}")
+            return np.array([value[k] for k in frame["requirement"].to_numpy(dtype=object)], dtype=float)
+        return np.full(len(frame), float(value))
+
+    sens, spec = per_check(sensitivity, "sensitivity"), per_check(specificity, "specificity")
+    truth = frame["violation"].to_numpy(dtype=float)
+    judged = imperfect_verdicts(truth, sens, spec, np.random.default_rng(seed))
+    out = frame.assign(true_violation=truth, violation=judged)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def imperfect_verdicts(truth: np.ndarray, sensitivity: np.ndarray, specificity: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Judge verdicts (0/1, NaN where the truth is NaN) for true 0/1 labels and per-check error rates."""
+    draw = rng.random(len(truth))
+    judged = np.where(truth == 1, draw < sensitivity, draw >= specificity).astype(float)
+    return np.where(np.isnan(truth), np.nan, judged)
