@@ -123,6 +123,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", choices=("real", "modified"), default=None, help="only real or only modified prompts")
     p.add_argument("--prompt-ids", nargs="+", default=None, help="only these prompt ids")
     p.add_argument("--system-prompt", default=None, help="system prompt for the model under test (default: none)")
+    p.add_argument("--system-prompt-file", default=None, help="read the system prompt from this UTF-8 file (its SHA-256 joins the run identity)")
+    p.add_argument("--condition", default=None, help="study condition this run belongs to, e.g. baseline or design-code (see `eudaimonia-nb study`)")
     p.add_argument("--temperature", type=_at_least(0, float), default=0.7, help="model temperature (default 0.7)")
     p.add_argument("--max-tokens", type=_at_least(1), default=2048, help="model output token limit (default 2048)")
     p.add_argument("--judge-max-tokens", type=_at_least(1), default=1024, help="judge output token limit (default 1024)")
@@ -158,6 +160,7 @@ def _run_run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.retries,
             requirements=parse_ids(args.requirements), source=args.source, prompt_ids=parse_ids(args.prompt_ids),
             limit=args.limit, store_path=args.store, dataset_path=args.dataset,
+            condition=args.condition, system_prompt_file=args.system_prompt_file,
         )
         if args.dry_run:
             estimate = dry_run(config)
@@ -250,6 +253,15 @@ def _run_serve_local(args: argparse.Namespace) -> int:
 
 # Subcommand registrars, in the order `--help` lists them.
 REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fetch, _add_report, _add_run, _add_runs, _add_export, _add_serve_local]
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    from .study_cli import add_parser  # a light module: argparse only at import
+
+    add_parser(sub)
+
+
+REGISTRARS.append(_add_study)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -397,11 +397,15 @@ class CallSettings(widgets.VBox):
         self.judge_max_tokens = widgets.BoundedIntText(value=defaults.judge_max_tokens, min=1, max=100_000, description="judge tokens")
         self.timeout_s = widgets.BoundedFloatText(value=defaults.timeout_s, min=1, max=3600, description="timeout s")
         self.max_retries = widgets.BoundedIntText(value=defaults.max_retries, min=0, max=20, description="retries")
-        for field in (self.system_prompt, self.temperature, self.max_tokens, self.judge_max_tokens, self.timeout_s, self.max_retries):
+        self.condition = widgets.Text(description="condition", placeholder="optional study condition, e.g. baseline")
+        self.system_prompt_file = widgets.Text(description="prompt file", placeholder="or a UTF-8 file holding the system prompt")
+        for field in (self.system_prompt, self.temperature, self.max_tokens, self.judge_max_tokens, self.timeout_s, self.max_retries,
+                      self.condition, self.system_prompt_file):
             field.style.description_width = "95px"  # "temperature" and "judge tokens" uncut
         super().__init__([
             widgets.HBox([self.temperature, self.max_tokens, self.judge_max_tokens]),
             widgets.HBox([self.timeout_s, self.max_retries]), self.system_prompt,
+            widgets.HBox([self.condition, self.system_prompt_file]),
         ])
 
     def config(self, model: EndpointSettings, judge_settings: EndpointSettings, **subset: Any) -> RunConfig:
@@ -412,7 +416,9 @@ class CallSettings(widgets.VBox):
             system_prompt=self.system_prompt.value.strip() or None, temperature=float(self.temperature.value),
             max_tokens=int(self.max_tokens.value), judge_max_tokens=int(self.judge_max_tokens.value),
             timeout_s=float(self.timeout_s.value), max_retries=int(self.max_retries.value),
-            smoke_test=True if (model.smoke_test or judge_settings.smoke_test) else None, **subset,
+            smoke_test=True if (model.smoke_test or judge_settings.smoke_test) else None,
+            condition=self.condition.value.strip() or None, system_prompt_file=self.system_prompt_file.value.strip() or None,
+            **subset,
         )
 
 
