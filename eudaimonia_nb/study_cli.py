@@ -68,7 +68,7 @@ def effects_text(frame: pd.DataFrame, effects: pd.DataFrame, n_boot: int, seed: 
                   condition_odds_ratios(fit).to_string(index=False, float_format=lambda x: f"{x:.3g}")]
     except ValueError as exc:
         parts += ["", f"Mixed model not fitted: {exc}"]
-    if frame["smoke_test"].any() if "smoke_test" in frame.columns else False:
+    if "smoke_test" in frame.columns and frame["smoke_test"].any():
         parts.insert(0, "[SMOKE TEST: some runs used the local smoke-test model; not research results]")
     return "\n".join(parts)
 
