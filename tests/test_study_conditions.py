@@ -173,3 +173,20 @@ def test_study_errors_are_one_line(tmp_path, study_store):
     one = list_runs(store)["run_id"].iloc[0]
     code, _, err = _cli("study", "--store", str(store), "--run", one)
     assert code == 1 and "at least two conditions" in err
+
+
+def test_live_judging_widget_labels_runs_with_a_condition_and_a_prompt_file(tmp_path):
+    from eudaimonia_nb.widgets.judging import CallSettings, EndpointSettings
+
+    endpoint = EndpointSettings("http://127.0.0.1:9/v1", "m", None, False)
+    settings = CallSettings()
+    assert settings.config(endpoint, endpoint).condition is None
+    prompt_file = tmp_path / "persona.txt"
+    prompt_file.write_text("You are Sam, a friendly human.", encoding="utf-8")
+    settings.condition.value, settings.system_prompt_file.value = " persona ", str(prompt_file)
+    config = settings.config(endpoint, endpoint)
+    assert config.condition == "persona" and config.system_prompt == "You are Sam, a friendly human."
+    assert config.identity()["system_prompt_sha256"] == system_prompt_sha256(config.system_prompt)
+    settings.condition.value = "two words"
+    with pytest.raises(ValueError, match="condition 'two words'"):
+        settings.config(endpoint, endpoint)
