@@ -16,6 +16,8 @@ from .analysis import OWN_COLOR, PUBLISHED_COLOR, _base_layout, _errors, _pct, _
 
 _PALETTE = ("#1b6ca8", "#e07b24", "#2ca02c", "#9467bd", "#8c564b", "#d62728", "#17becf")
 NOT_PUBLISHED = "not published"
+_SIDE_LEGEND = dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02)
+"""Many family lines: a legend beside the plot instead of over the title."""
 
 
 def effects_figure(effects: pd.DataFrame, title: str = "Condition effects (b − a), 95% prompt-bootstrap interval") -> go.Figure:
@@ -79,7 +81,8 @@ def power_curve_figure(curve: pd.DataFrame, *, target: float = 0.8, mde: float |
     subtitle = (f"{attrs.get('n_models', '?')} model(s), {attrs.get('n_prompts', '?')} prompts, {attrs.get('n_checks', '?')} "
                 f"checks; Holm α = {attrs.get('alpha', 0.05)}; {attrs.get('replicates', '?')} simulated studies per point, "
                 f"seed {attrs.get('seed', '?')}")
-    fig.update_layout(**_base_layout(f"{title}<br><sup>{subtitle}</sup>", 380))
+    fig.update_layout(**_base_layout(f"{title}<br><sup>{subtitle}</sup>", 400,
+                                     legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0)))
     fig.update_xaxes(title_text="rate difference b − a (points)" if scale == "rate" else "odds ratio b / a (conditional)")
     fig.update_yaxes(title_text="power", range=[0, 1.02])
     return fig
@@ -107,7 +110,7 @@ def generation_figure(table: pd.DataFrame, title: str = "Family trends over gene
                         textfont=dict(size=10), name=f"{family} · {tier}", line=dict(color=_PALETTE[i % len(_PALETTE)]),
                         error_y=_errors(rate, _pct(part["ci_low"]), _pct(part["ci_high"])) if part["ci_low"].notna().all() else None,
                         hovertemplate="%{text}: %{y:.1f}%<extra></extra>")
-    fig.update_layout(**_base_layout(f"{title}<br><sup>{_kind_note(data)}</sup>", 420))
+    fig.update_layout(**_base_layout(f"{title}<br><sup>{_kind_note(data)}</sup>", 460, legend=_SIDE_LEGEND))
     fig.update_xaxes(title_text="version in the model's name")
     fig.update_yaxes(title_text="violation rate (%)")
     return fig
@@ -123,9 +126,9 @@ def thinking_figure(table: pd.DataFrame, title: str = "Thinking versus non-think
     """Rates of models whose thinking setting is known, split by it; says when none is."""
     data = _with_rates(table).dropna(subset=["thinking"])
     if data.empty:
-        return empty_figure(title, "No rate for a model with a known thinking setting: the leaderboard does not state "
-                                   "one, and the paper's thinking variants' rates are not published. Add a "
-                                   "'thinking' attribute for your own runs.", height=360)
+        return empty_figure(title, "No rate for a model with a known thinking setting:<br>the leaderboard does not "
+                                   "state one, and the paper's thinking variants'<br>rates are not published. "
+                                   "Add a 'thinking' attribute for your own runs.", height=360)
     fig = go.Figure()
     for value, label in ((False, "thinking off"), (True, "thinking on")):
         part = data.loc[data["thinking"] == value]
@@ -174,7 +177,8 @@ def scale_figure(table: pd.DataFrame, title: str = "Scale: rate against paramete
                         textposition="top center", textfont=dict(size=10), name=f"{family} · {tier}",
                         line=dict(color=_PALETTE[i % len(_PALETTE)]),
                         error_y=_errors(rate, _pct(part["ci_low"]), _pct(part["ci_high"])) if part["ci_low"].notna().all() else None)
-    fig.update_layout(**_base_layout(f"{title}<br><sup>{_kind_note(data)}; parameter counts as stated in the model names</sup>", 400))
+    fig.update_layout(**_base_layout(f"{title}<br><sup>{_kind_note(data)}; parameter counts as stated in the model names</sup>",
+                                     400, legend=_SIDE_LEGEND))
     fig.update_xaxes(title_text="parameters (billions, log scale)", type="log")
     fig.update_yaxes(title_text="violation rate (%)")
     return fig
