@@ -154,6 +154,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", choices=("real", "modified"), default=None, help="only real or only modified prompts")
     p.add_argument("--prompt-ids", nargs="+", default=None, help="only these prompt ids")
     p.add_argument("--system-prompt", default=None, help="system prompt for the model under test (default: none)")
+    p.add_argument("--system-prompt-file", default=None, help="read the system prompt from this UTF-8 file (its SHA-256 joins the run identity)")
+    p.add_argument("--condition", default=None, help="study condition this run belongs to, e.g. baseline or design-code (see `eudaimonia-nb study`)")
     p.add_argument("--temperature", type=_at_least(0, float), default=0.7, help="model temperature (default 0.7)")
     p.add_argument("--max-tokens", type=_at_least(1), default=2048, help="model output token limit (default 2048)")
     p.add_argument("--judge-max-tokens", type=_at_least(1), default=1024, help="judge output token limit (default 1024)")
@@ -196,6 +198,7 @@ def _run_run(args: argparse.Namespace) -> int:
             limit=args.limit, store_path=args.store, dataset_path=args.dataset, limit_seed=args.limit_seed,
             protocol=args.protocol, model_extra_body=parse_extra_body(args.model_extra_body, "--model-extra-body"),
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
+            condition=args.condition, system_prompt_file=args.system_prompt_file,
         )
         if args.dry_run:
             estimate = dry_run(config)
@@ -307,14 +310,19 @@ def _add_rejudge(sub: argparse._SubParsersAction) -> None:
     add_parser(sub)
 
 
-REGISTRARS += [_add_fetch_rubrics, _add_rejudge]
 def _add_validity(sub: argparse._SubParsersAction) -> None:
     from .validity_cli import add_parsers
 
     add_parsers(sub)
 
 
-REGISTRARS.append(_add_validity)
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    from .study_cli import add_parser  # a light module: argparse only at import
+
+    add_parser(sub)
+
+
+REGISTRARS += [_add_fetch_rubrics, _add_rejudge, _add_validity, _add_study]
 
 
 def build_parser() -> argparse.ArgumentParser:

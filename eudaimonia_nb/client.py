@@ -456,7 +456,7 @@ class ReliableClient:
         self.stats = CallStats()
         self.limit = AdaptiveLimit(concurrency)
         self._rng = random.Random(seed)
-        self._structured_ok = True
+        self._format_fallback = 0  # index into RESPONSE_FORMAT_FALLBACKS
         # Every error text leaves through this one redaction, whatever the provider did.
         self._redact: Redactor = getattr(provider, "redact", None) or Redactor()
 
@@ -479,7 +479,8 @@ class ReliableClient:
         failed = 0  # retryable failures other than rate limits
         rate_limited = 0
         while True:
-            sent = request if self._structured_ok else replace(request, response_format=None)
+            level = self._format_fallback
+            sent = _fallback_request(request, level)
             attempts += 1
             self.stats.attempts += 1
             outcome: ChatResponse | CallFailure | None = None
@@ -497,9 +498,13 @@ class ReliableClient:
                 failure = outcome
                 is_429 = failure.status == 429
                 if _rejects_response_format(failure, sent):
-                    # Endpoint without structured outputs: fall back to free text + tolerant parsing.
-                    log.info("%s rejected response_format; judging with free-text JSON from now on", self.endpoint)
-                    self._structured_ok = False
+                    # Endpoint without this form of structured output: try the next form (llama.cpp's
+                    # schema-constrained json_object), then free text + tolerant parsing.
+                    # From the level this request was sent at: calls in flight together are all refused
+                    # at once and must not skip llama.cpp's form between them.
+                    self._format_fallback = max(self._format_fallback, min(level + 1, len(RESPONSE_FORMAT_FALLBACKS) - 1))
+                    log.info("%s rejected response_format; asking with %s from now on", self.endpoint,
+                             RESPONSE_FORMAT_FALLBACKS[self._format_fallback])
                     continue
                 if is_429:
                     rate_limited += 1
@@ -518,6 +523,27 @@ class ReliableClient:
                 await asyncio.sleep(wait)
             else:
                 return replace(outcome, attempts=attempts)
+
+
+RESPONSE_FORMAT_FALLBACKS = ("the requested response_format", "a schema-constrained json_object (llama.cpp's form)",
+                             "free-text JSON")
+"""What a client sends as ``response_format`` after 0, 1 or 2 rejections of it."""
+
+
+def _fallback_request(request: ChatRequest, level: int) -> ChatRequest:
+    """``request`` with its response_format in the form of fallback ``level``.
+
+    llama.cpp's server (llama-cpp-python) accepts only ``text`` and ``json_object``, the latter
+    with an optional ``schema`` that it compiles to a grammar: the OpenAI ``json_schema`` form
+    rewritten that way still constrains the reply to the schema."""
+    if request.response_format is None or level == 0:
+        return request
+    form = json.loads(request.response_format)
+    if level == 1 and form.get("type") == "json_schema" and isinstance(form.get("json_schema"), dict):
+        schema = form["json_schema"].get("schema")
+        if isinstance(schema, dict):
+            return replace(request, response_format=json.dumps({"type": "json_object", "schema": schema}, sort_keys=True))
+    return replace(request, response_format=None)
 
 
 def _rejects_response_format(failure: CallFailure, request: ChatRequest) -> bool:

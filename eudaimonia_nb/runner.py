@@ -26,6 +26,7 @@ import pandas as pd
 from . import __version__
 from .client import (ChatClient, ChatRequest, ChatResponse, CredentialError, ReliableClient, RequestCache, RetryPolicy,
                      api_key_from_env, cache_scope, open_client, public_url)
+from .conditions import check_condition, read_system_prompt, system_prompt_sha256
 from .dataset import SOURCES, Benchmark, load_benchmark
 from .design_code import REQUIREMENT_KEYS, requirement
 from .keys import key_env_for
@@ -120,11 +121,22 @@ class RunConfig:
     """Seed of the stratified sample ``limit`` takes when both sources are present."""
     rejudged_from: str | None = None
     """The run whose stored responses this run judges again (it never calls the model)."""
+    condition: str | None = None
+    """Name of the study condition this run belongs to (see ``conditions``); None: no condition."""
+    system_prompt_file: str | None = None
+    """File the system prompt was read from (recorded for provenance; the prompt's SHA-256, not
+    the path, is part of the identity). Given alone, the file is read into ``system_prompt``."""
 
     def __post_init__(self) -> None:
         get_protocol(self.protocol)  # a clear error listing the protocols
         check_extra_body(self.model_extra_body, "model_extra_body")
         check_extra_body(self.judge_extra_body, "judge_extra_body")
+        check_condition(self.condition)
+        if self.system_prompt_file is not None:
+            text = read_system_prompt(self.system_prompt_file)
+            if self.system_prompt is not None and self.system_prompt != text:
+                raise ValueError(f"RunConfig: system_prompt and system_prompt_file ({self.system_prompt_file}) differ; give one")
+            object.__setattr__(self, "system_prompt", text)
         at_least = {
             "concurrency": 1, "max_tokens": 1, "judge_max_tokens": 1, "max_retries": 0,
             "temperature": 0, "judge_temperature": 0, "retry_base_delay_s": 0,
@@ -150,7 +162,7 @@ class RunConfig:
 
     def identity(self) -> dict[str, Any]:
         """The fields that determine results (operational settings and key names excluded)."""
-        return {
+        identity = {
             "model": self.model,
             # With a digest of the query: an api-version is part of what answers, a key is not shown.
             "base_url": cache_scope(self.base_url),
@@ -173,6 +185,12 @@ class RunConfig:
             "judge_extra_body": self.judge_extra_body,
             "rejudged_from": self.rejudged_from,
         }
+        # Added only when set, so the ids of runs without them stay what they were.
+        if self.condition is not None:
+            identity["condition"] = self.condition
+        if self.system_prompt is not None:
+            identity["system_prompt_sha256"] = system_prompt_sha256(self.system_prompt)
+        return identity
 
     @property
     def is_smoke_test(self) -> bool:
@@ -185,6 +203,7 @@ class RunConfig:
         params = asdict(self)
         params["base_url"] = public_url(self.base_url)
         params["judge_base_url"] = public_url(self.judge_base_url)
+        params["system_prompt_sha256"] = system_prompt_sha256(self.system_prompt)
         return params
 
 

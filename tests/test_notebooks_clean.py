@@ -14,9 +14,9 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_all_three_notebooks_are_checked():
+def test_all_notebooks_are_checked():
     assert [p.name for p in NOTEBOOKS] == ["01_explore_prompts.ipynb", "02_live_judging.ipynb", "03_analysis.ipynb",
-                                           "04_validate_judge.ipynb"]
+                                           "04_validate_judge.ipynb", "05_studies.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -12,4 +12,7 @@ Modules, one concept each (import them directly; nothing heavy loads here):
 - ``selection``: target / rewriter / other model groups and prompt-origin breakdowns.
 - ``covariation``: correlation of violations between requirements.
 - ``agreement``: confusion counts and Cohen's kappa between two raters of the same checks.
+- ``conditions``: paired condition effects of a study (bootstrap, Holm) and its mixed model.
+- ``power``: power and minimum detectable effect of a planned study, by simulation.
+- ``attributes``: model attributes with their sources, joined to published or own rates.
 """

@@ -296,13 +296,8 @@ def simulate_with_truth(
     prompts = pd.unique(design["prompt_id"])
     u = pd.Series(rng.normal(0.0, prompt_sd, len(prompts)), index=prompts)
     checks = design.reset_index(drop=True)
-    modified = (checks["source"] == "modified").to_numpy(dtype=float)
-    g = checks["requirement"].map(cal.requirement_effects).to_numpy()
-    h = checks["requirement"].map(req_source).to_numpy() * modified
-    base = g + h + u.reindex(checks["prompt_id"]).to_numpy()
-    a = np.array([intercepts[m] for m in chosen])
-    b = np.array([source_effects[m] for m in chosen])
-    eta = a[:, None] + b[:, None] * modified[None, :] + base[None, :]
+    eta = linear_predictor(chosen, intercepts, source_effects, cal.requirement_effects, req_source, checks)
+    eta = eta + u.reindex(checks["prompt_id"]).to_numpy()[None, :]
     violation = (rng.random(eta.shape) < expit(eta)).astype(float).ravel()
 
     n_checks = len(checks)
@@ -333,6 +328,19 @@ def simulate_with_truth(
         requirement_source_effects=req_source, prompt_sd=float(prompt_sd), prompt_effects=u,
         design_name=design_name)
     return frame, truth
+
+
+def linear_predictor(models: Sequence[str], model_intercepts: dict[str, float], source_effects: dict[str, float],
+                     requirement_effects: dict[str, float], requirement_source_effects: dict[str, float],
+                     checks: pd.DataFrame) -> np.ndarray:
+    """models x checks log-odds a[model] + b[model] * modified + g[req] + h[req] * modified,
+    before the prompt effect (the model of the module docstring; a ``SimulationTruth``'s fields)."""
+    modified = (checks["source"] == "modified").to_numpy(dtype=float)
+    g = checks["requirement"].map(requirement_effects).to_numpy(dtype=float)
+    h = checks["requirement"].map(requirement_source_effects).to_numpy(dtype=float) * modified
+    a = np.array([model_intercepts[m] for m in models], dtype=float)
+    b = np.array([source_effects[m] for m in models], dtype=float)
+    return a[:, None] + b[:, None] * modified[None, :] + (g + h)[None, :]
 
 
 def simulate_judgments(preset: str = "published", seed: int = 0, design: pd.DataFrame | None = None,

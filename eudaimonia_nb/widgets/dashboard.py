@@ -32,6 +32,7 @@ from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, DataSource, 
                       VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
                       load_source, notices, plural,
                       principle_options)
+from .studies import add_studies_tab
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class Dashboard:
         self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()],
                              titles=list(SECTION_TITLES.values()))
         self.tab_bar.observe(self._on_tab, "selected_index")
+        self.studies = add_studies_tab(self)  # after the report sections (widgets/studies.py)
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
         self.widget = w.VBox([w.HTML(_STYLE), self._probe, self._controls, self.tab_bar],
@@ -309,7 +311,8 @@ class Dashboard:
 
     @property
     def selected_key(self) -> str:
-        return list(SECTION_TITLES)[self.tab_bar.selected_index or 0]
+        index = self.tab_bar.selected_index or 0
+        return list(SECTION_TITLES)[index] if index < len(SECTION_TITLES) else ""  # "": Studies renders itself
 
     def _invalidate(self) -> None:
         self._stale = set(SECTION_TITLES)

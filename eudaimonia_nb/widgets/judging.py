@@ -424,13 +424,16 @@ class CallSettings(widgets.VBox):
                                              layout=widgets.Layout(width="95%"))
         self.judge_extra_body = widgets.Text(description="judge extra", placeholder="provider fields for the judge, as JSON",
                                              layout=widgets.Layout(width="95%"))
+        self.condition = widgets.Text(description="condition", placeholder="optional study condition, e.g. baseline")
+        self.system_prompt_file = widgets.Text(description="prompt file", placeholder="or a UTF-8 file holding the system prompt")
         for field in (self.system_prompt, self.temperature, self.max_tokens, self.judge_max_tokens, self.timeout_s, self.max_retries,
-                      self.protocol, self.model_extra_body, self.judge_extra_body):
+                      self.protocol, self.model_extra_body, self.judge_extra_body, self.condition, self.system_prompt_file):
             field.style.description_width = "95px"  # "temperature" and "judge tokens" uncut
         super().__init__([
             widgets.HBox([self.temperature, self.max_tokens, self.judge_max_tokens]),
             widgets.HBox([self.timeout_s, self.max_retries]), self.protocol, self.model_extra_body, self.judge_extra_body,
             self.system_prompt,
+            widgets.HBox([self.condition, self.system_prompt_file]),
         ])
 
     def config(self, model: EndpointSettings, judge_settings: EndpointSettings, **subset: Any) -> RunConfig:
@@ -443,7 +446,9 @@ class CallSettings(widgets.VBox):
             timeout_s=float(self.timeout_s.value), max_retries=int(self.max_retries.value), protocol=self.protocol.value,
             model_extra_body=parse_extra_body(self.model_extra_body.value, "model extra body"),
             judge_extra_body=parse_extra_body(self.judge_extra_body.value, "judge extra body"),
-            smoke_test=True if (model.smoke_test or judge_settings.smoke_test) else None, **subset,
+            smoke_test=True if (model.smoke_test or judge_settings.smoke_test) else None,
+            condition=self.condition.value.strip() or None, system_prompt_file=self.system_prompt_file.value.strip() or None,
+            **subset,
         )
 
 

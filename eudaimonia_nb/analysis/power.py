@@ -1,0 +1,362 @@
+"""Power planning for condition studies, by simulation on the suite's simulator.
+
+A planned study: ``n_models`` models answer the same prompts under two conditions (more
+conditions only enlarge the Holm family); the analysis is ``conditions.paired_effects``.
+Data are drawn from the hierarchical model of ``simulate.py``
+
+    logit P(violation) = a[model] + b[model] * modified + g[req] + h[req] * modified
+                         + u[prompt] + delta * [condition b],     u ~ N(0, prompt_sd^2)
+
+with a, b, g, h from the calibration to the published figures (``simulate_with_truth``, preset
+``published``) and ``prompt_sd`` from the published calibration's default or a fitted model's
+variance components (``prompt_sd_from_fit``). The prompt effect is shared by both conditions
+(the pairing). An expected effect given as a rate difference is turned into the ``delta`` that
+produces it on average over the planned checks (integrating over u); an odds ratio is
+``exp(delta)`` directly (a conditional, within-prompt odds ratio).
+
+For each replicate the planner computes the paired difference and the variance the prompt
+bootstrap estimates (its delta-method limit: prompts resampled within source, the sum of
+per-source n_s x variance of the per-prompt residuals D_p - diff x C_p, over N^2), a two-sided
+Wald p, and Holm across the family. So one replicate costs microseconds and a curve thousands
+of replicates; ``tests/test_analysis_power.py`` checks that this matches the rejection rate of
+the actual bootstrap analysis on simulated studies within Monte Carlo error.
+
+Optional human labels (corrected rates): the judge's sensitivity and specificity, estimated from
+``n_labels`` human-labelled checks, turn an observed difference d into d / J (J = Se + Sp - 1);
+the planner inflates the variance by the uncertainty of J (delta method:
+var(d / J) = var(d) / J^2 + d^2 var(J) / J^4), and the effect given on the true scale is
+observed as effect x J. Seeds: replicate r of a plan with seed s uses
+``numpy.random.default_rng([s, r // CHUNK])``, the same for every effect size (common random
+numbers, so a curve is smooth and monotone up to Monte Carlo error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.special import expit
+
+from .conditions import holm
+from .mixed import MixedResult
+from .rates import Z95, two_sided_p
+from .simulate import DEFAULT_PROMPT_SD, default_design, linear_predictor, marginal_probability, simulate_with_truth
+
+CHUNK = 100
+"""Replicates drawn per random stream (and per vectorised block)."""
+DEFAULT_REPLICATES = 1000
+"""Replicates per power value: Monte Carlo SE at most 0.016."""
+DEFAULT_SEED = 2026
+"""The planner's default seed (documented so results can be reproduced)."""
+ASSUMPTIONS = (
+    "Simulated from the suite's calibrated logistic model with a normal prompt intercept shared "
+    "by both conditions; every model shifted by the same conditional log-odds delta under "
+    "condition b; no judge errors; checks independent given the prompt. The test is the paired "
+    "prompt-bootstrap analysis (its delta-method limit), two-sided, Holm across models x "
+    "condition pairs (pairs not simulated count as not rejected: a conservative bound)."
+)
+
+
+@dataclass(frozen=True)
+class HumanLabels:
+    """Human labels of a sample of checks, used to correct rates for judge error."""
+
+    n_labels: int
+    """Checks labelled by people (split between violations and passes by ``prevalence``)."""
+    sensitivity: float = 0.9
+    """Expected P(judge says violation | human says violation)."""
+    specificity: float = 0.9
+    """Expected P(judge says pass | human says pass)."""
+    prevalence: float | None = None
+    """Share of human-labelled violations; None: the planned baseline rate."""
+
+    def __post_init__(self) -> None:
+        if self.n_labels < 2:
+            raise ValueError(f"HumanLabels.n_labels: expected >= 2, got {self.n_labels}")
+        if not (0 < self.sensitivity <= 1 and 0 < self.specificity <= 1 and self.sensitivity + self.specificity > 1):
+            raise ValueError("HumanLabels: expected sensitivity and specificity in (0, 1] with a sum > 1 "
+                             "(a judge better than chance)")
+
+    def youden(self) -> float:
+        """J = Se + Sp - 1: an observed difference is J times the true one."""
+        return self.sensitivity + self.specificity - 1
+
+    def var_youden(self, prevalence: float) -> float:
+        """Binomial sampling variance of J's estimate from the labels."""
+        share = self.prevalence if self.prevalence is not None else prevalence
+        pos, neg = max(self.n_labels * share, 1.0), max(self.n_labels * (1 - share), 1.0)
+        return self.sensitivity * (1 - self.sensitivity) / pos + self.specificity * (1 - self.specificity) / neg
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """A planned condition study."""
+
+    n_models: int = 1
+    """Models in the study (the best ``n_models`` of the leaderboard unless ``models`` is given)."""
+    models: tuple[str, ...] | None = None
+    """Leaderboard model names whose calibrated rates to use (others get the median)."""
+    prompts: int | tuple[str, ...] | None = None
+    """All prompts (None), a number drawn at random within source in proportion, or prompt ids."""
+    n_conditions: int = 2
+    """Conditions; all pairs are compared, so the Holm family is models x pairs."""
+    effect: float = -0.05
+    """Expected effect of condition b versus a: a rate difference (fraction) or an odds ratio."""
+    effect_scale: Literal["rate", "odds_ratio"] = "rate"
+    """How ``effect`` is given."""
+    alpha: float = 0.05
+    """Family-wise significance level (Holm)."""
+    prompt_sd: float = DEFAULT_PROMPT_SD
+    """Prompt random-intercept SD (log-odds): the published calibration's default, or a fit's."""
+    human_labels: HumanLabels | None = None
+    """Human labels for corrected rates (needs ``effect_scale="rate"``), or None."""
+    replicates: int = DEFAULT_REPLICATES
+    """Simulated studies per power value."""
+    seed: int = DEFAULT_SEED
+    """Seed of the simulation (see the module docstring)."""
+    design: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    """Checks to plan on (``prompt_id``, ``requirement``, ``source``); None: the benchmark's."""
+
+    def __post_init__(self) -> None:
+        if self.n_models < 1 or self.n_conditions < 2 or self.replicates < 10:
+            raise ValueError("StudyPlan: expected n_models >= 1, n_conditions >= 2 and replicates >= 10")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"StudyPlan.alpha: expected a level between 0 and 1, got {self.alpha}")
+        if self.effect_scale not in ("rate", "odds_ratio"):
+            raise ValueError(f"StudyPlan.effect_scale: expected 'rate' or 'odds_ratio', got {self.effect_scale!r}")
+        if self.effect_scale == "odds_ratio" and not self.effect > 0:
+            raise ValueError(f"StudyPlan.effect: an odds ratio must be > 0, got {self.effect}")
+        if self.effect_scale == "rate" and not -1 < self.effect < 1:
+            raise ValueError(f"StudyPlan.effect: a rate difference must lie between -1 and 1, got {self.effect}")
+        if self.human_labels is not None and self.effect_scale != "rate":
+            raise ValueError("StudyPlan: human labels correct rates, so give the effect as a rate difference")
+        if self.prompt_sd <= 0:
+            raise ValueError(f"StudyPlan.prompt_sd: expected > 0, got {self.prompt_sd}")
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    """Power of one plan."""
+
+    power: float
+    """Share of simulated studies in which a model's effect is significant after Holm
+    (averaged over the models)."""
+    mc_se: float
+    """Monte Carlo standard error of ``power``."""
+    power_any: float
+    """Share of simulated studies in which at least one model's effect is significant."""
+    delta: float
+    """The conditional log-odds shift simulated."""
+    rate_diff: float
+    """The expected rate difference (observed, judge scale) that ``delta`` produces."""
+    n_checks: int
+    """Paired checks per model."""
+    n_prompts: int
+    """Prompts in the plan."""
+    replicates: int
+    """Simulated studies."""
+    seed: int
+    """Seed used."""
+    assumptions: str = ASSUMPTIONS
+    """What the simulation assumes."""
+
+
+def prompt_sd_from_fit(result: MixedResult) -> float:
+    """The prompt random-intercept SD of a fitted mixed model (``fit_mixed`` or a study fit)."""
+    components = result.variance_components.set_index("name")
+    return float(components.loc["prompt_id", "sd"])
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every replicate of a plan shares."""
+
+    models: tuple[str, ...]
+    """Simulated model names."""
+    checks: pd.DataFrame
+    """The planned checks."""
+    eta: np.ndarray
+    """models x checks log-odds without prompt effect and condition."""
+    prompt_index: np.ndarray
+    """Prompt position of each check."""
+    prompt_source: np.ndarray
+    """Source of each prompt."""
+    prompt_ids: np.ndarray
+    """Prompt ids, by position."""
+
+
+def _checks(plan: StudyPlan) -> pd.DataFrame:
+    design = plan.design if plan.design is not None else default_design()[0]
+    design = design[["prompt_id", "requirement", "source"]].reset_index(drop=True)
+    if plan.prompts is None:
+        return design
+    if isinstance(plan.prompts, int):
+        per_prompt = design.drop_duplicates("prompt_id")
+        total = len(per_prompt)
+        if not 2 <= plan.prompts <= total:
+            raise ValueError(f"StudyPlan.prompts: expected 2 to {total} prompts, got {plan.prompts}")
+        rng = np.random.default_rng([plan.seed, 0xD0])
+        chosen = []
+        for _, group in per_prompt.groupby("source"):
+            k = max(1, round(plan.prompts * len(group) / total))
+            chosen += list(rng.choice(group["prompt_id"].to_numpy(), size=min(k, len(group)), replace=False))
+        return design[design["prompt_id"].isin(chosen)].reset_index(drop=True)
+    unknown = sorted(set(plan.prompts) - set(design["prompt_id"]))
+    if unknown:
+        raise ValueError(f"StudyPlan.prompts: unknown prompt id(s) {', '.join(unknown[:5])}")
+    return design[design["prompt_id"].isin(plan.prompts)].reset_index(drop=True)
+
+
+def plan_setup(plan: StudyPlan) -> _Setup:
+    """What every replicate of ``plan`` shares (the checks, calibrated log-odds, prompts)."""
+    checks = _checks(plan)
+    models: int | Sequence[str] = plan.models if plan.models is not None else plan.n_models
+    # Only the truth is used (the calibration for these checks and prompt SD), not the draws.
+    _, truth = simulate_with_truth("published", seed=plan.seed, design=checks, models=models, prompt_sd=plan.prompt_sd)
+    eta = linear_predictor(truth.models, truth.model_intercepts, truth.source_effects, truth.requirement_effects,
+                           truth.requirement_source_effects, checks)
+    index, prompt_ids = pd.factorize(checks["prompt_id"])
+    source = checks.groupby(index)["source"].first().to_numpy()
+    return _Setup(tuple(truth.models), checks, eta, index, source, np.asarray(prompt_ids))
+
+
+def _observed_rate_diff(setup: _Setup, delta: float, prompt_sd: float) -> float:
+    base = marginal_probability(setup.eta, prompt_sd)
+    return float(np.mean(marginal_probability(setup.eta + delta, prompt_sd) - base))
+
+
+def delta_for(plan: StudyPlan, setup: _Setup | None = None) -> float:
+    """The conditional log-odds shift that realises the plan's effect."""
+    from scipy.optimize import brentq
+
+    if plan.effect_scale == "odds_ratio":
+        return float(np.log(plan.effect))
+    setup = setup or plan_setup(plan)
+    target = plan.effect
+    if plan.human_labels is not None:
+        target *= plan.human_labels.youden()  # the judge sees a J-times smaller difference
+    if target == 0:
+        return 0.0
+    return float(brentq(lambda d: _observed_rate_diff(setup, d, plan.prompt_sd) - target, -15, 15, xtol=1e-8))
+
+
+def _draw(setup: _Setup, delta: float, prompt_sd: float, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` replicates of both conditions' verdicts: two arrays n x models x checks."""
+    u = rng.normal(0.0, prompt_sd, size=(n, 1, len(setup.prompt_source)))[..., setup.prompt_index]
+    eta = setup.eta[None] + u
+    y_a = rng.random(eta.shape) < expit(eta)
+    y_b = rng.random(eta.shape) < expit(eta + delta)
+    return y_a.astype(float), y_b.astype(float)
+
+
+def _z_statistics(setup: _Setup, y_a: np.ndarray, y_b: np.ndarray, plan: StudyPlan) -> np.ndarray:
+    """Paired diff / its prompt-bootstrap SE (delta-method limit), n x models."""
+    n_prompts = len(setup.prompt_source)
+    Z = sparse.csr_matrix((np.ones(len(setup.prompt_index)), (np.arange(len(setup.prompt_index)), setup.prompt_index)),
+                          shape=(len(setup.prompt_index), n_prompts))
+    shape = y_a.shape[:2]
+    D = np.asarray((y_b - y_a).reshape(-1, y_a.shape[-1]) @ Z).reshape(*shape, n_prompts)
+    C = np.asarray(Z.sum(0)).ravel()
+    N = C.sum()
+    diff = D.sum(-1) / N
+    resid = D - diff[..., None] * C
+    var = np.zeros(shape)
+    for value in np.unique(setup.prompt_source):
+        cols = setup.prompt_source == value
+        var += cols.sum() * resid[..., cols].var(axis=-1)
+    var /= N**2
+    if plan.human_labels is not None:
+        base = float(expit(setup.eta).mean())
+        labels = plan.human_labels
+        var = var + diff**2 * labels.var_youden(base) / labels.youden() ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(var > 0, diff / np.sqrt(var), 0.0)
+
+
+def power(plan: StudyPlan, *, setup: _Setup | None = None) -> PowerResult:
+    """Power of ``plan`` (see the module docstring for the model, the test and the seeds)."""
+    setup = setup or plan_setup(plan)
+    delta = delta_for(plan, setup)
+    family = len(setup.models) * plan.n_conditions * (plan.n_conditions - 1) // 2
+    rejected, any_rejected = [], []
+    for block, start in enumerate(range(0, plan.replicates, CHUNK)):
+        n = min(CHUNK, plan.replicates - start)
+        y_a, y_b = _draw(setup, delta, plan.prompt_sd, np.random.default_rng([plan.seed, block]), n)
+        p = two_sided_p(_z_statistics(setup, y_a, y_b, plan))
+        reject = holm(p, family) <= plan.alpha
+        rejected.append(reject.mean(axis=1))
+        any_rejected.append(reject.any(axis=1))
+    per_study = np.concatenate(rejected)
+    value = float(per_study.mean())
+    return PowerResult(
+        power=value, mc_se=float(per_study.std(ddof=1) / np.sqrt(len(per_study))),
+        power_any=float(np.concatenate(any_rejected).mean()), delta=delta,
+        rate_diff=_observed_rate_diff(setup, delta, plan.prompt_sd), n_checks=len(setup.checks),
+        n_prompts=len(setup.prompt_source), replicates=plan.replicates, seed=plan.seed)
+
+
+def power_curve(plan: StudyPlan, effects: Sequence[float]) -> pd.DataFrame:
+    """Power at each effect (on the plan's scale), with the same random numbers for all.
+
+    Columns: ``effect``, ``delta``, ``rate_diff``, ``power``, ``mc_se``, ``ci_low``, ``ci_high``
+    (95% Monte Carlo interval), ``power_any``."""
+    setup = plan_setup(plan)
+    rows = []
+    for effect in effects:
+        result = power(replace(plan, effect=float(effect)), setup=setup)
+        rows.append({"effect": float(effect), "delta": result.delta, "rate_diff": result.rate_diff,
+                     "power": result.power, "mc_se": result.mc_se,
+                     "ci_low": max(0.0, result.power - Z95 * result.mc_se),
+                     "ci_high": min(1.0, result.power + Z95 * result.mc_se), "power_any": result.power_any})
+    out = pd.DataFrame(rows)
+    out.attrs.update(effect_scale=plan.effect_scale, alpha=plan.alpha, replicates=plan.replicates, seed=plan.seed,
+                     n_models=len(setup.models), n_prompts=len(setup.prompt_source), n_checks=len(setup.checks))
+    return out
+
+
+def default_effects(plan: StudyPlan, n: int = 12) -> np.ndarray:
+    """A grid from no effect to a large one, in the direction of the plan's effect."""
+    if plan.effect_scale == "odds_ratio":
+        far = 0.4 if plan.effect <= 1 else 2.5
+        return np.exp(np.linspace(0.0, np.log(far), n))
+    sign = -1.0 if plan.effect <= 0 else 1.0
+    return sign * np.linspace(0.0, 0.2, n)
+
+
+def minimum_detectable_effect(plan: StudyPlan, *, target: float = 0.8, effects: Sequence[float] | None = None) -> tuple[float | None, pd.DataFrame]:
+    """The smallest effect (in the plan's direction and scale) with power >= ``target``,
+    linearly interpolated on the power curve, and the curve; None when no effect on the grid
+    reaches ``target``."""
+    grid = np.asarray(default_effects(plan) if effects is None else effects, dtype=float)
+    curve = power_curve(plan, grid)
+    powers = curve["power"].to_numpy()
+    above = np.flatnonzero(powers >= target)
+    if not len(above):
+        return None, curve
+    i = int(above[0])
+    if i == 0:
+        return float(grid[0]), curve
+    x0, x1, p0, p1 = grid[i - 1], grid[i], powers[i - 1], powers[i]
+    return float(x0 + (target - p0) * (x1 - x0) / (p1 - p0)), curve
+
+
+def simulate_study(plan: StudyPlan, seed: int, *, conditions: tuple[str, str] = ("a", "b"),
+                   setup: _Setup | None = None) -> pd.DataFrame:
+    """One simulated study as a judgments table with a ``condition`` column (for checking the
+    planner against the actual analysis, and for demos); ``simulated=True``. Pass ``setup``
+    (``plan_setup(plan)``) to draw many studies of one plan quickly."""
+    setup = setup or plan_setup(plan)
+    delta = delta_for(plan, setup)
+    y_a, y_b = _draw(setup, delta, plan.prompt_sd, np.random.default_rng([plan.seed, 0x5EED, seed]), 1)
+    frames = []
+    for name, y in zip(conditions, (y_a[0], y_b[0])):
+        for i, model in enumerate(setup.models):
+            frames.append(setup.checks.assign(model=model, condition=name, violation=y[i], error=""))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["simulated"] = True
+    frame.attrs["simulated"] = True
+    return frame

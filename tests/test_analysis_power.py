@@ -1,0 +1,101 @@
+"""The power planner against the actual analysis on simulated studies, and the paired analysis'
+size under the null. Monte Carlo error is stated and used in every comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eudaimonia_nb.analysis.conditions import holm, paired_effects
+from eudaimonia_nb.analysis.power import (HumanLabels, StudyPlan, minimum_detectable_effect, plan_setup, power,
+                                          power_curve, simulate_study)
+
+N_BOOT = 300
+
+
+def _rejection_rate(plan: StudyPlan, replicates: int) -> tuple[float, float]:
+    """Share of (study, model) effects the real analysis (bootstrap, Holm) finds at plan.alpha."""
+    setup = plan_setup(plan)
+    hits = []
+    for seed in range(replicates):
+        effects = paired_effects(simulate_study(plan, seed, setup=setup), n_boot=N_BOOT, seed=seed)
+        hits.append(float((effects["p_holm"] <= plan.alpha).mean()))
+    hits = np.asarray(hits)
+    return float(hits.mean()), float(hits.std(ddof=1) / np.sqrt(replicates))
+
+
+def test_null_study_rejects_at_about_the_nominal_rate():
+    plan = StudyPlan(n_models=1, prompts=100, effect=1.0, effect_scale="odds_ratio")
+    replicates = 200
+    rate, _ = _rejection_rate(plan, replicates)
+    mc_se = np.sqrt(0.05 * 0.95 / replicates)  # 0.015 under the nominal rate
+    print(f"null rejection rate {rate:.3f} (nominal 0.05, MC SE {mc_se:.3f}, {replicates} studies)")
+    assert abs(rate - 0.05) <= 3 * mc_se
+    planned = power(plan)
+    assert abs(planned.power - 0.05) <= 3 * planned.mc_se + 0.01
+
+
+@pytest.mark.parametrize("plan", [
+    StudyPlan(n_models=1, prompts=100, effect=0.65, effect_scale="odds_ratio", replicates=4000),
+    StudyPlan(n_models=2, prompts=150, effect=-0.05, effect_scale="rate", replicates=4000),
+], ids=["1-model-OR-0.65", "2-models-rate-minus-5pts"])
+def test_planner_power_matches_the_actual_analysis(plan):
+    planned = power(plan)
+    actual, actual_se = _rejection_rate(plan, 150)
+    tolerance = 3 * np.hypot(planned.mc_se, actual_se)
+    print(f"planner {planned.power:.3f} +- {planned.mc_se:.3f}; analysis {actual:.3f} +- {actual_se:.3f}")
+    assert 0.15 < planned.power < 0.95  # an informative setting, not a floor or a ceiling
+    assert abs(planned.power - actual) <= tolerance
+
+
+def test_rate_effect_is_realised_on_average_and_odds_ratio_is_conditional():
+    plan = StudyPlan(n_models=3, prompts=200, effect=-0.08, replicates=200)
+    result = power(plan)
+    assert result.rate_diff == pytest.approx(-0.08, abs=1e-6) and result.delta < 0
+    frames = [simulate_study(plan, seed) for seed in range(30)]
+    observed = np.mean([f.loc[f.condition == "b", "violation"].mean() - f.loc[f.condition == "a", "violation"].mean()
+                        for f in frames])
+    assert abs(observed - (-0.08)) < 0.01  # 30 studies x 3 models x ~650 checks: SE about 0.003
+    assert power(StudyPlan(effect=0.5, effect_scale="odds_ratio", prompts=50, replicates=20)).delta == pytest.approx(np.log(0.5))
+
+
+def test_power_grows_with_effect_prompts_and_shrinks_with_label_noise():
+    base = StudyPlan(n_models=1, prompts=150, effect=-0.06, replicates=1000)
+    curve = power_curve(base, [0.0, -0.03, -0.06, -0.09])
+    assert curve["power"].is_monotonic_increasing and curve["power"].iloc[0] < 0.1 and curve["power"].iloc[-1] > 0.8
+    assert (curve["ci_low"] <= curve["power"]).all() and (curve["power"] <= curve["ci_high"]).all()
+    more = power(StudyPlan(n_models=1, prompts=400, effect=-0.06, replicates=1000))
+    assert more.power > curve["power"].iloc[2] + 3 * more.mc_se
+    labelled = power(StudyPlan(n_models=1, prompts=150, effect=-0.06, replicates=1000,
+                               human_labels=HumanLabels(n_labels=100, sensitivity=0.8, specificity=0.8)))
+    # The judge sees 0.6 x the true difference, and J's uncertainty widens the interval.
+    assert labelled.rate_diff == pytest.approx(-0.06 * 0.6, abs=1e-6)
+    assert labelled.power < curve["power"].iloc[2] - 3 * labelled.mc_se
+
+
+def test_minimum_detectable_effect_reads_the_curve():
+    plan = StudyPlan(n_models=1, prompts=200, effect=-0.05, replicates=600)
+    mde, curve = minimum_detectable_effect(plan, effects=np.linspace(0, -0.15, 11))
+    assert mde is not None and -0.15 < mde < 0
+    check = power(StudyPlan(n_models=1, prompts=200, effect=mde, replicates=2000))
+    assert abs(check.power - 0.8) <= 3 * check.mc_se + 0.03  # interpolation between grid points
+    none, _ = minimum_detectable_effect(StudyPlan(n_models=1, prompts=20, replicates=100), effects=[0.0, -0.01])
+    assert none is None
+
+
+def test_holm_matches_the_step_down_rule_and_pads_the_family():
+    p = np.array([0.01, np.nan, 0.04, 0.03])
+    assert np.allclose(holm(p), [0.03, np.nan, 0.06, 0.06], equal_nan=True)
+    assert np.allclose(holm(np.array([[0.01, 0.02]]), family=4), [[0.04, 0.06]])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(effect=0.0, effect_scale="odds_ratio"), "odds ratio must be > 0"),
+    (dict(effect=1.5), "rate difference"),
+    (dict(alpha=1.5), "alpha"),
+    (dict(effect=2.0, effect_scale="odds_ratio", human_labels=HumanLabels(50)), "rate difference"),
+    (dict(prompts=("no-such-prompt",)), "unknown prompt id"),
+])
+def test_bad_plans_say_what_is_wrong(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        power(StudyPlan(replicates=10, **kwargs))

@@ -1,0 +1,85 @@
+"""The Studies tab in a Python process: the demo's simulated study, a real store with two
+conditions (scripted loopback endpoint, real runner), the planner and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from study_server import MARKER, STEERABLE, StudyServer
+
+from eudaimonia_nb.report import DataSource
+from eudaimonia_nb.runner import RunConfig, run
+from eudaimonia_nb.widgets.dashboard import Dashboard
+from eudaimonia_nb.widgets.studies import DEMO_PLAN, TAB_TITLE
+
+
+def _open_studies(dashboard: Dashboard) -> None:
+    dashboard.tab_bar.selected_index = len(dashboard.tab_bar.children) - 1
+
+
+@pytest.fixture(scope="module")
+def demo():
+    dashboard = Dashboard(DataSource("demo"))
+    _open_studies(dashboard)
+    return dashboard
+
+
+def test_studies_tab_follows_the_report_tabs_and_shows_the_simulated_demo_study(demo):
+    bar = demo.tab_bar
+    assert bar.get_title(len(bar.children) - 1) == TAB_TITLE and demo.selected_key == ""
+    panel = demo.studies
+    assert "SIMULATED" in panel.banner.value
+    effects = panel.effects
+    assert len(effects) == DEMO_PLAN.n_models and set(effects["condition_b"]) == {"design-code"}
+    # The demo draws a 6-point reduction: the models' average estimate is near it.
+    assert abs(effects["diff"].mean() - DEMO_PLAN.effect) < 0.02
+    assert {"condition_rates", "effects"} <= set(panel.figures)
+    assert len(panel.figures["effects"].data[0].x) == DEMO_PLAN.n_models
+    assert "condition[T.design-code]" in panel.tables.value
+    # The four attribute figures on published rates; the simulated study adds no "your runs" ones.
+    assert sorted(k for k in panel.figures if k.startswith("published_")) == [
+        "published_budget", "published_generation", "published_scale", "published_thinking"]
+    assert not any(k.startswith("runs_") for k in panel.figures)
+    # Leaving and re-opening the report tabs still works.
+    demo.tab_bar.selected_index = 0
+    assert demo.selected_key == "leaderboard"
+
+
+def test_planner_reports_power_mde_and_curve_and_refuses_bad_input(demo):
+    panel = demo.studies
+    panel.plan_models.value, panel.plan_prompts.value, panel.plan_effect.value = 1, 200, -8.0
+    panel.plan_replicates.value = 200
+    power = panel.plan()
+    assert power is not None and 0 < power < 1
+    assert "Minimum detectable effect" in panel.plan_result.value
+    curve = panel.figures["power_curve"].data[1]
+    assert np.all(np.diff(curve.y) >= -0.1)  # rises with the effect, up to Monte Carlo noise
+    panel.plan_effect.value = 150.0
+    assert panel.plan() is None and "rate difference" in panel.plan_result.value
+    panel.plan_effect.value, panel.plan_sd.value = -8.0, "fitted"
+    assert panel.plan() is not None and "prompt SD 1.00" not in panel.plan_result.value
+
+
+def test_studies_tab_reads_conditions_from_a_store(tmp_path, benchmark):
+    store = tmp_path / "store.sqlite"
+    prompt_file = tmp_path / "p.txt"
+    prompt_file.write_text(MARKER, encoding="utf-8")
+    prompts = tuple(benchmark.prompts.groupby("source").head(20)["prompt_id"])
+    with StudyServer() as server:
+        base = RunConfig(model=STEERABLE, base_url=server.base_url, judge_model="j", judge_base_url=server.base_url,
+                         api_key_env=None, judge_api_key_env=None, prompt_ids=prompts, store_path=str(store),
+                         condition="baseline", max_retries=0)
+        run(base, benchmark=benchmark, progress=False)
+        run(replace(base, condition="design-code", system_prompt_file=str(prompt_file)), benchmark=benchmark, progress=False)
+    dashboard = Dashboard(DataSource("store", store))
+    _open_studies(dashboard)
+    panel = dashboard.studies
+    assert panel.banner.value == "" and list(panel.effects["model"]) == [STEERABLE]
+    assert panel.effects["diff"].iloc[0] < 0
+    assert "baseline, design-code" in panel.status.value
+    # A store whose runs name no conditions: a message, not a traceback.
+    dashboard.run_ids.value = panel.frame["run_id"].iloc[0]
+    dashboard.load()
+    assert panel.compute() is False and "at least two conditions" in panel.status.value
