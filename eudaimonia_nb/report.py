@@ -94,7 +94,7 @@ def load_source(source: DataSource) -> pd.DataFrame:
         from .store import list_runs
         from .store import load_judgments as load_store
 
-        frame = load_store(source.path, list(source.run_ids) or None)
+        frame = load_store(source.path, list(source.run_ids) or None, texts=True)
         runs = list_runs(source.path)
         runs = runs[runs["run_id"].isin(set(frame["run_id"]))]
         # Small (one dict per run) and carried through filters like ``simulated``.

@@ -13,7 +13,7 @@ import html
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +26,8 @@ import traitlets
 
 from ..design_code import REQUIREMENTS
 from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
-from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, DataSource, Options, Section,
+from .responses import ResponsesView, drilldown_filters
+from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource, Options, Section,
                       VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
                       load_source, notices, plural,
                       principle_options)
@@ -132,10 +133,13 @@ class _Tab:
 
     Figure widgets are created the first time the tab is computed (with that first figure),
     so opening the page renders only the first tab's figure; later changes update them in place.
+    ``on_figure(name, widget)`` is called after every update of a figure (to attach click handlers,
+    which a change of trace types would drop).
     """
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, on_figure: Callable[[str, go.FigureWidget], None] | None = None) -> None:
         self.key = key
+        self.on_figure = on_figure
         self.banner = w.HTML("")
         self.status = w.HTML("")
         self.figures: dict[str, go.FigureWidget] = {}
@@ -160,6 +164,9 @@ class _Tab:
                 new = True
         if new:
             self.figure_box.children = list(self.figures.values())
+        if self.on_figure:
+            for name in section.figures:
+                self.on_figure(name, self.figures[name])
         self.notes.value = "".join(f"<p class='eud-note'>{n}</p>" for n in section.notes)
         self.tables.children = [_table_widget(t) for t in section.tables]
 
@@ -176,9 +183,18 @@ class Dashboard:
         self._quiet = False
         self.source = source or DataSource.from_environment()
         self._build_controls(self.source)
-        self.tabs = {key: _Tab(key) for key in SECTION_TITLES}
-        self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()],
-                             titles=list(SECTION_TITLES.values()))
+        self.tabs = {key: _Tab(key, self._attach_drilldown) for key in SECTION_TITLES}
+        self.responses = ResponsesView()
+        # Tabs that are widgets of their own rather than report sections, after the sections:
+        # key -> (title, widget, called when the tab is opened after a change).
+        self.panels: dict[str, tuple[str, w.Widget, Callable[[], None]]] = {
+            "responses": ("Responses", self.responses, self._refresh_responses),
+        }
+        self._stale = set(self.tab_keys)
+        self._prompts: dict[str, str] | None = None
+        self._responses_of: pd.DataFrame | None = None
+        self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()] + [p[1] for p in self.panels.values()],
+                             titles=list(SECTION_TITLES.values()) + [p[0] for p in self.panels.values()])
         self.tab_bar.observe(self._on_tab, "selected_index")
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
@@ -298,16 +314,25 @@ class Dashboard:
         self._render(self.selected_key)
 
     @property
+    def tab_keys(self) -> list[str]:
+        """Keys of every tab, in order: the report sections, then the panels."""
+        return [*SECTION_TITLES, *self.panels]
+
+    @property
     def selected_key(self) -> str:
-        return list(SECTION_TITLES)[self.tab_bar.selected_index or 0]
+        return self.tab_keys[self.tab_bar.selected_index or 0]
 
     def _invalidate(self) -> None:
-        self._stale = set(SECTION_TITLES)
+        self._stale = set(self.tab_keys)
         self.sections.clear()
         self._render(self.selected_key)
 
     def _render(self, key: str) -> None:
         if key not in self._stale:
+            return
+        if key in self.panels:
+            self.panels[key][2]()
+            self._stale.discard(key)
             return
         tab = self.tabs[key]
         frame = self.filtered()
@@ -355,8 +380,46 @@ class Dashboard:
             refresh_synced_state(fig)
 
     def select_tab(self, key: str) -> None:
-        """Open a tab by section key (computes it if needed)."""
-        self.tab_bar.selected_index = list(SECTION_TITLES).index(key)
+        """Open a tab by section or panel key (computes it if needed)."""
+        self.tab_bar.selected_index = self.tab_keys.index(key)
+
+    # -- responses ------------------------------------------------------------------------
+    def prompt_texts(self) -> dict[str, str]:
+        """Prompt id -> text from the benchmark file, read once; empty when it is not here."""
+        if self._prompts is None:
+            from ..dataset import load_benchmark
+
+            try:
+                prompts = load_benchmark().prompts
+                self._prompts = dict(zip(prompts["prompt_id"].astype(str), prompts["text"].astype(str)))
+            except (OSError, ValueError) as exc:
+                log.info("prompt texts not available: %s", exc)
+                self._prompts = {}
+        return self._prompts
+
+    def _refresh_responses(self) -> None:
+        if self._responses_of is not self.frame:
+            protocols = {str(r["run_id"]): str(r.get("protocol", "")) for r in self.frame.attrs.get(RUNS_ATTR) or []}
+            self.responses.set_data(self.frame, prompts=self.prompt_texts(), protocols=protocols)
+            self._responses_of = self.frame
+        selected = set(self.filtered()["requirement"].unique()) if not self.frame.empty else set()
+        self.responses.set_scope(models=self.models.value, requirements=selected)
+
+    def _attach_drilldown(self, name: str, figure: go.FigureWidget) -> None:
+        for trace in figure.data:
+            trace.on_click(lambda trace, points, _state: self._drill(trace, points))
+
+    def _drill(self, trace: object, points: object) -> None:
+        """A click on a chart's point, cell or bar opens the Responses tab on those checks."""
+        xs, ys = list(getattr(points, "xs", []) or []), list(getattr(points, "ys", []) or [])
+        if not xs or not ys:
+            return
+        filters = drilldown_filters(getattr(trace, "name", None), xs[0], ys[0], list(self.models.options))
+        if not filters:
+            return
+        self._render("responses")
+        self.responses.show(**filters)
+        self.select_tab("responses")
 
     def export_report(self) -> str:
         """Build the static HTML report of the current selection and offer it for download."""
