@@ -66,7 +66,7 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
         frame = load_source(source)
-        text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot))
+        text = build_report(frame, source=source.describe(public=True), options=Options(n_boot=args.n_boot))
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1

@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from .analysis.frames import is_simulated
 from .design_code import REQUIREMENTS, requirement
+from .paths import user_path
 from .plots import PRINCIPLE_LABELS
 
 SOURCE_ENV = "EUDAIMONIA_DASHBOARD_SOURCE"
@@ -71,17 +71,19 @@ class DataSource:
             raise ValueError(f"{SOURCE_ENV}={spec!r}: expected 'demo', 'store:PATH[#RUN,...]' or 'file:PATH'")
         path, _, runs = rest.partition("#")
         run_ids = tuple(r.strip() for r in runs.split(",") if r.strip())
-        return cls(kind, Path(path).expanduser(), run_ids)
+        return cls(kind, user_path(path), run_ids)
 
     @classmethod
     def from_environment(cls) -> DataSource:
         return cls.parse(os.environ.get(SOURCE_ENV, "demo"))
 
-    def describe(self) -> str:
+    def describe(self, *, public: bool = False) -> str:
+        """In words; ``public`` (a shared report) names the file, never its local path."""
         if self.kind == "demo":
             return "embedded simulated demo (calibrated to the published figures)"
         runs = f", runs {', '.join(self.run_ids)}" if self.run_ids else ""
-        return f"{'results store' if self.kind == 'store' else 'results file'} {self.path}{runs}"
+        where = self.path.name if public and self.path is not None else self.path
+        return f"{'results store' if self.kind == 'store' else 'results file'} {where}{runs}"
 
 
 def load_source(source: DataSource) -> pd.DataFrame:
@@ -346,15 +348,51 @@ SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
 }
 
 
+SOURCE_SECTIONS = frozenset({"real_vs_modified", "mixed"})
+"""Sections that compare real with modified prompts: not estimable with one source."""
+
+
+def one_source_cause(frame: pd.DataFrame) -> str | None:
+    """``Not estimable: only real prompts in this selection`` when one source has verdicts."""
+    present = sorted(set(frame.loc[frame["violation"].notna(), "source"].astype(str)))
+    if len(present) == 1:
+        return (f"Not estimable: only {present[0]} prompts in this selection; comparing real with "
+                "modified prompts needs both.")
+    return None
+
+
 def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -> Section:
-    """Compute one section (``key`` from ``SECTION_TITLES``) for a judgments frame."""
-    return SECTION_BUILDERS[key](frame, options)
+    """Compute one section (``key`` from ``SECTION_TITLES``) for a judgments frame; a
+    comparison of sources on one source says so instead of failing."""
+    cause = one_source_cause(frame) if key in SOURCE_SECTIONS else None
+    if cause:
+        from .plots.analysis import empty_figure
+
+        return Section(key, SECTION_TITLES[key], notes=[html.escape(cause)], figures={
+            name: empty_figure(SECTION_TITLES[key], cause.split(";")[0]) for name in FIGURE_NAMES[key]})
+    return _simulated_labels(SECTION_BUILDERS[key](frame, options), is_simulated(frame))
+
+
+def _simulated_labels(section: Section, simulated: bool) -> Section:
+    """Simulated data says so on every figure: in the title and in the legend."""
+    if simulated:
+        for fig in section.figures.values():
+            title = fig.layout.title.text or ""
+            if not title.startswith("Simulated demo"):
+                fig.update_layout(title_text=f"Simulated demo · {title}")
+            for trace in fig.data:
+                if trace.name and trace.name.startswith("This data"):
+                    trace.name = "Simulated demo" + trace.name[len("This data"):]
+    return section
 
 
 def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
-    """What each run did, from ``store.list_runs``: model and judge, the generation settings,
-    the endpoint's host (never its full URL, which may carry credentials), package version,
-    smoke-test flag and whether the run has finished."""
+    """What each run did, from ``store.list_runs``: a short protocol summary (settings that
+    differ from the authors', the subset), the shareable settings, the endpoint's host (never
+    its full URL, which may carry credentials or paths), package version, smoke-test flag and
+    whether the run has finished."""
+    from .run_protocols import host, protocol_summary, shareable_settings
+
     records = []
     for run in runs.to_dict("records"):
         try:
@@ -363,9 +401,10 @@ def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
             settings = {}
         records.append({
             "run_id": str(run["run_id"]),
-            "protocol": ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) or "not recorded",
-            "endpoint": urlsplit(str(run.get("base_url") or "")).hostname or "",
-            "judge_endpoint": urlsplit(str(run.get("judge_base_url") or "")).hostname or "",
+            "protocol": protocol_summary(settings),
+            "settings": shareable_settings(settings),
+            "endpoint": host(run.get("base_url")),
+            "judge_endpoint": host(run.get("judge_base_url")),
             "package_version": str(run.get("package_version") or ""),
             "smoke_test": bool(run.get("smoke_test")),
             "finished": bool(pd.notna(run.get("ended_at"))),
@@ -383,9 +422,12 @@ def run_records(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"checks": grouped.size(),
                         "judge_errors": grouped["error"].apply(lambda e: int((e.fillna("") != "").sum()))}
                        ).reset_index()
+    out["coverage"] = [f"{int(v):,} of {int(c):,} judged" for v, c in
+                       zip(grouped["violation"].count().to_numpy(), out["checks"])]
     records = frame.attrs.get(RUNS_ATTR)
     if records:
-        out = out.merge(pd.DataFrame(records), on="run_id", how="left")
+        # The settings go in a folded line under the table, not in a cell of it.
+        out = out.merge(pd.DataFrame(records).drop(columns=["settings"], errors="ignore"), on="run_id", how="left")
     return out
 
 
@@ -421,10 +463,16 @@ def _protocol_note(records: pd.DataFrame, frame: pd.DataFrame) -> str:
     if "protocol" in records.columns:
         lines = []
         for (protocol, judge), runs in records.groupby(["protocol", "judge_model"], dropna=False):
-            lines.append(f"<code>{html.escape(str(protocol))}</code>, judge {html.escape(str(judge))} "
+            lines.append(f"{html.escape(str(protocol))}, judge {html.escape(str(judge))} "
                          f"({runs['run_id'].nunique()} run{'s' if runs['run_id'].nunique() != 1 else ''})")
         unfinished = records.loc[~records["finished"].astype(bool), "run_id"].unique()
         text = "<b>Protocol, from the run records:</b> " + "; ".join(lines) + "."
+        settings = {str(r["run_id"]): str(r.get("settings", "")) for r in frame.attrs.get(RUNS_ATTR) or []}
+        if settings:
+            text += ("<details><summary>Recorded settings per run (endpoints as host names; no paths or "
+                     "key names)</summary><ul>" + "".join(
+                         f"<li><code>{html.escape(run)}</code>: {html.escape(value)}</li>"
+                         for run, value in settings.items()) + "</ul></details>")
         if len(unfinished):
             text += (f" Still running or interrupted: {html.escape(', '.join(map(str, unfinished)))} "
                      "(checks not judged yet count as errors; <b>Load / refresh</b> picks up new verdicts).")

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 from ..dataset import SOURCES
 from ..design_code import REQUIREMENT_KEYS
+from ..formatting import fmt_p, term_label
 from . import REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
 
 PUBLISHED_COLOR = "#7f7f7f"
@@ -67,9 +68,12 @@ def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
 
 
 def gap_label(diff: float, low: float, high: float, p_holm: float) -> str:
-    """``Δ +8.1 pts [+3.1, +12.4], Holm p 0.004``, from fractions; bold when Holm p < 0.05."""
+    """``Δ +8.1 pts [+3.1, +12.4], Holm p = 0.004``, from fractions; bold when Holm p < 0.05."""
+    if not np.isfinite(diff):
+        return "Δ not estimable"
     text = (f"Δ {diff * 100:+.1f} pts [{low * 100:+.1f}, {high * 100:+.1f}], "
-            f"Holm p {p_holm:.2g}" if np.isfinite(p_holm) else f"Δ {diff * 100:+.1f} pts")
+            f"Holm p {'< 0.001' if p_holm < 0.001 else '= ' + fmt_p(p_holm)}" if np.isfinite(p_holm)
+            else f"Δ {diff * 100:+.1f} pts")
     return f"<b>{text}</b>" if np.isfinite(p_holm) and p_holm < 0.05 else text
 
 
@@ -261,21 +265,6 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="Violation rate (%)", ticksuffix="%", range=[0, np.nanmax(top) * 1.15 + 6])
     fig.update_xaxes(title_text="Model group (above the bars: modified − real, 95% CI, Holm-adjusted p)")
     return fig
-
-
-def term_label(term: str) -> str:
-    """Readable label for a patsy term name such as ``requirement[T.2C_deference]``."""
-    if term == "source[T.modified]":
-        return "Modified vs real prompt"
-    if "[T." in term and term.endswith("]"):
-        factor, level = term[:-1].split("[T.", 1)
-        factor = factor.removeprefix("C(").split(",")[0].rstrip(")")
-        if factor == "requirement":
-            return f"Requirement: {_req_label(level)}"
-        if ":" in factor:
-            return term
-        return f"{factor.capitalize()}: {level}"
-    return term
 
 
 def forest_figure(params: pd.DataFrame, *, reference: str = "",

@@ -24,7 +24,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import traitlets
 
+from ..analysis.frames import is_simulated
 from ..design_code import REQUIREMENTS
+from ..formatting import csv_table, readable_table
+from ..paths import user_path
+from ..store import default_store_path
 from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
 from .responses import ResponsesView, drilldown_filters
 from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource, Options, Section,
@@ -94,11 +98,10 @@ _STYLE = """
 """
 
 
-def _table_widget(table: Table) -> w.Widget:
-    body = table.frame.to_html(index=False, border=0, classes="eud-table", na_rep="–",
-                               float_format=lambda v: f"{v:.4g}")
-    download = DownloadButton(description=f"Download CSV ({table.name}.csv)",
-                              filename=f"{table.name}.csv", content=table.frame.to_csv(index=False))
+def _table_widget(table: Table, simulated: bool = False) -> w.Widget:
+    body = readable_table(table.frame, simulated=simulated).to_html(index=False, border=0, classes="eud-table")
+    download = DownloadButton(description=f"Download CSV ({table.name}.csv)", filename=f"{table.name}.csv",
+                              content=csv_table(table.frame, simulated=simulated).to_csv(index=False))
     return w.VBox([w.HTML(f"<b>{html.escape(table.title)}</b><div class='eud-tablebox'>{body}</div>"),
                    download])
 
@@ -140,6 +143,7 @@ class _Tab:
     def __init__(self, key: str, on_figure: Callable[[str, go.FigureWidget], None] | None = None) -> None:
         self.key = key
         self.on_figure = on_figure
+        self.simulated = False
         self.banner = w.HTML("")
         self.status = w.HTML("")
         self.figures: dict[str, go.FigureWidget] = {}
@@ -168,7 +172,7 @@ class _Tab:
             for name in section.figures:
                 self.on_figure(name, self.figures[name])
         self.notes.value = "".join(f"<p class='eud-note'>{n}</p>" for n in section.notes)
-        self.tables.children = [_table_widget(t) for t in section.tables]
+        self.tables.children = [_table_widget(t, self.simulated) for t in section.tables]
 
 
 class Dashboard:
@@ -220,7 +224,7 @@ class Dashboard:
                      ("Runs in a results store (SQLite)", "store"),
                      ("Results file (CSV / JSONL / Parquet)", "file")],
             value=source.kind, description="Data", layout=w.Layout(width="420px"))
-        self.path = w.Text(value=str(source.path or ""), placeholder="path to the store or results file",
+        self.path = w.Text(value=str(source.path or ""), placeholder="path (relative to where you started; empty: data/results.sqlite)",
                            description="Path", layout=w.Layout(width="520px"))
         self.run_ids = w.Text(value=",".join(source.run_ids), placeholder="all runs",
                               description="Run ids", layout=w.Layout(width="420px"))
@@ -246,13 +250,16 @@ class Dashboard:
         self._on_kind()
         help_text = w.HTML("<span class='eud-status'>Ctrl/⌘-click to select several; "
                            "filters combine (a requirement must match both lists).</span>")
+        self.selection_note = w.HTML("", layout=w.Layout(max_width="100%"))
         self._controls = w.VBox([
             w.HBox([self.source_kind, self.refresh_button, self.export_button, self.report_download]),
             w.HBox([self.path, self.run_ids]),
             self.status,
             w.HBox([self.models, self.requirements, self.principles]),
             help_text,
+            self.selection_note,
         ])
+        self._controls.add_class("eud-controls")
 
     def _on_kind(self, _change: object = None) -> None:
         demo = self.source_kind.value == "demo"
@@ -263,7 +270,9 @@ class Dashboard:
         """The data source the controls describe."""
         kind = self.source_kind.value
         runs = tuple(r.strip() for r in self.run_ids.value.split(",") if r.strip())
-        path = Path(self.path.value.strip()).expanduser() if self.path.value.strip() else None
+        path = user_path(self.path.value.strip()) if self.path.value.strip() else None
+        if kind == "store" and path is None:
+            path = default_store_path()  # an empty path means the default store, as on the command line
         return DataSource(kind, path, runs if kind == "store" else ())
 
     # -- data -----------------------------------------------------------------------------
@@ -282,6 +291,7 @@ class Dashboard:
         warnings = notices(frame)
         for tab in self.tabs.values():
             tab.set_notices(warnings)
+            tab.simulated = is_simulated(frame)
         self.report_download.layout.display = "none"
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
         self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
@@ -305,6 +315,35 @@ class Dashboard:
         return filter_frame(self.frame, models=self.models.value, requirements=self.requirements.value,
                             principles=self.principles.value)
 
+    def _selection_text(self) -> str:
+        models = list(self.models.value)
+        if not self.models.options:
+            return ""
+        names = ", ".join(html.escape(m) for m in models[:12]) + (f" and {len(models) - 12} more" if len(models) > 12 else "")
+        keys = set(self.filtered_requirements())
+        return (f"<span class='eud-status'><b>Selected:</b> {len(models)} of {len(self.models.options)} models"
+                f"{': ' + names if models else ''}; {len(keys)} of {len(REQUIREMENTS)} requirements.</span>")
+
+    def filtered_requirements(self) -> list[str]:
+        """Requirement keys that pass both the Requirements and the Principles lists."""
+        principles = set(self.principles.value)
+        return [r.key for r in REQUIREMENTS if r.key in set(self.requirements.value) and r.principle in principles]
+
+    def empty_cause(self) -> str:
+        """Why the current filters select nothing, in words."""
+        if not self.models.value:
+            return "No model is selected: choose at least one under Models."
+        if not self.requirements.value:
+            return "No requirement is selected: choose at least one under Requirements."
+        if not self.principles.value:
+            return "No principle is selected: choose at least one under Principles."
+        if not self.filtered_requirements():
+            chosen = sorted({r.principle for r in REQUIREMENTS if r.key in set(self.requirements.value)})
+            return ("Requirements and Principles exclude each other: the selected requirements belong to "
+                    f"principle{'s' if len(chosen) != 1 else ''} {', '.join(f'P{p}' for p in chosen)}, which "
+                    "the Principles list leaves out. Select a matching principle or other requirements.")
+        return "No checks in the data match the current filters."
+
     # -- rendering ------------------------------------------------------------------------
     def _on_filter(self, _change: object) -> None:
         if not self._quiet:
@@ -325,7 +364,16 @@ class Dashboard:
     def _invalidate(self) -> None:
         self._stale = set(self.tab_keys)
         self.sections.clear()
+        self._selection_changed()
         self._render(self.selected_key)
+
+    def _selection_changed(self) -> None:
+        """Withdraw an exported report (it showed another selection) and say what is selected."""
+        if self.report_download.content:
+            self.report_download.content = ""
+            self.report_download.layout.display = "none"
+            self._set_status("The selection changed: <b>Export report</b> again for a report of this selection.")
+        self.selection_note.value = self._selection_text()
 
     def _render(self, key: str) -> None:
         if key not in self._stale:
@@ -342,7 +390,7 @@ class Dashboard:
                 name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
                 self.figure_width)
             tab.notes.value, tab.tables.children = "", []
-            hint = ("Select at least one model and requirement." if frame.empty else
+            hint = (self.empty_cause() if frame.empty else
                     f"All {len(frame):,} checks in this selection are judge errors or not judged yet: "
                     "Data &amp; methods shows them.")
             tab.status.value = f"<span class='eud-status'>{hint}</span>"
@@ -425,7 +473,7 @@ class Dashboard:
         """Build the static HTML report of the current selection and offer it for download."""
         self._set_status("⏳ Building the report (fits the mixed model if not cached)…")
         try:
-            text = build_report(self.filtered(), source=self.source.describe(), options=self.options,
+            text = build_report(self.filtered(), source=self.source.describe(public=True), options=self.options,
                                 computed=self.sections)
         except FIT_ERRORS as exc:
             self._set_status(f"Could not build the report: {html.escape(str(exc))}", error=True)
