@@ -264,6 +264,7 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
     params = mixed.params.rename_axis("term").reset_index()
     gee_params = gee.params.rename_axis("term").reset_index()
     status = "converged" if mixed.converged else "<b>did not converge</b> (read with care)"
+    cautions = [part.split("WARNING: ", 1)[1] for part in mixed.message.split("; ") if part.startswith("WARNING: ")]
     return Section("mixed", SECTION_TITLES["mixed"],
                    figures={"forest": forest_figure(mixed.params, reference=_references(mixed.references),
                                                      cross_check=gee.params)},
@@ -272,6 +273,8 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
                                  mixed.variance_components),
                            Table("gee_params", "GEE cross-check: fixed effects (log-odds)", gee_params)],
                    notes=[
+        *(f"<span class='eud-caution'>⚠ <b>Fit warning:</b> {html.escape(c)}. Intervals involving this "
+          "variance are unreliable; the fixed effects still read as conditional on a prompt.</span>" for c in cautions),
         f"<b>Reading.</b> {html.escape(mixed.reading())}",
         f"<b>GEE cross-check.</b> {html.escape(compare(mixed, gee))}",
         f"Fit: {html.escape(mixed.method)}, {mixed.n_obs:,} judged checks, {status}. "
@@ -512,10 +515,12 @@ def filter_frame(frame: pd.DataFrame, *, models: Sequence[str] | None = None,
     return out
 
 
-def _table_html(table: Table) -> str:
-    return (f"<h3>{html.escape(table.title)}</h3>"
-            + table.frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", classes="eud-table",
-                                  border=0, na_rep="–"))
+def _table_html(table: Table, simulated: bool = False) -> str:
+    from .formatting import readable_table
+
+    return (f"<h3>{html.escape(table.title)}</h3><div class='eud-tablebox'>"
+            + readable_table(table.frame, simulated=simulated).to_html(index=False, classes="eud-table", border=0)
+            + "</div>")
 
 
 _CSS = """
@@ -524,20 +529,27 @@ body { font-family: Inter, Helvetica, Arial, sans-serif; max-width: 1200px; marg
 .eud-table { border-collapse: collapse; font-size: 12px; margin-bottom: 1em; }
 .eud-table th, .eud-table td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
 .eud-table th { background: #f3f3f3; }
+.eud-tablebox { max-width: 100%; overflow-x: auto; }
+.eud-text { white-space: pre-wrap; word-break: break-word; background: #f7f7f7; border: 1px solid #ddd; padding: .5em; }
+.eud-caution { display: block; background: #fff3cd; border-left: 4px solid #e0b000; padding: .3em .6em; }
 section { margin-bottom: 3em; }
+@media print { .eud-tablebox { overflow: visible; } .eud-table { font-size: 9px; } }
 """
 
 
 def render_report(sections: Sequence[Section], *, title: str, source: str,
-                  warnings: Sequence[str] = ()) -> str:
+                  warnings: Sequence[str] = (), simulated: bool = False, summary: str = "",
+                  appendix: str = "") -> str:
     """One self-contained HTML page (plotly.js embedded once) for the given sections;
-    ``warnings`` (see ``notices``) head the page and every section."""
+    ``warnings`` (see ``notices``) head the page and every section; ``summary`` (HTML) comes
+    first and ``appendix`` (HTML) last; tables of ``simulated`` data say so in a column."""
     banner = "".join(f"<p class='eud-banner'>{html.escape(w)}</p>" for w in warnings)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>Data: {html.escape(source)}. Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
              f"by eudaimonia-nb.</p>"]
     parts.append(banner)
+    parts.append(summary)
     parts.append("<nav><ul>" + "".join(f"<li><a href='#{s.key}'>{html.escape(s.title)}</a></li>"
                                         for s in sections) + "</ul></nav>")
     first = True
@@ -549,28 +561,38 @@ def render_report(sections: Sequence[Section], *, title: str, source: str,
                                      config={"displaylogo": False, "responsive": True}))
             first = False
         parts += [f"<p>{note}</p>" for note in section.notes]
-        parts += [_table_html(t) for t in section.tables]
+        parts += [_table_html(t, simulated) for t in section.tables]
         parts.append("</section>")
+    parts.append(appendix)
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options(),
-                 keys: Sequence[str] = tuple(SECTION_TITLES), computed: Mapping[str, Section] | None = None) -> str:
+                 keys: Sequence[str] = tuple(SECTION_TITLES), computed: Mapping[str, Section] | None = None,
+                 sample_responses: int = 0, prompts: Mapping[str, str] | None = None) -> str:
     """Compute every section for ``frame`` and render them as one HTML page.
 
     ``computed`` holds sections already built for this same frame and options (the dashboard's
     open tabs), which are reused rather than computed again. With no verdict at all (every
     check a judge error, or not judged yet) only the sections that describe the data are
     built, under a notice saying so: a run that failed entirely still gets a report that shows why.
+    ``sample_responses`` items per model (0: none, the default; responses may be sensitive) are
+    appended, with prompt texts from ``prompts`` (id -> text) when given.
     """
+    from .appendix import sample_html, summary_html
+
     computed = computed or {}
     warnings = notices(frame)
     if not has_verdicts(frame):
         keys = [key for key in keys if key in VERDICT_FREE_SECTIONS]
         warnings = [*warnings, NO_VERDICTS_NOTICE]
     sections = [computed.get(key) or build_section(key, frame, options) for key in keys]
-    return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings)
+    protocol = _protocol_note(run_records(frame), frame).split("</b>", 1)[-1].split("<details>")[0].strip()
+    return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings,
+                         simulated=is_simulated(frame), summary=summary_html(frame, {s.key: s for s in sections},
+                                                                             protocol=protocol),
+                         appendix=sample_html(frame, prompts, per_model=sample_responses, seed=options.seed))
 
 
 VERDICT_FREE_SECTIONS = ("methods",)

@@ -94,6 +94,18 @@ _STYLE = """
 .eud-table th { background:#f5f5f5; }
 .eud-tablebox { max-height:320px; overflow:auto; }
 .eud-download { width:auto; min-width:148px; padding:0 12px; }
+.eud-caution { display:block; background:#fff3cd; border-left:4px solid #e0b000; padding:4px 8px; }
+.eud-controls .widget-hbox, .eud-wrap { flex-wrap:wrap; }
+.eud-controls .widget-hbox > .widget-inline-hbox, .eud-controls .widget-select-multiple { max-width:100%; }
+.eud-table td { text-align:right; }
+.eud-table td:first-child { text-align:left; }
+@media (max-width: 600px) {
+  .eud-controls .widget-dropdown, .eud-controls .widget-text, .eud-controls .widget-select-multiple { width:100% !important; }
+  .eud-controls .widget-label { min-width:0 !important; }
+  .lm-TabBar-tab { min-width:0 !important; flex:0 0 auto !important; padding:0 6px !important; font-size:12px; }
+  .lm-TabBar-content { flex-wrap:wrap !important; }
+  .eud-tablebox { max-height:none; }
+}
 </style>
 """
 
@@ -234,6 +246,8 @@ class Dashboard:
         self.export_button.on_click(lambda _: self.export_report())
         self.report_download = DownloadButton(description="Download report (HTML)", mime="text/html",
                                               filename="eudaimonia-report.html")
+        self.with_sample = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
+                                      description="with a sample of responses (may be sensitive)")
         self.report_download.layout.display = "none"
         self.status = w.HTML("", layout=w.Layout(min_height="22px"))
         self.models = w.SelectMultiple(description="Models", rows=8, layout=w.Layout(width="340px"))
@@ -252,7 +266,8 @@ class Dashboard:
                            "filters combine (a requirement must match both lists).</span>")
         self.selection_note = w.HTML("", layout=w.Layout(max_width="100%"))
         self._controls = w.VBox([
-            w.HBox([self.source_kind, self.refresh_button, self.export_button, self.report_download]),
+            w.HBox([self.source_kind, self.refresh_button, self.export_button, self.with_sample,
+                    self.report_download]),
             w.HBox([self.path, self.run_ids]),
             self.status,
             w.HBox([self.models, self.requirements, self.principles]),
@@ -474,7 +489,8 @@ class Dashboard:
         self._set_status("⏳ Building the report (fits the mixed model if not cached)…")
         try:
             text = build_report(self.filtered(), source=self.source.describe(public=True), options=self.options,
-                                computed=self.sections)
+                                computed=self.sections, sample_responses=3 if self.with_sample.value else 0,
+                                prompts=self.prompt_texts() if self.with_sample.value else None)
         except FIT_ERRORS as exc:
             self._set_status(f"Could not build the report: {html.escape(str(exc))}", error=True)
             return ""
