@@ -1,4 +1,4 @@
-"""The ``eudaimonia-nb`` console script.
+"""EUDAIMONIA benchmark suite: fetch the benchmark, judge models, list and export runs, write reports.
 
 Each subcommand is registered by a small ``_add_*`` function here and imports its module only
 when it runs, so ``eudaimonia-nb --help`` is instant.
@@ -46,6 +46,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
     p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for intervals")
+    p.add_argument("--sample-responses", type=int, default=0, metavar="N",
+                   help="append N responses per model with their verdicts (default 0: responses may be sensitive)")
     p.set_defaults(handler=_run_report)
 
 
@@ -53,6 +55,7 @@ def _run_report(args: argparse.Namespace) -> int:
     import sqlite3
     from pathlib import Path
 
+    from .dataset import prompt_texts
     from .report import DataSource, Options, build_report, load_source, write_report
 
     if args.source == "store" and not args.store:
@@ -66,7 +69,8 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
         frame = load_source(source)
-        text = build_report(frame, source=source.describe(public=True), options=Options(n_boot=args.n_boot))
+        text = build_report(frame, source=source.describe(public=True), options=Options(n_boot=args.n_boot),
+                            sample_responses=args.sample_responses, prompts=prompt_texts() if args.sample_responses else None)
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1

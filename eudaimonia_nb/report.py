@@ -404,7 +404,7 @@ def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
             settings = {}
         records.append({
             "run_id": str(run["run_id"]),
-            "protocol": protocol_summary(settings),
+            "protocol": protocol_summary(settings, smoke_test=bool(run.get("smoke_test"))),
             "settings": shareable_settings(settings),
             "endpoint": host(run.get("base_url")),
             "judge_endpoint": host(run.get("judge_base_url")),

@@ -36,10 +36,12 @@ def _value(value: object) -> str:
     return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def protocol_summary(parameters: Mapping[str, Any]) -> str:
-    """``authors' settings; 24 prompts`` or ``temperature 0 (authors 0.7); system prompt set``."""
+def protocol_summary(parameters: Mapping[str, Any], *, smoke_test: bool = False) -> str:
+    """``authors' settings; subset: first 24 prompts`` or ``temperature 0 (authors 0.7)``;
+    ``smoke_test`` (the run record's flag, which the parameters may leave undecided) leads."""
+    lead = ["smoke test (not research results)"] if smoke_test else []
     if not parameters:
-        return "not recorded"
+        return "; ".join(lead + ["not recorded"])
     parts = []
     for key, authors in AUTHORS_SETTINGS.items():
         if key not in parameters or parameters[key] == authors:
@@ -60,7 +62,7 @@ def protocol_summary(parameters: Mapping[str, Any]) -> str:
         subset.append(f"{parameters['source']} prompts only")
     if parameters.get("requirements"):
         subset.append(f"{len(parameters['requirements'])} of 9 requirements")
-    return "; ".join(parts + (["subset: " + ", ".join(subset)] if subset else []))
+    return "; ".join(lead + parts + (["subset: " + ", ".join(subset)] if subset else []))
 
 
 def shareable_settings(parameters: Mapping[str, Any]) -> str:
@@ -69,7 +71,8 @@ def shareable_settings(parameters: Mapping[str, Any]) -> str:
     out = []
     for key in sorted(parameters):
         value = parameters[key]
-        if key in PRIVATE or key in OPERATIONAL or value is None:
+        # smoke_test is the record's own flag (the parameter may be None: "decide from the name").
+        if key in PRIVATE or key in OPERATIONAL or key == "smoke_test" or value is None:
             continue
         if key in ENDPOINTS:
             value = host(value)

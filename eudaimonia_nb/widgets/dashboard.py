@@ -450,14 +450,9 @@ class Dashboard:
     def prompt_texts(self) -> dict[str, str]:
         """Prompt id -> text from the benchmark file, read once; empty when it is not here."""
         if self._prompts is None:
-            from ..dataset import load_benchmark
+            from ..dataset import prompt_texts
 
-            try:
-                prompts = load_benchmark().prompts
-                self._prompts = dict(zip(prompts["prompt_id"].astype(str), prompts["text"].astype(str)))
-            except (OSError, ValueError) as exc:
-                log.info("prompt texts not available: %s", exc)
-                self._prompts = {}
+            self._prompts = prompt_texts()
         return self._prompts
 
     def _refresh_responses(self) -> None:
