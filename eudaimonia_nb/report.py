@@ -470,7 +470,9 @@ def _protocol_note(records: pd.DataFrame, frame: pd.DataFrame) -> str:
                          f"({runs['run_id'].nunique()} run{'s' if runs['run_id'].nunique() != 1 else ''})")
         unfinished = records.loc[~records["finished"].astype(bool), "run_id"].unique()
         text = "<b>Protocol, from the run records:</b> " + "; ".join(lines) + "."
-        settings = {str(r["run_id"]): str(r.get("settings", "")) for r in frame.attrs.get(RUNS_ATTR) or []}
+        shown = set(records["run_id"].astype(str))  # runs left in the selection, not every run loaded
+        settings = {str(r["run_id"]): str(r.get("settings", "")) for r in frame.attrs.get(RUNS_ATTR) or []
+                    if str(r["run_id"]) in shown}
         if settings:
             text += ("<details><summary>Recorded settings per run (endpoints as host names; no paths or "
                      "key names)</summary><ul>" + "".join(

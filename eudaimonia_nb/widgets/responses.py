@@ -172,12 +172,12 @@ class ResponsesView(w.VBox):
         self.message = w.HTML("")
         self.mode = w.ToggleButtons(options=[("Items", "items"), ("Side by side", "pair")], value="items",
                                     style={"button_width": "110px"})
-        self.models = _multi("Models")
-        self.requirements = _multi("Requirements")
-        self.runs = _multi("Runs", rows=3)
+        self.models = _multi("Model")
+        self.requirements = _multi("Requirement")
+        self.runs = _multi("Run", rows=3)
         self.sources = w.Dropdown(options=[("any source", "")] + [(SOURCE_LABELS[s], s) for s in SOURCES],
                                   description="Source", layout=w.Layout(width="300px", max_width="100%"))
-        self.verdicts = _multi("Verdicts", rows=4)
+        self.verdicts = _multi("Verdict", rows=4)
         self.verdicts.options = [(VERDICT_LABELS[k], k) for k in VERDICT_KINDS]
         self.search = w.Text(placeholder="words in prompt, response or reasoning", description="Search",
                              continuous_update=False, layout=w.Layout(width="300px", max_width="100%"))
