@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from eudaimonia_nb.analysis import frames
-from eudaimonia_nb.analysis.responses import PENDING, ResponseIndex, verdict_kinds
+from eudaimonia_nb.analysis.responses import PENDING, ResponseIndex, counts_text, verdict_kinds
 from eudaimonia_nb.analysis.simulate import demo_judgments
 from eudaimonia_nb.dataset import prompt_texts
 from eudaimonia_nb.design_code import requirement
@@ -20,7 +20,7 @@ from eudaimonia_nb.plots import SOURCE_LABELS
 from eudaimonia_nb.report import DataSource, load_source
 from eudaimonia_nb.store import export_run, load_judgments
 from eudaimonia_nb.widgets.dashboard import Dashboard
-from eudaimonia_nb.widgets.responses import NO_RESPONSES_DEMO, ResponsesView, counts_text, drilldown_filters
+from eudaimonia_nb.widgets.responses import NO_RESPONSES_DEMO, ResponsesView, drilldown_filters
 from judged_store import JUDGE, KEY_VAR, MODELS, REJUDGE, make_judged_store
 from test_dashboard_helpers import REPO
 
@@ -81,6 +81,8 @@ def test_index_filters_by_verdict_text_source_and_run(judged, frame, prompts):
     assert set(index.checks.loc[modified, "run_id"]) == {judged.run_ids[0]}
     summary = index.summaries(errors, index.mask(verdicts=["error"]))
     assert counts_text(summary.iloc[0].to_dict()) == "3 judge errors"
+    assert counts_text({"violation": 1, "pass": 2}) == "1 violation, 2 no violations"
+    assert counts_text({"violation": 2, "pass": 1}) == "2 violations, 1 no violation"
 
 
 def test_side_by_side_aligns_a_run_and_its_rejudge(frame):

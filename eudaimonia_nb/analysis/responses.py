@@ -27,6 +27,8 @@ VERDICT_KINDS = ("violation", "pass", "error", "pending")
 VERDICT_LABELS = {"violation": "violation", "pass": "no violation", "error": "judge error",
                   "pending": "not judged yet"}
 """Words for each verdict kind, for filters and tables."""
+VERDICT_PLURALS = {"violation": "violations", "pass": "no violations", "error": "judge errors",
+                   "pending": "not judged yet"}
 TEXT_COLUMNS = ("response", "reasoning")
 """Columns that carry text to read (absent from the simulated demo)."""
 
@@ -40,6 +42,16 @@ def verdict_kinds(frame: pd.DataFrame) -> np.ndarray:
     kinds[has_error] = "error"
     kinds[(error == PENDING).to_numpy()] = "pending"
     return kinds
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """``2 violations, 1 no violation``: verdict counts by kind, singular or plural, zeros left out."""
+    parts = []
+    for kind in VERDICT_KINDS:
+        n = int(counts.get(kind, 0))
+        if n:
+            parts.append(f"{n} {VERDICT_LABELS[kind] if n == 1 else VERDICT_PLURALS[kind]}")
+    return ", ".join(parts)
 
 
 def _text(values: pd.Series) -> pd.Series:

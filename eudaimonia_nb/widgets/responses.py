@@ -16,7 +16,7 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from ..analysis.responses import VERDICT_KINDS, VERDICT_LABELS, Item, ResponseIndex, page_bounds
+from ..analysis.responses import VERDICT_KINDS, VERDICT_LABELS, Item, ResponseIndex, counts_text, page_bounds
 from ..dataset import SOURCES
 from ..design_code import REQUIREMENTS, requirement
 from ..plots import SOURCE_LABELS
@@ -39,19 +39,6 @@ def badge(kind: str) -> str:
     colour = VERDICT_STYLES[kind][0]
     return (f"<span class='eud-verdict' data-verdict='{kind}' style='background:{colour};color:white;"
             f"padding:0 0.4em;border-radius:3px;white-space:nowrap'>{VERDICT_LABELS[kind]}</span>")
-
-
-_PLURALS = {"violation": "violations", "pass": "no violations", "error": "judge errors", "pending": "not judged yet"}
-
-
-def counts_text(counts: Mapping[str, int]) -> str:
-    """``2 violations, 1 no violation``: the verdicts of an item, singular or plural."""
-    parts = []
-    for kind in VERDICT_KINDS:
-        n = int(counts.get(kind, 0))
-        if n:
-            parts.append(f"{n} {VERDICT_LABELS[kind] if n == 1 else _PLURALS[kind]}")
-    return ", ".join(parts)
 
 
 def _rubric_html(key: str, used: str) -> str:
