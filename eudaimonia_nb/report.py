@@ -376,6 +376,21 @@ def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -
     return _simulated_labels(SECTION_BUILDERS[key](frame, options), is_simulated(frame))
 
 
+def _section_or_reason(key: str, frame: pd.DataFrame, options: Options) -> Section:
+    """The section, or, when this selection cannot be fitted (a singular model on a few prompts,
+    say), a section that says so: one section never sinks the whole report."""
+    import numpy as np
+
+    try:
+        return build_section(key, frame, options)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        from .plots.analysis import empty_figure
+
+        cause = f"Not estimable for this selection ({exc}); a wider selection (more prompts or models) may be."
+        return Section(key, SECTION_TITLES[key], notes=[html.escape(cause)], figures={
+            name: empty_figure(SECTION_TITLES[key], "Not estimable for this selection") for name in FIGURE_NAMES[key]})
+
+
 def _simulated_labels(section: Section, simulated: bool) -> Section:
     """Simulated data says so on every figure: in the title and in the legend."""
     if simulated:
@@ -589,7 +604,7 @@ def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options
     if not has_verdicts(frame):
         keys = [key for key in keys if key in VERDICT_FREE_SECTIONS]
         warnings = [*warnings, NO_VERDICTS_NOTICE]
-    sections = [computed.get(key) or build_section(key, frame, options) for key in keys]
+    sections = [computed.get(key) or _section_or_reason(key, frame, options) for key in keys]
     protocol = _protocol_note(run_records(frame), frame).split("</b>", 1)[-1].split("<details>")[0].strip()
     return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings,
                          simulated=is_simulated(frame), summary=summary_html(frame, {s.key: s for s in sections},

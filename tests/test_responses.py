@@ -157,6 +157,9 @@ def test_a_heatmap_click_opens_the_responses_tab_on_those_checks(judged, monkeyp
     board.models.value = (MODELS[1],)
     assert board.report_download.content == "" and board.report_download.layout.display == "none"
     assert "Export report" in board.status.value
+    # One model on 24 prompts: the mixed model is singular; the report says so and is still made.
+    text = board.export_report()
+    assert "<b>What was run:</b> 1 model(s)" in text and "Not estimable for this selection" in text
 
 
 def test_a_shared_report_names_hosts_only(judged):

@@ -63,9 +63,24 @@ def _filter_errors_and_read(page) -> None:
     _select(page, "Verdict").select_option(label=["judge error"])
     _status_says(page, r"^1 item \(3 checks\)")
     item = _panel(page).locator(".eud-item")
+    page.wait_for_function("() => document.querySelectorAll(\".eud-item .eud-verdict[data-verdict='error']\").length === 3",
+                           timeout=30_000)
     assert "Scripted response to: " in item.locator(".eud-response").inner_text()
     assert "unparseable judge reply" in item.locator(".eud-reasoning").first.inner_text()
     assert item.locator(".eud-verdict[data-verdict='error']").count() == 3
+
+
+def _plain(text: str) -> str:
+    return text.replace("\xa0", " ").strip()
+
+
+def _nearest_tick(ticks, axis: str, where: float) -> str:
+    """The tick label drawn closest to a click (labels are in category order, not screen order)."""
+    def centre(box: dict) -> float:
+        return box[axis] + box["width" if axis == "x" else "height"] / 2
+
+    boxes = [(abs(centre(t.bounding_box()) - where), _plain(t.text_content())) for t in ticks.all()]
+    return min(boxes)[1]
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +112,25 @@ def test_read_drill_compare_export_and_phone(judged, dataset_path, artifacts_dir
         # 2. Drill down from a heatmap cell: the cell's model and requirement become the filters.
         _tab(page, "Requirements")
         heatmap = _panel(page).locator(".js-plotly-plot").first
-        heatmap.locator(".hm, .heatmaplayer image").first.wait_for(timeout=LOAD_MS)
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p.offsetParent "
+                               "&& p.querySelector('.hm'))", timeout=LOAD_MS)
+        page.wait_for_timeout(1000)  # the figure takes the page's width, then stays
         rows = heatmap.locator(".yaxislayer-above .ytick text").all_text_contents()
         columns = heatmap.locator(".xaxislayer-above .xtick text").all_text_contents()
         box = heatmap.locator(".nsewdrag").first.bounding_box()
-        # Top row (the axis runs top-down), second column.
-        page.mouse.click(box["x"] + box["width"] * 1.5 / len(columns), box["y"] + box["height"] * 0.5 / len(rows))
+        x = box["x"] + box["width"] * 1.5 / len(columns)  # second column
+        y = box["y"] + box["height"] * 0.5 / len(rows)  # top row
+        row = _nearest_tick(heatmap.locator(".yaxislayer-above .ytick text"), "y", y)
+        column = _nearest_tick(heatmap.locator(".xaxislayer-above .xtick text"), "x", x)
+        page.mouse.click(x, y)
         page.wait_for_function(
             "() => document.querySelector('.lm-TabBar-tab.lm-mod-current').innerText.trim() === 'Responses'",
             timeout=30_000)
         chosen_model = _select(page, "Model").evaluate("s => [...s.selectedOptions].map(o => o.text)")
         chosen_req = _select(page, "Requirement").evaluate("s => [...s.selectedOptions].map(o => o.text)")
-        assert chosen_model == [rows[0]] and chosen_req == [columns[1]]
+        assert [_plain(m) for m in chosen_model] == [row] and [_plain(r) for r in chosen_req] == [column]
         _status_says(page, r"^\d+ items? \(\d+ checks\)")
-        assert _panel(page).locator(".eud-item").inner_text().startswith(rows[0])
+        assert _plain(_panel(page).locator(".eud-item").inner_text()).startswith(row)
         _panel(page).screenshot(path=str(artifacts_dir / "responses-drilldown.png"))
 
         # 3. Side by side: a run and its rejudge, only where the verdicts differ.
@@ -127,7 +147,7 @@ def test_read_drill_compare_export_and_phone(judged, dataset_path, artifacts_dir
         # 4. Export, then change a filter: the old report is withdrawn; the new one matches.
         _tab(page, "Leaderboard")
         page.get_by_role("button", name="Export report").click()
-        download = page.locator(".eud-download")
+        download = page.locator(".eud-download", has_text="Download report")
         download.wait_for(state="visible", timeout=LOAD_MS)
         _select(page, "Models").select_option(label=[MODELS[1]])
         download.wait_for(state="hidden", timeout=30_000)

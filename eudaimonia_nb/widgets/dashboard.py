@@ -419,8 +419,8 @@ class Dashboard:
         try:
             section = build_section(key, frame, self.options)
         except FIT_ERRORS as exc:
-            tab.status.value = (f"<span class='eud-error'>This selection cannot be analysed here: "
-                                f"{html.escape(str(exc))}</span>")
+            tab.status.value = (f"<span class='eud-error'>Not estimable for this selection ({html.escape(str(exc))}); "
+                                "a wider selection (more prompts or models) may be.</span>")
             self._stale.discard(key)
             return
         tab.show(section, self.figure_width)
