@@ -382,6 +382,35 @@ def data_overview_figure(counts: pd.DataFrame) -> go.Figure:
     return fig
 
 
+NARROW = 600
+"""Below this width (a phone) legends go under the plot and long titles wrap."""
+
+
+def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
+    """Give a figure the page's width; on a narrow page, move the legend under the plot and
+    wrap the title, so title and legend never overlap."""
+    if not width:
+        return
+    title = (fig.layout.title.text or "").replace("<br>", " ")
+    if width >= NARROW:
+        fig.update_layout(width=width, title_text=title, title_font_size=None,
+                          legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+        return
+    per_line = max(20, width // 8)
+    lines, line = [], ""
+    for word in title.split(" "):
+        if line and len(line) + len(word) + 1 > per_line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    fig.update_layout(width=width, title_text="<br>".join(lines), title_font_size=13,
+                      margin_t=30 + 18 * len(lines),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0))
+    fig.update_xaxes(title_font_size=11)
+
+
 def sync_figure(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:
     """Make ``target`` show ``source`` in place (same widget, small update to the browser).
 

@@ -29,7 +29,7 @@ from ..design_code import REQUIREMENTS
 from ..formatting import csv_table, readable_table
 from ..paths import user_path
 from ..store import default_store_path
-from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
+from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
 from .responses import ResponsesView, drilldown_filters
 from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource, Options, Section,
                       VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
@@ -98,7 +98,7 @@ _STYLE = """
 .eud-controls .widget-hbox, .eud-wrap { flex-wrap:wrap; }
 .eud-controls .widget-hbox > .widget-inline-hbox, .eud-controls .widget-select-multiple { max-width:100%; }
 .eud-table td { text-align:right; }
-.eud-table td:first-child { text-align:left; }
+.eud-table td:first-child, .eud-table th:first-child { text-align:left; }
 @media (max-width: 600px) {
   .eud-controls .widget-dropdown, .eud-controls .widget-text, .eud-controls .widget-select-multiple { width:100% !important; }
   .eud-controls .widget-label { min-width:0 !important; }
@@ -171,11 +171,11 @@ class _Tab:
     def show(self, section: Section, width: int | None) -> None:
         new = False
         for name, fig in section.figures.items():
+            fig = go.Figure(fig)  # a copy: the section's figures also go into the report as they are
+            fit_to_width(fig, width)
             if name in self.figures:
                 sync_figure(self.figures[name], fig)
             else:
-                if width:
-                    fig.update_layout(width=width)
                 self.figures[name] = go.FigureWidget(fig)
                 new = True
         if new:
@@ -439,7 +439,7 @@ class Dashboard:
     def _on_width(self, _change: object) -> None:
         width = self.figure_width
         for fig in self.figures.values():
-            fig.layout.width = width
+            fit_to_width(fig, width)
             refresh_synced_state(fig)
 
     def select_tab(self, key: str) -> None:
