@@ -94,3 +94,19 @@ def test_the_dashboard_names_the_true_cause_of_an_empty_selection_and_shows_the_
     board.source_kind.value = "store"
     board.path.value = ""
     assert board.current_source().path is not None and board.current_source().path.name == "results.sqlite"
+
+
+def test_on_a_phone_titles_wrap_legends_go_under_and_gap_labels_give_way():
+    from eudaimonia_nb.plots.analysis import fit_to_width
+    import plotly.graph_objects as go
+
+    frame = filter_frame(demo_judgments(), models=["GPT-4o", "Grok 3"])
+    dumbbell = build_section("real_vs_modified", frame).figures["dumbbell"]
+    phone = go.Figure(dumbbell)
+    fit_to_width(phone, 324)
+    assert "<br>" in phone.layout.title.text and phone.layout.legend.y < 0 and phone.layout.width == 324
+    assert all(a.visible is False for a in phone.layout.annotations) and phone.layout.margin.r == 20
+    fit_to_width(phone, 1300)  # turned to landscape on a tablet: back to the desktop layout
+    assert "<br>" not in phone.layout.title.text and phone.layout.legend.y == 1.0
+    assert all(a.visible is not False for a in phone.layout.annotations)
+    assert dumbbell.layout.width is None  # the section's own figure (used by the report) is untouched

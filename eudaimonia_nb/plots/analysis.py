@@ -395,6 +395,9 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
     if width >= NARROW:
         fig.update_layout(width=width, title_text=title, title_font_size=None,
                           legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+        for annotation in fig.layout.annotations:
+            if annotation.visible is False:
+                annotation.visible = True
         return
     per_line = max(20, width // 8)
     lines, line = [], ""
@@ -409,6 +412,15 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
                       margin_t=30 + 18 * len(lines),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0))
     fig.update_xaxes(title_font_size=11)
+    # The gap labels beside or above the rows do not fit a phone: the hover and the table below
+    # carry them, so the plot gets the width and the axis title stops promising them.
+    gaps = [a for a in fig.layout.annotations if (a.text or "").lstrip("<b>").startswith("Δ")]
+    if gaps:
+        for annotation in gaps:
+            annotation.visible = False
+        title = fig.layout.xaxis.title.text or ""
+        fig.update_layout(margin_r=20)
+        fig.update_xaxes(title_text=title.split("  ·")[0].split(" (above")[0])
 
 
 def sync_figure(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:
