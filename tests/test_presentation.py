@@ -110,3 +110,14 @@ def test_on_a_phone_titles_wrap_legends_go_under_and_gap_labels_give_way():
     assert "<br>" not in phone.layout.title.text and phone.layout.legend.y == 1.0
     assert all(a.visible is not False for a in phone.layout.annotations)
     assert dumbbell.layout.width is None  # the section's own figure (used by the report) is untouched
+
+
+def test_a_variance_at_the_boundary_is_warned_on_the_page_not_only_in_the_log():
+    from eudaimonia_nb.analysis.simulate import simulate_with_truth
+
+    # No prompt effect at all: the fitted prompt SD sits at 0, where its interval is meaningless.
+    frame, _ = simulate_with_truth("common", seed=3, models=2, prompt_sd=0.0)
+    section = build_section("mixed", frame)
+    cautions = [n for n in section.notes if "Fit warning" in n]
+    assert cautions and "prompt SD" in cautions[0] and "at or near 0" in cautions[0]
+    assert "eud-caution" in cautions[0]
