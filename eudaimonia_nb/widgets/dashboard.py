@@ -15,7 +15,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 
 import anywidget
 import ipywidgets as w
@@ -28,13 +27,13 @@ from ..analysis.frames import is_simulated
 from ..design_code import REQUIREMENTS
 from ..formatting import csv_table, readable_table
 from ..paths import user_path
-from ..store import default_store_path
 from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
-from .responses import ResponsesView, drilldown_filters
 from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource, Options, Section,
                       VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
                       load_source, notices, plural,
                       principle_options)
+from ..store import default_store_path
+from .responses import ResponsesView, drilldown_filters
 
 log = logging.getLogger(__name__)
 
