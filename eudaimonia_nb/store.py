@@ -183,13 +183,14 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             raise FileNotFoundError(f"no results store at {path}")
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
     try:
-        db = sqlite3.connect(path, isolation_level=None, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL: a commit survives a process kill (not necessarily a power cut).
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
     except sqlite3.DatabaseError as exc:
+        db.close()  # not left open for the garbage collector (a ResourceWarning)
         raise StoreError(f"{path}: cannot be used as a results store ({exc})") from None
     return db
 
