@@ -7,6 +7,7 @@ One Voila start for everything (each costs seconds on a shared machine); the pag
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -151,6 +152,12 @@ def test_read_drill_compare_export_and_phone(judged, dataset_path, artifacts_dir
         download.wait_for(state="visible", timeout=LOAD_MS)
         _select(page, "Models").select_option(label=[MODELS[1]])
         download.wait_for(state="hidden", timeout=30_000)
+        # The chart follows the filter too: only the selected model's own point is left.
+        page.wait_for_function(
+            f"() => JSON.stringify(document.querySelector('.js-plotly-plot').data[0].y) === '{json.dumps([MODELS[1]])}'"
+            " && document.querySelector('.js-plotly-plot').querySelectorAll('.scatterlayer .trace:first-child .point')"
+            ".length === 1",
+            timeout=30_000)
         page.get_by_role("button", name="Export report").click()
         download.wait_for(state="visible", timeout=LOAD_MS)
         with page.expect_download() as info:
