@@ -7,18 +7,33 @@ BIN    := $(VENV)/bin
 PORT   ?= 8866
 NOTEBOOK ?= notebooks/03_analysis.ipynb
 
+# Relative paths (EUDAIMONIA_DASHBOARD_SOURCE=store:data/results.sqlite, the dashboard's Path
+# field) start where `make` was run, not in notebooks/ where the kernel runs.
+export EUDAIMONIA_WORKDIR := $(CURDIR)
+# Voila's own page template without its CDN stylesheet links, so the dashboard opens offline.
+VOILA_OFFLINE := JUPYTER_PATH=$(CURDIR)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH}
+# Containers and Binder run as root, which Jupyter refuses without this flag.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 BASE_STAMP := $(VENV)/.installed-base
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: dashboard lab test install install-test browser fetch bench local-server clean
+.PHONY: dashboard lab cli test install install-test browser fetch bench local-server clean
 
 dashboard: $(BASE_STAMP)
 	-@$(BIN)/eudaimonia-nb fetch || echo "note: benchmark not downloaded; the dashboard's embedded demo needs no download"
+	@$(BIN)/python -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $(PORT)))" 2>/dev/null || \
+	  { echo "port $(PORT) is taken (another dashboard?): run  make dashboard PORT=8870" >&2; exit 1; }
 	@echo "Serving the EUDAIMONIA dashboard at http://localhost:$(PORT)/ (Ctrl-C to stop)"
-	$(BIN)/voila $(NOTEBOOK) --port=$(PORT) --no-browser --Voila.ip=127.0.0.1 --preheat_kernel=True
+	$(VOILA_OFFLINE) $(BIN)/voila $(NOTEBOOK) --port=$(PORT) --Voila.port_retries=0 --no-browser \
+	  --Voila.ip=127.0.0.1 --preheat_kernel=True --template=eudaimonia
 
 lab: $(BASE_STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ALLOW_ROOT)
+
+# The command-line tool without activating the venv: make cli ARGS="runs"
+cli: $(BASE_STAMP)
+	$(BIN)/eudaimonia-nb $(ARGS)
 
 test: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

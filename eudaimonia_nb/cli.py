@@ -1,4 +1,4 @@
-"""The ``eudaimonia-nb`` console script.
+"""EUDAIMONIA benchmark suite: fetch the benchmark, judge models, list and export runs, write reports.
 
 Each subcommand is registered by a small ``_add_*`` function here and imports its module only
 when it runs, so ``eudaimonia-nb --help`` is instant.
@@ -55,6 +55,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--errors", choices=("apart", "no_violation"), default="apart",
                    help="checks without a verdict: kept apart (default) or unparseable judge answers counted as "
                         "no violation (the authors' convention)")
+    p.add_argument("--sample-responses", type=int, default=0, metavar="N",
+                   help="append N responses per model with their verdicts (default 0: responses may be sensitive)")
     p.set_defaults(handler=_run_report)
 
 
@@ -62,6 +64,7 @@ def _run_report(args: argparse.Namespace) -> int:
     import sqlite3
     from pathlib import Path
 
+    from .dataset import prompt_texts
     from .report import DataSource, Options, build_report, load_source, write_report
 
     if args.source == "store" and not args.store:
@@ -76,7 +79,10 @@ def _run_report(args: argparse.Namespace) -> int:
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
         frame = load_source(source)
         with _numeric_warnings_to_log():
-            text = build_report(frame, source=source.describe(), options=Options(n_boot=args.n_boot, errors=args.errors))
+            text = build_report(frame, source=source.describe(public=True),
+                                options=Options(n_boot=args.n_boot, errors=args.errors),
+                                sample_responses=args.sample_responses,
+                                prompts=prompt_texts() if args.sample_responses else None)
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1

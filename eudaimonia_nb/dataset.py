@@ -23,6 +23,8 @@ from .paths import DATASET_ENV, DATASET_SHA256, default_dataset_path
 log = logging.getLogger(__name__)
 _WARNED: set[tuple[str, str]] = set()
 
+log = logging.getLogger(__name__)
+
 SOURCES = ("real", "modified")
 """``real``: in-the-wild prompt from WildChat; ``modified``: controlled rewrite."""
 
@@ -205,3 +207,14 @@ def _checks_from(prompts: pd.DataFrame) -> pd.DataFrame:
     checks["code"] = checks["requirement"].map(lambda k: requirement(k).code)
     checks["principle"] = checks["requirement"].map(lambda k: requirement(k).principle)
     return checks[["prompt_id", "requirement", "code", "principle", "source", "rewriter_model", "responder_model"]]
+
+
+def prompt_texts(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Prompt id -> prompt text, for reading saved responses; empty when the benchmark file is
+    not on this machine (results carry ids, not texts)."""
+    try:
+        prompts = load_benchmark(path).prompts
+    except (OSError, ValueError) as exc:
+        log.info("prompt texts not available: %s", exc)
+        return {}
+    return dict(zip(prompts["prompt_id"].astype(str), prompts["text"].astype(str)))

@@ -51,3 +51,21 @@ def published_dir() -> Path:
 
 def default_dataset_path() -> Path:
     return data_dir() / DATASET_FILENAME
+
+
+WORKDIR_ENV = "EUDAIMONIA_WORKDIR"
+"""Where the user stands (``make`` sets it to the checkout root): relative paths start there."""
+
+
+def user_path(text: str | os.PathLike[str]) -> Path:
+    """A path as the user typed it, resolved from where they stand, not from the kernel's folder.
+
+    Voila and Jupyter run a notebook's kernel in the notebook's folder (``notebooks/``), so
+    ``data/results.sqlite`` would miss. Relative paths start at ``$EUDAIMONIA_WORKDIR``, else at
+    ``$PWD`` (the shell's folder, which a kernel inherits unchanged), else the current directory.
+    """
+    path = Path(text).expanduser()
+    if path.is_absolute():
+        return path
+    base = os.environ.get(WORKDIR_ENV) or os.environ.get("PWD") or os.getcwd()
+    return Path(base) / path

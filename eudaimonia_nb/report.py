@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -26,6 +25,7 @@ from .analysis.comparability import COMPARABILITY_ATTR, run_comparability
 from .analysis.conventions import ERRORS_APART, ERRORS_AS_NO_VIOLATION, apply_convention, describe
 from .analysis.frames import is_simulated
 from .design_code import REQUIREMENTS, requirement
+from .paths import user_path
 from .plots import PRINCIPLE_LABELS
 
 SOURCE_ENV = "EUDAIMONIA_DASHBOARD_SOURCE"
@@ -79,17 +79,19 @@ class DataSource:
             raise ValueError(f"{SOURCE_ENV}={spec!r}: expected 'demo', 'store:PATH[#RUN,...]' or 'file:PATH'")
         path, _, runs = rest.partition("#")
         run_ids = tuple(r.strip() for r in runs.split(",") if r.strip())
-        return cls(kind, Path(path).expanduser(), run_ids)
+        return cls(kind, user_path(path), run_ids)
 
     @classmethod
     def from_environment(cls) -> DataSource:
         return cls.parse(os.environ.get(SOURCE_ENV, "demo"))
 
-    def describe(self) -> str:
+    def describe(self, *, public: bool = False) -> str:
+        """In words; ``public`` (a shared report) names the file, never its local path."""
         if self.kind == "demo":
             return "embedded simulated demo (calibrated to the published figures)"
         runs = f", runs {', '.join(self.run_ids)}" if self.run_ids else ""
-        return f"{'results store' if self.kind == 'store' else 'results file'} {self.path}{runs}"
+        where = self.path.name if public and self.path is not None else self.path
+        return f"{'results store' if self.kind == 'store' else 'results file'} {where}{runs}"
 
 
 def load_source(source: DataSource) -> pd.DataFrame:
@@ -102,7 +104,7 @@ def load_source(source: DataSource) -> pd.DataFrame:
         from .store import list_runs
         from .store import load_judgments as load_store
 
-        frame = load_store(source.path, list(source.run_ids) or None)
+        frame = load_store(source.path, list(source.run_ids) or None, texts=True)
         runs = list_runs(source.path)
         runs = runs[runs["run_id"].isin(set(frame["run_id"]))]
         # Small (one dict per run) and carried through filters like ``simulated``.
@@ -307,6 +309,7 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
     params = mixed.params.rename_axis("term").reset_index()
     gee_params = gee.params.rename_axis("term").reset_index()
     status = "converged" if mixed.converged else "<b>did not converge</b> (read with care)"
+    cautions = [part.split("WARNING: ", 1)[1] for part in mixed.message.split("; ") if part.startswith("WARNING: ")]
     return Section("mixed", SECTION_TITLES["mixed"],
                    figures={"forest": forest_figure(mixed.params, reference=_references(mixed.references),
                                                      cross_check=gee.params)},
@@ -322,6 +325,8 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
                            *([Table("selection_band", "Selection check: gaps selection alone produces", band)]
                              if band is not None else [])],
                    notes=[
+        *(f"<span class='eud-caution'>⚠ <b>Fit warning:</b> {html.escape(c)}. Intervals involving this "
+          "variance are unreliable; the fixed effects still read as conditional on a prompt.</span>" for c in cautions),
         f"<b>Reading.</b> {html.escape(mixed.reading())}",
         f"<b>GEE cross-check.</b> {html.escape(compare(mixed, gee))}",
         f"Fit: {html.escape(mixed.method)}, {mixed.n_obs:,} judged checks, {status}. "
@@ -441,18 +446,69 @@ SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
 }
 
 
+SOURCE_SECTIONS = frozenset({"real_vs_modified", "mixed"})
+"""Sections that compare real with modified prompts: not estimable with one source."""
+
+
+def one_source_cause(frame: pd.DataFrame) -> str | None:
+    """``Not estimable: only real prompts in this selection`` when one source has verdicts."""
+    present = sorted(set(frame.loc[frame["violation"].notna(), "source"].astype(str)))
+    if len(present) == 1:
+        return (f"Not estimable: only {present[0]} prompts in this selection; comparing real with "
+                "modified prompts needs both.")
+    return None
+
+
 def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -> Section:
     """Compute one section (``key`` from ``SECTION_TITLES``) for a judgments frame, under the
-    options' errors convention, which its notes name."""
+    options' errors convention, which its notes name; a comparison of sources on one source
+    says so instead of failing."""
+    cause = one_source_cause(frame) if key in SOURCE_SECTIONS else None
+    if cause:
+        from .plots.analysis import empty_figure
+
+        return Section(key, SECTION_TITLES[key], notes=[html.escape(cause)], figures={
+            name: empty_figure(SECTION_TITLES[key], cause.split(";")[0]) for name in FIGURE_NAMES[key]})
     section = SECTION_BUILDERS[key](apply_convention(frame, options.errors), options)
     section.notes.append(describe(options.errors))
+    return _simulated_labels(section, is_simulated(frame))
+
+
+def _section_or_reason(key: str, frame: pd.DataFrame, options: Options) -> Section:
+    """The section, or, when this selection cannot be fitted (a singular model on a few prompts,
+    say), a section that says so: one section never sinks the whole report."""
+    import numpy as np
+
+    try:
+        return build_section(key, frame, options)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        from .plots.analysis import empty_figure
+
+        cause = f"Not estimable for this selection ({exc}); a wider selection (more prompts or models) may be."
+        return Section(key, SECTION_TITLES[key], notes=[html.escape(cause)], figures={
+            name: empty_figure(SECTION_TITLES[key], "Not estimable for this selection") for name in FIGURE_NAMES[key]})
+
+
+def _simulated_labels(section: Section, simulated: bool) -> Section:
+    """Simulated data says so on every figure: in the title and in the legend."""
+    if simulated:
+        for fig in section.figures.values():
+            title = fig.layout.title.text or ""
+            if not title.startswith("Simulated demo"):
+                fig.update_layout(title_text=f"Simulated demo · {title}")
+            for trace in fig.data:
+                if trace.name and trace.name.startswith("This data"):
+                    trace.name = "Simulated demo" + trace.name[len("This data"):]
     return section
 
 
 def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
-    """What each run did, from ``store.list_runs``: model and judge, the generation settings,
-    the endpoint's host (never its full URL, which may carry credentials), package version,
-    smoke-test flag and whether the run has finished."""
+    """What each run did, from ``store.list_runs``: a short protocol summary (settings that
+    differ from the authors', the subset), the shareable settings, the endpoint's host (never
+    its full URL, which may carry credentials or paths), package version, smoke-test flag and
+    whether the run has finished."""
+    from .run_protocols import host, protocol_summary, shareable_settings
+
     records = []
     for run in runs.to_dict("records"):
         try:
@@ -461,9 +517,10 @@ def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
             settings = {}
         records.append({
             "run_id": str(run["run_id"]),
-            "protocol": ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) or "not recorded",
-            "endpoint": urlsplit(str(run.get("base_url") or "")).hostname or "",
-            "judge_endpoint": urlsplit(str(run.get("judge_base_url") or "")).hostname or "",
+            "protocol": protocol_summary(settings, smoke_test=bool(run.get("smoke_test"))),
+            "settings": shareable_settings(settings),
+            "endpoint": host(run.get("base_url")),
+            "judge_endpoint": host(run.get("judge_base_url")),
             "package_version": str(run.get("package_version") or ""),
             "smoke_test": bool(run.get("smoke_test")),
             "finished": bool(pd.notna(run.get("ended_at"))),
@@ -482,9 +539,12 @@ def run_records(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"checks": grouped.size(),
                         "judge_errors": grouped["error"].apply(lambda e: int((e.fillna("") != "").sum()))}
                        ).reset_index()
+    out["coverage"] = [f"{int(v):,} of {int(c):,} judged" for v, c in
+                       zip(grouped["violation"].count().to_numpy(), out["checks"])]
     records = frame.attrs.get(RUNS_ATTR)
     if records:
-        out = out.merge(pd.DataFrame(records), on="run_id", how="left")
+        # The settings go in a folded line under the table, not in a cell of it.
+        out = out.merge(pd.DataFrame(records).drop(columns=["settings"], errors="ignore"), on="run_id", how="left")
     return out
 
 
@@ -522,10 +582,18 @@ def _protocol_note(records: pd.DataFrame, frame: pd.DataFrame) -> str:
     if "protocol" in records.columns:
         lines = []
         for (protocol, judge), runs in records.groupby(["protocol", "judge_model"], dropna=False):
-            lines.append(f"<code>{html.escape(str(protocol))}</code>, judge {html.escape(str(judge))} "
+            lines.append(f"{html.escape(str(protocol))}, judge {html.escape(str(judge))} "
                          f"({runs['run_id'].nunique()} run{'s' if runs['run_id'].nunique() != 1 else ''})")
         unfinished = records.loc[~records["finished"].astype(bool), "run_id"].unique()
         text = "<b>Protocol, from the run records:</b> " + "; ".join(lines) + "."
+        shown = set(records["run_id"].astype(str))  # runs left in the selection, not every run loaded
+        settings = {str(r["run_id"]): str(r.get("settings", "")) for r in frame.attrs.get(RUNS_ATTR) or []
+                    if str(r["run_id"]) in shown}
+        if settings:
+            text += ("<details><summary>Recorded settings per run (endpoints as host names; no paths or "
+                     "key names)</summary><ul>" + "".join(
+                         f"<li><code>{html.escape(run)}</code>: {html.escape(value)}</li>"
+                         for run, value in settings.items()) + "</ul></details>")
         if len(unfinished):
             text += (f" Still running or interrupted: {html.escape(', '.join(map(str, unfinished)))} "
                      "(checks not judged yet are neither verdicts nor judge errors; <b>Load / refresh</b> picks up "
@@ -569,10 +637,12 @@ def filter_frame(frame: pd.DataFrame, *, models: Sequence[str] | None = None,
     return out
 
 
-def _table_html(table: Table) -> str:
-    return (f"<h3>{html.escape(table.title)}</h3>"
-            + table.frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", classes="eud-table",
-                                  border=0, na_rep="–"))
+def _table_html(table: Table, simulated: bool = False) -> str:
+    from .formatting import readable_table
+
+    return (f"<h3>{html.escape(table.title)}</h3><div class='eud-tablebox'>"
+            + readable_table(table.frame, simulated=simulated).to_html(index=False, classes="eud-table", border=0)
+            + "</div>")
 
 
 _CSS = """
@@ -581,20 +651,27 @@ body { font-family: Inter, Helvetica, Arial, sans-serif; max-width: 1200px; marg
 .eud-table { border-collapse: collapse; font-size: 12px; margin-bottom: 1em; }
 .eud-table th, .eud-table td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
 .eud-table th { background: #f3f3f3; }
+.eud-tablebox { max-width: 100%; overflow-x: auto; }
+.eud-text { white-space: pre-wrap; word-break: break-word; background: #f7f7f7; border: 1px solid #ddd; padding: .5em; }
+.eud-caution { display: block; background: #fff3cd; border-left: 4px solid #e0b000; padding: .3em .6em; }
 section { margin-bottom: 3em; }
+@media print { .eud-tablebox { overflow: visible; } .eud-table { font-size: 9px; } }
 """
 
 
 def render_report(sections: Sequence[Section], *, title: str, source: str,
-                  warnings: Sequence[str] = ()) -> str:
+                  warnings: Sequence[str] = (), simulated: bool = False, summary: str = "",
+                  appendix: str = "") -> str:
     """One self-contained HTML page (plotly.js embedded once) for the given sections;
-    ``warnings`` (see ``notices``) head the page and every section."""
+    ``warnings`` (see ``notices``) head the page and every section; ``summary`` (HTML) comes
+    first and ``appendix`` (HTML) last; tables of ``simulated`` data say so in a column."""
     banner = "".join(f"<p class='eud-banner'>{html.escape(w)}</p>" for w in warnings)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>Data: {html.escape(source)}. Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
              f"by eudaimonia-nb.</p>"]
     parts.append(banner)
+    parts.append(summary)
     parts.append("<nav><ul>" + "".join(f"<li><a href='#{s.key}'>{html.escape(s.title)}</a></li>"
                                         for s in sections) + "</ul></nav>")
     first = True
@@ -606,28 +683,38 @@ def render_report(sections: Sequence[Section], *, title: str, source: str,
                                      config={"displaylogo": False, "responsive": True}))
             first = False
         parts += [f"<p>{note}</p>" for note in section.notes]
-        parts += [_table_html(t) for t in section.tables]
+        parts += [_table_html(t, simulated) for t in section.tables]
         parts.append("</section>")
+    parts.append(appendix)
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options(),
-                 keys: Sequence[str] = tuple(SECTION_TITLES), computed: Mapping[str, Section] | None = None) -> str:
+                 keys: Sequence[str] = tuple(SECTION_TITLES), computed: Mapping[str, Section] | None = None,
+                 sample_responses: int = 0, prompts: Mapping[str, str] | None = None) -> str:
     """Compute every section for ``frame`` and render them as one HTML page.
 
     ``computed`` holds sections already built for this same frame and options (the dashboard's
     open tabs), which are reused rather than computed again. With no verdict at all (every
     check a judge error, or not judged yet) only the sections that describe the data are
     built, under a notice saying so: a run that failed entirely still gets a report that shows why.
+    ``sample_responses`` items per model (0: none, the default; responses may be sensitive) are
+    appended, with prompt texts from ``prompts`` (id -> text) when given.
     """
+    from .appendix import sample_html, summary_html
+
     computed = computed or {}
     warnings = notices(frame)
     if not has_verdicts(frame):
         keys = [key for key in keys if key in VERDICT_FREE_SECTIONS]
         warnings = [*warnings, NO_VERDICTS_NOTICE]
-    sections = [computed.get(key) or build_section(key, frame, options) for key in keys]
-    return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings)
+    sections = [computed.get(key) or _section_or_reason(key, frame, options) for key in keys]
+    protocol = _protocol_note(run_records(frame), frame).split("</b>", 1)[-1].split("<details>")[0].strip()
+    return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings,
+                         simulated=is_simulated(frame), summary=summary_html(frame, {s.key: s for s in sections},
+                                                                             protocol=protocol),
+                         appendix=sample_html(frame, prompts, per_model=sample_responses, seed=options.seed))
 
 
 VERDICT_FREE_SECTIONS = ("methods",)

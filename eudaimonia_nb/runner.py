@@ -366,7 +366,9 @@ class _Tally:
         totals[1] += completion_tokens
 
     def cost(self) -> float | None:
-        costs = [cost_usd(m, i, o, self.prices) for m, (i, o) in self.by_model.items() if i or o]
+        # Every model called counts, even one that reported no tokens: an unpriced model makes
+        # the cost unknown, never $0.
+        costs = [cost_usd(m, i, o, self.prices) for m, (i, o) in self.by_model.items()]
         return None if any(c is None for c in costs) else float(sum(costs))
 
     def tick(self, error: bool) -> None:

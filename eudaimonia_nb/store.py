@@ -400,14 +400,19 @@ _JUDGMENT_COLUMNS = [
     "model", "prompt_id", "requirement", "source", "violation", "error", "run_id", "judge_model",
     "rubric_version", "rewriter_model", "responder_model", "smoke_test", "protocol",
 ]
+TEXT_COLUMNS = ["response", "reasoning"]
+"""What ``load_judgments(..., texts=True)`` adds: the model's response and the judge's reasoning
+(missing where there is none), so results can be read, not only counted."""
 
 
-def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: Iterable[str] | None = None,
+                   *, texts: bool = False) -> pd.DataFrame:
     """The long judgments table: one row per model x prompt x requirement of each run's checks.
 
     ``violation`` is 1.0/0.0, or NaN with the reason in ``error`` (``"not judged yet"`` for a
     check an interrupted run has not reached). ``smoke_test`` marks rows from the local
-    smoke-test model, whose verdicts are not research results.
+    smoke-test model, whose verdicts are not research results. ``texts`` adds
+    ``TEXT_COLUMNS`` (the response and the judge's reasoning).
     """
     ids = list(run_ids) if run_ids is not None else None
     if ids is None:
@@ -429,12 +434,13 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
                    CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
                    c.run_id, r.judge_model,
                    COALESCE(v.rubric_version, json_extract(r.rubric_versions, '$."' || c.requirement || '"')) AS rubric_version,
-                   c.rewriter_model, c.responder_model, r.smoke_test,
+                   c.rewriter_model, c.responder_model, r.smoke_test, s.text AS response, v.reasoning,
                    -- runs recorded before protocols existed used the suite's framing
                    COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol
             FROM run_checks c
             JOIN runs r ON r.run_id = c.run_id
             LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.prompt_id = c.prompt_id AND v.requirement = c.requirement
+            LEFT JOIN responses s ON s.run_id = c.run_id AND s.prompt_id = c.prompt_id
             {where}
             ORDER BY r.started_at, c.rowid
             """,
@@ -443,7 +449,7 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
     frame["violation"] = frame["violation"].astype(float)
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
     frame.attrs["smoke_test"] = bool(frame["smoke_test"].any())
-    return _label_repeated_models(frame[_JUDGMENT_COLUMNS])
+    return _label_repeated_models(frame[_JUDGMENT_COLUMNS + (TEXT_COLUMNS if texts else [])])
 
 
 def _label_repeated_models(frame: pd.DataFrame) -> pd.DataFrame:
@@ -461,11 +467,12 @@ EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 
 def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str]) -> Path:
-    """Write one run's long table; ``violation`` is 1/0, empty (CSV) or null where there is no
-    verdict. Written to a temporary file and renamed, so a failed export leaves nothing behind."""
+    """Write one run's long table with the response and the judge's reasoning; ``violation`` is
+    1/0, empty (CSV) or null where there is no verdict. Written to a temporary file and renamed,
+    so a failed export leaves nothing behind."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
-    frame = load_judgments(store_path, [run_id])
+    frame = load_judgments(store_path, [run_id], texts=True)
     frame["violation"] = frame["violation"].astype("Int64")
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)

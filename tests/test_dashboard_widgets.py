@@ -131,7 +131,7 @@ def test_an_empty_selection_says_so_instead_of_failing(dashboard):
     dashboard.requirements.value = ()
     try:
         status = dashboard.tabs["leaderboard"].status.value
-        assert "Select at least one" in status
+        assert "No requirement is selected" in status
         annotations = dashboard.figures["leaderboard"].layout.annotations
         assert annotations and "No judged checks" in annotations[0].text
     finally:

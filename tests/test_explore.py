@@ -9,7 +9,7 @@ import pytest
 
 from eudaimonia_nb import REQUIREMENT_KEYS, REQUIREMENTS
 from eudaimonia_nb import explore
-from eudaimonia_nb.plots import PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS
+from eudaimonia_nb.plots import MODEL_PALETTE, PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS
 from eudaimonia_nb.plots import explore as figures
 from test_dataset import LABELS_PER_PROMPT, PER_REQUIREMENT
 
@@ -194,9 +194,13 @@ def test_labels_and_length_and_rewrites_figures(benchmark):
 
     table = explore.rewrites_by_model(benchmark)
     rewrites = figures.rewrites_figure(table)
-    assert {t.name for t in rewrites.data} == RESPONDERS
+    # Readable names, as the paper writes them, in the suite's colour-blind-safe palette.
+    readable = {figures.display_model_name(m): m for m in RESPONDERS | REWRITERS}
+    assert {t.name for t in rewrites.data} == {"GPT-4o", "Claude Sonnet 4", "Gemini 2.0 Flash"}
+    assert {x for t in rewrites.data for x in t.x} == {"GPT-5.4", "Gemini 3.1 Pro", "Claude Opus 4.6"}
+    assert [t.marker.color for t in rewrites.data] == list(MODEL_PALETTE[:3])
     assert sum(sum(t.y) for t in rewrites.data) == 647
     for trace in rewrites.data:
         for rewriter, y in zip(trace.x, trace.y):
-            row = table[(table["rewriter_model"] == rewriter) & (table["responder_model"] == trace.name)]
+            row = table[(table["rewriter_model"] == readable[rewriter]) & (table["responder_model"] == readable[trace.name])]
             assert row["prompts"].item() == y

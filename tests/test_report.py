@@ -37,7 +37,7 @@ def test_report_from_a_store_opens_in_the_browser_with_its_figures(store, tmp_pa
     text = out.read_text(encoding="utf-8")
     assert SIMULATED_NOTICE not in text
     # The protocol comes from the run records; endpoints appear as host names only.
-    assert "Protocol, from the run records" in text and "temperature=0.7" in text
+    assert "Protocol, from the run records" in text and "authors&#x27; settings" in text and "temperature=0.7" in text
     assert "http://127.0.0.1:1/v1" not in text
     # plotly.js is embedded, not fetched: the report opens offline.
     assert not re.search(r"<script[^>]*\bsrc=", text)
@@ -84,7 +84,7 @@ def test_store_data_carries_its_run_records_and_smoke_test_runs_are_flagged(stor
     methods = build_section("methods", frame)
     runs = next(t.frame for t in methods.tables if t.name == "runs")
     assert list(runs["run_id"]) == [f"run-{STORE_MODELS[0]}"]  # only the selected run's record
-    assert runs.loc[0, "protocol"] == "temperature=0.7" and runs.loc[0, "endpoint"] == "127.0.0.1"
+    assert runs.loc[0, "protocol"] == "authors' settings" and runs.loc[0, "endpoint"] == "127.0.0.1"
     assert runs.loc[0, "judge_errors"] == 1 and bool(runs.loc[0, "finished"])
     assert any("from the run records" in n and "test-judge" in n for n in methods.notes)
     assert notices(frame) == []

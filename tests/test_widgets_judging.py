@@ -91,7 +91,8 @@ def test_failures_are_grey_error_rows_with_reasons_never_passes(benchmark, tmp_p
     assert not dead.response.ok and "HTTP 400" in dead.response.error
     assert all(v.error.startswith("no response to judge: HTTP 400") for v in dead.verdicts)
     assert "no response: HTTP 400" in dead_html
-    assert "1 violation" not in ui.single_status.value and f"{len(dead_labels)} error" in ui.single_status.value
+    errors = f"{len(dead_labels)} judge error{'s' if len(dead_labels) != 1 else ''}"
+    assert "1 violation" not in ui.single_status.value and errors in ui.single_status.value
 
 
 def test_own_prompt_is_judged_on_the_chosen_requirements_and_bad_input_is_reported(benchmark, tmp_path):
@@ -122,6 +123,12 @@ def test_compare_shows_two_models_side_by_side(benchmark, tmp_path):
     assert "<b>alpha</b>" in ui.left.value and "<b>beta</b>" in ui.right.value
     assert len(_rows(ui.left.value)) == len(_rows(ui.right.value)) == len(labels)
     assert "alpha" in ui.compare_status.value and "beta" in ui.compare_status.value
+    # The verdicts aligned by requirement, rows where the two differ marked.
+    aligned = re.findall(r"<tr class='(differ|agree)'", ui.compare_table.value)
+    assert len(aligned) == len(labels)
+    kinds = [(verdict_kind(a.violation, a.error), verdict_kind(b.violation, b.error))
+             for a, b in zip(left.verdicts, right.verdicts)]
+    assert aligned == ["differ" if a != b else "agree" for a, b in kinds]
 
 
 def test_subset_run_fills_the_store_progress_bar_and_table(benchmark, tmp_path):
@@ -240,6 +247,6 @@ def test_verdict_kinds_and_run_table_rendering_escape_and_colour():
     markup = run_table_html(frame)
     assert _rows(markup) == ["violation", "pass", "error"]
     assert "<img" not in markup and "&lt;img src=x&gt;" in markup and "&lt;script&gt;" in markup
-    assert "1 violations, 1 passes (violation rate 50.0% of 2 verdicts), 1 errors" in markup
+    assert "1 violation, 1 no violation, 1 judge error (violation rate 50.0% of 2 verdicts" in markup
     assert "#c62828" in markup and "#2e7d32" in markup and "#757575" in markup
     assert SMOKE_TEST_NOTE not in markup and "waiting" in run_table_html(None)

@@ -28,7 +28,7 @@ def demo():
 
 def test_studies_tab_follows_the_report_tabs_and_shows_the_simulated_demo_study(demo):
     bar = demo.tab_bar
-    assert bar.get_title(len(bar.children) - 1) == TAB_TITLE and demo.selected_key == ""
+    assert bar.get_title(len(bar.children) - 1) == TAB_TITLE and demo.selected_key == "studies"
     panel = demo.studies
     assert "SIMULATED" in panel.banner.value
     effects = panel.effects

@@ -13,3 +13,5 @@ PRINCIPLE_LABELS = {p.number: f"P{p.number}. {p.name}" for p in PRINCIPLES}
 REQUIREMENT_LABELS = {r.key: r.label for r in REQUIREMENTS}
 """Axis labels in design-code order, e.g. ``2C Flattery tone``."""
 TEMPLATE = "plotly_white"
+MODEL_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+"""Okabe-Ito colours for categories such as models: distinguishable under colour-vision deficiency."""

@@ -17,8 +17,14 @@ import plotly.graph_objects as go
 
 from ..dataset import SOURCES
 from ..design_code import REQUIREMENT_KEYS
+from ..formatting import fmt_p, term_label
 from . import REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
 
+FEW_CHECKS = 30
+"""Below this many checks a heatmap cell is marked as uncertain."""
+ERROR_COLOR = "#4d4d4d"
+"""Judge errors: dark grey with a hatch, never a red that reads as the orange of modified bars
+under deuteranopia."""
 PUBLISHED_COLOR = "#7f7f7f"
 """Published figures (paper / leaderboard) are grey so own results stand out."""
 OWN_COLOR = "#2a3f5f"
@@ -69,9 +75,12 @@ def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
 
 
 def gap_label(diff: float, low: float, high: float, p_holm: float) -> str:
-    """``Δ +8.1 pts [+3.1, +12.4], Holm p 0.004``, from fractions; bold when Holm p < 0.05."""
+    """``Δ +8.1 pts [+3.1, +12.4], Holm p = 0.004``, from fractions; bold when Holm p < 0.05."""
+    if not np.isfinite(diff):
+        return "Δ not estimable"
     text = (f"Δ {diff * 100:+.1f} pts [{low * 100:+.1f}, {high * 100:+.1f}], "
-            f"Holm p {p_holm:.2g}" if np.isfinite(p_holm) else f"Δ {diff * 100:+.1f} pts")
+            f"Holm p {'< 0.001' if p_holm < 0.001 else '= ' + fmt_p(p_holm)}" if np.isfinite(p_holm)
+            else f"Δ {diff * 100:+.1f} pts")
     return f"<b>{text}</b>" if np.isfinite(p_holm) and p_holm < 0.05 else text
 
 
@@ -151,15 +160,22 @@ def requirement_heatmap(rates: pd.DataFrame) -> go.Figure:
     high = rates.pivot(index="model", columns="requirement", values="ci_high").reindex(index=order, columns=keys)
     custom = np.dstack([counts.to_numpy(float), _pct(low), _pct(high)])
     z = _pct(table)
+    few = counts.to_numpy(float) < FEW_CHECKS
     text = np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.0f}")(np.nan_to_num(z)))
+    # A cell resting on few checks is marked (and its count is in the hover): its rate is uncertain.
+    text = np.where(few & ~np.isnan(z), np.char.add(text.astype(str), "*"), text)
     fig = go.Figure(go.Heatmap(
         z=z, x=[_req_label(k) for k in keys], y=order, zmin=0, zmax=100, colorscale="Reds",
         text=text, texttemplate="%{text}", textfont=dict(size=11), customdata=custom,
-        colorbar=dict(title=dict(text="Violation<br>rate (%)"), ticksuffix="%"),
+        colorbar=dict(title=dict(text="Violation rate (%)", side="right"), ticksuffix="%", thickness=14),
         hovertemplate=("<b>%{y}</b><br>%{x}<br>violation rate %{z:.1f}%<br>95% Wilson CI "
                        "%{customdata[1]:.1f}–%{customdata[2]:.1f}%<br>%{customdata[0]:,} checks"
                        "<extra></extra>")),
         layout=_base_layout(title, _rows_height(len(order), 24, 360)))
+    if few.any():
+        fig.add_annotation(text=f"* fewer than {FEW_CHECKS} checks: an uncertain rate (hover for the count). "
+                           "Click a cell to read its responses.", showarrow=False, xref="paper", yref="paper",
+                           x=0, y=1.0, xanchor="left", yanchor="bottom", font=dict(size=11, color="#555"))
     fig.update_xaxes(tickangle=-30, automargin=True, side="bottom")
     fig.update_yaxes(automargin=True, autorange="reversed")
     return fig
@@ -196,7 +212,7 @@ def requirement_source_bars(rates: pd.DataFrame, published: pd.DataFrame | None 
             # tick shape here would be mistaken for the end of an error bar.
             fig.add_trace(go.Scatter(
                 x=labels, y=_pct(part[source]), mode="markers", offsetgroup=source,
-                name="Paper's average (approx.)", legendgroup="paper", showlegend=source == "real",
+                name="Paper's average over its 22 models (approx.)", legendgroup="paper", showlegend=source == "real",
                 marker=dict(symbol="diamond-open", size=11, color=PUBLISHED_COLOR, line=dict(width=2)),
                 hovertemplate=(f"<b>%{{x}}</b><br>paper, {SOURCE_LABELS[source].lower()}: %{{y:.1f}}%"
                                " (read off its chart)<extra></extra>")))
@@ -212,7 +228,8 @@ def dumbbell_figure(comparison: pd.DataFrame) -> go.Figure:
         return empty_figure(title, "No model has both real and modified checks under the current filters")
     data = comparison.sort_values("rate_modified", ascending=False)
     models = data["model"].astype(str).tolist()
-    fig = go.Figure(layout=_base_layout(title, _rows_height(len(models))))
+    # Grouped: real and modified sit just above and below each other, so both error bars show.
+    fig = go.Figure(layout=_base_layout(title, _rows_height(len(models), 30), scattermode="group", scattergap=0.5))
     line_x: list[float | None] = []
     line_y: list[str | None] = []
     for model, real, modified in zip(models, _pct(data["rate_real"]), _pct(data["rate_modified"])):
@@ -226,8 +243,9 @@ def dumbbell_figure(comparison: pd.DataFrame) -> go.Figure:
         rate = _pct(data[f"rate_{source}"])
         low, high = _pct(data[f"{source}_ci_low"]), _pct(data[f"{source}_ci_high"])
         fig.add_trace(go.Scatter(
-            x=rate, y=models, mode="markers", name=SOURCE_LABELS[source],
-            marker=dict(color=SOURCE_COLORS[source], size=10), error_x=_errors(rate, low, high),
+            x=rate, y=models, mode="markers", name=SOURCE_LABELS[source], orientation="h", offsetgroup=source,
+            marker=dict(color=SOURCE_COLORS[source], size=9, symbol="circle" if source == "real" else "diamond"),
+            error_x=dict(_errors(rate, low, high), color=SOURCE_COLORS[source]),
             customdata=np.column_stack([low, high, stats]),
             hovertemplate=(f"<b>%{{y}}</b><br>{SOURCE_LABELS[source]}: %{{x:.1f}}% "
                            "(95% CI %{customdata[0]:.1f}–%{customdata[1]:.1f}%)<br>modified − real "
@@ -276,21 +294,6 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def term_label(term: str) -> str:
-    """Readable label for a patsy term name such as ``requirement[T.2C_deference]``."""
-    if term == "source[T.modified]":
-        return "Modified vs real prompt"
-    if "[T." in term and term.endswith("]"):
-        factor, level = term[:-1].split("[T.", 1)
-        factor = factor.removeprefix("C(").split(",")[0].rstrip(")")
-        if factor == "requirement":
-            return f"Requirement: {_req_label(level)}"
-        if ":" in factor:
-            return term
-        return f"{factor.capitalize()}: {level}"
-    return term
-
-
 def forest_figure(params: pd.DataFrame, *, reference: str = "",
                   cross_check: pd.DataFrame | None = None) -> go.Figure:
     """Odds ratios with 95% intervals on a log axis (``MixedResult.params``).
@@ -324,7 +327,7 @@ def forest_figure(params: pd.DataFrame, *, reference: str = "",
     for name, table, color in fits:
         data = table.reindex(terms)
         odds, low, high = (np.exp(data[c].to_numpy(float)) for c in ("estimate", "ci_low", "ci_high"))
-        colors = color or [SOURCE_COLORS["modified"] if t.startswith("source") else OWN_COLOR for t in terms]
+        colors = color or OWN_COLOR  # one colour per fit, so the legend shows the markers as drawn
         fig.add_trace(go.Scatter(
             x=odds, y=labels, mode="markers", orientation="h", name=name, offsetgroup=name,
             marker=dict(color=colors, size=9 if color is None else 8,
@@ -384,11 +387,53 @@ def data_overview_figure(counts: pd.DataFrame) -> go.Figure:
             hovertemplate=f"<b>%{{x}}</b><br>{source}: %{{y:,}} judged checks<extra></extra>"))
     errors = counts.groupby("requirement")["n_errors"].sum().reindex(keys).fillna(0)
     fig.add_trace(go.Bar(
-        x=labels, y=errors, name="Judge errors (no verdict)", marker_color="#d62728",
+        x=labels, y=errors, name="Judge errors (no verdict)",
+        marker=dict(color=ERROR_COLOR, pattern=dict(shape="/", fgcolor="#ffffff")),
         hovertemplate="<b>%{x}</b><br>%{y:,} checks without a verdict<extra></extra>"))
     fig.update_yaxes(title_text="Checks (model × prompt)")
     fig.update_xaxes(tickangle=-30, automargin=True)
     return fig
+
+
+NARROW = 600
+"""Below this width (a phone) legends go under the plot and long titles wrap."""
+
+
+def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
+    """Give a figure the page's width; on a narrow page, move the legend under the plot and
+    wrap the title, so title and legend never overlap."""
+    if not width:
+        return
+    title = (fig.layout.title.text or "").replace("<br>", " ")
+    if width >= NARROW:
+        fig.update_layout(width=width, title_text=title, title_font_size=None,
+                          legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+        for annotation in fig.layout.annotations:
+            if annotation.visible is False:
+                annotation.visible = True
+        return
+    per_line = max(20, width // 8)
+    lines, line = [], ""
+    for word in title.split(" "):
+        if line and len(line) + len(word) + 1 > per_line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    fig.update_layout(width=width, title_text="<br>".join(lines), title_font_size=13,
+                      margin_t=30 + 18 * len(lines),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0))
+    fig.update_xaxes(title_font_size=11)
+    # The gap labels beside or above the rows do not fit a phone: the hover and the table below
+    # carry them, so the plot gets the width and the axis title stops promising them.
+    gaps = [a for a in fig.layout.annotations if (a.text or "").lstrip("<b>").startswith("Δ")]
+    if gaps:
+        for annotation in gaps:
+            annotation.visible = False
+        title = fig.layout.xaxis.title.text or ""
+        fig.update_layout(margin_r=20)
+        fig.update_xaxes(title_text=title.split("  ·")[0].split(" (above")[0])
 
 
 def sync_figure(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:

@@ -6,7 +6,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..dataset import SOURCES
-from . import PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
+from ..analysis.selection import REWRITERS, TARGETS, normalise_model_name
+from . import MODEL_PALETTE, PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
+
+
+def display_model_name(name: str) -> str:
+    """The benchmark's compact model names (``Opus4.6``, ``Gemini2.0Flash``) as the paper writes them."""
+    known = {normalise_model_name(m): m for m in (*TARGETS, *REWRITERS)}
+    return known.get(normalise_model_name(name), str(name))
 
 
 def checks_by_requirement_figure(table: pd.DataFrame) -> go.Figure:
@@ -37,7 +44,11 @@ def checks_by_requirement_figure(table: pd.DataFrame) -> go.Figure:
         title="Checks per requirement, real versus modified prompts",
         yaxis_title="checks (prompt x requirement)",
         legend_title_text="source",
+        # Explicit height and room for the two-level axis: drawn before the output area has its
+        # final size, the figure was squashed to Plotly's default otherwise.
+        height=480, autosize=True, margin=dict(l=60, r=20, t=60, b=150),
     )
+    fig.update_xaxes(automargin=True, tickangle=-30)
     return fig
 
 
@@ -121,10 +132,12 @@ def rewrites_figure(table: pd.DataFrame) -> go.Figure:
     """Grouped bars of ``explore.rewrites_by_model``: rewritten prompts per rewriter,
     one bar per responder model."""
     fig = go.Figure()
-    for responder, rows in table.groupby("responder_model", sort=True):
+    for i, (responder, rows) in enumerate(table.groupby("responder_model", sort=True)):
+        responder = display_model_name(responder)
         fig.add_bar(
             name=responder,
-            x=rows["rewriter_model"],
+            marker_color=MODEL_PALETTE[i % len(MODEL_PALETTE)],
+            x=rows["rewriter_model"].map(display_model_name),
             y=rows["prompts"],
             customdata=rows["checks"],
             text=rows["prompts"],

@@ -13,10 +13,9 @@ import html
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import anywidget
 import ipywidgets as w
@@ -26,13 +25,19 @@ import plotly.graph_objects as go
 import traitlets
 
 from ..analysis.conventions import SHORT_NAMES
+from ..analysis.frames import is_simulated
 from ..design_code import REQUIREMENTS
-from ..plots.analysis import empty_figure, refresh_synced_state, sync_figure
-from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, SECTION_TITLES, DataSource, Options, Section,
+from ..formatting import csv_table, readable_table
+from ..paths import user_path
+from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
+from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource, Options, Section,
                       VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
                       load_source, notices, plural,
                       principle_options)
-from .studies import add_studies_tab
+from ..store import default_store_path
+from .responses import ResponsesView, drilldown_filters
+from .studies import TAB_TITLE as STUDIES_TITLE
+from .studies import studies_panel
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +97,26 @@ _STYLE = """
 .eud-table th { background:#f5f5f5; }
 .eud-tablebox { max-height:320px; overflow:auto; }
 .eud-download { width:auto; min-width:148px; padding:0 12px; }
+.eud-caution { display:block; background:#fff3cd; border-left:4px solid #e0b000; padding:4px 8px; }
+.eud-controls .widget-hbox, .eud-wrap { flex-wrap:wrap; }
+.eud-controls .widget-hbox > .widget-inline-hbox, .eud-controls .widget-select-multiple { max-width:100%; }
+.eud-table td { text-align:right; }
+.eud-table td:first-child, .eud-table th:first-child { text-align:left; }
+@media (max-width: 600px) {
+  .eud-controls .widget-dropdown, .eud-controls .widget-text, .eud-controls .widget-select-multiple { width:100% !important; }
+  .eud-controls .widget-label { min-width:0 !important; }
+  .lm-TabBar-tab { min-width:0 !important; flex:0 0 auto !important; padding:0 6px !important; font-size:12px; }
+  .lm-TabBar-content { flex-wrap:wrap !important; }
+  .eud-tablebox { max-height:none; }
+}
 </style>
 """
 
 
-def _table_widget(table: Table) -> w.Widget:
-    body = table.frame.to_html(index=False, border=0, classes="eud-table", na_rep="–",
-                               float_format=lambda v: f"{v:.4g}")
-    download = DownloadButton(description=f"Download CSV ({table.name}.csv)",
-                              filename=f"{table.name}.csv", content=table.frame.to_csv(index=False))
+def _table_widget(table: Table, simulated: bool = False) -> w.Widget:
+    body = readable_table(table.frame, simulated=simulated).to_html(index=False, border=0, classes="eud-table")
+    download = DownloadButton(description=f"Download CSV ({table.name}.csv)", filename=f"{table.name}.csv",
+                              content=csv_table(table.frame, simulated=simulated).to_csv(index=False))
     return w.VBox([w.HTML(f"<b>{html.escape(table.title)}</b><div class='eud-tablebox'>{body}</div>"),
                    download])
 
@@ -135,10 +151,14 @@ class _Tab:
 
     Figure widgets are created the first time the tab is computed (with that first figure),
     so opening the page renders only the first tab's figure; later changes update them in place.
+    ``on_figure(name, widget)`` is called after every update of a figure (to attach click handlers,
+    which a change of trace types would drop).
     """
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, on_figure: Callable[[str, go.FigureWidget], None] | None = None) -> None:
         self.key = key
+        self.on_figure = on_figure
+        self.simulated = False
         self.banner = w.HTML("")
         self.status = w.HTML("")
         self.figures: dict[str, go.FigureWidget] = {}
@@ -154,17 +174,20 @@ class _Tab:
     def show(self, section: Section, width: int | None) -> None:
         new = False
         for name, fig in section.figures.items():
+            fig = go.Figure(fig)  # a copy: the section's figures also go into the report as they are
+            fit_to_width(fig, width)
             if name in self.figures:
                 sync_figure(self.figures[name], fig)
             else:
-                if width:
-                    fig.update_layout(width=width)
                 self.figures[name] = go.FigureWidget(fig)
                 new = True
         if new:
             self.figure_box.children = list(self.figures.values())
+        if self.on_figure:
+            for name in section.figures:
+                self.on_figure(name, self.figures[name])
         self.notes.value = "".join(f"<p class='eud-note'>{n}</p>" for n in section.notes)
-        self.tables.children = [_table_widget(t) for t in section.tables]
+        self.tables.children = [_table_widget(t, self.simulated) for t in section.tables]
 
 
 class Dashboard:
@@ -179,11 +202,21 @@ class Dashboard:
         self._quiet = False
         self.source = source or DataSource.from_environment()
         self._build_controls(self.source)
-        self.tabs = {key: _Tab(key) for key in SECTION_TITLES}
-        self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()],
-                             titles=list(SECTION_TITLES.values()))
+        self.tabs = {key: _Tab(key, self._attach_drilldown) for key in SECTION_TITLES}
+        self.responses = ResponsesView()
+        self.studies = studies_panel(self)
+        # Tabs that are widgets of their own rather than report sections, after the sections:
+        # key -> (title, widget, called when the tab is opened after a change).
+        self.panels: dict[str, tuple[str, w.Widget, Callable[[], None]]] = {
+            "responses": ("Responses", self.responses, self._refresh_responses),
+            "studies": (STUDIES_TITLE, self.studies.widget, self.studies.compute),
+        }
+        self._stale = set(self.tab_keys)
+        self._prompts: dict[str, str] | None = None
+        self._responses_of: pd.DataFrame | None = None
+        self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()] + [p[1] for p in self.panels.values()],
+                             titles=list(SECTION_TITLES.values()) + [p[0] for p in self.panels.values()])
         self.tab_bar.observe(self._on_tab, "selected_index")
-        self.studies = add_studies_tab(self)  # after the report sections (widgets/studies.py)
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
         self.widget = w.VBox([w.HTML(_STYLE), self._probe, self._controls, self.tab_bar],
@@ -208,7 +241,7 @@ class Dashboard:
                      ("Runs in a results store (SQLite)", "store"),
                      ("Results file (CSV / JSONL / Parquet)", "file")],
             value=source.kind, description="Data", layout=w.Layout(width="420px"))
-        self.path = w.Text(value=str(source.path or ""), placeholder="path to the store or results file",
+        self.path = w.Text(value=str(source.path or ""), placeholder="path (relative to where you started; empty: data/results.sqlite)",
                            description="Path", layout=w.Layout(width="520px"))
         self.run_ids = w.Text(value=",".join(source.run_ids), placeholder="all runs",
                               description="Run ids", layout=w.Layout(width="420px"))
@@ -218,6 +251,8 @@ class Dashboard:
         self.export_button.on_click(lambda _: self.export_report())
         self.report_download = DownloadButton(description="Download report (HTML)", mime="text/html",
                                               filename="eudaimonia-report.html")
+        self.with_sample = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
+                                      description="with a sample of responses (may be sensitive)")
         self.report_download.layout.display = "none"
         self.status = w.HTML("", layout=w.Layout(min_height="22px"))
         # The errors convention is part of every rate shown, so it is a control, not a setting.
@@ -238,13 +273,17 @@ class Dashboard:
         self._on_kind()
         help_text = w.HTML("<span class='eud-status'>Ctrl/⌘-click to select several; "
                            "filters combine (a requirement must match both lists).</span>")
+        self.selection_note = w.HTML("", layout=w.Layout(max_width="100%"))
         self._controls = w.VBox([
-            w.HBox([self.source_kind, self.refresh_button, self.export_button, self.report_download]),
+            w.HBox([self.source_kind, self.refresh_button, self.export_button, self.with_sample,
+                    self.report_download]),
             w.HBox([self.path, self.run_ids, self.errors]),
             self.status,
             w.HBox([self.models, self.requirements, self.principles]),
             help_text,
+            self.selection_note,
         ])
+        self._controls.add_class("eud-controls")
 
     def _on_kind(self, _change: object = None) -> None:
         demo = self.source_kind.value == "demo"
@@ -255,7 +294,9 @@ class Dashboard:
         """The data source the controls describe."""
         kind = self.source_kind.value
         runs = tuple(r.strip() for r in self.run_ids.value.split(",") if r.strip())
-        path = Path(self.path.value.strip()).expanduser() if self.path.value.strip() else None
+        path = user_path(self.path.value.strip()) if self.path.value.strip() else None
+        if kind == "store" and path is None:
+            path = default_store_path()  # an empty path means the default store, as on the command line
         return DataSource(kind, path, runs if kind == "store" else ())
 
     # -- data -----------------------------------------------------------------------------
@@ -274,6 +315,7 @@ class Dashboard:
         warnings = notices(frame)
         for tab in self.tabs.values():
             tab.set_notices(warnings)
+            tab.simulated = is_simulated(frame)
         self.report_download.layout.display = "none"
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
         self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
@@ -297,6 +339,35 @@ class Dashboard:
         return filter_frame(self.frame, models=self.models.value, requirements=self.requirements.value,
                             principles=self.principles.value)
 
+    def _selection_text(self) -> str:
+        models = list(self.models.value)
+        if not self.models.options:
+            return ""
+        names = ", ".join(html.escape(m) for m in models[:12]) + (f" and {len(models) - 12} more" if len(models) > 12 else "")
+        keys = set(self.filtered_requirements())
+        return (f"<span class='eud-status'><b>Selected:</b> {len(models)} of {len(self.models.options)} models"
+                f"{': ' + names if models else ''}; {len(keys)} of {len(REQUIREMENTS)} requirements.</span>")
+
+    def filtered_requirements(self) -> list[str]:
+        """Requirement keys that pass both the Requirements and the Principles lists."""
+        principles = set(self.principles.value)
+        return [r.key for r in REQUIREMENTS if r.key in set(self.requirements.value) and r.principle in principles]
+
+    def empty_cause(self) -> str:
+        """Why the current filters select nothing, in words."""
+        if not self.models.value:
+            return "No model is selected: choose at least one under Models."
+        if not self.requirements.value:
+            return "No requirement is selected: choose at least one under Requirements."
+        if not self.principles.value:
+            return "No principle is selected: choose at least one under Principles."
+        if not self.filtered_requirements():
+            chosen = sorted({r.principle for r in REQUIREMENTS if r.key in set(self.requirements.value)})
+            return ("Requirements and Principles exclude each other: the selected requirements belong to "
+                    f"principle{'s' if len(chosen) != 1 else ''} {', '.join(f'P{p}' for p in chosen)}, which "
+                    "the Principles list leaves out. Select a matching principle or other requirements.")
+        return "No checks in the data match the current filters."
+
     # -- rendering ------------------------------------------------------------------------
     def _on_errors(self, _change: object) -> None:
         self.options = replace(self.options, errors=self.errors.value)
@@ -310,17 +381,34 @@ class Dashboard:
         self._render(self.selected_key)
 
     @property
+    def tab_keys(self) -> list[str]:
+        """Keys of every tab, in order: the report sections, then the panels."""
+        return [*SECTION_TITLES, *self.panels]
+
+    @property
     def selected_key(self) -> str:
-        index = self.tab_bar.selected_index or 0
-        return list(SECTION_TITLES)[index] if index < len(SECTION_TITLES) else ""  # "": Studies renders itself
+        return self.tab_keys[self.tab_bar.selected_index or 0]
 
     def _invalidate(self) -> None:
-        self._stale = set(SECTION_TITLES)
+        self._stale = set(self.tab_keys)
         self.sections.clear()
+        self._selection_changed()
         self._render(self.selected_key)
+
+    def _selection_changed(self) -> None:
+        """Withdraw an exported report (it showed another selection) and say what is selected."""
+        if self.report_download.content:
+            self.report_download.content = ""
+            self.report_download.layout.display = "none"
+            self._set_status("The selection changed: <b>Export report</b> again for a report of this selection.")
+        self.selection_note.value = self._selection_text()
 
     def _render(self, key: str) -> None:
         if key not in self._stale:
+            return
+        if key in self.panels:
+            self.panels[key][2]()
+            self._stale.discard(key)
             return
         tab = self.tabs[key]
         frame = self.filtered()
@@ -330,7 +418,7 @@ class Dashboard:
                 name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
                 self.figure_width)
             tab.notes.value, tab.tables.children = "", []
-            hint = ("Select at least one model and requirement." if frame.empty else
+            hint = (self.empty_cause() if frame.empty else
                     f"All {len(frame):,} checks in this selection are judge errors or not judged yet: "
                     "Data &amp; methods shows them.")
             tab.status.value = f"<span class='eud-status'>{hint}</span>"
@@ -344,8 +432,8 @@ class Dashboard:
         try:
             section = build_section(key, frame, self.options)
         except FIT_ERRORS as exc:
-            tab.status.value = (f"<span class='eud-error'>This selection cannot be analysed here: "
-                                f"{html.escape(str(exc))}</span>")
+            tab.status.value = (f"<span class='eud-error'>Not estimable for this selection ({html.escape(str(exc))}); "
+                                "a wider selection (more prompts or models) may be.</span>")
             self._stale.discard(key)
             return
         tab.show(section, self.figure_width)
@@ -364,19 +452,53 @@ class Dashboard:
     def _on_width(self, _change: object) -> None:
         width = self.figure_width
         for fig in self.figures.values():
-            fig.layout.width = width
+            fit_to_width(fig, width)
             refresh_synced_state(fig)
 
     def select_tab(self, key: str) -> None:
-        """Open a tab by section key (computes it if needed)."""
-        self.tab_bar.selected_index = list(SECTION_TITLES).index(key)
+        """Open a tab by section or panel key (computes it if needed)."""
+        self.tab_bar.selected_index = self.tab_keys.index(key)
+
+    # -- responses ------------------------------------------------------------------------
+    def prompt_texts(self) -> dict[str, str]:
+        """Prompt id -> text from the benchmark file, read once; empty when it is not here."""
+        if self._prompts is None:
+            from ..dataset import prompt_texts
+
+            self._prompts = prompt_texts()
+        return self._prompts
+
+    def _refresh_responses(self) -> None:
+        if self._responses_of is not self.frame:
+            protocols = {str(r["run_id"]): str(r.get("protocol", "")) for r in self.frame.attrs.get(RUNS_ATTR) or []}
+            self.responses.set_data(self.frame, prompts=self.prompt_texts(), protocols=protocols)
+            self._responses_of = self.frame
+        selected = set(self.filtered()["requirement"].unique()) if not self.frame.empty else set()
+        self.responses.set_scope(models=self.models.value, requirements=selected)
+
+    def _attach_drilldown(self, name: str, figure: go.FigureWidget) -> None:
+        for trace in figure.data:
+            trace.on_click(lambda trace, points, _state: self._drill(trace, points))
+
+    def _drill(self, trace: object, points: object) -> None:
+        """A click on a chart's point, cell or bar opens the Responses tab on those checks."""
+        xs, ys = list(getattr(points, "xs", []) or []), list(getattr(points, "ys", []) or [])
+        if not xs or not ys:
+            return
+        filters = drilldown_filters(getattr(trace, "name", None), xs[0], ys[0], list(self.models.options))
+        if not filters:
+            return
+        self._render("responses")
+        self.responses.show(**filters)
+        self.select_tab("responses")
 
     def export_report(self) -> str:
         """Build the static HTML report of the current selection and offer it for download."""
         self._set_status("⏳ Building the report (fits the mixed model if not cached)…")
         try:
-            text = build_report(self.filtered(), source=self.source.describe(), options=self.options,
-                                computed=self.sections)
+            text = build_report(self.filtered(), source=self.source.describe(public=True), options=self.options,
+                                computed=self.sections, sample_responses=3 if self.with_sample.value else 0,
+                                prompts=self.prompt_texts() if self.with_sample.value else None)
         except FIT_ERRORS as exc:
             self._set_status(f"Could not build the report: {html.escape(str(exc))}", error=True)
             return ""

@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from ..analysis.responses import counts_text
 from ..client import ChatResponse, Redactor
 from ..dataset import SOURCES, Benchmark
 from ..design_code import REQUIREMENTS, requirement
@@ -226,8 +228,8 @@ def run_table_html(frame: pd.DataFrame | None, limit: int = MAX_TABLE_ROWS) -> s
     judged = counts["violation"] + counts["pass"]
     rate = f"{counts['violation'] / judged:.1%}" if judged else "n/a"
     summary = (
-        f"<div>{len(frame)} checks: {counts['violation']} violations, {counts['pass']} passes "
-        f"(violation rate {rate} of {judged} verdicts), {counts['error']} errors (excluded), {counts['pending']} pending</div>"
+        f"<div>{len(frame)} checks: {counts_text(counts) or 'none yet'} "
+        f"(violation rate {rate} of {judged} verdicts; judge errors excluded)</div>"
     )
     rows = "".join(
         _verdict_row(kind, [html.escape(str(r.prompt_id)), html.escape(requirement(r.requirement).label)],
@@ -470,6 +472,7 @@ class LiveJudgingUI(widgets.VBox):
         self.single_output = widgets.HTML()
         self.compare_button = widgets.Button(description="Compare", button_style="primary")
         self.compare_status = widgets.HTML()
+        self.compare_table = widgets.HTML()
         self.left = widgets.HTML(layout=widgets.Layout(width="50%"))
         self.right = widgets.HTML(layout=widgets.Layout(width="50%"))
 
@@ -489,7 +492,8 @@ class LiveJudgingUI(widgets.VBox):
 
         tabs = widgets.Tab(children=[
             widgets.VBox([self.prompt, self.run_button, self.single_status, self.single_output]),
-            widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, widgets.HBox([self.left, self.right])]),
+            widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, self.compare_table,
+                          widgets.HBox([self.left, self.right])]),
             widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
                           self.launch_button, self.progress, self.run_status, self.run_results]),
         ])
@@ -551,6 +555,7 @@ class LiveJudgingUI(widgets.VBox):
         ))
         self.left.value, self.right.value = (self._redact(result_html(r)) for r in results)
         self.compare_status.value = f"{_status(results[0])} | {_status(results[1])}"
+        self.compare_table.value = self._redact(compare_html(*results))
         return results[0], results[1]
 
     def subset_config(self) -> RunConfig:
@@ -593,5 +598,20 @@ class LiveJudgingUI(widgets.VBox):
 
 def _status(result: PromptResult) -> str:
     kinds = [verdict_kind(v.violation, v.error) for v in result.verdicts]
-    parts = ", ".join(f"{kinds.count(k)} {VERDICT_STYLES[k][1]}" for k in ("violation", "pass", "error"))
-    return html.escape(f"{result.model}: {parts}")
+    return html.escape(f"{result.model}: {counts_text(Counter(kinds)) or 'no verdicts'}")
+
+
+def compare_html(first: PromptResult, second: PromptResult) -> str:
+    """The two models' verdicts aligned by requirement; rows where they differ are marked
+    (a yellow tint, a black bar and ≠, readable without colour vision)."""
+    other = {v.requirement: v for v in second.verdicts}
+    rows = []
+    for v in first.verdicts:
+        w = other.get(v.requirement)
+        a, b = verdict_kind(v.violation, v.error), (verdict_kind(w.violation, w.error) if w else "pending")
+        style = " style='background:#fff3b0;border-left:4px solid #000'" if a != b else ""
+        rows.append(f"<tr class='{'differ' if a != b else 'agree'}'{style}><td style='padding:0.2em 0.4em'>"
+                    f"{html.escape(requirement(v.requirement).label)}{' <b>≠</b>' if a != b else ''}</td>"
+                    f"<td>{_badge(a)}</td><td>{_badge(b)}</td></tr>")
+    return ("<table class='compare' style='border-collapse:collapse;margin:0.4em 0'><tr><th>Requirement</th>"
+            f"<th>{html.escape(first.model)}</th><th>{html.escape(second.model)}</th></tr>{''.join(rows)}</table>")

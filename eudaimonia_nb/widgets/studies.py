@@ -217,27 +217,12 @@ class StudiesPanel:
         return result.power
 
 
-def add_studies_tab(dashboard: object) -> StudiesPanel:
-    """Append the Studies tab to a ``Dashboard``'s tab bar; it computes when first opened and
-    on its refresh button (it reads the dashboard's current data source)."""
+def studies_panel(dashboard: object) -> StudiesPanel:
+    """The Studies panel of a ``Dashboard``: it reads the dashboard's current data source, and the
+    dashboard registers it as a tab that computes when opened after a change."""
     def load() -> pd.DataFrame:
         source = dashboard.current_source()  # type: ignore[attr-defined]
         return study_frame(source.kind, str(source.path) if source.path else None, source.run_ids,
                            dashboard.frame)  # type: ignore[attr-defined]
 
-    panel = StudiesPanel(load, runs_frame=lambda: dashboard.frame)  # type: ignore[attr-defined]
-    bar: w.Tab = dashboard.tab_bar  # type: ignore[attr-defined]
-    index = len(bar.children)
-    bar.children = [*bar.children, panel.widget]
-    bar.set_title(index, TAB_TITLE)
-
-    shown_for: list[int] = []  # the id of the dashboard data the tab was last computed for
-
-    def opened(change: dict) -> None:
-        current = id(dashboard.frame)  # type: ignore[attr-defined]
-        if change["new"] == index and shown_for != [current]:
-            shown_for[:] = [current]
-            panel.compute()
-
-    bar.observe(opened, "selected_index")
-    return panel
+    return StudiesPanel(load, runs_frame=lambda: dashboard.frame)  # type: ignore[attr-defined]

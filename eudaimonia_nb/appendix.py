@@ -1,0 +1,108 @@
+"""The static report as a paper appendix: a summary at the top, and an optional sample of responses.
+
+The summary says in a few lines what was run, under which protocol, how far it compares with
+the published figures, the headline rates with their intervals and the main real-versus-modified
+finding in one sentence, all read off sections already computed for the report. The sample
+(off by default: responses may be sensitive) shows a few items per model with their verdicts
+and the judge's reasoning, every piece of text escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .analysis.frames import is_simulated
+from .analysis.responses import VERDICT_LABELS, ResponseIndex
+from .design_code import requirement
+from .formatting import fmt_interval, fmt_p, fmt_pct
+
+
+def _headline(rates: pd.DataFrame) -> str:
+    data = rates.sort_values("rate")
+    shown = data if len(data) <= 6 else pd.concat([data.head(3), data.tail(3)])
+    parts = [f"{html.escape(str(r.model))} {fmt_pct(r.rate)} {fmt_interval(r.ci_low, r.ci_high)}"
+             for r in shown.itertuples(index=False)]
+    lead = (f"{len(data)} models, from {fmt_pct(data['rate'].min())} to {fmt_pct(data['rate'].max())}; "
+            "lowest and highest three: " if len(data) > 6 else "")
+    return lead + "; ".join(parts)
+
+
+def _gap_sentence(comparison: pd.DataFrame, params: pd.DataFrame | None) -> str:
+    finite = comparison[np.isfinite(comparison["diff"].to_numpy(float))]
+    if finite.empty:
+        return "Real versus modified prompts: not estimable in this selection."
+    higher = int(((finite["p_holm"] < 0.05) & (finite["diff"] > 0)).sum())
+    lower = int(((finite["p_holm"] < 0.05) & (finite["diff"] < 0)).sum())
+    text = (f"Modified prompts drew significantly more violations than real ones for {higher} of "
+            f"{len(finite)} models and fewer for {lower} (Holm-adjusted p < 0.05; median gap "
+            f"{np.median(finite['diff']) * 100:+.1f} points)")
+    if params is not None and "source[T.modified]" in params["term"].to_numpy():
+        row = params.set_index("term").loc["source[T.modified]"]
+        text += (f"; mixed-model odds ratio {row['odds_ratio']:.2f} {fmt_interval(row['or_ci_low'], row['or_ci_high'], 'num')}, "
+                 f"p {'< 0.001' if row['p_value'] < 0.001 else '= ' + fmt_p(row['p_value'])}")
+    return text + "."
+
+
+def summary_html(frame: pd.DataFrame, sections: Mapping[str, object], *, protocol: str) -> str:
+    """The report's opening summary (``sections``: computed ``report.Section``s by key)."""
+    simulated = is_simulated(frame)
+    judged = int(frame["violation"].notna().sum())
+    errors = int((frame["error"].fillna("") != "").sum())
+    items = [f"<li><b>What was run:</b> {frame['model'].nunique():,} model(s), {frame['prompt_id'].nunique():,} prompts, "
+             f"{len(frame):,} checks ({judged:,} with a verdict, {errors:,} judge errors or not judged).</li>",
+             f"<li><b>Protocol:</b> {protocol}</li>"]
+    items.append("<li><b>Comparability:</b> "
+                 + ("simulated data calibrated to the published figures: an illustration, not a finding."
+                    if simulated else "own runs; the published figures are shown beside them in grey. Differences "
+                    "from the published protocol are listed under Data &amp; methods.") + "</li>")
+
+    def table(key: str, name: str) -> pd.DataFrame | None:
+        section = sections.get(key)
+        for t in getattr(section, "tables", []):
+            if t.name == name:
+                return t.frame
+        return None
+
+    rates = table("leaderboard", "leaderboard")
+    if rates is not None and not rates.empty:
+        items.append(f"<li><b>Violation rates</b> (95% bootstrap intervals, %): {_headline(rates)}.</li>")
+    comparison = table("real_vs_modified", "real_vs_modified")
+    if comparison is not None and not comparison.empty:
+        items.append(f"<li><b>Real versus modified:</b> {_gap_sentence(comparison, table('mixed', 'mixed_model_params'))}</li>")
+    elif "real_vs_modified" in sections:
+        notes = getattr(sections["real_vs_modified"], "notes", [])
+        if notes:
+            items.append(f"<li><b>Real versus modified:</b> {notes[0]}</li>")
+    return f"<section id='summary'><h2>Summary</h2><ul>{''.join(items)}</ul></section>"
+
+
+def sample_html(frame: pd.DataFrame, prompts: Mapping[str, str] | None, *, per_model: int, seed: int = 0) -> str:
+    """``per_model`` items of each model, drawn with a fixed seed among those with a response."""
+    if per_model <= 0:
+        return ""
+    index = ResponseIndex(frame, prompts)
+    if not index.has_responses:
+        return ("<section id='responses'><h2>Sample of responses</h2><p>This data carries no response "
+                "text (simulated data, or a results file without it).</p></section>")
+    rng = np.random.default_rng(seed)
+    parts = []
+    has_text = index.checks["response"].str.strip().ne("").to_numpy()
+    for model in index.options("model"):
+        codes = index.matching_items(index.mask(models=[model]) & has_text)
+        chosen = np.sort(rng.choice(codes, size=min(per_model, len(codes)), replace=False)) if len(codes) else []
+        for code in chosen:
+            item = index.item(int(code))
+            verdicts = "".join(
+                f"<li>{html.escape(requirement(c['requirement']).label)}: <b>{VERDICT_LABELS[c['kind']]}</b>"
+                f"{' · ' + html.escape(c['reasoning']) if c.get('reasoning') else ''}</li>"
+                for c in item.checks.to_dict("records"))
+            prompt = f"<pre class='eud-text'>{html.escape(item.prompt)}</pre>" if item.prompt else ""
+            parts.append(f"<article><h3>{html.escape(item.model)} · prompt {html.escape(item.prompt_id)} "
+                         f"({html.escape(item.source)})</h3>{prompt}<pre class='eud-text'>{html.escape(item.response)}</pre>"
+                         f"<ul>{verdicts}</ul></article>")
+    return (f"<section id='responses'><h2>Sample of responses</h2><p>{per_model} item(s) per model, drawn at "
+            f"random (seed {seed}) among items with a response.</p>{''.join(parts)}</section>")
