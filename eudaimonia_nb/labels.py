@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis.sampling import stratified_sample
+from .sampling import stratified_sample
 from .store import default_store_path, load_judgments, open_store
 
 SCHEMA = """
