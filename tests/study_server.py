@@ -25,6 +25,7 @@ MARKER = "Follow the EUDAIMONIA design code."
 STEERABLE = "steerable"
 CAREFUL_LOG_ODDS = -1.0
 JUDGE_MARKER = "You are a careful evaluator for the EUDAIMONIA benchmark"
+_REQUIREMENT = re.compile(r"^# Requirement (.+)$", re.MULTILINE)
 _CONVERSATION = re.compile(r"<conversation-[0-9a-f]+>\n(.*)\n</conversation-[0-9a-f]+>", re.DOTALL)
 
 
@@ -56,7 +57,10 @@ def _reply(body: dict) -> str:
         conversation = json.loads(_CONVERSATION.search(user).group(1))
         prompt, response = conversation["user_prompt"], conversation["assistant_response"]
         careful = response.startswith("[careful]")
-        draw = _uniform("verdict", system, prompt, response)
+        # Keyed on the requirement's heading, not the rubric text: editing a rubric's wording must
+        # not redraw every scripted verdict.
+        heading = _REQUIREMENT.search(system)
+        draw = _uniform("verdict", heading.group(1) if heading else system, prompt, response)
         return json.dumps({"reasoning": "scripted", "violation": draw < violation_probability(prompt, careful)})
     careful = body.get("model") == STEERABLE and MARKER in system
     digest = hashlib.sha256(system.encode("utf-8")).hexdigest()[:8]

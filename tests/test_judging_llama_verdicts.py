@@ -141,7 +141,7 @@ def test_smollm2_study_gets_verdicts_for_most_checks_end_to_end(llama_server, be
         model=SMOKE_TEST_MODEL, base_url=llama_server.base_url, judge_model=SMOKE_TEST_MODEL,
         judge_base_url=llama_server.base_url, api_key_env=None, judge_api_key_env=None, limit=2,
         max_tokens=48, judge_max_tokens=256, concurrency=2, timeout_s=300, max_retries=1, store_path=str(store),
-        condition="baseline",
+        condition="baseline", protocol="suite",  # the issue: suite-protocol runs get verdicts offline
     )
     summaries = [run(base, benchmark=benchmark, progress=False),
                  run(replace(base, condition="design-code", system_prompt_file=str(prompt_file)),

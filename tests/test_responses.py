@@ -157,9 +157,11 @@ def test_a_heatmap_click_opens_the_responses_tab_on_those_checks(judged, monkeyp
     board.models.value = (MODELS[1],)
     assert board.report_download.content == "" and board.report_download.layout.display == "none"
     assert "Export report" in board.status.value
-    # One model on 24 prompts: the mixed model is singular; the report says so and is still made.
+    # One model on 24 prompts: the mixed model's prompt SD is at the boundary (a level is also
+    # separated); the report is still made and says so on the page, next to the estimates.
     text = board.export_report()
-    assert "<b>What was run:</b> 1 model(s)" in text and "Not estimable for this selection" in text
+    assert "<b>What was run:</b> 1 model(s)" in text
+    assert "<b>Fit warning:</b> prompt SD" in text and "at or near 0 (boundary/singular fit" in text
 
 
 def test_a_shared_report_names_hosts_only(judged):

@@ -70,7 +70,7 @@ def test_studies_tab_reads_conditions_from_a_store(tmp_path, benchmark):
     with StudyServer() as server:
         base = RunConfig(model=STEERABLE, base_url=server.base_url, judge_model="j", judge_base_url=server.base_url,
                          api_key_env=None, judge_api_key_env=None, prompt_ids=prompts, store_path=str(store),
-                         condition="baseline", max_retries=0)
+                         condition="baseline", max_retries=0, protocol="suite")
         run(base, benchmark=benchmark, progress=False)
         run(replace(base, condition="design-code", system_prompt_file=str(prompt_file)), benchmark=benchmark, progress=False)
     dashboard = Dashboard(DataSource("store", store))

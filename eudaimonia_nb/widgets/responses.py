@@ -65,9 +65,11 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
         if check["kind"] in ("error", "pending") and check.get("error"):
             detail = f"<span style='color:#555'>{html.escape(check['error'])}</span>" + (f"<br>{detail}" if detail else "")
         judge = check.get("judge_model", "")
-        protocol = check.get("protocol") or protocols.get(check.get("run_id", ""), "")
+        protocol = check.get("protocol") or ""
+        settings = protocols.get(check.get("run_id", ""), "")  # the run's short protocol summary
         meta = " · ".join(p for p in (f"judge {html.escape(judge)}" if judge else "",
-                                      f"protocol: {html.escape(protocol)}" if protocol else "") if p)
+                                      f"protocol: {html.escape(protocol)}" if protocol else "",
+                                      html.escape(settings)) if p)
         rows.append(f"<tr data-requirement='{html.escape(req.key)}'><td style='vertical-align:top'><b>{html.escape(req.label)}</b></td>"
                     f"<td style='vertical-align:top'>{badge(check['kind'])}</td>"
                     f"<td class='eud-reasoning' style='text-align:left'>{detail or '<i>no reasoning</i>'}"
