@@ -47,6 +47,20 @@ def _gap_sentence(comparison: pd.DataFrame, params: pd.DataFrame | None) -> str:
     return text + "."
 
 
+def _comparability_sentence(frame: pd.DataFrame) -> str:
+    """Which runs were made the way the published leaderboard was, and why the others were not."""
+    from .analysis.comparability import by_model
+
+    table = by_model(frame)
+    marked = table[~table["comparable"].astype(bool)]
+    if marked.empty:
+        return (f"all {len(table)} run(s) comparable with the published leaderboard (authors' protocol, judge and "
+                "settings, the whole benchmark, at most 1% of checks without a verdict).")
+    reasons = "; ".join(f"{model}: {why}" for model, why in marked["reasons"].items())
+    return (f"{len(table) - len(marked)} of {len(table)} run(s) comparable with the published leaderboard; "
+            f"not comparable: {reasons}.")
+
+
 def summary_html(frame: pd.DataFrame, sections: Mapping[str, object], *, protocol: str) -> str:
     """The report's opening summary (``sections``: computed ``report.Section``s by key)."""
     simulated = is_simulated(frame)
@@ -57,8 +71,7 @@ def summary_html(frame: pd.DataFrame, sections: Mapping[str, object], *, protoco
              f"<li><b>Protocol:</b> {protocol}</li>"]
     items.append("<li><b>Comparability:</b> "
                  + ("simulated data calibrated to the published figures: an illustration, not a finding."
-                    if simulated else "own runs; the published figures are shown beside them in grey. Differences "
-                    "from the published protocol are listed under Data &amp; methods.") + "</li>")
+                    if simulated else html.escape(_comparability_sentence(frame))) + "</li>")
 
     def table(key: str, name: str) -> pd.DataFrame | None:
         section = sections.get(key)

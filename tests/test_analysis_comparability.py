@@ -141,6 +141,9 @@ def test_report_and_dashboard_carry_the_labels(runs):
                   "judge gpt-4o", "This data, not comparable with the leaderboard", "Errors convention"):
         assert label in html, label
     assert "2,853 not judged yet" in html
+    # The opening summary says which runs are comparable and why the others are not.
+    assert "<b>Comparability:</b> 1 of 4 run(s) comparable with the published leaderboard; not comparable:" in html
+    assert "gpt-4o: real prompts only: 95 of 969 prompts" in html
 
     dashboard = Dashboard(source, options=Options(n_boot=N_BOOT))
     notes = dashboard.tabs["leaderboard"].notes.value
