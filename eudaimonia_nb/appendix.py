@@ -52,6 +52,7 @@ def _comparability_sentence(frame: pd.DataFrame) -> str:
     from .analysis.comparability import by_model
 
     table = by_model(frame)
+    table = table[table.index.isin(frame["model"].unique())]  # the records cover every loaded run
     marked = table[~table["comparable"].astype(bool)]
     if marked.empty:
         return (f"all {len(table)} run(s) comparable with the published leaderboard (authors' protocol, judge and "

@@ -187,7 +187,8 @@ def _run_run(args: argparse.Namespace) -> int:
     from .preflight import EndpointError, RunStopped
     from .run_lock import RunLockedError
     from .protocols import parse_extra_body
-    from .runner import SAME_HOST_KEY, RunConfig, dry_run, parse_ids, run
+    from .dry_run import dry_run
+    from .runner import SAME_HOST_KEY, RunConfig, parse_ids, run
 
     try:
         _check_url("--base-url", args.base_url)

@@ -243,7 +243,7 @@ def test_jsonl_export_round_trips_unicode_line_separators(benchmark, tmp_path):
 
 
 def test_a_dry_run_reads_progress_without_writing_or_migrating(benchmark, tmp_path):
-    from eudaimonia_nb.runner import dry_run
+    from eudaimonia_nb.dry_run import dry_run
 
     path = tmp_path / "s.sqlite"
     runner, store = _started(benchmark, path)

@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 
 from eudaimonia_nb.design_code import REQUIREMENT_KEYS, rubric_versions
-from eudaimonia_nb.runner import RunConfig, Runner, SubsetError, dry_run, run_id_for, select
+from eudaimonia_nb.dry_run import dry_run
+from eudaimonia_nb.runner import RunConfig, Runner, SubsetError, run_id_for, select
 from eudaimonia_nb.store import PENDING, ResultsStore, VerdictRecord, list_runs, load_judgments
 
 CONFIG = RunConfig(

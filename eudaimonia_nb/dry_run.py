@@ -1,0 +1,123 @@
+"""Dry run: what a run would send and cost, before anything is sent.
+
+It reads the store without writing (a dry run changes nothing: no run record, no migration) and
+counts the calls still to make for the run a configuration maps to, with rule-of-thumb token
+counts and the price table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .authors_rubrics import RubricsUnavailableError
+from .client import CredentialError
+from .dataset import Benchmark
+from .design_code import REQUIREMENT_KEYS
+from .judge import system_message
+from .pricing import Price, cost_usd
+from .protocols import get_protocol
+from .runner import RunConfig, Runner
+from .store import response_texts, verdict_details
+
+ASSUMED_RESPONSE_TOKENS = 400
+"""Dry-run assumption for the mean length of a response (capped by ``max_tokens``)."""
+ASSUMED_VERDICT_TOKENS = 150
+"""Dry-run assumption for the mean length of a judge reply."""
+CHARS_PER_TOKEN = 4.0
+"""Dry-run rule of thumb for English text."""
+
+
+@dataclass(frozen=True)
+class DryRunEstimate:
+    """What a run would send, before anything is sent (rule-of-thumb token counts)."""
+
+    run_id: str
+    """The run the configuration maps to."""
+    n_prompts: int
+    """Prompts in the subset."""
+    n_checks: int
+    """Checks in the subset."""
+    response_calls: int
+    """Responses still to request."""
+    judge_calls: int
+    """Checks still to judge."""
+    input_tokens: int
+    """Estimated input tokens (characters / 4)."""
+    output_tokens: int
+    """Estimated output tokens (assumed mean lengths, capped by the token limits)."""
+    cost_usd: float | None
+    """Estimated cost; None when a model is missing from the price table."""
+    warnings: tuple[str, ...] = ()
+    """What would stop or taint the real run (a key variable not set, an unofficial dataset file)."""
+
+    def describe(self) -> str:
+        cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        return (
+            f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks\n"
+            f"to send: {self.response_calls} response calls + {self.judge_calls} judge calls\n"
+            f"estimated tokens: {self.input_tokens:,} input, {self.output_tokens:,} output "
+            f"(assumes ~{ASSUMED_RESPONSE_TOKENS} tokens per response, ~{ASSUMED_VERDICT_TOKENS} per verdict)\n"
+            f"estimated cost: {cost}"
+        ) + "".join(f"\nwarning: {w}" for w in self.warnings)
+
+
+def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None) -> DryRunEstimate:
+    """Count the calls still to make and estimate tokens and cost; sends nothing."""
+    runner = Runner(config, benchmark=benchmark, prices=prices)
+    done_responses, done_checks = _stored_progress(runner)
+    todo = runner._pending(done_checks, retry_failed=False)
+    texts = dict(zip(runner.prompts["prompt_id"], runner.prompts["text"]))
+    response_tokens = min(config.max_tokens, ASSUMED_RESPONSE_TOKENS)
+    verdict_tokens = min(config.judge_max_tokens, ASSUMED_VERDICT_TOKENS)
+    system_chars = len(config.system_prompt or "")
+    response_ids = [pid for pid in todo if pid not in done_responses]
+    resp_in = sum(_tokens(system_chars + len(texts[pid])) for pid in response_ids)
+    judge_calls = sum(len(v) for v in todo.values())
+    system_chars = _judge_system_chars(config.protocol)
+    judge_in = sum(
+        _tokens(system_chars[req] + len(texts[pid])) + response_tokens
+        for pid, reqs in todo.items() for req in reqs
+    )
+    warnings = [] if runner.benchmark.official else [f"{runner.benchmark.path} is not the official benchmark file: "
+                                                      f"results will not be comparable with the published figures"]
+    try:
+        runner.check_keys()
+    except CredentialError as exc:
+        warnings.append(f"{exc}; the real run would stop here")
+    resp_cost = cost_usd(config.model, resp_in, response_tokens * len(response_ids), runner.prices)
+    judge_cost = cost_usd(config.judge_model, judge_in, verdict_tokens * judge_calls, runner.prices)
+    return DryRunEstimate(
+        run_id=runner.run_id, n_prompts=len(runner.prompts), n_checks=len(runner.checks),
+        response_calls=len(response_ids), judge_calls=judge_calls, input_tokens=resp_in + judge_in,
+        output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
+        cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
+    )
+
+
+def _judge_system_chars(protocol: str) -> dict[str, int]:
+    """Length of each judge system message; the authors' rubrics need not be fetched for a dry run."""
+    if protocol == "suite":
+        return {k: len(system_message(k)) for k in REQUIREMENT_KEYS}
+    try:
+        return {k: len(get_protocol(protocol).messages(k, "", "")[0][1]) for k in REQUIREMENT_KEYS}
+    except RubricsUnavailableError:
+        return {k: AUTHORS_RUBRIC_CHARS for k in REQUIREMENT_KEYS}
+
+
+AUTHORS_RUBRIC_CHARS = 2000
+"""Dry-run assumption for the length of an authors' rubric not fetched yet (they are 0.8-3.5 kB)."""
+
+
+def _tokens(chars: int) -> int:
+    return int(chars / CHARS_PER_TOKEN) + 4
+
+
+def _stored_progress(runner: Runner) -> tuple[dict, dict]:
+    """What the store holds for the run, read without writing (a dry run changes nothing)."""
+    if not Path(runner.store_path).is_file():
+        return {}, {}
+    responses = response_texts(runner.store_path, runner.run_id)
+    verdicts = verdict_details(runner.store_path, runner.run_id)
+    return ({r.prompt_id: (r.text, r.error) for r in responses.itertuples(index=False)},
+            {(v.prompt_id, v.requirement): v.error for v in verdicts.itertuples(index=False)})
