@@ -426,6 +426,10 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise KeyError(f"no run(s) {', '.join(unknown)} in the store {_resolve(store_path)}")
+    # Response texts are copied onto every check of their prompt: read them only when asked,
+    # not on every dashboard load.
+    text_columns = ", s.text AS response, v.reasoning" if texts else ""
+    text_join = "LEFT JOIN responses s ON s.run_id = c.run_id AND s.prompt_id = c.prompt_id" if texts else ""
     frame = _read(
         store_path,
         f"""
@@ -434,13 +438,13 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
                    CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
                    c.run_id, r.judge_model,
                    COALESCE(v.rubric_version, json_extract(r.rubric_versions, '$."' || c.requirement || '"')) AS rubric_version,
-                   c.rewriter_model, c.responder_model, r.smoke_test, s.text AS response, v.reasoning,
+                   c.rewriter_model, c.responder_model, r.smoke_test{text_columns},
                    -- runs recorded before protocols existed used the suite's framing
                    COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol
             FROM run_checks c
             JOIN runs r ON r.run_id = c.run_id
             LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.prompt_id = c.prompt_id AND v.requirement = c.requirement
-            LEFT JOIN responses s ON s.run_id = c.run_id AND s.prompt_id = c.prompt_id
+            {text_join}
             {where}
             ORDER BY r.started_at, c.rowid
             """,

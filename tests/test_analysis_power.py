@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eudaimonia_nb.analysis.conditions import holm, paired_effects
+from eudaimonia_nb.analysis.conditions import paired_effects
+from eudaimonia_nb.analysis.rates import holm
 from eudaimonia_nb.analysis.power import (HumanLabels, StudyPlan, minimum_detectable_effect, plan_setup, power,
                                           power_curve, simulate_study)
 

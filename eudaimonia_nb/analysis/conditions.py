@@ -32,7 +32,7 @@ from .cache import FitCache
 from .frames import frame_key, is_simulated, judged
 from .laplace import fit_prompt_intercept
 from .mixed import MixedResult, coefficient_table
-from .rates import Z95, _percentiles, prompt_bootstrap_weights, two_sided_p
+from .rates import Z95, _percentiles, holm, prompt_bootstrap_weights, two_sided_p
 
 CONDITION = "condition"
 """The column naming each row's condition."""
@@ -109,24 +109,6 @@ def _pair_tables(frame: pd.DataFrame, a: str, b: str, keys: list[str], prompts: 
 
     return _PairTables([tuple(u) for u in units], table(None), table(rows["va"].to_numpy(float)),
                        table(rows["vb"].to_numpy(float)))
-
-
-def holm(p: np.ndarray, family: int | None = None) -> np.ndarray:
-    """Holm-adjusted p-values along the last axis (NaN stays NaN and is not counted).
-
-    ``family``: the number of tests in the family when only some are given (the others are
-    taken as p = 1, so they sort last and never lower an adjusted p); default: those given.
-    Vectorised, so the power planner adjusts thousands of simulated studies at once."""
-    p = np.asarray(p, dtype=float)
-    finite = np.isfinite(p)
-    m = finite.sum(axis=-1, keepdims=True) if family is None else np.full(p.shape[:-1] + (1,), family)
-    order = np.argsort(np.where(finite, p, np.inf), axis=-1)
-    ranked = np.take_along_axis(p, order, axis=-1)
-    scaled = np.minimum(1.0, (m - np.arange(p.shape[-1])) * ranked)
-    adjusted = np.fmax.accumulate(np.where(np.isfinite(scaled), scaled, -np.inf), axis=-1)
-    out = np.empty_like(p)
-    np.put_along_axis(out, order, adjusted, axis=-1)
-    return np.where(finite, out, np.nan)
 
 
 def paired_effects(frame: pd.DataFrame, *, by: str | None = None, pooled: bool = False, n_boot: int = 1000,

@@ -41,9 +41,8 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import expit
 
-from .conditions import holm
 from .mixed import MixedResult
-from .rates import Z95, two_sided_p
+from .rates import Z95, holm, two_sided_p
 from .simulate import DEFAULT_PROMPT_SD, default_design, linear_predictor, marginal_probability, simulate_with_truth
 
 CHUNK = 100

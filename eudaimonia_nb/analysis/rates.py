@@ -234,14 +234,22 @@ def model_rates(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
     return _mark(out.sort_values("rate", kind="stable").reset_index(drop=True), frame)
 
 
-def _holm(p: np.ndarray) -> np.ndarray:
-    from statsmodels.stats.multitest import multipletests
+def holm(p: np.ndarray, family: int | None = None) -> np.ndarray:
+    """Holm-adjusted p-values along the last axis (NaN stays NaN and is not counted).
 
-    out = np.full_like(p, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
-    return out
+    ``family``: the number of tests in the family when only some are given (the others are
+    taken as p = 1, so they sort last and never lower an adjusted p); default: those given.
+    Vectorised, so the power planner adjusts thousands of simulated studies at once."""
+    p = np.asarray(p, dtype=float)
+    finite = np.isfinite(p)
+    m = finite.sum(axis=-1, keepdims=True) if family is None else np.full(p.shape[:-1] + (1,), family)
+    order = np.argsort(np.where(finite, p, np.inf), axis=-1)
+    ranked = np.take_along_axis(p, order, axis=-1)
+    scaled = np.minimum(1.0, (m - np.arange(p.shape[-1])) * ranked)
+    adjusted = np.fmax.accumulate(np.where(np.isfinite(scaled), scaled, -np.inf), axis=-1)
+    out = np.empty_like(p)
+    np.put_along_axis(out, order, adjusted, axis=-1)
+    return np.where(finite, out, np.nan)
 
 
 def _wald(estimate: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -338,12 +346,12 @@ def real_vs_modified_by(frame: pd.DataFrame, unit: str, n_boot: int = 1000, seed
     low, high = _percentiles(diff_draws)
     se, p = _wald(diff, diff_draws)
     result.update({"diff": diff, "diff_ci_low": low, "diff_ci_high": high, "diff_se": se,
-                   "p_value": p, "p_holm": _holm(p)})
+                   "p_value": p, "p_holm": holm(p)})
     adjusted, adjusted_draws, n_used = _standardised_gap(frame, t, unit, weights)
     adj_low, adj_high = _percentiles(adjusted_draws)
     adj_se, adj_p = _wald(adjusted, adjusted_draws)
     result.update({"diff_adj": adjusted, "diff_adj_ci_low": adj_low, "diff_adj_ci_high": adj_high,
-                   "diff_adj_se": adj_se, "p_adj": adj_p, "p_holm_adj": _holm(adj_p),
+                   "diff_adj_se": adj_se, "p_adj": adj_p, "p_holm_adj": holm(adj_p),
                    "n_requirements_adj": n_used, "n_errors": t.errors})
     out = pd.DataFrame(result)
     out["note"] = _gap_notes(out, len(requirement_weights(frame)))
