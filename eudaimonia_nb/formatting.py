@@ -81,6 +81,11 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
+def plural(n: int, noun: str) -> str:
+    """A count with its noun: "1 model", "22 models"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def column_name(column: str) -> str:
     """A readable header for an analysis column."""
     if column in COLUMN_NAMES:

@@ -1,0 +1,104 @@
+"""What a section is: one dashboard tab and one report chapter, its figures, tables and notes.
+
+The section keys, titles and figure names are fixed here; the builders that fill them live in
+``report.builders``, the HTML page that strings them together in ``report.render``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..analysis.conventions import ERRORS_APART
+
+
+@dataclass
+class Table:
+    """A result table shown in a section and downloadable as CSV."""
+
+    name: str
+    """File stem of its CSV download, e.g. ``leaderboard``."""
+    title: str
+    """Caption shown above it."""
+    frame: pd.DataFrame
+    """The numbers, with analysis column names (rates as fractions)."""
+
+
+@dataclass
+class Section:
+    """One dashboard tab / report chapter."""
+
+    key: str
+    """Stable identifier, e.g. ``leaderboard``."""
+    title: str
+    """Tab title, e.g. ``Leaderboard``."""
+    figures: dict[str, go.Figure] = field(default_factory=dict)
+    """Figures by name, in display order."""
+    tables: list[Table] = field(default_factory=list)
+    """Result tables, in display order."""
+    notes: list[str] = field(default_factory=list)
+    """HTML paragraphs: how the numbers were computed and how to read them."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Analysis settings shared by the dashboard and the report."""
+
+    n_boot: int = 1000
+    """Bootstrap replicates (resampling prompts) for per-model intervals."""
+    seed: int = 0
+    """Seed of the bootstrap, so numbers are reproducible."""
+    errors: str = ERRORS_APART
+    """What a check without a verdict counts as (``analysis.conventions``): ``apart`` (default)
+    or ``no_violation`` (the authors' convention for unparseable judge answers)."""
+
+
+SECTION_TITLES: dict[str, str] = {
+    "leaderboard": "Leaderboard",
+    "requirements": "Requirements",
+    "real_vs_modified": "Real vs modified",
+    "mixed": "Mixed-effects model",
+    "coviolation": "Co-violation",
+    "judge_compare": "Judge comparison",
+    "validity": "Judge validity",
+    "methods": "Data & methods",
+}
+"""Section keys in tab order, with their titles."""
+FIGURE_NAMES: dict[str, tuple[str, ...]] = {
+    "leaderboard": ("leaderboard",),
+    "requirements": ("heatmap", "requirement_bars"),
+    "real_vs_modified": ("dumbbell", "groups"),
+    "mixed": ("forest",),
+    "coviolation": ("coviolation",),
+    "judge_compare": ("judge_difference",),
+    "validity": ("validity_forest",),
+    "methods": ("overview",),
+}
+"""Figures each section produces (the dashboard creates one FigureWidget per name)."""
+HEAVY_SECTIONS = frozenset({"mixed"})
+"""Sections that fit models: computed when first opened, with a progress message."""
+SOURCE_SECTIONS = frozenset({"real_vs_modified", "mixed"})
+"""Sections that compare real with modified prompts: not estimable with one source."""
+VERDICT_FREE_SECTIONS = ("methods",)
+"""Sections that make sense without a single verdict (they count checks and errors)."""
+NO_VERDICTS_NOTICE = ("No check in this selection has a verdict (all are judge errors or not judged yet): "
+                      "rates and models need verdicts, so only Data & methods is shown.")
+
+
+def has_verdicts(frame: pd.DataFrame) -> bool:
+    return bool(frame["violation"].notna().any())
+
+
+def one_source_cause(frame: pd.DataFrame) -> str | None:
+    """Why real and modified prompts cannot be compared here (``Not estimable: only real prompts
+    in this selection``), or None when both sources have verdicts."""
+    present = sorted(set(frame.loc[frame["violation"].notna(), "source"].astype(str)))
+    if len(present) == 1:
+        return (f"Not estimable: only {present[0]} prompts in this selection; comparing real with "
+                "modified prompts needs both.")
+    if not present:
+        return ("Not estimable: no judged prompts in this selection; comparing real with modified "
+                "prompts needs judged prompts of both.")
+    return None
