@@ -14,22 +14,24 @@ import pandas as pd
 
 from .design_code import REQUIREMENT_KEYS, requirement
 
-RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate")
+RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_errors_as_no_violation")
 """Fractions shown as percentages."""
-DIFF_COLUMNS = ("diff",)
+DIFF_COLUMNS = ("diff", "diff_adj")
 """Differences of fractions, shown in signed percentage points."""
-P_COLUMNS = ("p_value", "p_holm")
+P_COLUMNS = ("p_value", "p_holm", "p_adj", "p_holm_adj")
 INTERVALS = {
     # estimate column: (low column, high column, how the bounds are shown)
     "rate": ("ci_low", "ci_high", "pct"),
     "rate_real": ("real_ci_low", "real_ci_high", "pct"),
     "rate_modified": ("modified_ci_low", "modified_ci_high", "pct"),
+    "rate_errors_as_no_violation": ("ci_low_errors_as_no_violation", "ci_high_errors_as_no_violation", "pct"),
     "diff": ("diff_ci_low", "diff_ci_high", "pts"),
+    "diff_adj": ("diff_adj_ci_low", "diff_adj_ci_high", "pts"),
     "odds_ratio": ("or_ci_low", "or_ci_high", "num"),
     "sd": ("sd_ci_low", "sd_ci_high", "num"),
 }
 """Interval columns folded into one ``[a, b]`` cell beside their estimate."""
-HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "variance")
+HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "diff_adj_se", "variance")
 """Columns left out of displayed tables when an easier-read equivalent is shown (the CSV keeps them)."""
 COLUMN_NAMES = {
     "model": "Model", "requirement": "Requirement", "source": "Source", "rate": "Violation rate",
@@ -37,6 +39,9 @@ COLUMN_NAMES = {
     "n_errors": "Judge errors", "published_model": "Published as", "published_rate": "Published rate",
     "rate_real": "Real", "rate_modified": "Modified", "n_checks_real": "Checks (real)",
     "n_checks_modified": "Checks (modified)", "diff": "Modified − real", "p_value": "p", "p_holm": "Holm p",
+    "diff_adj": "Adjusted Δ", "p_adj": "p (adjusted)", "p_holm_adj": "Holm p (adjusted)",
+    "n_requirements_adj": "Requirements (adjusted)", "n_pending": "Not judged yet",
+    "rate_errors_as_no_violation": "Rate, errors as no violation",
     "model_group": "Model group", "n_models": "Models", "term": "Term", "odds_ratio": "Odds ratio",
     "name": "Random effect", "sd": "SD (log-odds)", "run_id": "Run", "judge_model": "Judge",
     "checks": "Checks", "judge_errors": "Judge errors", "rubric_version": "Rubric version",

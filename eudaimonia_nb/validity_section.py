@@ -1,5 +1,5 @@
 """The *Judge validity* dashboard tab and report section, as plain parts (figures, tables as
-(name, title, frame), notes) that ``report.py`` wraps in its ``Section``; this module does not
+(name, title, frame), notes) that ``report.builders`` wraps in its ``Section``; this module does not
 import the report, so there is no import cycle.
 
 With a results store behind the data: agreement, flips, panel alpha, the disagreement list,

@@ -3,6 +3,7 @@ true cause, and labels that carry "simulated" with every figure and table."""
 
 from __future__ import annotations
 
+import io
 import math
 
 import pandas as pd
@@ -121,3 +122,22 @@ def test_a_variance_at_the_boundary_is_warned_on_the_page_not_only_in_the_log():
     cautions = [n for n in section.notes if "Fit warning" in n]
     assert cautions and "prompt SD" in cautions[0] and "at or near 0" in cautions[0]
     assert "eud-caution" in cautions[0]
+
+
+def _downloads(board: Dashboard, key: str) -> list[pd.DataFrame]:
+    board.select_tab(key)
+    return [pd.read_csv(io.StringIO(box.children[1].content)) for box in board.tabs[key].tables.children]
+
+
+def test_every_csv_download_says_whether_its_numbers_are_simulated(tmp_path):
+    board = Dashboard(DataSource("demo"))
+    board.models.value = ("GPT-4o", "Grok 3")
+    for key in ("leaderboard", "requirements", "real_vs_modified", "methods"):
+        tables = _downloads(board, key)
+        assert tables, key
+        for table in tables:
+            assert table.columns[-1] == "simulated" and table["simulated"].all(), key
+    own = filter_frame(demo_judgments(), models=["GPT-4o"]).drop(columns=["simulated"])
+    own.to_csv(tmp_path / "shared.csv", index=False)
+    [table] = _downloads(Dashboard(DataSource("file", tmp_path / "shared.csv")), "leaderboard")
+    assert table.columns[-1] == "simulated" and not table["simulated"].any()

@@ -17,6 +17,7 @@ from eudaimonia_nb.analysis.simulate import demo_judgments
 from eudaimonia_nb.dataset import prompt_texts
 from eudaimonia_nb.design_code import requirement
 from eudaimonia_nb.plots import SOURCE_LABELS
+from eudaimonia_nb.protocols import DEFAULT_PROTOCOL
 from eudaimonia_nb.report import DataSource, load_source
 from eudaimonia_nb.store import export_run, load_judgments
 from eudaimonia_nb.widgets.dashboard import Dashboard
@@ -45,7 +46,7 @@ def test_an_export_carries_response_reasoning_and_judge_and_loads_back(judged, f
     run = judged.run_ids[1]
     out = export_run(judged.path, run, fmt, tmp_path / f"run.{fmt}")
     loaded = frames.load_judgments(out)
-    assert {"response", "reasoning", "judge_model"} <= set(loaded.columns)
+    assert {"response", "reasoning", "judge_model", "protocol"} <= set(loaded.columns)
     stored = frame[frame["run_id"] == run].set_index(["prompt_id", "requirement"])
     back = loaded.set_index(["prompt_id", "requirement"]).loc[stored.index]
     assert (back["response"] == stored["response"]).all()
@@ -53,6 +54,7 @@ def test_an_export_carries_response_reasoning_and_judge_and_loads_back(judged, f
     judged_rows = stored["error"] == ""
     assert (back.loc[judged_rows.to_numpy(), "reasoning"] == stored.loc[judged_rows, "reasoning"]).all()
     assert set(back["judge_model"]) == {JUDGE}
+    assert set(back["protocol"]) == set(stored["protocol"]) == {DEFAULT_PROTOCOL}
     # The judge errors stay errors (no verdict), with their reasons.
     assert back["violation"].isna().sum() == (~judged_rows).sum() == 3
 
@@ -159,8 +161,11 @@ def test_a_heatmap_click_opens_the_responses_tab_on_those_checks(judged, monkeyp
     assert "Export report" in board.status.value
     # One model on 24 prompts: the mixed model's prompt SD is at the boundary (a level is also
     # separated); the report is still made and says so on the page, next to the estimates.
+    assert board.with_sample.value is False
     text = board.export_report()
     assert "<b>What was run:</b> 1 model(s)" in text
+    # Responses may be sensitive: the report carries none unless asked.
+    assert "Sample of responses" not in text and "Scripted response to: " not in text
     assert "<b>Fit warning:</b> prompt SD" in text and "at or near 0 (boundary/singular fit" in text
 
 

@@ -32,8 +32,8 @@ def _table_html(table: Table, simulated: bool = False) -> str:
 _CSS = """
 body { font-family: Inter, Helvetica, Arial, sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
 .eud-banner { background: #fff3cd; border: 1px solid #e0b000; padding: .6em 1em; border-radius: 4px; }
-.eud-table { border-collapse: collapse; font-size: 12px; margin-bottom: 1em; }
-.eud-table th, .eud-table td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
+.eud-table { border-collapse: collapse; font-size: 11px; margin-bottom: 1em; }
+.eud-table th, .eud-table td { padding: 2px 5px; border-bottom: 1px solid #ddd; text-align: right; }
 .eud-table th { background: #f3f3f3; }
 .eud-tablebox { max-width: 100%; overflow-x: auto; }
 .eud-text { white-space: pre-wrap; word-break: break-word; background: #f7f7f7; border: 1px solid #ddd; padding: .5em; }
