@@ -20,6 +20,21 @@ from .analysis.responses import VERDICT_LABELS, ResponseIndex
 from .design_code import requirement
 from .formatting import fmt_interval, fmt_p, fmt_pct
 
+SAMPLE_RESPONSE_CHARS = 4_000
+"""Characters of a sampled response shown in the report (about 900 tokens; the protocol allows
+2,048): longer ones are cut, so a sample of 22 models stays within the report's 6 MB budget.
+The whole text is in the Responses tab and the exports."""
+SAMPLE_REASONING_CHARS = 500
+"""Characters of the judge's reasoning shown per verdict of a sampled item, likewise."""
+
+
+def _shown(text: str, limit: int) -> str:
+    """``text``, escaped, cut at ``limit`` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return html.escape(text)
+    return (html.escape(text[:limit])
+            + f" … [{len(text) - limit:,} more characters: the whole text is in the Responses tab and the exports]")
+
 
 def _headline(rates: pd.DataFrame) -> str:
     data = rates.sort_values("rate")
@@ -95,7 +110,8 @@ def summary_html(frame: pd.DataFrame, sections: Mapping[str, object], *, protoco
 
 
 def sample_html(frame: pd.DataFrame, prompts: Mapping[str, str] | None, *, per_model: int, seed: int = 0) -> str:
-    """``per_model`` items of each model, drawn with a fixed seed among those with a response."""
+    """``per_model`` items of each model, drawn with a fixed seed among those with a response;
+    long responses and reasoning are cut (``SAMPLE_RESPONSE_CHARS``, ``SAMPLE_REASONING_CHARS``)."""
     if per_model <= 0:
         return ""
     index = ResponseIndex(frame, prompts)
@@ -112,11 +128,11 @@ def sample_html(frame: pd.DataFrame, prompts: Mapping[str, str] | None, *, per_m
             item = index.item(int(code))
             verdicts = "".join(
                 f"<li>{html.escape(requirement(c['requirement']).label)}: <b>{VERDICT_LABELS[c['kind']]}</b>"
-                f"{' · ' + html.escape(c['reasoning']) if c.get('reasoning') else ''}</li>"
+                f"{' · ' + _shown(c['reasoning'], SAMPLE_REASONING_CHARS) if c.get('reasoning') else ''}</li>"
                 for c in item.checks.to_dict("records"))
             prompt = f"<pre class='eud-text'>{html.escape(item.prompt)}</pre>" if item.prompt else ""
             parts.append(f"<article><h3>{html.escape(item.model)} · prompt {html.escape(item.prompt_id)} "
-                         f"({html.escape(item.source)})</h3>{prompt}<pre class='eud-text'>{html.escape(item.response)}</pre>"
+                         f"({html.escape(item.source)})</h3>{prompt}<pre class='eud-text'>{_shown(item.response, SAMPLE_RESPONSE_CHARS)}</pre>"
                          f"<ul>{verdicts}</ul></article>")
     return (f"<section id='responses'><h2>Sample of responses</h2><p>{per_model} item(s) per model, drawn at "
             f"random (seed {seed}) among items with a response.</p>{''.join(parts)}</section>")

@@ -63,6 +63,9 @@ def test_a_selection_with_one_source_is_not_estimable_rather_than_an_error():
         assert section.notes == ["Not estimable: only real prompts in this selection; comparing real with "
                                  "modified prompts needs both."]
         assert all(f.layout.annotations[0].text.startswith("Not estimable: only real prompts") for f in section.figures.values())
+    unjudged = real.assign(violation=float("nan"))  # every check a judge error: no source left at all
+    assert build_section("mixed", unjudged).notes == ["Not estimable: no judged prompts in this selection; comparing "
+                                                      "real with modified prompts needs judged prompts of both."]
 
 
 def test_simulated_data_says_so_on_every_figure_and_legend():

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from eudaimonia_nb.analysis.simulate import demo_judgments
-from eudaimonia_nb.appendix import sample_html
+from eudaimonia_nb.appendix import SAMPLE_RESPONSE_CHARS, sample_html
 from eudaimonia_nb.dataset import prompt_texts
 from eudaimonia_nb.report import (FIGURE_NAMES, RUNS_ATTR, SIMULATED_NOTICE, SMOKE_TEST_NOTICE, DataSource, Options,
                                   build_report, build_section, filter_frame, load_source, notices, protocol_records)
@@ -153,14 +153,20 @@ def test_demo_report_is_self_contained_and_opens_offline(demo_report):
 def test_the_22_model_report_stays_under_6_mb_also_with_a_sample_of_the_longest_responses(demo_report, dataset_path):
     size = demo_report.stat().st_size
     assert 4_000_000 < size < REPORT_BUDGET  # plotly.js alone is about 4.6 MB
-    # The demo has no responses; give every check one as long as the protocol allows, and the
-    # judge a long reasoning, then sample three items per model as the dashboard's option does.
+    # The demo has no responses. Every item the sample may draw gets one as long as the protocol
+    # allows and a long judge reasoning per verdict (the size depends on the drawn items only, so
+    # ten prompts per model keep the test's memory small); then three items per model, as the
+    # dashboard's option does. Long texts are cut in the sample, which keeps it within budget.
     frame = demo_judgments()
-    frame = frame.assign(response=[f"{m} answers {p}: " + "x" * MAX_RESPONSE_CHARS for m, p in
-                                   zip(frame["model"], frame["prompt_id"])],
-                         reasoning="The response " + "y" * 600)
+    drawable = frame["prompt_id"].isin(frame["prompt_id"].drop_duplicates().head(10))
+    frame["response"] = ""
+    frame["reasoning"] = ""
+    frame.loc[drawable, "response"] = "x" * MAX_RESPONSE_CHARS
+    frame.loc[drawable, "reasoning"] = "The response " + "y" * 2_000
     sample = sample_html(frame, prompt_texts(dataset_path), per_model=3)
     assert sample.count("<article>") == 3 * 22
+    assert "x" * SAMPLE_RESPONSE_CHARS in sample and "x" * (SAMPLE_RESPONSE_CHARS + 1) not in sample
+    assert sample.count(f"{MAX_RESPONSE_CHARS - SAMPLE_RESPONSE_CHARS:,} more characters") == 3 * 22
     # render_report appends the sample as the page's last part.
     assert size + 1 + len(sample.encode()) < REPORT_BUDGET
 
