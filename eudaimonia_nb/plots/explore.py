@@ -45,8 +45,11 @@ def checks_by_requirement_figure(table: pd.DataFrame) -> go.Figure:
         yaxis_title="checks (prompt x requirement)",
         legend_title_text="source",
         # Explicit height and room for the two-level axis: drawn before the output area has its
-        # final size, the figure was squashed to Plotly's default otherwise.
-        height=480, autosize=True, margin=dict(l=60, r=20, t=60, b=150),
+        # final size, the figure was squashed to Plotly's default otherwise. The left margin
+        # holds the first slanted tick label (cut off at 60 px, seen in Chromium); the legend
+        # sits above the bars so a phone keeps its width for them.
+        height=480, autosize=True, margin=dict(l=130, r=20, t=90, b=150),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
     )
     fig.update_xaxes(automargin=True, tickangle=-30)
     return fig
@@ -142,6 +145,7 @@ def rewrites_figure(table: pd.DataFrame) -> go.Figure:
             customdata=rows["checks"],
             text=rows["prompts"],
             textposition="outside",
+            cliponaxis=False,  # the tallest bar's count sits above the plot area, not cut in half
             hovertemplate=(
                 f"rewriter %{{x}}, responder {responder}<br>%{{y}} prompts, %{{customdata}} checks<extra></extra>"
             ),
