@@ -131,7 +131,7 @@ def test_notebook_1_charts_render_whole_without_errors_or_requests(browser, benc
                 assert plots.first.bounding_box()["height"] >= 450
                 assert page.evaluate(OUTSIDE_TEXT, TICK_LABELS) == []
 
-                rewriter_chart = page.locator(".js-plotly-plot:has(.gtitle:text('Rewritten prompts'))")
+                rewriter_chart = plots.filter(has=page.locator(".gtitle", has_text="Rewritten prompts"))
                 legend = rewriter_chart.locator(".legendtext").all_text_contents()
                 assert legend == readable
                 ticks = rewriter_chart.locator(".xtick text").all_text_contents()
@@ -212,3 +212,18 @@ def test_notebook_2_compare_view_aligns_and_marks_disagreements(browser, benchma
                 watched.assert_clean()
             finally:
                 page.close()
+
+
+def test_dashboard_opens_offline(browser, offline_env, artifacts_dir):
+    """The dashboard as ``make dashboard`` serves it: every figure of its first tab drawn, and not
+    one request (icon font, stylesheet, script) addressed beyond this machine."""
+    with voila_server("demo", extra_args=("--template=eudaimonia",)) as url:
+        for viewport in VIEWPORTS:
+            watched = Watched(browser, url, viewport)
+            try:
+                watched.page.wait_for_selector(".js-plotly-plot .trace", timeout=LOAD_MS)
+                watched.page.wait_for_timeout(1500)
+                watched.page.screenshot(path=str(artifacts_dir / f"dashboard-offline-{viewport[0]}.png"))
+                watched.assert_clean()
+            finally:
+                watched.page.close()
