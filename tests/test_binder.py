@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,3 +34,98 @@ def test_readme_launch_links_point_at_existing_notebooks():
     assert targets, "the README has Binder launch links"
     for target in targets:
         assert (REPO / target).is_file(), target
+
+
+def test_postbuild_gives_the_voila_server_extension_the_offline_template():
+    lines = (REPO / "binder" / "postBuild").read_text().splitlines()
+    assert 'binder/install-voila-template "$(python -c \'import sys; print(sys.prefix)\')"' in lines
+    script = REPO / "binder" / "install-voila-template"
+    assert os.access(script, os.X_OK) and "set -euo pipefail" in script.read_text()
+
+
+def _head_of_rendered_dashboard(prefix: Path | None, tmp_path: Path) -> str:
+    """Start ``jupyter server`` on loopback as Binder does (Voila as a server extension), with
+    ``prefix`` standing in for the Binder environment's sys.prefix, and read the page Binder's
+    ``urlpath=voila/render/notebooks/03_analysis.ipynb`` opens, up to the end of its <head>."""
+    from test_dashboard_helpers import VENV_BIN, free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH")}
+    env.update(EUDAIMONIA_DASHBOARD_SOURCE="demo", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    if prefix is not None:
+        env.update(JUPYTER_CONFIG_PATH=str(prefix / "etc" / "jupyter"), JUPYTER_PATH=str(prefix / "share" / "jupyter"))
+    root = ["--allow-root"] if os.geteuid() == 0 else []
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "jupyter"), "server", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         "--ServerApp.port_retries=0", "--IdentityProvider.token=", f"--ServerApp.root_dir={REPO}", *root],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status", timeout=5):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"jupyter server did not start; see {log.name}") from None
+                time.sleep(0.3)
+        # Voila streams the page: the head (template, stylesheets) comes before any cell runs.
+        page = b""
+        with urllib.request.urlopen(f"{base}/voila/render/notebooks/03_analysis.ipynb", timeout=120) as response:
+            assert response.status == 200
+            while b"</head>" not in page:
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                page += chunk
+        return page.decode("utf-8", "replace").split("</head>")[0]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def _env_python() -> dict[str, str]:
+    """The environment with the project's Python first on PATH, as ``python`` is in Binder's image."""
+    from test_dashboard_helpers import VENV_BIN
+
+    return {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def _remote_references(head: str) -> list[str]:
+    return re.findall(r"""<(?:link|script)[^>]+(?:href|src)=["'](https?://[^"']+)""", head)
+
+
+@pytest.mark.slow
+def test_binder_dashboard_uses_the_offline_template(tmp_path):
+    # Without the step, Voila's default template links Font Awesome from a CDN: the check can fail.
+    default = _head_of_rendered_dashboard(None, tmp_path / "default")
+    assert any("cdn.jsdelivr.net" in url for url in _remote_references(default))
+
+    # What postBuild does, into a fresh prefix in place of the Binder environment's.
+    # The environment may already hold server settings: they are kept.
+    prefix = tmp_path / "prefix"
+    config_file = prefix / "etc" / "jupyter" / "jupyter_server_config.json"
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(json.dumps({"ServerApp": {"shutdown_no_activity_timeout": 3600}}))
+    subprocess.run([str(REPO / "binder" / "install-voila-template"), str(prefix)], check=True, env=_env_python())
+    linked = prefix / "share" / "jupyter" / "voila" / "templates" / "eudaimonia"
+    assert linked.resolve() == (REPO / "share" / "jupyter" / "voila" / "templates" / "eudaimonia").resolve()
+    assert json.loads(config_file.read_text()) == {
+        "ServerApp": {"shutdown_no_activity_timeout": 3600}, "VoilaConfiguration": {"template": "eudaimonia"}}
+
+    head = _head_of_rendered_dashboard(prefix, tmp_path / "binder")
+    assert _remote_references(head) == []
+    assert "cdn.jsdelivr.net" not in head and "cdnjs" not in head
+    assert "typeof value.setData" in head, "the page comes from the eudaimonia template"
+    # Running the step again (a rebuild) is harmless.
+    subprocess.run([str(REPO / "binder" / "install-voila-template"), str(prefix)], check=True, env=_env_python())
+    assert json.loads(config_file.read_text())["VoilaConfiguration"] == {"template": "eudaimonia"}
+    assert linked.resolve() == (REPO / "share" / "jupyter" / "voila" / "templates" / "eudaimonia").resolve()

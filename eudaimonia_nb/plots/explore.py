@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 import plotly.graph_objects as go
 
 from ..dataset import SOURCES
 from ..analysis.selection import REWRITERS, TARGETS, normalise_model_name
 from . import MODEL_PALETTE, PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
+
+
+TITLE_LINE = 40
+"""Characters per title line: a title wider than a 390 px phone's figure was cut off at its edge."""
+LEGEND_ABOVE = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0)
+"""Legend in a row above the plot, so a narrow page keeps its width for the data (its entries
+name the source, so it needs no title that would push it into the figure title)."""
+
+
+def _title(text: str) -> dict:
+    """A figure title wrapped onto short lines (notebook outputs do not know the page width)."""
+    return dict(text="<br>".join(textwrap.wrap(text, TITLE_LINE)), font_size=16)
 
 
 def display_model_name(name: str) -> str:
@@ -41,12 +55,14 @@ def checks_by_requirement_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
         barmode="group",
-        title="Checks per requirement, real versus modified prompts",
+        title=_title("Checks per requirement, real versus modified prompts"),
         yaxis_title="checks (prompt x requirement)",
-        legend_title_text="source",
         # Explicit height and room for the two-level axis: drawn before the output area has its
-        # final size, the figure was squashed to Plotly's default otherwise.
-        height=480, autosize=True, margin=dict(l=60, r=20, t=60, b=150),
+        # final size, the figure was squashed to Plotly's default otherwise. The left margin
+        # holds the first slanted tick label (cut off at 60 px, seen in Chromium); the legend
+        # sits above the bars so a phone keeps its width for them.
+        height=500, autosize=True, margin=dict(l=130, r=20, t=130, b=150),
+        legend=LEGEND_ABOVE,
     )
     fig.update_xaxes(automargin=True, tickangle=-30)
     return fig
@@ -69,7 +85,7 @@ def cooccurrence_figure(counts: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         template=TEMPLATE,
-        title="Prompts labelled with both requirements (diagonal: prompts with the requirement)",
+        title=_title("Prompts labelled with both requirements (diagonal: prompts with the requirement)"),
         yaxis_autorange="reversed",
         height=620,
     )
@@ -90,10 +106,10 @@ def labels_per_prompt_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
         barmode="group",
-        title="How many requirements a prompt is checked against",
+        title=_title("How many requirements a prompt is checked against"),
+        legend=LEGEND_ABOVE, margin_t=130,
         xaxis=dict(title="requirements labelled on the prompt", dtick=1),
         yaxis_title="prompts",
-        legend_title_text="source",
     )
     return fig
 
@@ -120,7 +136,8 @@ def length_figure(stats: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(
         template=TEMPLATE,
-        title="Prompt length in characters (box: quartiles; whiskers: shortest and longest; dashed: mean)",
+        title=_title("Prompt length in characters (box: quartiles; whiskers: shortest and longest; dashed: mean)"),
+        margin_t=110,
         xaxis=dict(title="characters (log scale)", type="log"),
         showlegend=False,
         height=320,
@@ -142,6 +159,7 @@ def rewrites_figure(table: pd.DataFrame) -> go.Figure:
             customdata=rows["checks"],
             text=rows["prompts"],
             textposition="outside",
+            cliponaxis=False,  # the tallest bar's count sits above the plot area, not cut in half
             hovertemplate=(
                 f"rewriter %{{x}}, responder {responder}<br>%{{y}} prompts, %{{customdata}} checks<extra></extra>"
             ),
@@ -149,7 +167,11 @@ def rewrites_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
         barmode="group",
-        title="Rewritten prompts by rewriter and responder model",
+        title=_title("Rewritten prompts by rewriter and responder model"),
+        # Under the axis: its title and the entries wrap downwards on a phone instead of into
+        # the figure title or over the tallest bar's count.
+        legend=dict(orientation="h", yanchor="top", y=-0.5, xanchor="left", x=0.0),
+        height=500, margin=dict(t=110, b=190),
         xaxis_title="rewriter model",
         yaxis_title="prompts",
         legend_title_text="responder model",

@@ -56,6 +56,10 @@ VERDICT_STYLES = {
 _ROW_TINTS = {"violation": "#fdecea", "pass": "#edf7ed", "error": "#f2f2f2", "pending": "#fafafa"}
 MAX_MATCHES = 50
 MAX_TABLE_ROWS = 300
+_WRAP = "row wrap"
+"""Rows of controls wrap instead of overflowing a phone's width (seen at 390 px in Chromium)."""
+_COLUMN = "1 1 340px"
+"""Side-by-side panes share a wide page and stack on a narrow one."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,7 @@ def verdict_kind(violation: bool | float | None, error: str | None) -> str:
 
 def _badge(kind: str) -> str:
     colour, label = VERDICT_STYLES[kind]
-    return f"<span style='background:{colour};color:white;padding:0 0.4em;border-radius:3px'>{label}</span>"
+    return f"<span style='background:{colour};color:white;padding:0 0.4em;border-radius:3px;white-space:nowrap'>{label}</span>"
 
 
 def _verdict_row(kind: str, cells: Sequence[str], detail: str) -> str:
@@ -431,11 +435,12 @@ class CallSettings(widgets.VBox):
         for field in (self.system_prompt, self.temperature, self.max_tokens, self.judge_max_tokens, self.timeout_s, self.max_retries,
                       self.protocol, self.model_extra_body, self.judge_extra_body, self.condition, self.system_prompt_file):
             field.style.description_width = "95px"  # "temperature" and "judge tokens" uncut
+        wrap = widgets.Layout(flex_flow=_WRAP)
         super().__init__([
-            widgets.HBox([self.temperature, self.max_tokens, self.judge_max_tokens]),
-            widgets.HBox([self.timeout_s, self.max_retries]), self.protocol, self.model_extra_body, self.judge_extra_body,
-            self.system_prompt,
-            widgets.HBox([self.condition, self.system_prompt_file]),
+            widgets.HBox([self.temperature, self.max_tokens, self.judge_max_tokens], layout=wrap),
+            widgets.HBox([self.timeout_s, self.max_retries], layout=wrap), self.protocol, self.model_extra_body,
+            self.judge_extra_body, self.system_prompt,
+            widgets.HBox([self.condition, self.system_prompt_file], layout=wrap),
         ])
 
     def config(self, model: EndpointSettings, judge_settings: EndpointSettings, **subset: Any) -> RunConfig:
@@ -473,8 +478,8 @@ class LiveJudgingUI(widgets.VBox):
         self.compare_button = widgets.Button(description="Compare", button_style="primary")
         self.compare_status = widgets.HTML()
         self.compare_table = widgets.HTML()
-        self.left = widgets.HTML(layout=widgets.Layout(width="50%"))
-        self.right = widgets.HTML(layout=widgets.Layout(width="50%"))
+        self.left = widgets.HTML(layout=widgets.Layout(flex=_COLUMN, min_width="0"))
+        self.right = widgets.HTML(layout=widgets.Layout(flex=_COLUMN, min_width="0"))
 
         self.requirements = widgets.SelectMultiple(options=[(r.label, r.key) for r in REQUIREMENTS], description="requirements", rows=len(REQUIREMENTS))
         self.source = widgets.Dropdown(options=[("both", "")] + [(s, s) for s in SOURCES], description="source")
@@ -493,13 +498,15 @@ class LiveJudgingUI(widgets.VBox):
         tabs = widgets.Tab(children=[
             widgets.VBox([self.prompt, self.run_button, self.single_status, self.single_output]),
             widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, self.compare_table,
-                          widgets.HBox([self.left, self.right])]),
+                          widgets.HBox([self.left, self.right], layout=widgets.Layout(flex_flow=_WRAP))]),
             widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
                           self.launch_button, self.progress, self.run_status, self.run_results]),
         ])
         for i, title in enumerate(("One prompt", "Compare two models", "Run a subset")):
             tabs.set_title(i, title)
-        endpoints = widgets.HBox([self.model, self.judge], layout=widgets.Layout(width="100%"))
+        for picker in (self.model, self.judge):
+            picker.layout.flex = _COLUMN
+        endpoints = widgets.HBox([self.model, self.judge], layout=widgets.Layout(width="100%", flex_flow=_WRAP))
         super().__init__([endpoints, widgets.HTML("<b>Call settings</b>"), self.settings, tabs])
 
     @staticmethod
@@ -605,6 +612,9 @@ def compare_html(first: PromptResult, second: PromptResult) -> str:
     """The two models' verdicts aligned by requirement; rows where they differ are marked
     (a yellow tint, a black bar and ≠, readable without colour vision)."""
     other = {v.requirement: v for v in second.verdicts}
+    names = [first.model, second.model]
+    if names[0] == names[1]:  # two endpoints of one model: the columns still need telling apart
+        names = [f"first: {names[0]}", f"second: {names[1]}"]
     rows = []
     for v in first.verdicts:
         w = other.get(v.requirement)
@@ -614,4 +624,4 @@ def compare_html(first: PromptResult, second: PromptResult) -> str:
                     f"{html.escape(requirement(v.requirement).label)}{' <b>≠</b>' if a != b else ''}</td>"
                     f"<td>{_badge(a)}</td><td>{_badge(b)}</td></tr>")
     return ("<table class='compare' style='border-collapse:collapse;margin:0.4em 0'><tr><th>Requirement</th>"
-            f"<th>{html.escape(first.model)}</th><th>{html.escape(second.model)}</th></tr>{''.join(rows)}</table>")
+            f"<th>{html.escape(names[0])}</th><th>{html.escape(names[1])}</th></tr>{''.join(rows)}</table>")
