@@ -14,6 +14,7 @@ from eudaimonia_nb.analysis import gee, mixed
 from eudaimonia_nb.analysis.frames import JudgmentsError
 from eudaimonia_nb.analysis.rates import model_rates, real_vs_modified, violation_rates
 from eudaimonia_nb.analysis.selection import group_by_source
+from eudaimonia_nb.formatting import readable_table
 
 from lme4_cases import separated_case, small_case
 
@@ -138,6 +139,7 @@ def test_a_boundary_mixed_fit_reports_an_infinite_upper_sd_without_an_overflow(b
     sd = fit.variance_components.set_index("name").loc["prompt_id"]
     assert sd["sd"] < 1e-3 and sd["sd_ci_low"] == 0.0 and sd["sd_ci_high"] == float("inf")
     assert "at or near 0" in fit.message
+    assert readable_table(fit.variance_components).iloc[0].str.contains(r"\[0\.00, ∞\]").any()
 
 
 def test_a_boundary_study_fit_reports_an_infinite_upper_sd_without_an_overflow(benchmark):
