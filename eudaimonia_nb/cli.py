@@ -20,7 +20,8 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     from .paths import DATASET_SHA256, DATASET_URL
 
     p = sub.add_parser("fetch", help="download the benchmark file and verify its SHA-256")
-    p.add_argument("--url", default=DATASET_URL, help="where to download from (default: the pinned official URL)")
+    p.add_argument("--url", default=DATASET_URL, help="where to download from (default: the pinned official URL); "
+                   "file:///path/to/final_dataset.jsonl copies a local file, hash-checked")
     p.add_argument("--sha256", default=DATASET_SHA256, help="expected SHA-256 of the file")
     p.add_argument("--dest", default=None, help="file or directory to save to (default: the data cache)")
     p.add_argument("--force", action="store_true", help="download even if a verified copy exists")
