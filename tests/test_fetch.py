@@ -54,6 +54,7 @@ def server(dataset_path):
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+    httpd.server_close()  # the listening socket; shutdown() only stops the loop
 
 
 def test_download_verifies_and_saves(server, tmp_path):
