@@ -1,4 +1,4 @@
-"""EUDAIMONIA benchmark suite: fetch the benchmark, judge models, list and export runs, write reports.
+"""EUDAIMONIA benchmark suite: fetch the benchmark, judge models through any OpenAI-compatible API, list, export and report runs, compare conditions and check the judge against human labels.
 
 Each subcommand is registered by a small ``_add_*`` function here and imports its module only
 when it runs, so ``eudaimonia-nb --help`` is instant.
@@ -20,7 +20,8 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     from .paths import DATASET_SHA256, DATASET_URL
 
     p = sub.add_parser("fetch", help="download the benchmark file and verify its SHA-256")
-    p.add_argument("--url", default=DATASET_URL, help="where to download from (default: the pinned official URL)")
+    p.add_argument("--url", default=DATASET_URL, help="where to download from (default: the pinned official URL); "
+                   "file:///path/to/final_dataset.jsonl copies a local file, hash-checked")
     p.add_argument("--sha256", default=DATASET_SHA256, help="expected SHA-256 of the file")
     p.add_argument("--dest", default=None, help="file or directory to save to (default: the data cache)")
     p.add_argument("--force", action="store_true", help="download even if a verified copy exists")
@@ -332,8 +333,14 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
 REGISTRARS += [_add_fetch_rubrics, _add_rejudge, _add_validity, _add_study]
 
 
+EPILOG = ("The benchmark file, the results store (results.sqlite) and the request cache live in data/ of the "
+          "checkout, or in $EUDAIMONIA_DATA_DIR. API keys are read from the environment variable you name "
+          "(--api-key-env), never from the command line. 'eudaimonia-nb COMMAND --help' describes each "
+          "command; README.md and docs/ the rest.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eudaimonia-nb", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="eudaimonia-nb", description=__doc__.splitlines()[0], epilog=EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     for register in REGISTRARS:

@@ -1,4 +1,5 @@
-"""Download the benchmark from its pinned official URL and verify its SHA-256.
+"""Download the benchmark from its pinned official URL (or copy it from a ``file://`` URL) and
+verify its SHA-256.
 
 The file is written to a temporary name beside the destination and renamed only after the
 hash matches, so a failed or interrupted download never leaves a file that looks valid.
@@ -44,8 +45,11 @@ def fetch_benchmark(
     """
     shown = shown_url(url)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"URL {shown!r}: expected an http(s) URL like https://host/path/final_dataset.jsonl")
+    # file:// fills the cache offline from a copy someone gave you, with the same hash check.
+    local = parts.scheme == "file" and parts.hostname in (None, "", "localhost") and bool(parts.path)
+    if not local and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise FetchError(f"URL {shown!r}: expected an http(s) URL like https://host/path/final_dataset.jsonl "
+                         "or file:///path/to/final_dataset.jsonl")
     target = Path(dest) if dest is not None else default_dataset_path()
     # A trailing slash names a folder even before it exists.
     if target.is_dir() or (dest is not None and str(dest).endswith(("/", os.sep))):

@@ -79,7 +79,12 @@ def fmt_interval(low: float, high: float, kind: str = "pct") -> str:
         return f"[{low * 100:.1f}, {high * 100:.1f}]"
     if kind == "pts":
         return f"[{low * 100:+.1f}, {high * 100:+.1f}]"
-    return f"[{low:.2f}, {high:.2f}]"
+    return f"[{_num(low)}, {_num(high)}]"
+
+
+def _num(value: float) -> str:
+    # A boundary variance's Wald upper end is inf (see analysis.rates.log_scale_interval).
+    return "∞" if value == math.inf else f"{value:.2f}"
 
 
 def _missing(value: object) -> bool:

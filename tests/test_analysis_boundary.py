@@ -14,6 +14,7 @@ from eudaimonia_nb.analysis import gee, mixed
 from eudaimonia_nb.analysis.frames import JudgmentsError
 from eudaimonia_nb.analysis.rates import model_rates, real_vs_modified, violation_rates
 from eudaimonia_nb.analysis.selection import group_by_source
+from eudaimonia_nb.formatting import readable_table
 
 from lme4_cases import separated_case, small_case
 
@@ -107,3 +108,50 @@ def test_a_failed_gee_is_reported_as_a_failure_never_as_disagreement():
     # The same selection without the interaction fits, and compare() reads it as usual.
     ok = gee.fit_gee(frame, use_cache=False)
     assert not ok.failure and "GEE failed" not in gee.compare(mixed.fit_mixed(frame, use_cache=False), ok)
+
+
+def test_the_log_scale_interval_of_a_boundary_sd_is_zero_to_infinity_without_a_warning():
+    from eudaimonia_nb.analysis.rates import Z95, log_scale_interval
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # An SD at the optimiser's floor with a log-scale SE far past exp's range (as a boundary fit gives).
+        assert log_scale_interval(1e-4, 1e6) == (0.0, float("inf"))
+        assert log_scale_interval(1e-4, float("inf")) == (0.0, float("inf"))
+        low, high = log_scale_interval(0.8, 0.25)
+        assert np.isnan(log_scale_interval(0.8, float("nan"))).all()  # the crossed fit has no SE
+    assert low == pytest.approx(0.8 * np.exp(-Z95 * 0.25)) and high == pytest.approx(0.8 * np.exp(Z95 * 0.25))
+
+
+def _boundary_design(benchmark, n_prompts: int = 40):
+    prompts = benchmark.checks["prompt_id"].drop_duplicates().sample(n_prompts, random_state=0)
+    return benchmark.checks[benchmark.checks["prompt_id"].isin(prompts)]
+
+
+def test_a_boundary_mixed_fit_reports_an_infinite_upper_sd_without_an_overflow(benchmark):
+    from eudaimonia_nb.analysis.simulate import simulate_with_truth
+
+    # No prompt effect, 40 prompts: the prompt SD ends at its floor and its log-scale SE is huge.
+    frame, _ = simulate_with_truth("common", seed=0, design=_boundary_design(benchmark), models=1, prompt_sd=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = mixed.fit_mixed(frame, small_sample=False, use_cache=False)
+    sd = fit.variance_components.set_index("name").loc["prompt_id"]
+    assert sd["sd"] < 1e-3 and sd["sd_ci_low"] == 0.0 and sd["sd_ci_high"] == float("inf")
+    assert "at or near 0" in fit.message
+    assert readable_table(fit.variance_components).iloc[0].str.contains(r"\[0\.00, ∞\]").any()
+
+
+def test_a_boundary_study_fit_reports_an_infinite_upper_sd_without_an_overflow(benchmark):
+    from eudaimonia_nb.analysis.conditions import fit_condition_model
+    from eudaimonia_nb.analysis.simulate import simulate_with_truth
+
+    design = _boundary_design(benchmark)
+    plain, _ = simulate_with_truth("common", seed=0, design=design, models=1, prompt_sd=0.0)
+    steered, _ = simulate_with_truth("common", seed=10, design=design, models=1, prompt_sd=0.0)
+    frame = pd.concat([plain.assign(condition="plain"), steered.assign(condition="steered")], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_condition_model(frame, use_cache=False)
+    sd = fit.variance_components.set_index("name").loc["prompt_id"]
+    assert sd["sd"] < 1e-3 and sd["sd_ci_low"] == 0.0 and sd["sd_ci_high"] == float("inf")

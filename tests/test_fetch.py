@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -53,6 +54,7 @@ def server(dataset_path):
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+    httpd.server_close()  # the listening socket; shutdown() only stops the loop
 
 
 def test_download_verifies_and_saves(server, tmp_path):
@@ -101,3 +103,29 @@ def test_dest_with_a_trailing_slash_is_a_folder_even_before_it_exists(server, tm
     path = fetch_benchmark(url=f"{server}/good.jsonl", dest=f"{folder}/")
     assert path == folder / "final_dataset.jsonl" and path.is_file()
     assert path.stat().st_mode & 0o777 == 0o644  # readable by others: public data
+
+
+def test_cli_fetch_from_a_file_url_fills_the_cache_offline(dataset_path, tmp_path):
+    # The README's offline route: a copy someone gave you, into the default cache, hash-checked.
+    env = {**os.environ, "EUDAIMONIA_DATA_DIR": str(tmp_path / "cache")}
+    env.pop("EUDAIMONIA_DATASET", None)
+    exe = [sys.executable, "-m", "eudaimonia_nb.cli", "fetch", "--url"]
+    ok = subprocess.run([*exe, dataset_path.resolve().as_uri()], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    saved = tmp_path / "cache" / "final_dataset.jsonl"
+    assert Path(ok.stdout.strip()) == saved and hashlib.sha256(saved.read_bytes()).hexdigest() == SHA
+
+    edited = tmp_path / "edited.jsonl"
+    edited.write_bytes(dataset_path.read_bytes()[:-10])
+    bad = subprocess.run([*exe, edited.as_uri(), "--dest", str(tmp_path / "x.jsonl")], capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and "SHA-256 mismatch" in bad.stderr and not (tmp_path / "x.jsonl").exists()
+    missing = subprocess.run([*exe, (tmp_path / "nowhere.jsonl").as_uri(), "--dest", str(tmp_path / "y.jsonl")],
+                             capture_output=True, text=True, env=env)
+    assert missing.returncode == 1 and "nowhere.jsonl" in missing.stderr and "No such file" in missing.stderr
+    assert not (tmp_path / "y.jsonl").exists()
+
+
+def test_a_file_url_on_another_host_is_refused(tmp_path):
+    with pytest.raises(FetchError, match="expected an http.s. URL .* or file:///path"):
+        fetch_benchmark(url="file://fileserver/share/final_dataset.jsonl", dest=tmp_path / "x.jsonl")
+    assert list(tmp_path.iterdir()) == []

@@ -65,6 +65,7 @@ def server():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", trickled
     httpd.shutdown()
+    httpd.server_close()  # the listening socket; shutdown() only stops the loop
 
 
 # --- item 8: fetch errors ---------------------------------------------------------------------

@@ -62,8 +62,10 @@ def test_a_second_process_on_the_same_run_stops_and_names_the_first(tmp_path, da
         while time.monotonic() < deadline:
             try:
                 db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-                held = db.execute("SELECT pid FROM run_locks").fetchall()
-                db.close()
+                try:
+                    held = db.execute("SELECT pid FROM run_locks").fetchall()
+                finally:
+                    db.close()  # also when the table does not exist yet
                 if held:
                     break
             except sqlite3.Error:

@@ -12,7 +12,10 @@ from eudaimonia_nb.client import ChatRequest, RequestCache, cache_scope, open_cl
 def _ask(base_url: str, cache: RequestCache, request: ChatRequest) -> bool:
     async def go() -> bool:
         client = open_client(base_url, None, cache=cache)
-        response = await client.complete(request)
+        try:
+            response = await client.complete(request)
+        finally:
+            await client.provider.aclose()  # its pooled connection, before asyncio.run closes the loop
         assert response.ok, response.error
         return response.cached
 

@@ -55,7 +55,7 @@ def test_sigkill_mid_run_then_rerun_gives_exactly_one_result_per_check(tmp_path,
                 pass  # the file exists but its tables are not created yet
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+        process.communicate()  # waits and closes both pipes (wait() would leave them open)
         assert process.returncode == -signal.SIGKILL
         n_checks = _count(store, "SELECT COUNT(*) FROM run_checks")
         done_before = _count(store, "SELECT COUNT(*) FROM verdicts")

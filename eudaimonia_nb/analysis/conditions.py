@@ -32,7 +32,7 @@ from .cache import FitCache
 from .frames import frame_key, is_simulated, judged
 from .laplace import fit_prompt_intercept
 from .mixed import MixedResult, coefficient_table
-from .rates import Z95, _percentiles, holm, prompt_bootstrap_weights, two_sided_p
+from .rates import _percentiles, holm, log_scale_interval, prompt_bootstrap_weights, two_sided_p
 
 CONDITION = "condition"
 """The column naming each row's condition."""
@@ -225,9 +225,9 @@ def _fit(frame: pd.DataFrame, interaction: bool) -> MixedResult:
     fit = fit_prompt_intercept(data["violation"].to_numpy(float), np.asarray(design, float), group, len(prompts))
     p = len(names)
     params = coefficient_table(names, fit.coef[:p], np.sqrt(np.diag(fit.cov)[:p]))
+    sd_low, sd_high = log_scale_interval(fit.prompt_sd, fit.log_prompt_sd_se)
     components = pd.DataFrame([{"name": "prompt_id", "sd": fit.prompt_sd, "variance": fit.prompt_sd**2,
-                                "sd_ci_low": fit.prompt_sd * np.exp(-Z95 * fit.log_prompt_sd_se),
-                                "sd_ci_high": fit.prompt_sd * np.exp(Z95 * fit.log_prompt_sd_se)}])
+                                "sd_ci_low": sd_low, "sd_ci_high": sd_high}])
     references = {name: str(data[name].cat.categories[0]) for name in ("source", "requirement", "model", CONDITION)
                   if name in terms}
     return MixedResult(

@@ -22,7 +22,7 @@ from .frames import (check_analysis_frame, frame_key, is_simulated, judged, mode
                      set_aside_separated, unjudged_models)
 from .laplace import (LaplaceFit, fit_crossed, fit_prompt_intercept, full_hessian_cov,
                       profile_prompt_sd_interval)
-from .rates import Z95, two_sided_p
+from .rates import Z95, log_scale_interval, two_sided_p
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +247,7 @@ def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str, small_sample
     params = coefficient_table(names, fit.coef[:p], se)
     small = (n_groups < SMALL_DESIGN) if small_sample is None else small_sample
     params_hessian = None
-    sd_low = fit.prompt_sd * np.exp(-Z95 * fit.log_prompt_sd_se)
-    sd_high = fit.prompt_sd * np.exp(Z95 * fit.log_prompt_sd_se)
+    sd_low, sd_high = log_scale_interval(fit.prompt_sd, fit.log_prompt_sd_se)
     sd_method = "Wald on the log scale"
     if small and model_effect == "fixed":
         params_hessian = coefficient_table(names, fit.coef[:p], np.sqrt(np.diag(full_hessian_cov(y, X, group, n_groups, fit))))

@@ -13,6 +13,7 @@ rates and counted in ``n_errors``.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,27 @@ Z95 = float(ndtri(0.975))
 def two_sided_p(z: np.ndarray | float) -> np.ndarray:
     """Two-sided normal p-value for a z statistic (NaN stays NaN)."""
     return 2.0 * ndtr(-np.abs(np.asarray(z, dtype=float)))
+
+
+_LOG_FLOAT_MAX = math.log(np.finfo(float).max)
+
+
+def log_scale_interval(estimate: float, log_se: float, z: float = Z95) -> tuple[float, float]:
+    """Wald interval on the log scale, back-transformed: ``estimate * exp(-+ z * log_se)``.
+
+    Used for a variance component's SD. A fit at the boundary (SD near 0) has an enormous
+    ``log_se``; the upper end then lies past the float range and is ``inf`` (the page's
+    "0 to ∞") rather than an overflow warning, and the lower end is 0. NaN in, NaN out."""
+    if math.isnan(estimate) or math.isnan(log_se):
+        return float("nan"), float("nan")
+    if estimate <= 0:
+        return 0.0, (0.0 if math.isfinite(log_se) else float("inf"))
+    return _capped_exp(math.log(estimate) - z * log_se), _capped_exp(math.log(estimate) + z * log_se)
+
+
+def _capped_exp(exponent: float) -> float:
+    # math.exp raises OverflowError past the float range; inf is the value the interval means.
+    return math.exp(exponent) if exponent < _LOG_FLOAT_MAX else float("inf")
 
 
 def wilson_interval(k: np.ndarray | float, n: np.ndarray | float, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
