@@ -452,7 +452,7 @@ SOURCE_SECTIONS = frozenset({"real_vs_modified", "mixed"})
 
 def one_source_cause(frame: pd.DataFrame) -> str | None:
     """``Not estimable: only real prompts in this selection`` when one source has verdicts."""
-    present = sorted(set(frame.loc[frame["violation"].notna(), "source"].astype(str)))
+    present = sorted(set(frame.loc[frame["violation"].notna(), "source"].astype(str).unique()))
     if len(present) == 1:
         return (f"Not estimable: only {present[0]} prompts in this selection; comparing real with "
                 "modified prompts needs both.")

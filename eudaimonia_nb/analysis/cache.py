@@ -6,7 +6,6 @@ dashboard that returns to an earlier filter gets the earlier fit back at no cost
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -20,25 +19,20 @@ class FitCache(Generic[T]):
     def __init__(self, size: int = 32):
         self.size = size
         self._fits: OrderedDict[str, T] = OrderedDict()
-        # The dashboard fits in a background thread too; the fit itself runs outside the lock.
-        self._lock = threading.Lock()
 
     def get_or_fit(self, key: str, fit: Callable[[], T], *, use_cache: bool = True) -> T:
-        with self._lock:
-            if use_cache and key in self._fits:
-                self._fits.move_to_end(key)
-                return self._fits[key]
+        if use_cache and key in self._fits:
+            self._fits.move_to_end(key)
+            return self._fits[key]
         result = fit()
         if use_cache:
-            with self._lock:
-                self._fits[key] = result
-                while len(self._fits) > self.size:
-                    self._fits.popitem(last=False)
+            self._fits[key] = result
+            while len(self._fits) > self.size:
+                self._fits.popitem(last=False)
         return result
 
     def clear(self) -> None:
-        with self._lock:
-            self._fits.clear()
+        self._fits.clear()
 
     def __len__(self) -> int:
         return len(self._fits)

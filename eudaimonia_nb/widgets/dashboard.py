@@ -4,9 +4,7 @@ Controls choose the data (embedded simulated demo, a results store, a results fi
 filter models, requirements and principles. Each tab is one section of ``eudaimonia_nb.report``;
 its Plotly ``FigureWidget``s are created once and updated in place. Only the visible tab is
 computed after a change (the others when next opened), and the mixed-model tab fits when it
-is opened, with a progress message; fits are cached by the analysis module. The loaded
-selection's mixed-model section is computed in the background once the first figure is drawn
-(``widgets.prefetch``), so a preheated kernel has it ready.
+is opened, with a progress message; fits are cached by the analysis module.
 """
 
 from __future__ import annotations
@@ -37,7 +35,6 @@ from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, D
                       load_source, notices, plural,
                       principle_options)
 from ..store import default_store_path
-from .prefetch import SectionPrefetch
 from .responses import ResponsesView, drilldown_filters
 from .studies import TAB_TITLE as STUDIES_TITLE
 from .studies import studies_panel
@@ -203,8 +200,6 @@ class Dashboard:
         self.sections: dict[str, Section] = {}
         self._stale: set[str] = set(SECTION_TITLES)
         self._quiet = False
-        self.prefetch = SectionPrefetch()
-        self._loads = 0  # which load the heavy sections in ``prefetch`` belong to
         self.source = source or DataSource.from_environment()
         self._build_controls(self.source)
         self.tabs = {key: _Tab(key, self._attach_drilldown) for key in SECTION_TITLES}
@@ -326,25 +321,8 @@ class Dashboard:
         self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
                          f"{plural(frame['model'].nunique(), 'model')}; loaded {stamp} "
                          f"in {time.perf_counter() - started:.1f} s. Refresh to pick up new verdicts.")
-        self.prefetch.clear()
-        self._loads += 1
         self._invalidate()
-        self._prefetch_heavy()
         return True
-
-    def selection_key(self) -> tuple:
-        """What a section depends on: the loaded data, the filters and the options."""
-        return (self._loads, tuple(self.models.value), tuple(self.requirements.value),
-                tuple(self.principles.value), self.options)
-
-    def _prefetch_heavy(self) -> None:
-        """Start the heavy sections of this selection in the background (after the first figure)."""
-        frame = self.filtered()
-        if frame.empty or not has_verdicts(frame):
-            return
-        options = self.options
-        for key in HEAVY_SECTIONS:
-            self.prefetch.start(key, self.selection_key(), lambda key=key: build_section(key, frame, options))
 
     def _set_models(self, models: Sequence[str]) -> None:
         previous = set(self.models.value)
@@ -452,8 +430,7 @@ class Dashboard:
                             if heavy else "<span class='eud-status'>Updating…</span>")
         started = time.perf_counter()
         try:
-            section = (self.prefetch.get(key, self.selection_key(), lambda: build_section(key, frame, self.options))
-                       if heavy else build_section(key, frame, self.options))
+            section = build_section(key, frame, self.options)
         except FIT_ERRORS as exc:
             tab.status.value = (f"<span class='eud-error'>Not estimable for this selection ({html.escape(str(exc))}); "
                                 "a wider selection (more prompts or models) may be.</span>")
