@@ -108,15 +108,11 @@ def _click_tab(page, title: str) -> Callable[[], None]:
     return lambda: page.locator(".lm-TabBar-tab", has_text=re.compile(f"^{re.escape(title)}$")).first.click()
 
 
-def _ticks(page) -> int:
-    return page.evaluate("() => { const p = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.offsetParent);"
-                         " return p ? p.querySelectorAll('.ytick text').length : -1; }")
-
-
-def _ticks_are(n: int) -> str:
-    return ("() => { const p = [...document.querySelectorAll('.js-plotly-plot')].find(e => e.offsetParent);"
-            f" return p && p.querySelectorAll('.ytick text').length === {n} &&"
-            f" !{PROGRESS}.test(document.body.innerText); }}")
+def _leaderboard_of(n: int) -> str:
+    """The leaderboard tab says it was computed for ``n`` models (its status line is set after the
+    figure is updated) and is drawn (the published rows keep every model name on the axis)."""
+    return ("() => { const p = " + PANEL + "; return !!p && [...p.querySelectorAll('.eud-status')].some("
+            f"e => / {n} models?; computed/.test(e.innerText)) && ({TAB_READY})(); }}")
 
 
 class ModelFilter:
@@ -174,9 +170,9 @@ def measure_dashboard(browser, url: str, only: set[str] | None, settle: float) -
     _click_tab(page, titles[0])()
     page.wait_for_function(TAB_READY, timeout=WAIT_MS)
     models = ModelFilter(page)
-    before = _ticks(page)
-    out["model filter: drop one model -> leaderboard"] = _timed(models.drop, page, _ticks_are(before - 1))
-    out["model filter: add it back -> leaderboard"] = _timed(models.restore, page, _ticks_are(before))
+    n = len(models.all)
+    out["model filter: drop one model -> leaderboard"] = _timed(models.drop, page, _leaderboard_of(n - 1))
+    out["model filter: add it back -> leaderboard"] = _timed(models.restore, page, _leaderboard_of(n))
     page.close()
     return out
 
