@@ -43,7 +43,8 @@ from test_dashboard_helpers import chromium, voila_server  # noqa: E402
 FIRST = ".js-plotly-plot"
 WAIT_MS = 120_000
 """Longer than this: "not drawn" (under heavy load a Plotly widget can miss anywidget's 2 s start-up)."""
-OFFLINE = {"JUPYTER_PATH": os.pathsep.join(filter(None, [str(REPO / "share" / "jupyter"), os.environ.get("JUPYTER_PATH")]))}
+OFFLINE = {"JUPYTER_PATH": os.pathsep.join(filter(None, [str(REPO / "share" / "jupyter"),
+                                                      os.environ.get("JUPYTER_PATH")]))}
 """The Makefile's VOILA_OFFLINE: Voila's page template without CDN links (``--template=eudaimonia``)."""
 MAKE_DASHBOARD = ("--preheat_kernel=True", "--template=eudaimonia")
 TARGETS = {"Mixed-effects model": 5.0}
