@@ -66,10 +66,12 @@ def free_port() -> int:
 
 @contextmanager
 def voila_server(source: str, *, notebook: str | Path = "notebooks/03_analysis.ipynb",
-                 extra_args: tuple[str, ...] = (), timeout: float = 90.0):
-    """Serve a notebook (default: the dashboard) with Voila on 127.0.0.1; yields the page URL."""
+                 extra_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
+                 timeout: float = 90.0):
+    """Serve a notebook (default: the dashboard) with Voila on 127.0.0.1; yields the page URL.
+    ``extra_env`` is added to Voila's (and so its kernels') environment."""
     port = free_port()
-    env = dict(os.environ, EUDAIMONIA_DASHBOARD_SOURCE=source)
+    env = dict(os.environ, **(extra_env or {}), EUDAIMONIA_DASHBOARD_SOURCE=source)
     (REPO / "test-artifacts").mkdir(exist_ok=True)
     log = open(REPO / "test-artifacts" / f"voila-{port}.log", "w")
     proc = subprocess.Popen(

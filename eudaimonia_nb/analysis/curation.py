@@ -28,7 +28,8 @@ import pandas as pd
 from scipy.special import expit, log_expit
 
 from ..dataset import SOURCES
-from .frames import check_analysis_frame, is_simulated, judged
+from .cache import FitCache
+from .frames import check_analysis_frame, frame_key, is_simulated, judged
 from .rates import requirement_weights
 from .selection import GROUPS, TARGETS, model_group, normalise_model_name
 
@@ -196,11 +197,24 @@ def _reading(row: object) -> str:
             f"{100 * getattr(row, 'diff'):+.1f}), {where} the selection-only band {low:+.1f} to {high:+.1f}: {meaning}.")
 
 
+_checks: FitCache[tuple[pd.DataFrame, pd.DataFrame | None, list[str]]] = FitCache(8)
+
+
 def selection_check(frame: pd.DataFrame, *, prompt_sd: float | None = None, n_sims: int = 200,
                     seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
     """Everything a front end shows about selection: the source x group contrasts
     (``selection.source_by_group``), the selection-only band (None when the data lack the
-    curation model or a group contrast cannot be formed) and one-line notes, the limits first."""
+    curation model or a group contrast cannot be formed) and one-line notes, the limits first.
+    Cached like the fits (its simulations take seconds on 22 models); callers get copies."""
+    curators = (pd.util.hash_pandas_object(frame["responder_model"].astype(str), index=False).sum()
+                if "responder_model" in frame.columns else None)
+    key = frame_key(frame, "selection_check", prompt_sd, n_sims, seed, curators)
+    contrast, band, notes = _checks.get_or_fit(key, lambda: _selection_check(frame, prompt_sd, n_sims, seed))
+    return contrast.copy(), None if band is None else band.copy(), list(notes)
+
+
+def _selection_check(frame: pd.DataFrame, prompt_sd: float | None, n_sims: int,
+                     seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
     from .selection import source_by_group
 
     notes: list[str] = []

@@ -402,7 +402,8 @@ def _gap_notes(out: pd.DataFrame, n_requirements: int) -> list[str]:
 
 def _selection_notes(frame: pd.DataFrame, unit: str) -> list[str]:
     """Selection-wide one-line messages (a source missing altogether)."""
-    present = set(frame.loc[frame["violation"].notna(), "source"])
+    # unique() first: a set of the 69k strings themselves took up to 0.9 s on 22 models.
+    present = set(frame.loc[frame["violation"].notna(), "source"].unique())
     missing = [s for s in SOURCES if s not in present]
     if missing:
         return [f"Only {' and '.join(s for s in SOURCES if s in present) or 'no'} judged checks in this selection: "
