@@ -47,7 +47,7 @@ OFFLINE = {"JUPYTER_PATH": os.pathsep.join(filter(None, [str(REPO / "share" / "j
                                                       os.environ.get("JUPYTER_PATH")]))}
 """The Makefile's VOILA_OFFLINE: Voila's page template without CDN links (``--template=eudaimonia``)."""
 MAKE_DASHBOARD = ("--preheat_kernel=True", "--template=eudaimonia")
-TARGETS = {"Mixed-effects model": 5.0}
+TARGETS = {"Mixed-effects model (fit drawn)": 5.0, "Mixed-effects model (with cross-checks)": None}
 TAB_TARGET = 3.0
 CONTROL_TARGET = 0.5
 
@@ -63,6 +63,12 @@ TAB_READY = ("() => { const p = " + PANEL + "; if (!p) return false;"
              " return figs.length > 0 || msg; }")
 """A tab is drawn: no progress message in it, every visible figure drawn (traces, heatmap or its
 message annotation), and at least one figure, table or message shown."""
+MIXED = "Mixed-effects model"
+FIT_DRAWN = ("() => { const p = " + PANEL + "; if (!p) return false;"
+             " const f = [...p.querySelectorAll('.js-plotly-plot')].filter(e => e.offsetParent);"
+             " return f.length > 0 && f.every(e => e.querySelector('.trace')) && p.innerText.includes('Reading.'); }")
+"""The mixed-model tab shows its fit: the forest plot drawn and the fit's reading written (the
+GEE cross-check and the selection check may still be running; ``TAB_READY`` waits for them)."""
 
 
 @dataclass
@@ -167,9 +173,16 @@ def measure_dashboard(browser, url: str, only: set[str] | None, settle: float) -
     for title in titles[1:]:
         if only and title not in only:
             continue
+        if title == MIXED:
+            started = time.perf_counter()
+            out[f"first open: {title} (fit drawn)"] = _timed(_click_tab(page, title), page, FIT_DRAWN)
+            page.wait_for_function(TAB_READY, timeout=WAIT_MS)
+            out[f"first open: {title} (with cross-checks)"] = time.perf_counter() - started
+            continue
         out[f"first open: {title}"] = _timed(_click_tab(page, title), page, TAB_READY)
     _click_tab(page, titles[0])()
     page.wait_for_function(TAB_READY, timeout=WAIT_MS)
+    time.sleep(2)  # the last tab's kernel work may still run after it is drawn (the Studies planner)
     models = ModelFilter(page)
     n = len(models.all)
     out["model filter: drop one model -> leaderboard"] = _timed(models.drop, page, _leaderboard_of(n - 1))

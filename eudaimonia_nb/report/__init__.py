@@ -27,12 +27,12 @@ from .render import build_report, render_report, write_report
 from .runs import (PUBLISHED_PROTOCOL, RUNS_ATTR, SIMULATED_NOTICE, SMOKE_TEST_NOTICE, UNOFFICIAL_DATA_NOTICE,
                    data_summary, notices, protocol_note, protocol_records, protocol_text, rubric_version_table,
                    run_records)
-from .sections import (FIGURE_NAMES, HEAVY_SECTIONS, NO_VERDICTS_NOTICE, SECTION_TITLES, SOURCE_SECTIONS,
+from .sections import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, NO_VERDICTS_NOTICE, SECTION_TITLES, SOURCE_SECTIONS,
                        VERDICT_FREE_SECTIONS, Options, Section, Table, has_verdicts, one_source_cause)
 from .sources import SOURCE_ENV, STORE_ATTR, DataSource, filter_frame, load_source, principle_options
 
 __all__ = [
-    "FIGURE_NAMES", "HEAVY_SECTIONS", "NO_VERDICTS_NOTICE", "PUBLISHED_PROTOCOL", "RUNS_ATTR", "SECTION_BUILDERS",
+    "CROSS_CHECKS_PENDING", "FIGURE_NAMES", "HEAVY_SECTIONS", "NO_VERDICTS_NOTICE", "PUBLISHED_PROTOCOL", "RUNS_ATTR", "SECTION_BUILDERS",
     "SECTION_TITLES", "SIMULATED_NOTICE", "SMOKE_TEST_NOTICE", "SOURCE_ENV", "SOURCE_SECTIONS", "STORE_ATTR",
     "UNOFFICIAL_DATA_NOTICE", "VERDICT_FREE_SECTIONS", "DataSource", "Options", "Section", "Table", "build_report",
     "build_section", "data_summary", "filter_frame", "has_verdicts", "load_source", "notices", "one_source_cause",

@@ -19,7 +19,7 @@ from ..analysis.conventions import ERRORS_AS_NO_VIOLATION, apply_convention, des
 from ..analysis.frames import is_simulated
 from ..design_code import requirement
 from .runs import data_summary, protocol_note, rubric_version_table, run_records
-from .sections import FIGURE_NAMES, SECTION_TITLES, SOURCE_SECTIONS, Options, Section, Table, one_source_cause
+from .sections import CROSS_CHECKS_PENDING, FIGURE_NAMES, SECTION_TITLES, SOURCE_SECTIONS, Options, Section, Table, one_source_cause
 from .sources import STORE_ATTR
 
 
@@ -137,32 +137,36 @@ def _mixed(frame: pd.DataFrame, options: Options) -> Section:
 
     # build_section has made sure both sources have verdicts (SOURCE_SECTIONS).
     mixed = fit_mixed(frame)
-    gee = fit_gee(frame)
-    contrast, band, selection_notes = selection_check(frame, prompt_sd=float(mixed.variance_components["sd"].iloc[0]),
-                                                      seed=options.seed)
+    gee = fit_gee(frame) if options.cross_checks else None
+    contrast, band, selection_notes = (
+        selection_check(frame, prompt_sd=float(mixed.variance_components["sd"].iloc[0]), seed=options.seed)
+        if options.cross_checks else (None, None, []))
     params = mixed.params.rename_axis("term").reset_index()
-    gee_params = gee.params.rename_axis("term").reset_index()
     status = "converged" if mixed.converged else "<b>did not converge</b> (read with care)"
     cautions = [part.split("WARNING: ", 1)[1] for part in mixed.message.split("; ") if part.startswith("WARNING: ")]
+    checks = (f"<b>GEE cross-check.</b> {html.escape(compare(mixed, gee))}" if gee is not None else
+              f"<b>{CROSS_CHECKS_PENDING}</b>")
     return Section("mixed", SECTION_TITLES["mixed"],
                    figures={"forest": forest_figure(mixed.params, reference=_references(mixed.references),
-                                                     cross_check=gee.params)},
+                                                     cross_check=gee.params if gee is not None else None)},
                    tables=[Table("mixed_model_params", "Mixed model: fixed effects (log-odds)", params),
                            Table("variance_components", "Mixed model: variance components",
                                  mixed.variance_components),
-                           Table("gee_params", "GEE cross-check: fixed effects (log-odds)", gee_params),
+                           *([Table("gee_params", "GEE cross-check: fixed effects (log-odds)",
+                                    gee.params.rename_axis("term").reset_index())] if gee is not None else []),
                            *([Table("mixed_model_params_full_hessian", "Mixed model, small design: SEs from the "
                                     "full Hessian (incl. the prompt SD's uncertainty)",
                                     mixed.params_hessian.rename_axis("term").reset_index())]
                              if mixed.params_hessian is not None else []),
-                           Table("selection_contrast", "Selection check: source x model-group terms", contrast),
+                           *([Table("selection_contrast", "Selection check: source x model-group terms", contrast)]
+                             if contrast is not None else []),
                            *([Table("selection_band", "Selection check: gaps selection alone produces", band)]
                              if band is not None else [])],
                    notes=[
         *(f"<span class='eud-caution'>⚠ <b>Fit warning:</b> {html.escape(c)}. Intervals involving this "
           "variance are unreliable; the fixed effects still read as conditional on a prompt.</span>" for c in cautions),
         f"<b>Reading.</b> {html.escape(mixed.reading())}",
-        f"<b>GEE cross-check.</b> {html.escape(compare(mixed, gee))}",
+        checks,
         f"Fit: {html.escape(mixed.method)}, {mixed.n_obs:,} judged checks, {status}. "
         f"Assumptions: {html.escape(mixed.assumptions)}",
         "The mixed model's odds ratios are conditional (for prompts of the same difficulty); "

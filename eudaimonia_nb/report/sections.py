@@ -53,6 +53,10 @@ class Options:
     errors: str = ERRORS_APART
     """What a check without a verdict counts as (``analysis.conventions``): ``apart`` (default)
     or ``no_violation`` (the authors' convention for unparseable judge answers)."""
+    cross_checks: bool = True
+    """Whether the mixed-model section also runs its GEE cross-check and selection check (about
+    three quarters of its time). The dashboard draws the fit first with ``False``, then adds them;
+    a report always has them."""
 
 
 SECTION_TITLES: dict[str, str] = {
@@ -78,6 +82,8 @@ FIGURE_NAMES: dict[str, tuple[str, ...]] = {
 }
 """Figures each section produces (the dashboard creates one FigureWidget per name)."""
 HEAVY_SECTIONS = frozenset({"mixed"})
+CROSS_CHECKS_PENDING = "⏳ GEE cross-check and selection check: being computed for this selection…"
+"""The mixed-model section's note while ``Options(cross_checks=False)`` left them out."""
 """Sections that fit models: computed when first opened, with a progress message."""
 SOURCE_SECTIONS = frozenset({"real_vs_modified", "mixed"})
 """Sections that compare real with modified prompts: not estimable with one source."""

@@ -30,11 +30,11 @@ from ..design_code import REQUIREMENTS
 from ..formatting import csv_table, readable_table
 from ..paths import user_path
 from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
-from ..report import (FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource, Options, Section,
-                      VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame, has_verdicts,
-                      load_source, notices, plural,
-                      principle_options)
+from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
+                      Options, Section, VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame,
+                      has_verdicts, load_source, notices, plural, principle_options)
 from ..store import default_store_path
+from .figures import plotly_loader, shared_figure
 from .responses import ResponsesView, drilldown_filters
 from .studies import TAB_TITLE as STUDIES_TITLE
 from .studies import studies_panel
@@ -179,7 +179,7 @@ class _Tab:
             if name in self.figures:
                 sync_figure(self.figures[name], fig)
             else:
-                self.figures[name] = go.FigureWidget(fig)
+                self.figures[name] = shared_figure(fig)
                 new = True
         if new:
             self.figure_box.children = list(self.figures.values())
@@ -219,7 +219,7 @@ class Dashboard:
         self.tab_bar.observe(self._on_tab, "selected_index")
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
-        self.widget = w.VBox([w.HTML(_STYLE), self._probe, self._controls, self.tab_bar],
+        self.widget = w.VBox([w.HTML(_STYLE), plotly_loader(), self._probe, self._controls, self.tab_bar],
                              layout=w.Layout(width="100%"))
         if load:
             self.load()
@@ -424,19 +424,25 @@ class Dashboard:
             tab.status.value = f"<span class='eud-status'>{hint}</span>"
             self._stale.discard(key)
             return
-        heavy = key in HEAVY_SECTIONS
-        tab.status.value = ("<span class='eud-status'>⏳ Fitting the mixed-effects model and the GEE "
-                            "cross-check for this selection (first time only; fits are cached)…</span>"
-                            if heavy else "<span class='eud-status'>Updating…</span>")
+        # A heavy section is drawn twice: the fit as soon as it is there, then with its
+        # cross-checks, so the tab is never blank for the slowest part.
+        stages = ([replace(self.options, cross_checks=False), self.options] if key in HEAVY_SECTIONS
+                  else [self.options])
+        tab.status.value = ("<span class='eud-status'>⏳ Fitting the mixed-effects model for this selection "
+                            "(first time only; fits are cached)…</span>" if len(stages) > 1 else
+                            "<span class='eud-status'>Updating…</span>")
         started = time.perf_counter()
-        try:
-            section = build_section(key, frame, self.options)
-        except FIT_ERRORS as exc:
-            tab.status.value = (f"<span class='eud-error'>Not estimable for this selection ({html.escape(str(exc))}); "
-                                "a wider selection (more prompts or models) may be.</span>")
-            self._stale.discard(key)
-            return
-        tab.show(section, self.figure_width)
+        for options in stages:
+            try:
+                section = build_section(key, frame, options)
+            except FIT_ERRORS as exc:
+                tab.status.value = (f"<span class='eud-error'>Not estimable for this selection "
+                                    f"({html.escape(str(exc))}); a wider selection (more prompts or models) may be.</span>")
+                self._stale.discard(key)
+                return
+            tab.show(section, self.figure_width)
+            if options is not self.options:
+                tab.status.value = f"<span class='eud-status'>{CROSS_CHECKS_PENDING}</span>"
         self.sections[key] = section
         self._stale.discard(key)
         took = time.perf_counter() - started

@@ -26,6 +26,7 @@ from ..analysis.conditions import (CONDITION, condition_odds_ratios, condition_r
 from ..analysis.frames import is_simulated
 from ..analysis.power import HumanLabels, StudyPlan, minimum_detectable_effect, simulate_study
 from ..plots.analysis import sync_figure
+from .figures import plotly_loader, shared_figure
 from ..plots.studies import attribute_figures, condition_rates_figure, effects_figure, power_curve_figure
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class StudiesPanel:
         self._build_planner()
         self.attributes_box = w.VBox([])
         self.widget = w.VBox([
+            plotly_loader(),
             w.HTML("<h3>Conditions and their effects</h3>"), w.HBox([self.refresh_button, self.status]), self.banner,
             self.effects_box, self.tables,
             w.HTML("<h3>Plan a study (power by simulation)</h3>"), self.planner,
@@ -134,7 +136,7 @@ class StudiesPanel:
         if name in self.figures:
             sync_figure(self.figures[name], figure)
         else:
-            self.figures[name] = go.FigureWidget(figure)
+            self.figures[name] = shared_figure(figure)
             box.children = [*box.children, self.figures[name]]
 
     # -- attributes ---------------------------------------------------------------------
