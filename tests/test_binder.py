@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 import urllib.error
@@ -47,7 +46,7 @@ def _head_of_rendered_dashboard(prefix: Path | None, tmp_path: Path) -> str:
     """Start ``jupyter server`` on loopback as Binder does (Voila as a server extension), with
     ``prefix`` standing in for the Binder environment's sys.prefix, and read the page Binder's
     ``urlpath=voila/render/notebooks/03_analysis.ipynb`` opens, up to the end of its <head>."""
-    from test_dashboard_helpers import VENV_BIN, free_port
+    from test_dashboard_helpers import VENV_BIN, free_port, stop_group
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH")}
@@ -83,12 +82,7 @@ def _head_of_rendered_dashboard(prefix: Path | None, tmp_path: Path) -> str:
                 page += chunk
         return page.decode("utf-8", "replace").split("</head>")[0]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
         log.close()
 
 

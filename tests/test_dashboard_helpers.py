@@ -58,6 +58,16 @@ def make_store(path: Path, benchmark, *, seed: int = 0) -> list[str]:
     return run_ids
 
 
+def stop_group(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a server started in its own process group: SIGTERM, then SIGKILL after ``timeout``."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -94,12 +104,7 @@ def voila_server(source: str, *, notebook: str | Path = "notebooks/03_analysis.i
             time.sleep(0.3)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
         log.close()
 
 

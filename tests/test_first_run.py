@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from test_dashboard_helpers import free_port, stop_group
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,12 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 def _make(*args: str) -> list[str]:
     return ["make", "--no-print-directory", "-C", str(REPO), "-o", ".venv/.installed-base", f"BIN={Path(sys.executable).parent}",
             *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _offline_env(tmp_path: Path, dataset_path: Path) -> dict[str, str]:
@@ -63,12 +57,7 @@ def _serving(command: list[str], env: dict[str, str], port: int, log: Path, time
             time.sleep(0.5)
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=30)
 
 
 def _probe_notebook(path: Path, relative_field: str) -> None:
@@ -98,7 +87,7 @@ def test_make_dashboard_opens_a_store_named_relative_to_where_make_runs(tmp_path
     probe = tmp_path / "probe" / "probe.ipynb"
     probe.parent.mkdir()
     _probe_notebook(probe, relative)
-    port = _free_port()
+    port = free_port()
     env["EUDAIMONIA_DASHBOARD_SOURCE"] = f"store:{relative}"
     with _serving(_make("dashboard", f"PORT={port}", f"NOTEBOOK={probe}"), env, port, tmp_path / "make.log"):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=300) as reply:
@@ -126,7 +115,7 @@ def test_make_dashboard_says_the_port_is_taken_instead_of_announcing_it(tmp_path
 
 
 def test_make_lab_starts_jupyterlab_also_as_root(tmp_path):
-    port = _free_port()
+    port = free_port()
     # JUPYTER_PORT is jupyter-server's own default-port variable; BROWSER=true opens nothing.
     env = {**os.environ, "JUPYTER_PORT": str(port), "BROWSER": "true"}
     with _serving(_make("lab"), env, port, tmp_path / "lab.log", timeout=120):
