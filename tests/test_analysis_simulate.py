@@ -55,3 +55,15 @@ def test_marginal_effect_is_attenuated_as_the_notes_say(benchmark):
     _, truth = simulate.simulate_with_truth("common", seed=0, design=benchmark.checks, models=22)
     marginal = simulate.marginal_source_effect(truth, benchmark.checks)
     assert -0.35 / np.sqrt(1 + 0.346) * 1.05 < marginal < -0.35 / np.sqrt(1 + 0.346) * 0.95
+
+
+def test_the_demo_follows_the_benchmark_file_in_use(dataset_path, monkeypatch, tmp_path):
+    # Without a benchmark file the demo runs on a synthetic design with the same counts; once a
+    # file is named (or fetched), the next demo is on the real design, not the cached synthetic one.
+    monkeypatch.delenv("EUDAIMONIA_DATASET", raising=False)
+    monkeypatch.setenv("EUDAIMONIA_DATA_DIR", str(tmp_path))
+    synthetic = simulate.demo_judgments()
+    assert synthetic["prompt_id"].str.startswith("sim-").all()
+    monkeypatch.setenv("EUDAIMONIA_DATASET", str(dataset_path))
+    real = simulate.demo_judgments()
+    assert not real["prompt_id"].str.startswith("sim-").any() and len(real) == len(synthetic)

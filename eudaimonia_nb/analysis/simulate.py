@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from ..dataset import SOURCES, DatasetError, DatasetNotFoundError, load_benchmark
+from ..dataset import SOURCES, DatasetError, DatasetNotFoundError, load_benchmark, resolve_dataset_path
 from ..design_code import REQUIREMENT_KEYS
 from ..paths import published_dir
 from .frames import model_data
@@ -349,15 +349,24 @@ def simulate_judgments(preset: str = "published", seed: int = 0, design: pd.Data
     return simulate_with_truth(preset, seed, design, **options)[0]  # type: ignore[arg-type]
 
 
-@lru_cache(maxsize=1)
-def _demo() -> pd.DataFrame:
+@lru_cache(maxsize=2)
+def _demo(dataset: str) -> pd.DataFrame:
     return simulate_judgments("published", seed=0)
+
+
+def _dataset_in_use() -> str:
+    """The benchmark file a simulation would read now ('' when none): the demo's cache key, so
+    a file fetched or named after a first demo gives the demo on the real design."""
+    try:
+        return str(resolve_dataset_path())
+    except DatasetNotFoundError:
+        return ""
 
 
 def demo_judgments() -> pd.DataFrame:
     """The dashboard's embedded demo: the ``published`` preset, seed 0, on the real design if
     available. Deterministic and cached; each call returns a fresh copy."""
-    frame = _demo().copy()
+    frame = _demo(_dataset_in_use()).copy()
     frame.attrs["simulated"] = True
     return frame
 
