@@ -242,6 +242,12 @@ def judged(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[frame["violation"].notna()]
 
 
+def judged_sources(frame: pd.DataFrame) -> set[str]:
+    """The sources (``real``, ``modified``) that have at least one verdict in ``frame``."""
+    # unique() before set(): a set of the 69k strings themselves took up to 0.9 s on 22 models.
+    return set(map(str, judged(frame)["source"].unique()))
+
+
 def model_data(frame: pd.DataFrame, *, interaction: bool = False, model_term: bool = True) -> tuple[pd.DataFrame, str]:
     """Judged rows with categorical ``source`` (``real`` first, so it is the reference),
     ``requirement`` (design-code order) and ``model`` (sorted), and the patsy right-hand side.

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from ..dataset import SOURCES
 from ..design_code import REQUIREMENT_KEYS
-from ..formatting import fmt_p, term_label
+from ..formatting import fmt_p, plural, term_label
 from . import REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
 
 FEW_CHECKS = 30
@@ -269,7 +269,7 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
     title = "By model group: targets of the curation, rewriters, other models"
     if groups.empty:
         return empty_figure(title, "No data for the model groups under the current filters")
-    labels = [f"{g} ({n} model{'s' if n != 1 else ''})" for g, n in zip(groups["model_group"], groups["n_models"])]
+    labels = [f"{g} ({plural(n, 'model')})" for g, n in zip(groups["model_group"], groups["n_models"])]
     stats = np.column_stack([_pct(groups["diff"]), _pct(groups["diff_ci_low"]), _pct(groups["diff_ci_high"]),
                              groups["p_holm"].to_numpy(float)])
     fig = go.Figure(layout=_base_layout(title, 400, barmode="group"))

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..analysis.conventions import ERRORS_APART
+from ..analysis.frames import judged_sources
 
 
 @dataclass
@@ -100,7 +101,7 @@ def has_verdicts(frame: pd.DataFrame) -> bool:
 def one_source_cause(frame: pd.DataFrame) -> str | None:
     """Why real and modified prompts cannot be compared here (``Not estimable: only real prompts
     in this selection``), or None when both sources have verdicts."""
-    present = sorted(set(frame.loc[frame["violation"].notna(), "source"].astype(str).unique()))
+    present = sorted(judged_sources(frame))
     if len(present) == 1:
         return (f"Not estimable: only {present[0]} prompts in this selection; comparing real with "
                 "modified prompts needs both.")

@@ -19,6 +19,7 @@ import pandas as pd
 from ..analysis.responses import VERDICT_KINDS, VERDICT_LABELS, Item, ResponseIndex, counts_text, page_bounds
 from ..dataset import SOURCES
 from ..design_code import REQUIREMENTS, requirement
+from ..formatting import plural
 from ..plots import SOURCE_LABELS
 from .browser import TEXT_BOX_STYLE, highlight
 from .judging import VERDICT_STYLES
@@ -341,7 +342,7 @@ class ResponsesView(w.VBox):
         for pid in prompt_ids:
             n_diff, size = (int(x) for x in differ.loc[pid])
             snippet = " ".join(self.index.prompt_text.get(pid, "").split())[:100] if self.index else ""
-            out.append((f"{pid} · {n_diff} of {size} requirement{'s' if size != 1 else ''} differ"
+            out.append((f"{pid} · {n_diff} of {plural(size, 'requirement')} differ"
                         + (f" · {snippet}" if snippet else ""), str(pid)))
         return out
 

@@ -26,8 +26,8 @@ from ..analysis.conditions import (CONDITION, condition_odds_ratios, condition_r
 from ..analysis.frames import is_simulated
 from ..analysis.power import HumanLabels, StudyPlan, minimum_detectable_effect, simulate_study
 from ..plots.analysis import sync_figure
-from .figures import plotly_loader, shared_figure
 from ..plots.studies import attribute_figures, condition_rates_figure, effects_figure, power_curve_figure
+from .figures import plotly_loader, shared_figure
 
 log = logging.getLogger(__name__)
 
