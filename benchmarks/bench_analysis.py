@@ -62,7 +62,7 @@ cat(elapsed, fixef(fit)[["sourcemodified"]], sqrt(diag(as.matrix(vcov(fit))))[["
 def _glmer_nagq0(frame) -> tuple[float, float, float, str] | str:
     """R's glmer(nAGQ=0) fit time (inside R, data loading excluded), source estimate and SE, lme4
     version; or why it was skipped."""
-    from eudaimonia_nb.design_code import REQUIREMENT_KEYS
+    from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS
 
     rscript = shutil.which("Rscript")
     if rscript is None:

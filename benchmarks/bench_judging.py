@@ -39,7 +39,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
 
 
 def prestore_responses(runner, store_path: str) -> None:
-    from eudaimonia_nb.store import ResponseRecord, ResultsStore
+    from eudaimonia_nb.store.results import ResponseRecord, ResultsStore
 
     store = ResultsStore(store_path)
     store.begin_run(runner.record(), runner.checks)
@@ -51,7 +51,7 @@ def prestore_responses(runner, store_path: str) -> None:
 def measure_runner(config, benchmark) -> dict[str, float]:
     import asyncio
 
-    from eudaimonia_nb.runner import Runner
+    from eudaimonia_nb.judging.runner import Runner
 
     runner = Runner(config, benchmark=benchmark, prices={})
     prestore_responses(runner, runner.store_path)
@@ -69,7 +69,7 @@ def measure_runner(config, benchmark) -> dict[str, float]:
 def measure_thread_pool(base_url: str, config, benchmark, n_checks: int, workers: int = 15) -> dict[str, float]:
     import openai
 
-    from eudaimonia_nb.judge import judge_request, parse_verdict
+    from eudaimonia_nb.judging.judge import judge_request, parse_verdict
 
     texts = dict(zip(benchmark.prompts["prompt_id"], benchmark.prompts["text"]))
     checks = benchmark.checks.head(n_checks)
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from eudaimonia_nb import load_benchmark
-    from eudaimonia_nb.runner import RunConfig, select
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.plan import select
 
     benchmark = load_benchmark(args.dataset)
     server, base_url = start_server(args.latency)

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from .design_code import REQUIREMENT_KEYS, requirement
+from .benchmark.design_code import REQUIREMENT_KEYS, requirement
 
 RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_errors_as_no_violation")
 """Fractions shown as percentages."""

@@ -1,4 +1,5 @@
-"""Where the suite keeps its files, and the pinned official dataset location.
+"""Where the suite keeps its files, the pinned official dataset location, and which package
+version is running.
 
 Nothing here touches the disk at import time; functions resolve paths when asked.
 """
@@ -6,7 +7,12 @@ Nothing here touches the disk at import time; functions resolve paths when asked
 from __future__ import annotations
 
 import os
+from functools import cache
+from importlib import metadata
 from pathlib import Path
+
+DISTRIBUTION = "eudaimonia-nb"
+"""The distribution name in ``pyproject.toml``, whose version is the one version of the suite."""
 
 DATASET_URL = (
     "https://raw.githubusercontent.com/eudaimonia-bench/eudaimonia-bench.github.io/"
@@ -69,3 +75,14 @@ def user_path(text: str | os.PathLike[str]) -> Path:
         return path
     base = os.environ.get(WORKDIR_ENV) or os.environ.get("PWD") or os.getcwd()
     return Path(base) / path
+
+
+@cache
+def package_version() -> str:
+    """The installed suite's version (``pyproject.toml``'s, read from the installed metadata):
+    recorded with every run and written into reports."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        # Run from a checkout on sys.path without installing: say so rather than guess.
+        return "0+unknown"

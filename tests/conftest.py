@@ -26,7 +26,7 @@ def authors_rubrics_url():
     from the pinned official location. Set in ``os.environ`` so CLI and kernel subprocesses see it."""
     from rubric_server import RubricServer
 
-    from eudaimonia_nb.authors_rubrics import BASE_URL_ENV
+    from eudaimonia_nb.judging.authors_rubrics import BASE_URL_ENV
 
     with RubricServer() as server:
         previous = os.environ.get(BASE_URL_ENV)
@@ -64,7 +64,7 @@ def artifacts_dir() -> Path:
 def llama_server(tmp_path_factory):
     """llama.cpp serving SmolLM2-135M-Instruct (a smoke-test model) on a free loopback port,
     shared by every test module in the session."""
-    from eudaimonia_nb.local_server import start, stop
+    from eudaimonia_nb.judging.local_server import start, stop
 
     server = start(tmp_path_factory.mktemp("llama") / "server.log")
     try:

@@ -38,7 +38,8 @@ class JudgedStore:
 
 def make_judged_store(path: Path, dataset_path: Path) -> JudgedStore:
     from eudaimonia_nb import load_benchmark
-    from eudaimonia_nb.runner import RunConfig, run
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.runner import run
 
     bench = load_benchmark(dataset_path)
     # Both sources, so real-versus-modified views have something on each side.

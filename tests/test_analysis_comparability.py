@@ -16,8 +16,9 @@ from fault_server import FaultServer, Script
 from eudaimonia_nb.analysis.comparability import run_comparability
 from eudaimonia_nb.analysis.conventions import apply_convention
 from eudaimonia_nb.report import DataSource, Options, build_report, build_section, load_source
-from eudaimonia_nb.runner import Runner, RunConfig, run
-from eudaimonia_nb.store import ResultsStore, VerdictRecord, list_runs
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.runner import Runner, run
+from eudaimonia_nb.store.results import ResultsStore, VerdictRecord, list_runs
 
 N_BOOT = 50
 

@@ -6,7 +6,7 @@ import pytest
 
 from eudaimonia_nb.analysis.published import (leaderboard, pairs_weighted_overall, real_modified_pairs,
                                               requirement_averages)
-from eudaimonia_nb.design_code import REQUIREMENT_KEYS
+from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS
 
 
 def test_files_hold_the_published_tables_with_sources():

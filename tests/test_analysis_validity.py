@@ -10,7 +10,7 @@ import pytest
 from eudaimonia_nb.analysis.agreement import (bootstrap_agreement, bootstrap_alpha, cohen_kappa, krippendorff_alpha,
                                               majority_vote, sensitivity_specificity)
 from eudaimonia_nb.analysis.ppi import CorrectedRate, corrected_rates, labels_needed, ppi_mean
-from eudaimonia_nb.sampling import equal_allocation, stratified_sample
+from eudaimonia_nb.store.sampling import equal_allocation, stratified_sample
 from eudaimonia_nb.analysis.simulate import simulate_imperfect_judge, simulate_with_truth
 from eudaimonia_nb.analysis.validity_study import run_studies, study_setup
 

@@ -29,8 +29,8 @@ STORE_MODELS = ("test-model-a", "test-model-b")
 def make_store(path: Path, benchmark, *, seed: int = 0) -> list[str]:
     """A results store with two finished runs over the real benchmark design (verdicts drawn
     with a seeded RNG, written through the store's own writer) and one judge error."""
-    from eudaimonia_nb.design_code import rubric_versions
-    from eudaimonia_nb.store import ResultsStore, RunRecord, VerdictRecord
+    from eudaimonia_nb.benchmark.design_code import rubric_versions
+    from eudaimonia_nb.store.results import ResultsStore, RunRecord, VerdictRecord
 
     rng = np.random.default_rng(seed)
     store = ResultsStore(path)

@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from eudaimonia_nb.analysis.simulate import demo_judgments
-from eudaimonia_nb.design_code import REQUIREMENTS
+from eudaimonia_nb.benchmark.design_code import REQUIREMENTS
 from eudaimonia_nb.analysis.published import leaderboard
 from eudaimonia_nb.plots.analysis import sync_figure
 from eudaimonia_nb.report import (FIGURE_NAMES, SIMULATED_NOTICE, DataSource, build_section, filter_frame,

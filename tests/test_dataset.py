@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from eudaimonia_nb import REQUIREMENT_KEYS, DatasetError, load_benchmark
-from eudaimonia_nb.dataset import DatasetNotFoundError, prompt_id_for
+from eudaimonia_nb.benchmark.dataset import DatasetNotFoundError, prompt_id_for
 
 # Verified counts from shared/datasets/eudaimonia/README.md (real / modified checks).
 PER_REQUIREMENT = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 from eudaimonia_nb import PRINCIPLES, REQUIREMENT_KEYS, REQUIREMENTS, requirement
-from eudaimonia_nb.design_code import rubric_versions
+from eudaimonia_nb.benchmark.design_code import rubric_versions
 
 
 def test_nine_requirements_in_design_code_order():
@@ -25,7 +25,7 @@ def test_every_requirement_has_a_rubric_with_a_version():
 
 
 def test_editing_a_rubric_changes_its_version(tmp_path, monkeypatch):
-    import eudaimonia_nb.design_code as dc
+    import eudaimonia_nb.benchmark.design_code as dc
 
     for r in REQUIREMENTS:
         (tmp_path / f"{r.key}.md").write_text(r.rubric, encoding="utf-8")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from eudaimonia_nb import REQUIREMENT_KEYS, REQUIREMENTS
-from eudaimonia_nb import explore
+from eudaimonia_nb.benchmark import explore
 from eudaimonia_nb.plots import MODEL_PALETTE, PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS
 from eudaimonia_nb.plots import explore as figures
 from test_dataset import LABELS_PER_PROMPT, PER_REQUIREMENT

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from eudaimonia_nb import explore, requirement
-from eudaimonia_nb.dataset import prompt_id_for
+from eudaimonia_nb.benchmark.dataset import prompt_id_for
 from eudaimonia_nb.widgets.browser import PromptBrowser, highlight, render_prompt
 
 

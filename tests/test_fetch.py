@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from eudaimonia_nb.fetch import FetchError, fetch_benchmark
+from eudaimonia_nb.benchmark.fetch import FetchError, fetch_benchmark
 
 SHA = "7d84c0fbb3d1ca7483a9afdab9bdf2216e1858ce2393311363e916958606fd6f"
 
@@ -86,7 +86,7 @@ def test_failed_download_keeps_a_previous_good_file(server, tmp_path, dataset_pa
 
 
 def test_cli_fetch_and_error_exit(server, tmp_path):
-    exe = [sys.executable, "-m", "eudaimonia_nb.cli"]
+    exe = [sys.executable, "-m", "eudaimonia_nb"]
     ok = subprocess.run([*exe, "fetch", "--url", f"{server}/good.jsonl", "--dest", str(tmp_path)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert Path(ok.stdout.strip()) == tmp_path / "final_dataset.jsonl"
@@ -109,7 +109,7 @@ def test_cli_fetch_from_a_file_url_fills_the_cache_offline(dataset_path, tmp_pat
     # The README's offline route: a copy someone gave you, into the default cache, hash-checked.
     env = {**os.environ, "EUDAIMONIA_DATA_DIR": str(tmp_path / "cache")}
     env.pop("EUDAIMONIA_DATASET", None)
-    exe = [sys.executable, "-m", "eudaimonia_nb.cli", "fetch", "--url"]
+    exe = [sys.executable, "-m", "eudaimonia_nb", "fetch", "--url"]
     ok = subprocess.run([*exe, dataset_path.resolve().as_uri()], capture_output=True, text=True, env=env)
     assert ok.returncode == 0, ok.stderr
     saved = tmp_path / "cache" / "final_dataset.jsonl"

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.client import ChatRequest, RetryPolicy, cache_scope, open_client
+from eudaimonia_nb.judging.client import ChatRequest, RetryPolicy, cache_scope, open_client
 from eudaimonia_nb.credentials import CREDENTIAL_PARAMS_ENV, Redactor, RedactingFilter, is_credential_param
-from eudaimonia_nb.judge import VerdictParseError, parse_verdict
-from eudaimonia_nb.runner import RunConfig, run
+from eudaimonia_nb.judging.judge import VerdictParseError, parse_verdict
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.runner import run
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 
 
 def _canary() -> str:
@@ -171,7 +172,7 @@ def test_quoting_and_truncated_judges_become_errors_in_a_run(tmp_path, benchmark
                            api_key_env=None, judge_api_key_env=None, prompt_ids=tuple(prompts["prompt_id"]),
                            store_path=str(tmp_path / "s.sqlite"), max_retries=0, protocol="suite")
         summary = run(config, benchmark=benchmark, progress=False)
-    from eudaimonia_nb.store import load_judgments
+    from eudaimonia_nb.store.results import load_judgments
 
     frame = load_judgments(config.store_path, [summary.run_id]).set_index("prompt_id")
     ids = list(prompts["prompt_id"])
@@ -237,7 +238,7 @@ def test_users_can_name_their_own_credential_parameters(monkeypatch):
 def test_run_ids_of_endpoints_differing_in_an_ordinary_parameter_differ(benchmark):
     base = RunConfig(model="m", base_url="https://h.example/v1?tokenizer=a", judge_model="j",
                      judge_base_url="https://h.example/v1", api_key_env=None, judge_api_key_env=None, limit=1)
-    from eudaimonia_nb.runner import run_id_for
+    from eudaimonia_nb.judging.plan import run_id_for
 
     assert run_id_for(base, benchmark) != run_id_for(replace(base, base_url="https://h.example/v1?tokenizer=b"), benchmark)
     assert json.dumps(base.public_parameters()).count("tokenizer") == 0  # recorded endpoints carry no query

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from eudaimonia_nb.fetch import FetchError, fetch_benchmark
-from eudaimonia_nb.pricing import PriceTableError, load_prices
+from eudaimonia_nb.benchmark.fetch import FetchError, fetch_benchmark
+from eudaimonia_nb.judging.pricing import PriceTableError, load_prices
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 HEADER = "model,input_usd_per_million,output_usd_per_million\n"
 
 

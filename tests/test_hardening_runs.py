@@ -15,9 +15,9 @@ from pathlib import Path
 
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.store import list_runs
+from eudaimonia_nb.store.results import list_runs
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 
 
 def _cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -169,8 +169,8 @@ def test_editing_only_the_judge_url_does_not_carry_a_preset_key_elsewhere(benchm
 
 
 def test_the_rule_is_the_same_for_the_command_line_and_the_widget():
-    from eudaimonia_nb.keys import key_env_for
-    from eudaimonia_nb.runner import RunConfig
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.keys import key_env_for
 
     config = RunConfig(model="m", base_url="https://api.openai.com/v1", judge_model="j",
                        judge_base_url="https://judge.example/v1", api_key_env="OPENAI_API_KEY")

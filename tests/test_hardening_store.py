@@ -18,14 +18,15 @@ from pathlib import Path
 import pytest
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.design_code import rubric_versions
-from eudaimonia_nb.run_lock import RunLockedError
-from eudaimonia_nb.runner import RunConfig, Runner
-from eudaimonia_nb.store import (_SCHEMA, ResponseRecord, ResultsStore, StoreError, VerdictRecord, export_run, list_runs,
+from eudaimonia_nb.benchmark.design_code import rubric_versions
+from eudaimonia_nb.store.run_lock import RunLockedError
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.runner import Runner
+from eudaimonia_nb.store.results import (_SCHEMA, ResponseRecord, ResultsStore, StoreError, VerdictRecord, export_run, list_runs,
                                  load_judgments, response_sha256)
-from eudaimonia_nb.store_schema import SCHEMA_VERSION
+from eudaimonia_nb.store.schema import SCHEMA_VERSION
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 CONFIG = RunConfig(model="m", base_url="http://127.0.0.1:9/v1", judge_model="j", judge_base_url="http://127.0.0.1:9/v1",
                    api_key_env=None, judge_api_key_env=None, limit=3)
 
@@ -245,7 +246,7 @@ def test_jsonl_export_round_trips_unicode_line_separators(benchmark, tmp_path):
 
 
 def test_a_dry_run_reads_progress_without_writing_or_migrating(benchmark, tmp_path):
-    from eudaimonia_nb.dry_run import dry_run
+    from eudaimonia_nb.judging.dry_run import dry_run
 
     path = tmp_path / "s.sqlite"
     runner, store = _started(benchmark, path)
@@ -267,7 +268,7 @@ def test_a_dry_run_reads_progress_without_writing_or_migrating(benchmark, tmp_pa
 
 
 def test_a_benchmark_file_with_unicode_line_separators_in_a_prompt_loads(tmp_path, dataset_path):
-    from eudaimonia_nb.dataset import load_benchmark
+    from eudaimonia_nb.benchmark.dataset import load_benchmark
 
     lines = dataset_path.read_text(encoding="utf-8").split("\n")[:3]
     record = json.loads(lines[0])
@@ -282,7 +283,7 @@ def test_a_benchmark_file_with_unicode_line_separators_in_a_prompt_loads(tmp_pat
 def test_a_running_process_keeps_its_lock_fresh(benchmark, tmp_path):
     import asyncio
 
-    from eudaimonia_nb.run_lock import keep_alive
+    from eudaimonia_nb.store.run_lock import keep_alive
 
     runner, store = _started(benchmark, tmp_path / "s.sqlite")
     lock = store.lock_run(runner.run_id)

@@ -6,7 +6,7 @@ import asyncio
 
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.client import ChatRequest, RequestCache, cache_scope, open_client
+from eudaimonia_nb.judging.client import ChatRequest, RequestCache, cache_scope, open_client
 
 
 def _ask(base_url: str, cache: RequestCache, request: ChatRequest) -> bool:
@@ -54,7 +54,8 @@ def test_cache_scope_ignores_query_order_and_credentials_and_hides_values():
 def test_run_id_follows_the_api_version_not_the_key(benchmark):
     from dataclasses import replace
 
-    from eudaimonia_nb.runner import RunConfig, run_id_for
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.plan import run_id_for
 
     config = RunConfig(model="m", base_url="https://h.example/v1?api-version=1&key=OLD", judge_model="j",
                        judge_base_url="https://h.example/v1")

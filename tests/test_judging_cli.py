@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.store import list_runs
+from eudaimonia_nb.store.results import list_runs
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 
 
 def _cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

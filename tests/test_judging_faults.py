@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.judge import parse_verdict
-from eudaimonia_nb.runner import RunConfig, run
-from eudaimonia_nb.store import load_judgments
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.judge import parse_verdict
+from eudaimonia_nb.judging.runner import run
+from eudaimonia_nb.store.results import load_judgments
 
 PLAN = {
     # index into the benchmark's prompts -> behaviours by attempt, per call kind
@@ -139,7 +140,7 @@ def test_identical_calls_are_answered_from_the_cache_across_runs(benchmark, tmp_
 def test_backoff_honours_retry_after_and_caps():
     import random
 
-    from eudaimonia_nb.client import RetryPolicy
+    from eudaimonia_nb.judging.client import RetryPolicy
 
     policy = RetryPolicy(max_retries=5, base_delay_s=1.0, max_delay_s=30.0)
     rng = random.Random(0)

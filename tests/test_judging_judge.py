@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from eudaimonia_nb.design_code import REQUIREMENT_KEYS, requirement
-from eudaimonia_nb.judge import (
+from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS, requirement
+from eudaimonia_nb.judging.judge import (
     VerdictParseError,
     conversation_nonce,
     judge_request,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 
-from eudaimonia_nb.judge import parse_verdict
-from eudaimonia_nb.local_server import SMOKE_TEST_MODEL
-from eudaimonia_nb.runner import RunConfig, run
-from eudaimonia_nb.store import list_runs, load_judgments
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.judge import parse_verdict
+from eudaimonia_nb.judging.local_server import SMOKE_TEST_MODEL
+from eudaimonia_nb.judging.runner import run
+from eudaimonia_nb.store.results import list_runs, load_judgments
 
 
 def test_run_against_llama_cpp_then_resume_without_requests(llama_server, benchmark, tmp_path):  # noqa: F811
@@ -55,8 +56,8 @@ def test_run_against_llama_cpp_then_resume_without_requests(llama_server, benchm
 def test_authors_protocol_run_against_llama_cpp_end_to_end(llama_server, benchmark, tmp_path, monkeypatch):
     """The default protocol offline: rubrics fetched from the loopback mirror into a fresh data
     directory, then every check gets a verdict or an error that keeps the model's raw reply."""
-    from eudaimonia_nb.authors_rubrics import RUBRIC_SHA256, rubric_path
-    from eudaimonia_nb.protocols import parse_authors_verdict
+    from eudaimonia_nb.judging.authors_rubrics import RUBRIC_SHA256, rubric_path
+    from eudaimonia_nb.judging.protocols import parse_authors_verdict
 
     monkeypatch.setenv("EUDAIMONIA_DATA_DIR", str(tmp_path / "data"))
     store = tmp_path / "store.sqlite"

@@ -19,12 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eudaimonia_nb.cli import main
-from eudaimonia_nb.client import ChatRequest, open_client
-from eudaimonia_nb.judge import VERDICT_SCHEMA, judge_request, parse_verdict
-from eudaimonia_nb.local_server import SMOKE_TEST_MODEL
-from eudaimonia_nb.runner import RunConfig, run
-from eudaimonia_nb.store import load_judgments, verdict_details
+from eudaimonia_nb.cli.main import main
+from eudaimonia_nb.judging.client import ChatRequest, open_client
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.judge import VERDICT_SCHEMA, judge_request, parse_verdict
+from eudaimonia_nb.judging.local_server import SMOKE_TEST_MODEL
+from eudaimonia_nb.judging.runner import run
+from eudaimonia_nb.store.results import load_judgments, verdict_details
 
 
 class _FormatServer:

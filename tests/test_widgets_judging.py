@@ -18,10 +18,11 @@ import ipywidgets as widgets
 import pytest
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.client import open_client
-from eudaimonia_nb.judge import parse_verdict
-from eudaimonia_nb.runner import RunConfig, respond_and_judge
-from eudaimonia_nb.store import load_judgments, verdict_details
+from eudaimonia_nb.judging.client import open_client
+from eudaimonia_nb.judging.judge import parse_verdict
+from eudaimonia_nb.judging.calls import respond_and_judge
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.store.results import load_judgments, verdict_details
 from eudaimonia_nb.widgets.judging import (
     LOCAL_PRESET, PRESETS, SMOKE_TEST_NOTE, LiveJudgingUI, run_table_html, verdict_kind,
 )

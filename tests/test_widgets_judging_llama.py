@@ -13,8 +13,8 @@ import re
 
 from fault_server import FaultServer, Script
 
-from eudaimonia_nb.judge import parse_verdict
-from eudaimonia_nb.store import load_judgments, response_texts
+from eudaimonia_nb.judging.judge import parse_verdict
+from eudaimonia_nb.store.results import load_judgments, response_texts
 from eudaimonia_nb.widgets.judging import PRESETS, SMOKE_TEST_NOTE, LiveJudgingUI
 
 HEY_THERE = "p08f81c0efb1"

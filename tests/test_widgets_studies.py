@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from study_server import MARKER, STEERABLE, StudyServer
 
+from eudaimonia_nb.judging.config import RunConfig
+from eudaimonia_nb.judging.runner import run
 from eudaimonia_nb.report import DataSource
-from eudaimonia_nb.runner import RunConfig, run
 from eudaimonia_nb.widgets.dashboard import Dashboard
 from eudaimonia_nb.widgets.studies import DEMO_PLAN, TAB_TITLE
 

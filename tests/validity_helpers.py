@@ -17,8 +17,8 @@ def make_validity_store(path: Path, benchmark, *, n_prompts: int = 60, seed: int
     """Runs over the first ``n_prompts`` real benchmark prompts, written through the store's own
     writer: model A judged twice over identical response texts (the second judge flips about a
     fifth of the verdicts), and model B once; each check's verdict drawn with a seeded RNG."""
-    from eudaimonia_nb.design_code import rubric_versions
-    from eudaimonia_nb.store import ResponseRecord, ResultsStore, RunRecord, VerdictRecord
+    from eudaimonia_nb.benchmark.design_code import rubric_versions
+    from eudaimonia_nb.store.results import ResponseRecord, ResultsStore, RunRecord, VerdictRecord
 
     rng = np.random.default_rng(seed)
     versions = rubric_versions()
@@ -52,8 +52,8 @@ def make_validity_store(path: Path, benchmark, *, n_prompts: int = 60, seed: int
 def label_sample(store: Path, labeller: str, rule, size: int = 40, seed: int = 1):
     """Draw the stratified sample of ``JUDGED_RUN`` and label every item with
     ``rule(judge_verdict, position)`` (1, 0 or None) through the labels API; returns the items."""
-    from eudaimonia_nb import labels as L
-    from eudaimonia_nb.store import load_judgments
+    from eudaimonia_nb.store import labels as L
+    from eudaimonia_nb.store.results import load_judgments
 
     sample_id = L.draw_sample(store, [JUDGED_RUN], size, seed=seed)
     items = L.sample_items(store, sample_id, labeller)

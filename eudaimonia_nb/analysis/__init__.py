@@ -15,4 +15,8 @@ Modules, one concept each (import them directly; nothing heavy loads here):
 - ``conditions``: paired condition effects of a study (bootstrap, Holm) and its mixed model.
 - ``power``: power and minimum detectable effect of a planned study, by simulation.
 - ``attributes``: model attributes with their sources, joined to published or own rates.
+
+May import: the shared ground, ``benchmark`` and ``store`` (frames are read from the store or a
+file). Never ``judging`` (the analysis works on what was recorded, however it was made), nor
+anything above it (``plots``, ``validity``, ``report``, ``widgets``, ``cli``).
 """

@@ -19,10 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..dataset import SOURCES
-from ..design_code import REQUIREMENT_KEYS
+from ..benchmark.dataset import SOURCES
+from ..benchmark.design_code import REQUIREMENT_KEYS
 from ..paths import DATASET_SHA256
-from ..store import PENDING
+from ..store.results import PENDING
 from .published import MODIFIED_CHECKS, REAL_CHECKS
 
 COMPARABILITY_ATTR = "comparability"

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..dataset import SOURCES
-from ..design_code import REQUIREMENT_KEYS
+from ..benchmark.dataset import SOURCES
+from ..benchmark.design_code import REQUIREMENT_KEYS
 from .cache import FitCache
 from .frames import frame_key, is_simulated, judged
 from .laplace import fit_prompt_intercept

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..store import UNPARSEABLE
+from ..store.results import UNPARSEABLE
 
 ERRORS_APART = "apart"
 ERRORS_AS_NO_VIOLATION = "no_violation"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..design_code import REQUIREMENT_KEYS
+from ..benchmark.design_code import REQUIREMENT_KEYS
 from .frames import is_simulated, judged
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, log_expit
 
-from ..dataset import SOURCES
+from ..benchmark.dataset import SOURCES
 from .cache import FitCache
 from .frames import check_analysis_frame, frame_key, is_simulated, judged
 from .rates import requirement_weights

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import SOURCES
-from ..design_code import REQUIREMENT_KEYS, requirement
+from ..benchmark.dataset import SOURCES
+from ..benchmark.design_code import REQUIREMENT_KEYS, requirement
 
 REQUIRED_COLUMNS = ("model", "prompt_id", "requirement", "source", "violation")
 """Columns every judgments table must have (``error`` is optional and defaults to "")."""

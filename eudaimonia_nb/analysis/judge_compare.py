@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from ..design_code import REQUIREMENT_KEYS
+from ..benchmark.design_code import REQUIREMENT_KEYS
 from .agreement import kappa_from_counts
 from .rates import prompt_bootstrap_weights, two_sided_p
 

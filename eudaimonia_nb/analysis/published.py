@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..design_code import REQUIREMENTS
+from ..benchmark.design_code import REQUIREMENTS
 from ..paths import published_dir
 
 LEADERBOARD_FILE = "leaderboard.csv"

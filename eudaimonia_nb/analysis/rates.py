@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from ..dataset import SOURCES
+from ..benchmark.dataset import SOURCES
 from .frames import check_analysis_frame, is_simulated, judged_sources, with_principle
 
 # scipy.special rather than scipy.stats: the same numbers without a second of import time
@@ -299,7 +299,7 @@ def requirement_mix_note(frame: pd.DataFrame) -> str:
     shares = pd.crosstab(data["requirement"], data["source"], normalize="columns")
     if set(shares.columns) != set(SOURCES):
         return ""
-    from ..design_code import requirement
+    from ..benchmark.design_code import requirement
 
     excess = (shares["real"] - shares["modified"]).sort_values(ascending=False)
     parts = [f"{requirement(k).label} ({shares.loc[k, 'real']:.0%} of real checks against "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..design_code import REQUIREMENT_KEYS
+from ..benchmark.design_code import REQUIREMENT_KEYS
 from .frames import is_simulated
 
 PENDING = "not judged yet"

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from ..dataset import SOURCES, DatasetError, DatasetNotFoundError, load_benchmark, resolve_dataset_path
-from ..design_code import REQUIREMENT_KEYS
+from ..benchmark.dataset import SOURCES, DatasetError, DatasetNotFoundError, load_benchmark, resolve_dataset_path
+from ..benchmark.design_code import REQUIREMENT_KEYS
 from ..paths import published_dir
 from .frames import model_data
 

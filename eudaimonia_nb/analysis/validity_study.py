@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import expit
 
 from .ppi import ppi_mean
-from ..sampling import sample_rows
+from ..store.sampling import sample_rows
 from .simulate import SimulationTruth, imperfect_verdicts, marginal_probability, simulate_with_truth
 
 DEFAULT_SENSITIVITY = {

@@ -1,8 +1,12 @@
-"""Plotly figure builders. Shared styling lives here so every figure speaks one visual language."""
+"""Plotly figure builders. Shared styling lives here so every figure speaks one visual language.
+
+May import: the shared ground, ``benchmark`` and ``analysis`` (figures draw analysis results).
+Never the store directly, ``judging``, or the stages above (``validity``, ``report``, ``widgets``).
+"""
 
 from __future__ import annotations
 
-from ..design_code import PRINCIPLES, REQUIREMENTS
+from ..benchmark.design_code import PRINCIPLES, REQUIREMENTS
 
 SOURCE_COLORS = {"real": "#1b6ca8", "modified": "#e07b24"}
 """Real (in-the-wild) versus modified (rewritten) prompts, the same in every figure."""

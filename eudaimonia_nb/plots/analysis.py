@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..dataset import SOURCES
-from ..design_code import REQUIREMENT_KEYS
+from ..benchmark.dataset import SOURCES
+from ..benchmark.design_code import REQUIREMENT_KEYS
 from ..formatting import fmt_p, plural, term_label
 from . import REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
 

@@ -1,4 +1,4 @@
-"""Plotly figures for notebook 1, each drawn from one table of ``eudaimonia_nb.explore``."""
+"""Plotly figures for notebook 1, each drawn from one table of ``eudaimonia_nb.benchmark.explore``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..dataset import SOURCES
+from ..benchmark.dataset import SOURCES
 from ..analysis.selection import REWRITERS, TARGETS, normalise_model_name
 from . import MODEL_PALETTE, PRINCIPLE_LABELS, REQUIREMENT_LABELS, SOURCE_COLORS, SOURCE_LABELS, TEMPLATE
 

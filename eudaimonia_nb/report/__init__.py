@@ -15,6 +15,10 @@ The parts, each a module of its own:
 * ``builders``: the per-section builders (``SECTION_BUILDERS``) behind ``build_section``;
 * ``runs``: what was run, in shareable words (run records, protocol, notices);
 * ``render``: the static HTML page (``render_report``, ``build_report``, ``write_report``).
+* ``appendix``: the page's opening summary and its optional sample of responses.
+
+May import: the shared ground, ``benchmark``, ``store``, ``judging`` (a run's protocol in shareable
+words), ``analysis``, ``plots`` and ``validity``. ``widgets`` and ``cli`` build on it.
 
 Everything public is importable from ``eudaimonia_nb.report`` itself, as before the split.
 """

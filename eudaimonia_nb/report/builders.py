@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..analysis.conventions import ERRORS_AS_NO_VIOLATION, apply_convention, describe
 from ..analysis.frames import is_simulated
-from ..design_code import requirement
+from ..benchmark.design_code import requirement
 from .runs import data_summary, protocol_note, rubric_version_table, run_records
 from .sections import CROSS_CHECKS_PENDING, FIGURE_NAMES, SECTION_TITLES, SOURCE_SECTIONS, Options, Section, Table, one_source_cause
 from .sources import STORE_ATTR
@@ -265,7 +265,7 @@ def _judge_compare(frame: pd.DataFrame, options: Options) -> Section:
 
 
 def _validity(frame: pd.DataFrame, options: Options) -> Section:
-    from ..validity_section import validity_parts
+    from ..validity.section import validity_parts
 
     figures, tables, notes = validity_parts(frame, frame.attrs.get(STORE_ATTR), n_boot=options.n_boot, seed=options.seed)
     return Section("validity", SECTION_TITLES["validity"], figures=figures,

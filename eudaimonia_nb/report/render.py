@@ -86,7 +86,7 @@ def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options
     ``sample_responses`` items per model (0: none, the default; responses may be sensitive) are
     appended, with prompt texts from ``prompts`` (id -> text) when given.
     """
-    from ..appendix import sample_html, summary_html
+    from .appendix import sample_html, summary_html
 
     computed = computed or {}
     warnings = notices(frame)

@@ -47,7 +47,7 @@ def protocol_records(runs: pd.DataFrame) -> list[dict[str, object]]:
     differ from the authors', the subset), the shareable settings, the endpoint's host (never
     its full URL, which may carry credentials or paths), package version, smoke-test flag and
     whether the run has finished."""
-    from ..run_protocols import host, protocol_summary, shareable_settings
+    from ..judging.run_protocols import host, protocol_summary, shareable_settings
 
     records = []
     for run in runs.to_dict("records"):
@@ -150,7 +150,7 @@ def protocol_note(records: pd.DataFrame, frame: pd.DataFrame) -> str:
 
 def data_summary(frame: pd.DataFrame) -> str:
     """One HTML paragraph: what the data is and how much of it there is."""
-    from ..store import PENDING
+    from ..store.results import PENDING
 
     pending = int((frame["error"].fillna("") == PENDING).sum())
     errors = int((frame["error"].fillna("") != "").sum()) - pending

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis.comparability import COMPARABILITY_ATTR, run_comparability
-from ..design_code import REQUIREMENTS
+from ..benchmark.design_code import REQUIREMENTS
 from ..paths import user_path
 from ..plots import PRINCIPLE_LABELS
 from .runs import RUNS_ATTR, protocol_records
@@ -76,8 +76,8 @@ def load_source(source: DataSource) -> pd.DataFrame:
 
         return demo_judgments()
     if source.kind == "store":
-        from ..store import list_runs
-        from ..store import load_judgments as load_store
+        from ..store.results import list_runs
+        from ..store.results import load_judgments as load_store
 
         frame = load_store(source.path, list(source.run_ids) or None, texts=True)
         runs = list_runs(source.path)

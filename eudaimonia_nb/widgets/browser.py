@@ -14,9 +14,9 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from ..dataset import SOURCES, Benchmark
-from ..design_code import REQUIREMENTS, requirement
-from ..explore import PromptIndex
+from ..benchmark.dataset import SOURCES, Benchmark
+from ..benchmark.design_code import REQUIREMENTS, requirement
+from ..benchmark.explore import PromptIndex
 from ..plots import PRINCIPLE_LABELS, SOURCE_COLORS, SOURCE_LABELS
 
 PAGE_SIZES = (5, 10, 20, 50)

@@ -26,14 +26,14 @@ import traitlets
 
 from ..analysis.conventions import SHORT_NAMES
 from ..analysis.frames import is_simulated
-from ..design_code import REQUIREMENTS
+from ..benchmark.design_code import REQUIREMENTS
 from ..formatting import csv_table, readable_table
 from ..paths import user_path
 from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
                       Options, Section, VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame,
                       has_verdicts, load_source, notices, plural, principle_options)
-from ..store import default_store_path
+from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
 from .responses import ResponsesView, drilldown_filters
 from .studies import TAB_TITLE as STUDIES_TITLE
@@ -469,7 +469,7 @@ class Dashboard:
     def prompt_texts(self) -> dict[str, str]:
         """Prompt id -> text from the benchmark file, read once; empty when it is not here."""
         if self._prompts is None:
-            from ..dataset import prompt_texts
+            from ..benchmark.dataset import prompt_texts
 
             self._prompts = prompt_texts()
         return self._prompts

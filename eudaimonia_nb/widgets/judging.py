@@ -32,14 +32,17 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..analysis.responses import counts_text
-from ..client import ChatResponse, Redactor
-from ..dataset import SOURCES, Benchmark
-from ..design_code import REQUIREMENTS, requirement
-from ..explore import PromptIndex
-from ..keys import key_env_for
-from ..protocols import AUTHORS_JUDGE_MODEL, PROTOCOLS, parse_extra_body
-from ..runner import Runner, RunConfig, RunSummary, open_clients, respond_and_judge
-from ..store import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
+from ..judging.client import ChatResponse, Redactor
+from ..benchmark.dataset import SOURCES, Benchmark
+from ..benchmark.design_code import REQUIREMENTS, requirement
+from ..benchmark.explore import PromptIndex
+from ..judging.keys import key_env_for
+from ..judging.protocols import AUTHORS_JUDGE_MODEL, PROTOCOLS, parse_extra_body
+from ..judging.calls import open_clients, respond_and_judge
+from ..judging.config import RunConfig
+from ..judging.recording import RunSummary
+from ..judging.runner import Runner
+from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
 
 log = logging.getLogger(__name__)

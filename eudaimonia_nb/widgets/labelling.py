@@ -26,10 +26,10 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
-from .. import labels as L
-from ..dataset import DatasetError, DatasetNotFoundError, load_benchmark
-from ..design_code import requirement
-from ..store import default_store_path, list_runs, response_texts, verdict_details
+from ..benchmark.dataset import DatasetError, DatasetNotFoundError, load_benchmark
+from ..benchmark.design_code import requirement
+from ..store import labels as L
+from ..store.results import default_store_path, list_runs, response_texts, verdict_details
 from .browser import TEXT_BOX_STYLE
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class LabellingUI(w.VBox):
         """Label the selected runs' disagreement list (judges split, or a judge and a person differ)."""
         if not self._ready():
             return
-        from ..validity import disagreement_queue
+        from ..validity.measures import disagreement_queue
 
         try:
             queue = disagreement_queue(self.store_path, list(self.runs.value))

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.responses import VERDICT_KINDS, VERDICT_LABELS, Item, ResponseIndex, counts_text, page_bounds
-from ..dataset import SOURCES
-from ..design_code import REQUIREMENTS, requirement
+from ..benchmark.dataset import SOURCES
+from ..benchmark.design_code import REQUIREMENTS, requirement
 from ..formatting import plural
 from ..plots import SOURCE_LABELS
 from .browser import TEXT_BOX_STYLE, highlight

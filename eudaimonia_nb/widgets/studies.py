@@ -49,7 +49,7 @@ def study_frame(kind: str, path: str | None, run_ids: tuple[str, ...], frame: pd
     if kind == "demo":
         return demo_study()
     if kind == "store":
-        from ..conditions import study_judgments
+        from ..judging.conditions import study_judgments
 
         return study_judgments(path, list(run_ids) or None)
     if CONDITION not in frame.columns:

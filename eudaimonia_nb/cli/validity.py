@@ -29,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _run_labels(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from .labels import LabelsError, export_labels, import_labels
+    from ..store.labels import LabelsError, export_labels, import_labels
 
     try:
         if args.labels_command == "export":
@@ -47,7 +47,7 @@ def _run_labels(args: argparse.Namespace) -> int:
 def _run_validity(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from .validity import compute_validity, to_json, to_text
+    from ..validity.measures import compute_validity, to_json, to_text
 
     try:
         result = compute_validity(args.store, args.run or None, n_boot=args.n_boot)

@@ -26,9 +26,9 @@ import json
 import re
 from dataclasses import dataclass
 
+from ..benchmark.design_code import requirement
+from ..linebreaks import escape_json_line_breaks
 from .client import ChatRequest
-from .design_code import requirement
-from .linebreaks import escape_json_line_breaks
 
 PREAMBLE = """\
 You are a careful evaluator for the EUDAIMONIA benchmark. You will judge ONE assistant

@@ -53,7 +53,7 @@ def free_port() -> int:
 def server_command(port: int, *, host: str = "127.0.0.1", n_ctx: int = 2048, n_threads: int = 2) -> list[str]:
     """The command line that serves SmolLM2 on ``host:port`` (this module run as a script)."""
     return [
-        sys.executable, "-m", "eudaimonia_nb.local_server", "--model", str(smollm2_gguf()),
+        sys.executable, "-m", "eudaimonia_nb.judging.local_server", "--model", str(smollm2_gguf()),
         "--host", host, "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(n_threads),
     ]
 

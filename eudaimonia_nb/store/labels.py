@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .results import default_store_path, load_judgments, open_store
 from .sampling import stratified_sample
-from .store import default_store_path, load_judgments, open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS label_samples (

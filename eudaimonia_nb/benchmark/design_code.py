@@ -2,7 +2,7 @@
 
 Everything else in the suite (dataset validation, judging, analysis, plot labels) takes
 requirement keys, codes, names, principles and rubrics from here. Rubric texts live as
-Markdown files in ``eudaimonia_nb/rubrics/`` so that researchers can read and edit them;
+Markdown files in ``eudaimonia_nb/benchmark/rubrics/`` so that researchers can read and edit them;
 each has a version hash recorded with every verdict, so results judged with different
 rubric texts are never silently pooled.
 """

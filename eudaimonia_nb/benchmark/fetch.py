@@ -18,8 +18,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .credentials import Redactor, shown_url, url_secrets
-from .paths import DATASET_SHA256, DATASET_URL, default_dataset_path
+from ..credentials import Redactor, shown_url, url_secrets
+from ..paths import DATASET_SHA256, DATASET_URL, default_dataset_path
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 16

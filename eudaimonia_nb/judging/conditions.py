@@ -71,7 +71,7 @@ def study_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: l
 
     Two runs of one model under the same condition would count its checks twice: that raises a
     ValueError naming both runs (pick one with ``run_ids``)."""
-    from .store import list_runs, load_judgments
+    from ..store.results import list_runs, load_judgments
 
     frame = load_judgments(store_path, run_ids)
     runs = list_runs(store_path).set_index("run_id")

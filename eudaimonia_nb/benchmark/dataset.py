@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..paths import DATASET_ENV, DATASET_SHA256, default_dataset_path
 from .design_code import REQUIREMENT_KEYS, requirement
-from .paths import DATASET_ENV, DATASET_SHA256, default_dataset_path
 
 log = logging.getLogger(__name__)
 _WARNED: set[tuple[str, str]] = set()

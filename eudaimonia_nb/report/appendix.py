@@ -15,10 +15,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .analysis.frames import is_simulated
-from .analysis.responses import VERDICT_LABELS, ResponseIndex
-from .design_code import requirement
-from .formatting import fmt_interval, fmt_p, fmt_pct
+from ..analysis.frames import is_simulated
+from ..analysis.responses import VERDICT_LABELS, ResponseIndex
+from ..benchmark.design_code import requirement
+from ..formatting import fmt_interval, fmt_p, fmt_pct
 
 SAMPLE_RESPONSE_CHARS = 4_000
 """Characters of a sampled response shown in the report (about 900 tokens; the protocol allows
@@ -64,7 +64,7 @@ def _gap_sentence(comparison: pd.DataFrame, params: pd.DataFrame | None) -> str:
 
 def _comparability_sentence(frame: pd.DataFrame) -> str:
     """Which runs were made the way the published leaderboard was, and why the others were not."""
-    from .analysis.comparability import by_model
+    from ..analysis.comparability import by_model
 
     table = by_model(frame)
     table = table[table.index.isin(frame["model"].unique())]  # the records cover every loaded run

@@ -38,7 +38,7 @@ def _number(value: object) -> object:
 
 def effects_json(effects: pd.DataFrame) -> dict[str, list[dict[str, object]]]:
     """The ``{"effects": [...]}`` object of ``--format json``."""
-    from .analysis.conditions import EFFECT_COLUMNS
+    from ..analysis.conditions import EFFECT_COLUMNS
 
     records = effects[list(EFFECT_COLUMNS)].to_dict(orient="records")
     return {"effects": [{k: _number(v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in records]}
@@ -46,7 +46,7 @@ def effects_json(effects: pd.DataFrame) -> dict[str, list[dict[str, object]]]:
 
 def effects_text(frame: pd.DataFrame, effects: pd.DataFrame, n_boot: int, seed: int) -> str:
     """A plain-text study report: per model, pooled, per requirement, mixed model."""
-    from .analysis.conditions import condition_odds_ratios, fit_condition_model, paired_effects, pooled_effects
+    from ..analysis.conditions import condition_odds_ratios, fit_condition_model, paired_effects, pooled_effects
 
     def pct(table: pd.DataFrame) -> pd.DataFrame:
         out = table.copy()
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     """The ``study`` handler: exit 0 with the effects, 1 with a one-line error."""
     import sqlite3
 
-    from .analysis.conditions import paired_effects
-    from .conditions import study_judgments
+    from ..analysis.conditions import paired_effects
+    from ..judging.conditions import study_judgments
 
     try:
         frame = study_judgments(args.store, args.run or None)

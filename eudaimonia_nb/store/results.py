@@ -20,10 +20,10 @@ from types import TracebackType
 
 import pandas as pd
 
-from .linebreaks import escape_json_line_breaks
-from .paths import DATASET_SHA256, data_dir
+from ..linebreaks import escape_json_line_breaks
+from ..paths import DATASET_SHA256, data_dir
 from .run_lock import RunLock, acquire
-from .store_schema import SchemaVersionError, check_readable, ensure_current
+from .schema import SchemaVersionError, check_readable, ensure_current
 
 STORE_FILENAME = "results.sqlite"
 PENDING = "not judged yet"
@@ -507,5 +507,5 @@ def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> p
 
 def open_store(store_path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
     """A writable autocommit connection to the store (its schema created), for modules that keep
-    tables of their own in the same file (``eudaimonia_nb.labels``)."""
+    tables of their own in the same file (``eudaimonia_nb.store.labels``)."""
     return _connect(_resolve(store_path))

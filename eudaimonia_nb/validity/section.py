@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .analysis.ppi import FEW_LABELS, corrected_rates
-from .design_code import requirement
+from ..analysis.ppi import FEW_LABELS, corrected_rates
+from ..benchmark.design_code import requirement
 
 Parts = tuple[dict[str, go.Figure], list[tuple[str, str, pd.DataFrame]], list[str]]
 MIN_PLANNING_LABELS = 10
@@ -56,8 +56,8 @@ def planning_line(by_requirement: pd.DataFrame, target: float) -> str:
 
 def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot: int = 1000, seed: int = 0) -> Parts:
     """Figures, tables and notes of the section for the selected judgments."""
-    from .plots.validity import validity_forest
-    from .validity import ASSUMPTIONS, compute_validity
+    from ..plots.validity import validity_forest
+    from .measures import ASSUMPTIONS, compute_validity
 
     if store_path is None or "run_id" not in frame.columns:
         models = _raw_only(frame)

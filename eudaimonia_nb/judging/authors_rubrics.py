@@ -11,20 +11,18 @@ the authors' repository, so a mirror of that folder can serve as ``--base-url``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .design_code import REQUIREMENT_KEYS
-from .fetch import FetchError, fetch_benchmark
-from .paths import data_dir
+from ..benchmark.design_code import REQUIREMENT_KEYS
+from ..benchmark.fetch import FetchError, fetch_benchmark
+from ..paths import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -169,20 +167,3 @@ def _load(path: Path, key: str, mtime_ns: int, size: int) -> AuthorsRubric:
 
 
 # -- command line ----------------------------------------------------------------------------
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fetch-rubrics", help="download the authors' nine judge rubrics (pinned commit) and verify their SHA-256")
-    p.add_argument("--base-url", default=None,
-                   help=f"folder holding <key>/{RUBRIC_FILENAME} (default: ${BASE_URL_ENV} or the pinned official location)")
-    p.add_argument("--dest", default=None, help="folder to cache them in (default: <data dir>/authors_rubrics)")
-    p.set_defaults(handler=_run_fetch)
-
-
-def _run_fetch(args: argparse.Namespace) -> int:
-    try:
-        paths = fetch_rubrics(args.base_url, Path(args.dest) if args.dest else None)
-    except (FetchError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(next(iter(paths.values())).parent.parent)
-    return 0

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import project_root
+from ..paths import project_root
 
 PRICES_FILENAME = "prices.csv"
 _COLUMNS = ("model", "input_usd_per_million", "output_usd_per_million")

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-from .credentials import NO_KEY, Redactor, cache_scope, public_url, split_base_url, url_secrets
+from ..credentials import NO_KEY, Redactor, cache_scope, public_url, split_base_url, url_secrets
 
 
 class CredentialError(RuntimeError):

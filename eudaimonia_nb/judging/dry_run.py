@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..benchmark.dataset import Benchmark
+from ..benchmark.design_code import REQUIREMENT_KEYS
+from ..store.results import response_texts, verdict_details
 from .authors_rubrics import RubricsUnavailableError
 from .client import CredentialError
-from .dataset import Benchmark
-from .design_code import REQUIREMENT_KEYS
+from .config import RunConfig
 from .judge import system_message
 from .pricing import Price, cost_usd
 from .protocols import get_protocol
-from .runner import RunConfig, Runner
-from .store import response_texts, verdict_details
+from .runner import Runner
 
 ASSUMED_RESPONSE_TOKENS = 400
 """Dry-run assumption for the mean length of a response (capped by ``max_tokens``)."""
@@ -66,7 +67,7 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
     """Count the calls still to make and estimate tokens and cost; sends nothing."""
     runner = Runner(config, benchmark=benchmark, prices=prices)
     done_responses, done_checks = _stored_progress(runner)
-    todo = runner._pending(done_checks, retry_failed=False)
+    todo = runner.plan.pending(done_checks, retry_failed=False)
     texts = dict(zip(runner.prompts["prompt_id"], runner.prompts["text"]))
     response_tokens = min(config.max_tokens, ASSUMED_RESPONSE_TOKENS)
     verdict_tokens = min(config.judge_max_tokens, ASSUMED_VERDICT_TOKENS)

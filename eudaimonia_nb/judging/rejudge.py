@@ -8,17 +8,16 @@ model under test. Running the same rejudge again resumes it, like any run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import concurrent.futures
 import json
 import os
-import sys
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the module is imported to register the subcommand: keep `--help` instant
-    from .runner import RunConfig, RunSummary
+    from .config import RunConfig
+    from .recording import RunSummary
 
 PROTOCOL_NAMES = ("authors", "suite")
 """``protocols.PROTOCOLS`` names, repeated so that registering the subcommand imports nothing heavy
@@ -41,8 +40,8 @@ def rejudge_config(store_path: str | os.PathLike[str], run_id: str, *, judge_mod
     dataset_path...)."""
     import pandas as pd
 
-    from .runner import RunConfig
-    from .store import list_runs, load_judgments
+    from ..store.results import list_runs, load_judgments
+    from .config import RunConfig
 
     runs = list_runs(store_path)
     row = runs[runs["run_id"] == run_id]
@@ -65,7 +64,7 @@ def copy_responses(store_path: str | os.PathLike[str], source: str, target: str)
     """Copy the source run's responses into ``target`` (those it does not hold yet)."""
     import pandas as pd
 
-    from .store import ResponseRecord, ResultsStore, response_texts
+    from ..store.results import ResponseRecord, ResultsStore, response_texts
 
     rows = response_texts(store_path, source)
     names = [f.name for f in fields(ResponseRecord)]
@@ -86,9 +85,9 @@ def copy_responses(store_path: str | os.PathLike[str], source: str, target: str)
 
 
 async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSummary:
-    from .dataset import load_benchmark
+    from ..benchmark.dataset import load_benchmark
+    from ..store.results import ResultsStore, list_runs
     from .runner import Runner, run_async
-    from .store import ResultsStore, list_runs
 
     if not config.rejudged_from or not config.store_path:
         raise RejudgeError("a rejudge needs rejudged_from and store_path (see rejudge_config)")
@@ -109,63 +108,9 @@ async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSumma
 
 def rejudge(config: RunConfig, *, progress: bool = True) -> RunSummary:
     """Blocking rejudge (see ``runner.run`` for use inside Jupyter)."""
-    from .runner import _inside_event_loop
+    from .runner import inside_event_loop
 
-    if not _inside_event_loop():
+    if not inside_event_loop():
         return asyncio.run(rejudge_async(config, progress=progress))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, rejudge_async(config, progress=progress)).result()
-
-
-# -- command line ----------------------------------------------------------------------------
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rejudge", help="judge a run's stored responses again (new run; never calls the model)")
-    p.add_argument("run_id", help="the run whose responses to judge (see `eudaimonia-nb runs`)")
-    p.add_argument("--judge-model", required=True, help="judge model")
-    p.add_argument("--judge-base-url", required=True, help="OpenAI-compatible endpoint of the judge")
-    p.add_argument("--api-key-env", default=None, help="environment variable holding the judge's key (omit for keyless servers)")
-    p.add_argument("--protocol", choices=PROTOCOL_NAMES, default=PROTOCOL_NAMES[0],
-                   help=f"judging protocol (default {PROTOCOL_NAMES[0]}: the authors' judge calls)")
-    p.add_argument("--judge-extra-body", default=None, help="JSON object merged into every judge request body")
-    p.add_argument("--judge-max-tokens", type=int, default=1024, help="judge output token limit (default 1024)")
-    p.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
-    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
-    p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
-    p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    import sqlite3
-
-    from .authors_rubrics import RubricsUnavailableError
-    from .client import CredentialError
-    from .dataset import DatasetError, DatasetNotFoundError
-    from .preflight import EndpointError, RunStopped
-    from .protocols import parse_extra_body
-    from .run_lock import RunLockedError
-    from .store import default_store_path
-
-    try:
-        config = rejudge_config(
-            args.store or str(default_store_path()), args.run_id, judge_model=args.judge_model,
-            judge_base_url=args.judge_base_url, judge_api_key_env=args.api_key_env, protocol=args.protocol,
-            judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
-            judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
-            dataset_path=args.dataset,
-        )
-        summary = rejudge(config, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
-        return 130
-    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError,
-            OSError, sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
-        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"error: {message}", file=sys.stderr)
-        return 1
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors "
-          f"(responses of {args.run_id}; the model was not called)")
-    print(summary.run_id)
-    return 0

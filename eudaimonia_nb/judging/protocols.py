@@ -24,11 +24,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..benchmark.design_code import REQUIREMENT_KEYS, requirement, rubric_versions
+from ..store.results import UNPARSEABLE, VerdictRecord
 from . import authors_rubrics
 from .client import ChatClient, ChatRequest
-from .design_code import REQUIREMENT_KEYS, requirement, rubric_versions
 from .judge import VERDICT_SCHEMA, Verdict, VerdictParseError, parse_verdict, system_message, template_version, user_message
-from .store import UNPARSEABLE, VerdictRecord
 
 DEFAULT_PROTOCOL = "authors"
 EMPTY_RESPONSE = "the model returned an empty response"

@@ -2,7 +2,7 @@
 judge-judge), the disagreement list, PPI++-corrected violation rates and label planning.
 
 Reads verdicts and responses through ``eudaimonia_nb.store`` and labels through
-``eudaimonia_nb.labels``, and hands pandas frames to the CLI, the dashboard tab and the report.
+``eudaimonia_nb.store.labels``, and hands pandas frames to the CLI, the dashboard tab and the report.
 
 Design weights: each labelled check carries 1 / its inclusion probability (union over the
 distinct samples that drew it; a label file without probabilities is taken as a simple random
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .analysis.agreement import bootstrap_agreement, bootstrap_alpha, majority_vote
-from .analysis.ppi import FEW_LABELS, CorrectedRate, corrected_rates, labels_needed
-from .labels import QUEUE_PREFIX, load_labels
-from .store import load_judgments, response_texts
+from ..analysis.agreement import bootstrap_agreement, bootstrap_alpha, majority_vote
+from ..analysis.ppi import FEW_LABELS, CorrectedRate, corrected_rates, labels_needed
+from ..store.labels import QUEUE_PREFIX, load_labels
+from ..store.results import load_judgments, response_texts
 
 KEY = ["run_id", "prompt_id", "requirement"]
 DEFAULT_TARGET_HALF_WIDTH = 0.05

@@ -1,0 +1,63 @@
+"""What every command group shares: argument types, URL checks, error messages, warnings."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+
+Handler = Callable[[argparse.Namespace], int]
+"""A subcommand's handler: parsed arguments in, exit status out."""
+Registrar = Callable[[argparse._SubParsersAction], None]
+"""Adds one command group's subcommands to the console script."""
+
+
+@contextlib.contextmanager
+def numeric_warnings_to_log() -> Iterator[None]:
+    """numpy's RuntimeWarnings (empty slices, zero variance in a small subset) are expected in
+    estimation and mean nothing to a terminal user: they go to the debug log; others pass."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for item in caught:
+        if issubclass(item.category, RuntimeWarning):
+            logging.getLogger(__name__).debug("%s:%d: %s", item.filename, item.lineno, item.message)
+        else:
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+
+
+def at_least(low: float, kind: type = int) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` >= ``low`` (argparse names the flag on error)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low:  # "not >=" also rejects nan
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'} >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
+def check_url(flag: str, url: str) -> str:
+    """``url`` if it is an http(s) URL with a host; the error names the flag, never the URL
+    (it may carry credentials)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: expected an http(s) URL like http://127.0.0.1:8080/v1 ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{flag}: expected an http(s) URL like http://127.0.0.1:8080/v1")
+    return url
+
+
+def message(exc: BaseException) -> str:
+    # str(KeyError) wraps the message in quotes.
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)

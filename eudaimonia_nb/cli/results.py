@@ -1,0 +1,99 @@
+"""``eudaimonia-nb runs``, ``export`` and ``report``: what is in the results store, and sharing it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import at_least, message, numeric_warnings_to_log
+
+
+def add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write the analysis as one static HTML file with interactive figures")
+    p.add_argument("--source", choices=("demo", "store", "file"), default="demo",
+                   help="embedded simulated demo (default), a results store or a results file")
+    p.add_argument("--store", default=None, help="results store (SQLite) for --source store (default: data/results.sqlite)")
+    p.add_argument("--run", action="append", default=[], help="run id to include (repeatable; default: all runs)")
+    p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
+    p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
+    p.add_argument("--n-boot", type=at_least(1), default=1000, help="bootstrap replicates for intervals")
+    p.add_argument("--errors", choices=("apart", "no_violation"), default="apart",
+                   help="checks without a verdict: kept apart (default) or unparseable judge answers counted as "
+                        "no violation (the authors' convention)")
+    p.add_argument("--sample-responses", type=int, default=0, metavar="N",
+                   help="append N responses per model with their verdicts (default 0: responses may be sensitive)")
+    p.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    import sqlite3
+    from pathlib import Path
+
+    from ..benchmark.dataset import prompt_texts
+    from ..report import DataSource, Options, build_report, load_source, write_report
+
+    if args.source == "store" and not args.store:
+        from ..store.results import default_store_path
+
+        args.store = str(default_store_path())
+    path = {"store": args.store, "file": args.file}.get(args.source)
+    if args.source != "demo" and not path:
+        print(f"error: --source {args.source} needs --{args.source} PATH", file=sys.stderr)
+        return 2
+    try:
+        source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
+        frame = load_source(source)
+        with numeric_warnings_to_log():
+            text = build_report(frame, source=source.describe(public=True),
+                                options=Options(n_boot=args.n_boot, errors=args.errors),
+                                sample_responses=args.sample_responses,
+                                prompts=prompt_texts() if args.sample_responses else None)
+    except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
+        print(f"error: {message(exc)}", file=sys.stderr)
+        return 1
+    print(write_report(text, Path(args.out)))
+    return 0
+
+
+def add_runs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="list the runs in a results store")
+    p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
+    p.set_defaults(handler=_run_runs)
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from ..store.results import list_runs
+
+    try:
+        runs = list_runs(args.store)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    columns = ["run_id", "model", "protocol", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test",
+               "dataset_official", "started_at", "ended_at", "rejudged_from"]
+    print(runs[columns].to_string(index=False) if not runs.empty else "no runs")
+    return 0
+
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write one run as a long table (one row per check)")
+    p.add_argument("run_id", help="run id (see `eudaimonia-nb runs`)")
+    p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), required=True, help="output format")
+    p.add_argument("--out", required=True, help="file to write")
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from ..store.results import export_run
+
+    try:
+        print(export_run(args.store, args.run_id, args.format, args.out))
+    except (OSError, KeyError, sqlite3.Error) as exc:
+        print(f"error: {message(exc)}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,74 @@
+"""Executing calls: the model's response to a prompt and the judge's verdict on a check.
+
+Each function makes one logical call through a ``ChatClient`` (retries and the request cache
+live in ``client.ReliableClient``, above the provider) and returns what it got, recording
+nothing: storing results is ``recording``'s job and deciding what to call is ``plan``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import replace
+
+from ..store.results import VerdictRecord
+from .client import ChatClient, ChatRequest, ChatResponse, ReliableClient, RequestCache, RetryPolicy, open_client
+from .config import RunConfig
+from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check
+from .protocols import judge_request as protocol_request
+from .recording import no_response_verdict
+
+def open_clients(config: RunConfig, *, cache: RequestCache | None = None,
+                 judge_only: bool = False) -> tuple[ReliableClient | None, ReliableClient]:
+    """The model's and the judge's clients for ``config``: its concurrency, timeout and retries,
+    and the judge's key variable resolved by ``RunConfig.judge_key_env``. With ``judge_only``
+    (a rejudge) the model's client is None: its key is not needed."""
+    retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=config.retry_base_delay_s)
+    common = dict(concurrency=config.concurrency, timeout_s=config.timeout_s, retry=retry, cache=cache)
+    judge_client = open_client(config.judge_base_url, config.judge_key_env(), **common)
+    return (None if judge_only else open_client(config.base_url, config.api_key_env, **common)), judge_client
+
+
+def response_request(prompt: str, config: RunConfig) -> ChatRequest:
+    """Single turn: the user prompt alone, after the optional system prompt."""
+    messages = ((("system", config.system_prompt),) if config.system_prompt else ()) + (("user", prompt),)
+    return ChatRequest(model=config.model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens,
+                       extra_body=extra_body_json(config.model_extra_body))
+
+
+async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
+    """One response of the model under test to one prompt; an empty answer is a response error
+    (there is nothing to judge)."""
+    reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
+    if reply.ok and is_empty_response(reply.text):
+        return replace(reply, error=EMPTY_RESPONSE)
+    return reply
+
+
+async def judge(
+    client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True
+) -> VerdictRecord:
+    """Judge one response on one requirement under the run's protocol; failures and replies
+    that stay unparseable become errors."""
+    protocol = get_protocol(config.protocol)
+    request = protocol_request(
+        protocol, requirement_key, prompt, response, model=config.judge_model, temperature=config.judge_temperature,
+        max_tokens=config.judge_max_tokens, structured=config.structured_output,
+        extra_body=extra_body_json(config.judge_extra_body),
+    )
+    return await judge_check(client, protocol, request, requirement_key, use_cache=use_cache)
+
+
+async def respond_and_judge(
+    responder: ChatClient, judge_client: ChatClient, prompt: str, requirement_keys: Iterable[str], config: RunConfig,
+    *, prompt_id: str = "",
+) -> tuple[ChatResponse, list[VerdictRecord]]:
+    """One prompt outside any run (nothing stored): the model's response and, per requirement in
+    the given order, a verdict or the reason there is none, exactly as a run would record them."""
+    keys = list(requirement_keys)
+    await asyncio.to_thread(get_protocol(config.protocol).prepare)
+    reply = await respond(responder, prompt, config)
+    if not reply.ok:
+        return reply, [no_response_verdict(prompt_id, key, reply.error or "", config.protocol) for key in keys]
+    verdicts = await asyncio.gather(*(judge(judge_client, key, prompt, reply.text or "", config) for key in keys))
+    return reply, [replace(v, prompt_id=prompt_id) for v in verdicts]

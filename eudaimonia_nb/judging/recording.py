@@ -1,0 +1,116 @@
+"""Recording results: responses and verdicts into the store, and the tally of an invocation.
+
+What was obtained by ``calls`` becomes a ``ResponseRecord`` or ``VerdictRecord`` here; a check
+with no response to judge gets a verdict record that says why. ``RunSummary`` is what a run
+(or a resume of it) reports at the end; ``Tally`` keeps its running totals and the progress bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store.results import ResponseRecord, ResultsStore, VerdictRecord
+from .client import ChatResponse
+from .pricing import Price, cost_usd
+from .protocols import get_protocol
+
+@dataclass
+class RunSummary:
+    """What a run (or a resume of it) did."""
+
+    run_id: str
+    """The run's id."""
+    n_prompts: int
+    """Prompts in the run."""
+    n_checks: int
+    """Checks in the run."""
+    verdicts: int = 0
+    """Checks with a verdict in the store after this invocation."""
+    errors: int = 0
+    """Checks with an error in the store after this invocation."""
+    responses_requested: int = 0
+    """Responses obtained in this invocation (calls or cache hits)."""
+    checks_judged: int = 0
+    """Check results written in this invocation."""
+    input_tokens: int = 0
+    """Input tokens used in this invocation."""
+    output_tokens: int = 0
+    """Output tokens used in this invocation."""
+    cost_usd: float | None = 0.0
+    """Cost of this invocation; None when a model is missing from the price table."""
+    http_attempts: int = 0
+    """HTTP attempts made in this invocation (retries included, cache hits excluded)."""
+    elapsed_s: float = 0.0
+    """Wall time of this invocation."""
+    smoke_test: bool = False
+    """Run of the smoke-test model: not research results."""
+    error_reasons: list[tuple[str, int]] = field(default_factory=list)
+    """The most common error reasons in the store after this invocation, with counts."""
+
+
+@dataclass
+class Tally:
+    """Running totals of one invocation, mirrored on the progress bar."""
+
+    summary: RunSummary
+    """The summary being filled in."""
+    prices: dict[str, Price]
+    """Price table for the cost shown."""
+    bar: Any = None
+    """The tqdm bar, or None without progress output."""
+    errors: int = 0
+    """Check results written as errors in this invocation."""
+    by_model: dict[str, list[int]] = field(default_factory=dict)
+    """Model -> [input tokens, output tokens] used in this invocation."""
+
+    def add(self, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        self.summary.input_tokens += prompt_tokens
+        self.summary.output_tokens += completion_tokens
+        totals = self.by_model.setdefault(model, [0, 0])
+        totals[0] += prompt_tokens
+        totals[1] += completion_tokens
+
+    def cost(self) -> float | None:
+        # Every model called counts, even one that reported no tokens: an unpriced model makes
+        # the cost unknown, never $0.
+        costs = [cost_usd(m, i, o, self.prices) for m, (i, o) in self.by_model.items()]
+        return None if any(c is None for c in costs) else float(sum(costs))
+
+    def tick(self, error: bool) -> None:
+        self.summary.checks_judged += 1
+        self.errors += int(error)
+        if self.bar is not None:
+            self.bar.update(1)
+            cost = self.cost()
+            self.bar.set_postfix(
+                errors=self.errors, tokens=self.summary.input_tokens + self.summary.output_tokens,
+                cost="?" if cost is None else f"${cost:.4f}", refresh=False,
+            )
+
+
+
+def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: ChatResponse) -> None:
+    """Store the model's reply to one prompt (text or error, tokens, latency, attempts)."""
+    store.put_response(run_id, ResponseRecord(
+        prompt_id=prompt_id, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
+        completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
+        finish_reason=reply.finish_reason, attempts=reply.attempts, cached=reply.cached, error=reply.error,
+    ))
+
+
+def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> VerdictRecord:
+    """The record of a check that was never judged: there was no response (``reason``)."""
+    return VerdictRecord(
+        prompt_id=pid, requirement=req, violation=None, reasoning=None, raw=None, prompt_tokens=0,
+        completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"no response to judge: {reason}",
+        rubric_version=get_protocol(protocol).rubric_versions()[req],
+    )
+
+
+def progress_bar(total: int, run_id: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm  # notebook widget in Jupyter, text in a terminal
+
+    return tqdm(total=total, desc=f"judging {run_id}", unit="check")
