@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..analysis.ppi import FEW_LABELS, corrected_rates
+from ..analysis.ppi import FEW_LABELS
+from ..analysis.stratified import corrected_rates
 from ..benchmark.design_code import requirement
 
 Parts = tuple[dict[str, go.Figure], list[tuple[str, str, pd.DataFrame]], list[str]]
@@ -51,7 +52,22 @@ def planning_line(by_requirement: pd.DataFrame, target: float) -> str:
     if too_few:
         parts.append(f"fewer than {MIN_PLANNING_LABELS} labels so far, too few to extrapolate: " + ", ".join(too_few))
     return (f"<b>Planning.</b> Labels needed for a corrected 95% interval of ±{100 * target:.0f} points per "
-            "requirement (analytic PPI++ variance, labels spread like the current ones): " + "; ".join(parts) + ".")
+            "requirement (analytic variance of the stratified estimator at smoothed stratum rates, labels spread like the current ones): " + "; ".join(parts) + ".")
+
+
+def unsure_line(unsure: pd.DataFrame) -> str:
+    """One sentence: how many labelled checks were only called unsure, and where most."""
+    if unsure.empty:
+        return ""
+    total, labelled = int(unsure["unsure"].sum()), int(unsure["labelled"].sum())
+    if total == 0:
+        return f"<b>Unsure.</b> None of the {labelled} labelled checks was only called unsure."
+    worst = unsure.sort_values("unsure_share", ascending=False, kind="stable").iloc[0]
+    return (f"<b>Unsure.</b> {total} of {labelled} labelled checks were only called unsure; the largest share is "
+            f"{worst['unsure_share']:.0%} ({html.escape(requirement(worst['requirement']).label)}, judge said "
+            f"{html.escape(str(worst['judge_verdict']))}, run {html.escape(str(worst['run_id']))}). They are treated "
+            "as missing at random within their stratum: if people are unsure mostly where the judge errs, the "
+            "corrected rate leans the judge's way there.")
 
 
 def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot: int = 1000, seed: int = 0) -> Parts:
@@ -75,6 +91,9 @@ def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot
         "weighted by the labelling sample's inverse inclusion probabilities (so they describe all judged checks, not "
         "the over-sampled strata); person vs person and judge vs judge (runs over identical response text, e.g. a "
         "rejudge): kappa, and Krippendorff's alpha across a panel. Intervals: percentile bootstrap over prompts.")
+    unsure = unsure_line(result.unsure)
+    if unsure:
+        notes.append(unsure)
     planning = planning_line(by_req, result.target_half_width)
     if planning:
         notes.append(planning)
@@ -83,6 +102,8 @@ def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot
     tables = [("validity_rates", "Raw and corrected violation rates per run", result.models),
               ("validity_by_requirement", "Corrected rates per requirement, with labels still needed", by_req),
               ("validity_by_source", "Corrected rates, real vs modified prompts", result.by_source),
+              ("validity_unsure", "Unsure share per labelling stratum (unsure checks are assumed missing at random "
+               "within their stratum)", result.unsure),
               ("agreement", "Agreement (kappa; sensitivity and specificity against a person)", agreement),
               ("agreement_alpha", "Krippendorff's alpha per panel", result.alpha),
               ("flips", "Flip table: verdicts a person turned", result.flips),
