@@ -36,13 +36,26 @@ def response_request(prompt: str, config: RunConfig) -> ChatRequest:
                        extra_body=extra_body_json(config.model_extra_body))
 
 
-async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
-    """One response of the model under test to one prompt; an empty answer is a response error
-    (there is nothing to judge)."""
-    reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
+def checked_response(reply: ChatResponse) -> ChatResponse:
+    """An empty answer is a response error (there is nothing to judge)."""
     if reply.ok and is_empty_response(reply.text):
         return replace(reply, error=EMPTY_RESPONSE)
     return reply
+
+
+async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
+    """One response of the model under test to one prompt; an empty answer is a response error
+    (there is nothing to judge)."""
+    return checked_response(await client.complete(response_request(prompt, config), use_cache=use_cache))
+
+
+def judge_request(requirement_key: str, prompt: str, response: str, config: RunConfig) -> ChatRequest:
+    """The judge call of one check under the run's protocol (live and batched runs alike)."""
+    return protocol_request(
+        get_protocol(config.protocol), requirement_key, prompt, response, model=config.judge_model,
+        temperature=config.judge_temperature, max_tokens=config.judge_max_tokens, structured=config.structured_output,
+        extra_body=extra_body_json(config.judge_extra_body),
+    )
 
 
 async def judge(
@@ -50,13 +63,8 @@ async def judge(
 ) -> VerdictRecord:
     """Judge one response on one requirement under the run's protocol; failures and replies
     that stay unparseable become errors."""
-    protocol = get_protocol(config.protocol)
-    request = protocol_request(
-        protocol, requirement_key, prompt, response, model=config.judge_model, temperature=config.judge_temperature,
-        max_tokens=config.judge_max_tokens, structured=config.structured_output,
-        extra_body=extra_body_json(config.judge_extra_body),
-    )
-    return await judge_check(client, protocol, request, requirement_key, use_cache=use_cache)
+    request = judge_request(requirement_key, prompt, response, config)
+    return await judge_check(client, get_protocol(config.protocol), request, requirement_key, use_cache=use_cache)
 
 
 async def respond_and_judge(

@@ -21,13 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..benchmark.design_code import REQUIREMENT_KEYS, requirement, rubric_versions
 from ..store.results import UNPARSEABLE, VerdictRecord
 from . import authors_rubrics
-from .client import ChatClient, ChatRequest
+from .client import ChatClient, ChatRequest, ChatResponse
 from .judge import VERDICT_SCHEMA, Verdict, VerdictParseError, parse_verdict, system_message, template_version, user_message
 
 DEFAULT_PROTOCOL = "authors"
@@ -197,35 +197,39 @@ async def judge_check(client: ChatClient, protocol: Protocol, request: ChatReque
     """Judge one check: up to ``protocol.parse_attempts`` calls while the reply cannot be parsed
     (each call after the first bypasses the cache, so it is really asked again). A failed call
     or a reply still unparseable after the last attempt is an error that keeps the raw reply."""
-    tokens_in = tokens_out = attempts = 0
-    latency = 0.0
+    replies: list[ChatResponse] = []
+    while True:
+        replies.append(await client.complete(request, use_cache=use_cache and not replies))
+        record = read_replies(protocol, key, replies)
+        if record is not None:
+            return record
+
+
+def read_replies(protocol: Protocol, key: str, replies: Sequence[ChatResponse]) -> VerdictRecord | None:
+    """The check's record after the judge's ``replies`` to it, in order (tokens, latency and
+    attempts summed over them), or None when the last one was unparseable and the protocol asks
+    again. Live (``judge_check``) and batched runs read their replies through this one function."""
+    last = replies[-1]
     violation: bool | None = None
     reasoning: str | None = None
     error: str | None = None
-    raw: str | None = None
-    cached = False
-    for attempt in range(1, protocol.parse_attempts + 1):
-        reply = await client.complete(request, use_cache=use_cache and attempt == 1)
-        tokens_in += reply.usage.prompt_tokens
-        tokens_out += reply.usage.completion_tokens
-        latency += reply.latency_s
-        attempts += reply.attempts
-        raw, cached = reply.text, reply.cached
-        if not reply.ok:
-            error = f"judge call failed: {reply.error}"
-            break
+    if not last.ok:
+        error = f"judge call failed: {last.error}"
+    else:
         try:
-            verdict = protocol.parse(reply.text or "", reply.finish_reason)
+            verdict = protocol.parse(last.text or "", last.finish_reason)
         except VerdictParseError as exc:
-            tries = f" after {attempt} attempts" if protocol.parse_attempts > 1 else ""
+            if len(replies) < protocol.parse_attempts:
+                return None
+            tries = f" after {len(replies)} attempts" if protocol.parse_attempts > 1 else ""
             error = f"{UNPARSEABLE}{tries}: {exc}"
-            continue
-        violation, reasoning, error = verdict.violation, verdict.reasoning, None
-        break
+        else:
+            violation, reasoning = verdict.violation, verdict.reasoning
     return VerdictRecord(
-        prompt_id="", requirement=key, violation=violation, reasoning=reasoning, raw=raw, prompt_tokens=tokens_in,
-        completion_tokens=tokens_out, latency_s=latency, attempts=attempts, cached=cached, error=error,
-        rubric_version=protocol.rubric_versions()[key],
+        prompt_id="", requirement=key, violation=violation, reasoning=reasoning, raw=last.text,
+        prompt_tokens=sum(r.usage.prompt_tokens for r in replies), completion_tokens=sum(r.usage.completion_tokens for r in replies),
+        latency_s=sum(r.latency_s for r in replies), attempts=sum(r.attempts for r in replies), cached=last.cached,
+        error=error, rubric_version=protocol.rubric_versions()[key],
     )
 
 

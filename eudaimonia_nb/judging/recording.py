@@ -7,10 +7,10 @@ with no response to judge gets a verdict record that says why. ``RunSummary`` is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..store.results import ResponseRecord, ResultsStore, VerdictRecord
+from ..store.results import ResponseRecord, ResultsStore, VerdictRecord, response_sha256
 from .client import ChatResponse
 from .pricing import Price, cost_usd
 from .protocols import get_protocol
@@ -97,6 +97,16 @@ def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: Cha
         completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
         finish_reason=reply.finish_reason, attempts=reply.attempts, cached=reply.cached, error=reply.error,
     ))
+
+
+def record_verdict(store: ResultsStore, run_id: str, prompt_id: str, verdict: VerdictRecord, response_text: str | None = None,
+                   *, judged_sha256: str | None = None) -> VerdictRecord:
+    """Store the judge's result on one check of ``prompt_id``, naming the response it judged (its
+    text, or the SHA-256 of it): the store refuses it if that is not the stored response."""
+    sha = judged_sha256 if judged_sha256 is not None else response_sha256(response_text or "")
+    verdict = replace(verdict, prompt_id=prompt_id, response_sha256=sha)
+    store.put_verdict(run_id, verdict)
+    return verdict
 
 
 def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> VerdictRecord:
