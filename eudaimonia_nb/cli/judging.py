@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .common import at_least, check_url, message
+from .execution import add_execution_flags, execute, modes_from
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +44,8 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--retry-failed", action="store_true", help="redo items that ended in an error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates; send nothing")
+    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates (live and batch); send nothing")
+    add_execution_flags(p)
     p.set_defaults(handler=_run_run)
 
 
@@ -55,10 +57,7 @@ def _run_run(args: argparse.Namespace) -> int:
     from ..judging.client import CredentialError
     from ..judging.config import SAME_HOST_KEY, RunConfig, parse_ids
     from ..judging.dry_run import dry_run
-    from ..judging.preflight import EndpointError, RunStopped
     from ..judging.protocols import parse_extra_body
-    from ..judging.runner import run
-    from ..store.run_lock import RunLockedError
 
     try:
         check_url("--base-url", args.base_url)
@@ -78,28 +77,17 @@ def _run_run(args: argparse.Namespace) -> int:
             condition=args.condition, system_prompt_file=args.system_prompt_file,
         )
         if args.dry_run:
-            estimate = dry_run(config)
+            modes = modes_from(args)
+            estimate = dry_run(config, modes=None if not modes.batched else (modes.respond, modes.judge))
             print(estimate.describe())
             print(estimate.run_id)
             return 0
-        summary = run(config, retry_failed=args.retry_failed, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
-        return 130
     # ValueError covers subsets, settings and the price table; all name what was wrong.
     except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError,
-            sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
+            sqlite3.Error) as exc:
         print(f"error: {message(exc)}", file=sys.stderr)
         return 1
-    if summary.error_reasons:
-        reasons = "; ".join(f"{n} x {reason}" for reason, n in summary.error_reasons)
-        print(f"most common errors: {reasons}", file=sys.stderr)
-    cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
-    label = " [SMOKE TEST: verdicts are not research results]" if summary.smoke_test else ""
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors; this invocation: "
-          f"{summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, cost {cost}{label}")
-    print(summary.run_id)
-    return 0
+    return execute(config, args)
 
 
 def add_rejudge(sub: argparse._SubParsersAction) -> None:
@@ -119,20 +107,16 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_execution_flags(p, rejudge=True)
     p.set_defaults(handler=_run_rejudge)
 
 
 def _run_rejudge(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
-    from ..judging.authors_rubrics import RubricsUnavailableError
-    from ..judging.client import CredentialError
-    from ..judging.preflight import EndpointError, RunStopped
     from ..judging.protocols import parse_extra_body
-    from ..judging.rejudge import rejudge, rejudge_config
+    from ..judging.rejudge import rejudge_config
     from ..store.results import default_store_path
-    from ..store.run_lock import RunLockedError
 
     try:
         config = rejudge_config(
@@ -142,18 +126,10 @@ def _run_rejudge(args: argparse.Namespace) -> int:
             judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
             dataset_path=args.dataset,
         )
-        summary = rejudge(config, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
-        return 130
-    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError,
-            OSError, sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
+    except (ValueError, KeyError, OSError, sqlite3.Error) as exc:
         print(f"error: {message(exc)}", file=sys.stderr)
         return 1
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors "
-          f"(responses of {args.run_id}; the model was not called)")
-    print(summary.run_id)
-    return 0
+    return execute(config, args, rejudge=True)
 
 
 def add_serve_local(sub: argparse._SubParsersAction) -> None:

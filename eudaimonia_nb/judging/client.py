@@ -237,7 +237,8 @@ class OpenAIProvider:
 
     async def _capture(self, request: Any) -> None:
         if self._template is None and self._captured is None and request.url.path.endswith("/chat/completions"):
-            headers = [(k, v) for k, v in request.headers.items() if k.lower() != "content-length"]
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                       if k.lower() != b"content-length"]
             self._captured = (str(request.url), headers, request.content)
 
     def _learn(self, payload: dict[str, Any]) -> None:

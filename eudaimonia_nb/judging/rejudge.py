@@ -16,6 +16,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the module is imported to register the subcommand: keep `--help` instant
+    from ..benchmark.dataset import Benchmark
     from .config import RunConfig
     from .recording import RunSummary
 
@@ -85,9 +86,18 @@ def copy_responses(store_path: str | os.PathLike[str], source: str, target: str)
 
 
 async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSummary:
+    from .runner import run_async
+
+    benchmark = prepare_rejudge(config)
+    return await run_async(config, progress=progress, benchmark=benchmark)
+
+
+def prepare_rejudge(config: RunConfig) -> Benchmark:
+    """Record the rejudge and copy the source's responses into it (before it is run, live or
+    batched); returns the benchmark it was checked against."""
     from ..benchmark.dataset import load_benchmark
     from ..store.results import ResultsStore, list_runs
-    from .runner import Runner, run_async
+    from .runner import Runner
 
     if not config.rejudged_from or not config.store_path:
         raise RejudgeError("a rejudge needs rejudged_from and store_path (see rejudge_config)")
@@ -103,7 +113,7 @@ async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSumma
     finally:
         store.close()
     copy_responses(config.store_path, config.rejudged_from, runner.run_id)
-    return await run_async(config, progress=progress, benchmark=runner.benchmark)
+    return runner.benchmark
 
 
 def rejudge(config: RunConfig, *, progress: bool = True) -> RunSummary:
