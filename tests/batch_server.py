@@ -144,7 +144,7 @@ class FakeBatchServer:
         behaviour = plan[min(attempt, len(plan) - 1)]
         if behaviour in _LINE_ERRORS:
             code = _LINE_ERRORS[behaviour]
-            return ("status", code, {"error": {"message": f"scripted {behaviour}", "type": "scripted"}})
+            return ("status", code, {"error": {"message": f"scripted {behaviour}"}})  # fault_server's body
         finish = "length" if behaviour == "length" else "stop"
         quote = prompt[:40] if self.script.quote_prompt else None
         return ("ok", _completion(body, _content(kind, behaviour, canon, body, quote), canon, finish))
@@ -294,8 +294,9 @@ def _openrouter_batch(server: FakeBatchServer, batch: FakeBatch, *, with_results
                 prompt_tokens += result[1]["usage"]["prompt_tokens"]
                 completion_tokens += result[1]["usage"]["completion_tokens"]
             elif result[0] == "status":
+                # The provider answered with an error status: a response row with that status_code.
                 results.append({"id": f"res_{number}", "custom_id": cid,
-                                "error": {"message": result[2]["error"]["message"], "type": "provider_error", "param": None}})
+                                "response": {"status_code": result[1], "request_id": f"req_{number}", "body": result[2]}})
                 counts["failed"] += 1
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens, "cost": 0.0}

@@ -216,16 +216,17 @@ class BatchRun:
                                           smoke_test=self.config.is_smoke_test))
         try:
             await asyncio.to_thread(self._protocol.prepare)
+            for phase in self._phases:
+                if self._mode(phase) != LIVE:
+                    base_url, key_env, _ = self._endpoint(phase)
+                    dialects[phase] = self._factory(self._mode(phase), base_url, key_env)
+            self._validate(dialects)  # a request the dialect cannot express stops the run before anything is recorded
             lock = store.lock_run(self.run_id)
             store.begin_run(self.plan.record(), self.plan.checks)
             ledger = BatchLedger(store)
             if self.max_cost_usd is not None:
                 self._cap = CostCap(self.max_cost_usd, self.prices, spent_usd(store, self.run_id, self.prices))
                 self._cap.reserved_usd = sum(j.estimated_cost_usd or 0.0 for j in ledger.jobs(self.run_id) if j.open)
-            for phase in self._phases:
-                if self._mode(phase) != LIVE:
-                    base_url, key_env, _ = self._endpoint(phase)
-                    dialects[phase] = self._factory(self._mode(phase), base_url, key_env)
             self._redo = self._redo_sets(store) if self.retry_failed else (set(), set())
             heartbeat = asyncio.ensure_future(keep_alive(lock))
             await self._loop(store, ledger, dialects, outcome, started)
@@ -251,6 +252,13 @@ class BatchRun:
             store.close()
         outcome.summary.elapsed_s = time.perf_counter() - started
         return outcome
+
+    def _validate(self, dialects: dict[str, Dialect]) -> None:
+        pid = str(self.plan.prompts["prompt_id"].iloc[0])
+        samples = {RESPOND: response_request(self._texts[pid], self.config),
+                   JUDGE: judge_request(self._reqs_of[pid][0], self._texts[pid], "", self.config)}
+        for phase, dialect in dialects.items():
+            dialect.line_bytes(BatchLine(custom_id(("sample",), 1), samples[phase]))
 
     def _redo_sets(self, store: ResultsStore) -> tuple[set[str], set[tuple[str, str]]]:
         responses = store.responses(self.run_id)

@@ -159,10 +159,8 @@ def completion_outcome(custom_id: str, body: object, redact: Redactor) -> LineOu
 
 def status_outcome(custom_id: str, status: int, body: object, redact: Redactor) -> LineOutcome:
     """A line the provider answered with a non-200 status (as a live call would have been)."""
-    detail = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(detail, dict):
-        detail = detail.get("message") or json.dumps(detail)
-    return LineOutcome(custom_id, "errored", error=redact(f"HTTP {status}: {_short(str(detail))}"),
+    detail = body if isinstance(body, str) else json.dumps(body)  # the body's text, as a live call reports it
+    return LineOutcome(custom_id, "errored", error=redact(f"HTTP {status}: {_short(detail)}"),
                        retryable=_is_retryable_status(status))
 
 
