@@ -26,7 +26,7 @@ Each line is answered as ``fault_server`` answers the same chat request under th
 run against ``FaultServer`` get the same answers. A batch ends ``duration_s`` after it was
 created; the first ``expire_batches`` batches expire instead, with every other line unfinished.
 ``hold_create_s`` delays the answer to a submission after the batch exists (``create_seen`` is
-set then), to kill a client between the provider's answer and its ledger write.
+set then), to kill a client between the provider's acceptance and its ledger write.
 """
 
 from __future__ import annotations
@@ -184,6 +184,7 @@ class FakeBatchServer:
         return ("canceled",) if batch.cancelled else batch.results[cid]
 
     def hold(self) -> None:
+        """Called once a submitted batch exists, before the answer goes out."""
         self.create_seen.set()
         if self.hold_create_s:
             time.sleep(self.hold_create_s)
@@ -399,7 +400,6 @@ def _handler_for(server: FakeBatchServer) -> type[BaseHTTPRequestHandler]:
                 if data is None or body.get("endpoint") != "/v1/chat/completions" or body.get("completion_window") != "24h":
                     self._error(400, "input_file_id, endpoint /v1/chat/completions and completion_window 24h are required")
                     return
-                server.hold()
                 lines, errors = [], []
                 for number, text in enumerate(data.decode().splitlines(), start=1):
                     row = json.loads(text)
@@ -417,6 +417,7 @@ def _handler_for(server: FakeBatchServer) -> type[BaseHTTPRequestHandler]:
                 batch = server._new_batch([] if errors else lines, metadata, None, failed=errors)
                 if errors:
                     batch.lines = lines
+                server.hold()
                 self._json(200, _openai_batch(server, batch))
                 return
             match = re.fullmatch(r"/v1/batches/([^/]+)/cancel", path)
@@ -465,8 +466,8 @@ def _handler_for(server: FakeBatchServer) -> type[BaseHTTPRequestHandler]:
                             "temperature": params.get("temperature"), "max_tokens": params["max_tokens"],
                             **{k: v for k, v in params.items() if k not in ("model", "messages", "system", "temperature", "max_tokens")}}
                     lines.append((r["custom_id"], chat))
-                server.hold()
                 batch = server._new_batch(lines, {}, None)
+                server.hold()
                 self._json(200, _anthropic_batch(server, batch))
                 return
             match = re.fullmatch(r"/v1/messages/batches/([^/]+)/cancel", path)
@@ -518,8 +519,8 @@ def _handler_for(server: FakeBatchServer) -> type[BaseHTTPRequestHandler]:
                 if len(set(ids)) != len(ids) or any(r.get("body", {}).get("model", model) != model for r in requests):
                     self._error(400, "custom ids must be unique and a request's model must match the batch's")
                     return
-                server.hold()
                 batch = server._new_batch([(r["custom_id"], {**r["body"], "model": model}) for r in requests], {}, model)
+                server.hold()
                 self._json(202, _openrouter_batch(server, batch))
                 return
             match = re.fullmatch(r"/api/v1/batches/([^/]+)/cancel", path)
