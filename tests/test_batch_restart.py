@@ -137,3 +137,23 @@ def test_batches_lists_as_json_and_cancels_a_runs_open_batches(tmp_path, dataset
         assert _rows(store, "SELECT COUNT(*) FROM verdicts")[0][0] == _rows(store, "SELECT COUNT(*) FROM run_checks")[0][0]
         table = _cli(["batches", "--store", str(store)])
         assert table.returncode == 0 and "anthropic" in table.stdout and "ended" in table.stdout
+
+
+def test_the_judging_widget_shows_a_runs_batches(tmp_path, dataset_path, benchmark):
+    from eudaimonia_nb.widgets.batch_status import BatchStatus
+    from eudaimonia_nb.widgets.judging import LiveJudgingUI
+
+    store = tmp_path / "store.sqlite"
+    with FakeBatchServer("openrouter", Script(canonical=True), duration_s=600) as server:
+        submitted = _cli(_args(server, store, dataset_path, "openrouter", "--no-wait"))
+        assert submitted.returncode == 0, submitted.stderr
+    run_id = submitted.stdout.strip().splitlines()[-1]
+    status = BatchStatus()
+    status.refresh(store, run_id)
+    assert "1 of 1 batches still running at the provider" in status.value
+    assert "openrouter" in status.value and min(server.batches) in status.value and "<td>4</td>" in status.value
+    status.refresh(store, "another-run")
+    assert status.value == ""
+    ui = LiveJudgingUI(benchmark, store_path=store)
+    ui.refresh_results(str(store), run_id)
+    assert "1 of 1 batches still running at the provider" in ui.batch_status.value
