@@ -106,7 +106,7 @@ def test_the_direct_path_reports_errors_as_the_sdk_path_does(monkeypatch):
 
 
 def _verdict(pid: str, sha: str | None = None) -> VerdictRecord:
-    return VerdictRecord(pid, "2B_emotion", True, "r", "{}", 1, 1, 0.0, 1, False, None, "v", sha)
+    return VerdictRecord(pid, "2B_emotion_expression", True, "r", "{}", 1, 1, 0.0, 1, False, None, "v", sha)
 
 
 def test_results_are_reported_only_once_their_group_is_committed(tmp_path):

@@ -17,6 +17,7 @@ call returns (error or answer) passes ``credentials.Redactor``, so a key never r
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -218,9 +219,7 @@ class OpenAIProvider:
         self.redact = Redactor([key, *url_secrets(base_url)])
         n_pools = max(1, -(-max_connections // POOL_SIZE))
         per_pool = -(-max_connections // n_pools)
-        http_client = openai.DefaultAsyncHttpxClient(
-            limits=_limits(per_pool),
-        )
+        http_client = openai.DefaultAsyncHttpxClient(limits=_limits(per_pool), verify=_ssl_context())
         self._openai = openai
         self._httpx = _transport_module()
         # The query (Azure's ?api-version=) goes with every request: left in base_url, the
@@ -228,7 +227,8 @@ class OpenAIProvider:
         base, query = split_base_url(base_url)
         self._client = openai.AsyncOpenAI(api_key=key, base_url=base, default_query=query or None, max_retries=0,
                                           http_client=http_client)
-        self._pools = [http_client] + [openai.DefaultAsyncHttpxClient(limits=_limits(per_pool)) for _ in range(n_pools - 1)]
+        self._pools = [http_client] + [openai.DefaultAsyncHttpxClient(limits=_limits(per_pool), verify=_ssl_context())
+                                       for _ in range(n_pools - 1)]
         self._in_flight = [0] * n_pools
         self._template: tuple[str, list[tuple[str, str]]] | None | bool = None  # (url, headers); False: SDK path only
         self._captured: tuple[str, list[tuple[str, str]], bytes] | None = None
@@ -241,13 +241,18 @@ class OpenAIProvider:
                        if k.lower() != b"content-length"]
             self._captured = (str(request.url), headers, request.content)
 
-    def _learn(self, payload: dict[str, Any]) -> None:
-        """After the first call through the SDK: take its URL and headers for the direct path."""
+    def _learn(self) -> None:
+        """After the first call through the SDK: take its URL and headers for the direct path (when
+        ``_dumps`` writes a body byte for byte as the SDK did)."""
         captured, self._captured = self._captured, None
         if captured is None or self._template is not None:
             return
         url, headers, content = captured
-        self._template = (url, headers) if content == _dumps(payload) else False
+        try:
+            same = _dumps(json.loads(content)) == content
+        except ValueError:
+            same = False
+        self._template = (self._httpx.URL(url), headers) if same else False
         hooks = self._pools[0].event_hooks
         self._pools[0].event_hooks = {**hooks, "request": [h for h in hooks["request"] if h != self._capture]}
 
@@ -278,7 +283,7 @@ class OpenAIProvider:
                     "/chat/completions", cast_to=self._httpx.Response, body=payload, options={"timeout": timeout_s}
                 )
             finally:
-                self._learn(payload)
+                self._learn()
             body = raw.text
         except openai.APITimeoutError:
             raise CallFailure(f"timed out after {timeout_s:g} s", retryable=True) from None
@@ -346,6 +351,13 @@ def _transport_module() -> Any:
     import openai._base_client as base
 
     return getattr(base, "httpx2", None) or base.httpx
+
+
+@functools.cache
+def _ssl_context() -> Any:
+    """One TLS context for every pool of the process (each loads the CA bundle, ~0.1-0.2 s), built
+    as the HTTP library builds its default (``verify=True``, the environment trusted)."""
+    return _transport_module().create_ssl_context()
 
 
 def _limits(max_connections: int) -> Any:
