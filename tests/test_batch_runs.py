@@ -18,7 +18,8 @@ from fault_server import FaultServer, Script
 from eudaimonia_nb.judging.batch import openrouter as openrouter_dialect
 from eudaimonia_nb.judging.batch.executor import BatchRun, Modes, logical_replies
 from eudaimonia_nb.judging.batch.protocol import (CUSTOM_ID_PATTERN, DIALECTS, BatchAPIError, BatchLine, BatchTag,
-                                                  custom_id, open_dialect)
+                                                  custom_id)
+from eudaimonia_nb.judging.batch.dialects import open_dialect
 from eudaimonia_nb.judging.client import ChatRequest
 from eudaimonia_nb.judging.config import RunConfig
 from eudaimonia_nb.judging.execution import execute
@@ -215,3 +216,9 @@ def test_failed_lines_become_the_replies_a_live_client_returns():
     assert not retrying and replies[0].error == "errored error"
     replies, retrying = logical_replies([_line("errored"), _line("succeeded", text="{}", attempt=2)], 5)
     assert not retrying and replies[0].text == "{}" and replies[0].attempts == 2
+
+
+def test_the_cli_names_the_same_dialects():
+    from eudaimonia_nb.cli.execution import DIALECT_NAMES
+
+    assert DIALECT_NAMES == DIALECTS

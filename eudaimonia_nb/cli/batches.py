@@ -50,7 +50,8 @@ def _run_batches(args: argparse.Namespace) -> int:
 def _cancel(store_path: str | None, run_id: str, key_env: str | None) -> int:
     import asyncio
 
-    from ..judging.batch.protocol import BatchAPIError, open_dialect
+    from ..judging.batch.dialects import open_dialect
+    from ..judging.batch.protocol import BatchAPIError
     from ..judging.keys import key_env_for
     from ..store.batch_ledger import BatchLedger
     from ..store.results import ResultsStore, list_runs

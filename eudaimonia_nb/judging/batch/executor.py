@@ -44,7 +44,8 @@ from ..pricing import Price, cost_usd, load_prices
 from ..protocols import EMPTY_RESPONSE, get_protocol, is_empty_response, read_replies
 from ..recording import RunSummary, no_response_verdict, record_response, record_verdict
 from .openrouter import batch_model
-from .protocol import DIALECTS, LIVE, BatchAPIError, BatchLine, BatchTag, Dialect, RemoteBatch, custom_id, ids_sha256, open_dialect
+from .protocol import DIALECTS, LIVE, BatchAPIError, BatchLine, BatchTag, Dialect, RemoteBatch, custom_id, ids_sha256
+from .dialects import open_dialect
 
 log = logging.getLogger(__name__)
 

@@ -167,20 +167,3 @@ def status_outcome(custom_id: str, status: int, body: object, redact: Redactor) 
 def missing_outcome(custom_id: str, why: str, *, outcome: str = "missing", retryable: bool = True) -> LineOutcome:
     """A line the ended batch returned nothing for (expired, cancelled, a failed batch)."""
     return LineOutcome(custom_id, outcome, error=why, retryable=retryable)
-
-
-def open_dialect(name: str, base_url: str, api_key_env: str | None) -> Dialect:
-    """The dialect ``name`` on ``base_url`` with the key in ``api_key_env``."""
-    if name == "openai":
-        from .openai import OpenAIBatches
-
-        return OpenAIBatches(base_url, api_key_env)
-    if name == "anthropic":
-        from .anthropic import AnthropicBatches
-
-        return AnthropicBatches(base_url, api_key_env)
-    if name == "openrouter":
-        from .openrouter import OpenRouterBatches
-
-        return OpenRouterBatches(base_url, api_key_env)
-    raise ValueError(f"unknown batch dialect {name!r}; expected one of {', '.join(DIALECTS)} (or {LIVE})")
