@@ -1,11 +1,13 @@
 """How ``run``, ``rejudge`` (and ``reproduce``) execute their calls: ``--batch``, ``--judge-batch``,
 ``--poll-interval``, ``--no-wait`` and ``--max-cost``, registered by ``add_execution_flags`` and
-handled by ``execute``, the one function each of those commands calls with its ``RunConfig``."""
+handled by ``execute_run`` (build the ``RunConfig``, then ``--dry-run``'s estimate or ``execute``),
+the one function each of those commands calls."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .common import at_least, message
@@ -13,6 +15,11 @@ from .common import at_least, message
 if TYPE_CHECKING:
     from ..judging.batch.executor import Modes
     from ..judging.config import RunConfig
+    from ..judging.recording import RunSummary
+
+Report = Callable[["RunConfig", "RunSummary"], None]
+"""Prints more about a finished invocation before the run id (``reproduce``: the rate beside the
+published one)."""
 
 DIALECT_NAMES = ("openai", "anthropic", "openrouter")
 """``judging.batch.protocol.DIALECTS``, repeated so that registering imports nothing heavy (a test
@@ -49,9 +56,38 @@ def _progress_line(progress: object) -> None:
     print(progress.describe(), file=sys.stderr, flush=True)  # type: ignore[attr-defined]
 
 
-def execute(config: RunConfig, args: argparse.Namespace, *, rejudge: bool = False) -> int:
-    """Execute ``config`` as the flags say; print the summary (last line: the run id) and return
-    the exit status: 0 done or submitted, 1 an error, 3 stopped at the cost cap, 130 interrupted."""
+def execute_run(make_config: Callable[[], RunConfig], args: argparse.Namespace, *, rejudge: bool = False,
+                report: Report | None = None) -> int:
+    """Build the configuration, then print ``--dry-run``'s estimate (live and batch cost for the
+    modes the flags name, every dialect when none is) or ``execute`` it; an error building it is
+    one line on stderr (exit status 1)."""
+    import sqlite3
+
+    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
+    from ..judging.authors_rubrics import RubricsUnavailableError
+    from ..judging.client import CredentialError
+    from ..judging.dry_run import dry_run
+
+    try:
+        config = make_config()
+        if getattr(args, "dry_run", False):
+            modes = modes_from(args)
+            estimate = dry_run(config, modes=(modes.respond, modes.judge) if modes.batched else None)
+            print(estimate.describe())
+            print(estimate.run_id)
+            return 0
+    # ValueError covers subsets, settings and the price table; all name what was wrong.
+    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError,
+            sqlite3.Error) as exc:
+        print(f"error: {message(exc)}", file=sys.stderr)
+        return 1
+    return execute(config, args, rejudge=rejudge, report=report)
+
+
+def execute(config: RunConfig, args: argparse.Namespace, *, rejudge: bool = False, report: Report | None = None) -> int:
+    """Execute ``config`` as the flags say; print the summary, then ``report``'s lines when the
+    invocation ended without an error, then the run id (the last line); return the exit status:
+    0 done or submitted, 1 an error, 3 stopped at the cost cap, 130 interrupted."""
     import sqlite3
 
     from ..benchmark.dataset import DatasetError, DatasetNotFoundError
@@ -84,6 +120,8 @@ def execute(config: RunConfig, args: argparse.Namespace, *, rejudge: bool = Fals
     summary = outcome.summary
     if outcome.stopped:
         print(outcome.stopped, file=sys.stderr)
+        if report is not None:
+            report(config, summary)
         print(summary.run_id)
         return 3
     if summary.error_reasons:
@@ -97,5 +135,7 @@ def execute(config: RunConfig, args: argparse.Namespace, *, rejudge: bool = Fals
     source = f" (responses of {config.rejudged_from}; the model was not called)" if rejudge else ""
     print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors{source}; this invocation: "
           f"{summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, cost {cost}{label}")
+    if report is not None:
+        report(config, summary)
     print(summary.run_id)
     return 0

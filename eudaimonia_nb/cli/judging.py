@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from .common import at_least, check_url, message
-from .execution import add_execution_flags, execute, modes_from
+from .common import at_least, check_url
+from .execution import add_execution_flags, execute_run
+
+if TYPE_CHECKING:  # registering the subcommands imports nothing heavy: keep `--help` instant
+    from ..judging.config import RunConfig
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:
@@ -50,21 +54,15 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    import sqlite3
+    def config() -> RunConfig:
+        from ..judging.config import SAME_HOST_KEY, RunConfig, parse_ids
+        from ..judging.protocols import parse_extra_body
 
-    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
-    from ..judging.authors_rubrics import RubricsUnavailableError
-    from ..judging.client import CredentialError
-    from ..judging.config import SAME_HOST_KEY, RunConfig, parse_ids
-    from ..judging.dry_run import dry_run
-    from ..judging.protocols import parse_extra_body
-
-    try:
         check_url("--base-url", args.base_url)
         check_url("--judge-base-url", args.judge_base_url)
         # Without --judge-api-key-env the model's key goes to the judge only on the same host.
         judge_key_env = args.judge_api_key_env or SAME_HOST_KEY
-        config = RunConfig(
+        return RunConfig(
             model=args.model, base_url=args.base_url, api_key_env=args.api_key_env, judge_model=args.judge_model,
             judge_base_url=args.judge_base_url, judge_api_key_env=judge_key_env,
             system_prompt=args.system_prompt, temperature=args.temperature, max_tokens=args.max_tokens,
@@ -76,18 +74,8 @@ def _run_run(args: argparse.Namespace) -> int:
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             condition=args.condition, system_prompt_file=args.system_prompt_file,
         )
-        if args.dry_run:
-            modes = modes_from(args)
-            estimate = dry_run(config, modes=None if not modes.batched else (modes.respond, modes.judge))
-            print(estimate.describe())
-            print(estimate.run_id)
-            return 0
-    # ValueError covers subsets, settings and the price table; all name what was wrong.
-    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError,
-            sqlite3.Error) as exc:
-        print(f"error: {message(exc)}", file=sys.stderr)
-        return 1
-    return execute(config, args)
+
+    return execute_run(config, args)
 
 
 def add_rejudge(sub: argparse._SubParsersAction) -> None:
@@ -112,24 +100,20 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_rejudge(args: argparse.Namespace) -> int:
-    import sqlite3
+    def config() -> RunConfig:
+        from ..judging.protocols import parse_extra_body
+        from ..judging.rejudge import rejudge_config
+        from ..store.results import default_store_path
 
-    from ..judging.protocols import parse_extra_body
-    from ..judging.rejudge import rejudge_config
-    from ..store.results import default_store_path
-
-    try:
-        config = rejudge_config(
+        return rejudge_config(
             args.store or str(default_store_path()), args.run_id, judge_model=args.judge_model,
             judge_base_url=args.judge_base_url, judge_api_key_env=args.api_key_env, protocol=args.protocol,
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
             dataset_path=args.dataset,
         )
-    except (ValueError, KeyError, OSError, sqlite3.Error) as exc:
-        print(f"error: {message(exc)}", file=sys.stderr)
-        return 1
-    return execute(config, args, rejudge=True)
+
+    return execute_run(config, args, rejudge=True)
 
 
 def add_serve_local(sub: argparse._SubParsersAction) -> None:
