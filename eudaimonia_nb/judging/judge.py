@@ -73,6 +73,12 @@ class Verdict:
     """True when the judge says the response violates the requirement."""
     reasoning: str
     """The judge's stated reasoning (may be empty)."""
+    parse_path: str | None = None
+    """Which reading produced it (``store.verdict_flags.PARSE_PATHS``); None for the strict parser."""
+    flags: str = ""
+    """Why the reading is doubtful, ``;``-separated (``store.verdict_flags.FLAGS``); "" when clean."""
+    span: str | None = None
+    """The text the verdict was read from (to flag one that also occurs in the judged response)."""
 
 
 def system_message(requirement_key: str) -> str:

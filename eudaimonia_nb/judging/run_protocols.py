@@ -22,7 +22,7 @@ _NAMES = {"system_prompt": "system prompt", "temperature": "temperature", "max_t
           "judge_temperature": "judge temperature"}
 PRIVATE = ("api_key_env", "judge_api_key_env", "store_path", "dataset_path")
 """Never shared: key variable names and local paths."""
-OPERATIONAL = ("concurrency", "timeout_s", "max_retries", "retry_base_delay_s", "use_cache")
+OPERATIONAL = ("concurrency", "timeout_s", "judge_timeout_s", "max_retries", "retry_base_delay_s", "use_cache")
 """How a run was executed, not what it measured: left out of summaries."""
 ENDPOINTS = ("base_url", "judge_base_url")
 
