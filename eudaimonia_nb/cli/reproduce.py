@@ -132,12 +132,13 @@ def print_reproduction(recipe: Recipe, config: RunConfig, summary: RunSummary) -
 
     report = run_rates(config.store_path or default_store_path(), summary.run_id, n_boot=1000)
     cell = report["overall"]
-    published = "unpublished" if recipe.published_rate is None else f"{100 * recipe.published_rate:.1f}%"
+    published = ("published: none for this variant" if recipe.published_rate is None
+                 else f"published {100 * recipe.published_rate:.1f}%")
     if cell["rate"] is None:
-        print(f"{recipe.name}: no judged checks yet; published {published}")
+        print(f"{recipe.name}: no judged checks yet; {published}")
     else:
         print(f"{recipe.name}: {100 * cell['rate']:.1f}% (95% CI {100 * cell['ci_low']:.1f}-{100 * cell['ci_high']:.1f}%, "
-              f"{cell['checks']:,} checks, {report['errors_convention']} errors convention); published {published}")
+              f"{cell['checks']:,} checks, {report['errors_convention']} errors convention); {published}")
     comparability = report["comparability"]
     breaks = [d["label"] for d in comparability["differences"] if d["severity"] == "breaks"]
     print("comparable with the published figure" if comparability["comparable"] else "not comparable: " + "; ".join(breaks))
