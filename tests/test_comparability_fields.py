@@ -168,6 +168,20 @@ def test_a_run_of_a_model_with_no_recipe_is_compared_with_the_authors_defaults(f
     assert "settings not recorded" in loose.iloc[0]["reasons"]
 
 
+def test_reproduce_and_the_same_request_made_with_run_are_one_run(benchmark):
+    from eudaimonia_nb.judging.config import SAME_HOST_KEY
+    from eudaimonia_nb.judging.plan import run_id_for
+
+    reproduced = recipe_config(find_recipe("GPT-4o"))
+    by_hand = RunConfig(model="openai/gpt-4o", base_url="https://openrouter.ai/api/v1", api_key_env="OPENROUTER_API_KEY",
+                        judge_model="anthropic/claude-opus-4.6", judge_base_url="https://openrouter.ai/api/v1",
+                        judge_api_key_env=SAME_HOST_KEY)
+    assert run_id_for(reproduced, benchmark) == run_id_for(by_hand, benchmark)
+    assert run_id_for(recipe_config(find_recipe("GPT-5.5")), benchmark) != run_id_for(
+        RunConfig(model="openai/gpt-5.5", base_url="https://openrouter.ai/api/v1", judge_model="anthropic/claude-opus-4.6",
+                  judge_base_url="https://openrouter.ai/api/v1"), benchmark), "without its provider field it is another run"
+
+
 def test_the_recipe_config_is_the_recipe(tmp_path):
     recipe = find_recipe("qwen3 8b")
     config = recipe_config(recipe, base_url="http://127.0.0.1:1/v1", limit=3, store_path=str(tmp_path / "s"))
