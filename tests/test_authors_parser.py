@@ -166,3 +166,38 @@ def test_content_wins_over_reasoning_and_whitespace_content_is_not_replaced():
     assert reply_text(AUTHORS, "The answer.", "thinking") == ("The answer.", False)
     # Their pipeline took non-empty content as it was: whitespace only, stripped, was an empty response.
     assert reply_text(AUTHORS, "  \n", "thinking") == ("  \n", False)
+
+
+def test_a_null_content_with_reasoning_is_an_answer_cached_with_its_reasoning(tmp_path):
+    import json
+
+    from eudaimonia_nb.judging.calls import respond
+    from eudaimonia_nb.judging.client import CallFailure, RequestCache, _parse_completion
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.protocols import EMPTY_RESPONSE
+
+    body = {"choices": [{"message": {"role": "assistant", "content": None, "reasoning": "step by step"},
+                         "finish_reason": "length"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2048}}
+    reply = _parse_completion(json.dumps(body), 0.1)
+    assert (reply.ok, reply.text, reply.reasoning, reply.finish_reason) == (True, None, "step by step", "length")
+    with pytest.raises(CallFailure, match="malformed"):  # null content and nothing else is still a bad body
+        _parse_completion(json.dumps({"choices": [{"message": {"content": None}}]}), 0.1)
+    cache = RequestCache(tmp_path / "c.sqlite")
+    try:
+        cache.put("k", reply)
+        assert cache.get("k").reasoning == "step by step" and cache.get("k").text is None
+    finally:
+        cache.close()
+
+    class Client:
+        endpoint = "scripted"
+
+        async def complete(self, request, *, use_cache=True):
+            return reply
+
+    base = dict(model="m", base_url="http://127.0.0.1:1/v1", judge_model="j", judge_base_url="http://127.0.0.1:1/v1")
+    authors = asyncio.run(respond(Client(), "hi", RunConfig(**base)))
+    assert authors.ok and authors.text == "{'text': None, 'reasoning_content': 'step by step'}"
+    assert authors.reasoning == "step by step", "kept: the text was built from it (recorded as reasoning_repr)"
+    suite = asyncio.run(respond(Client(), "hi", RunConfig(**base, protocol="suite")))
+    assert suite.error == EMPTY_RESPONSE and suite.reasoning is None

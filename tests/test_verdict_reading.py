@@ -116,3 +116,12 @@ def test_notebook_02_shows_the_runs_differences_next_to_its_rate(sonnet, benchma
     assert "subset: 30 of 969 prompts" in shown and "served by 127.0.0.1 instead of OpenRouter" in shown
     assert "same family" in shown
     assert shown.index("Not comparable") < shown.index("violation rate"), "said before the run's table and rate"
+
+
+def test_the_published_rates_say_that_their_judge_judged_its_own_family():
+    from eudaimonia_nb.analysis.simulate import demo_judgments
+
+    section = build_section("leaderboard", demo_judgments(), Options(n_boot=N_BOOT))
+    note = next(n for n in section.notes if n.startswith("Same family"))
+    assert "Claude Opus 4.7, Claude Opus 4.6, Claude Sonnet 4 were judged by anthropic/claude-opus-4.6" in note
+    assert "GPT" not in note and "(Anthropic)" in note

@@ -18,7 +18,7 @@ import pandas as pd
 from ..analysis.conventions import apply_convention, describe
 from ..analysis.frames import is_simulated
 from ..benchmark.design_code import requirement
-from .comparison import authors_reading_columns
+from .comparison import authors_reading_columns, published_family_note
 from .runs import data_summary, protocol_note, rubric_version_table, run_records
 from .sections import CROSS_CHECKS_PENDING, FIGURE_NAMES, SECTION_TITLES, SOURCE_SECTIONS, Options, Section, Table, one_source_cause
 from .sources import STORE_ATTR
@@ -44,6 +44,8 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
         table["published_scope"] = rates["model"].map(matched["scope"])
         table, extra = authors_reading_columns(table, frame)
         notes += [html.escape(n) for n in extra]
+    family = published_family_note(board.loc[board["row"].notna(), "model"])
+    notes += [html.escape(family)] if family else []
     context = ("The demo simulates the published models, so only the selected ones are shown."
                if simulated else "Published models that are not in the data have rows of their "
                "own (diamond only), so your runs can be read against the whole leaderboard; a "

@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..analysis.comparability import differences_text, run_comparability
 from ..analysis.conventions import ERRORS_AUTHORS, apply_convention
-from ..analysis.families import same_family_notes
+from ..analysis.families import family_of, same_family_notes
+from ..benchmark.recipes import recipe_book
 from ..analysis.flagged import flagged, flagged_note, set_flagged_apart
 from ..analysis.rates import violation_rates
 
@@ -41,6 +42,17 @@ def authors_reading_columns(table: pd.DataFrame, frame: pd.DataFrame) -> tuple[p
     out["same_family_judge"] = out["model"].map(family).fillna("")
     notes += [f"{m}: {n}" for m, n in zip(out["model"], out["same_family_judge"]) if n]
     return out, notes
+
+
+def published_family_note(published_models: pd.Series) -> str | None:
+    """The same-family note for the published rates shown: the paper's judge judged its own family."""
+    judge = recipe_book().judge.model
+    family = family_of(judge)
+    same = [str(m) for m in pd.unique(published_models.dropna()) if family and family_of(str(m)) == family]
+    if not same:
+        return None
+    return (f"Same family: the published rates of {', '.join(same)} were judged by {judge}, a judge of their own "
+            f"family ({family}); a judge may favour its own family's responses.")
 
 
 def run_comparability_lines(store_path: str | os.PathLike[str], run_id: str) -> list[str]:
