@@ -196,3 +196,14 @@ def test_the_recipe_config_is_the_recipe(tmp_path):
     assert (deepseek.base_url, deepseek.api_key_env) == ("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY")
     repo = recipe_config(recipe, copy="repo")
     assert repo.dataset_path.endswith("final_dataset.repo.jsonl")
+
+
+def test_the_shared_protocol_summary_holds_a_leaderboard_model_to_its_recipe():
+    from eudaimonia_nb.judging.run_protocols import protocol_summary
+
+    opus = {"model": "anthropic/claude-opus-4.6", "temperature": 1.0, "max_tokens": 4048,
+            "model_extra_body": {"thinking": {"type": "enabled", "budget_tokens": 2000}}}
+    assert protocol_summary(opus) == "the authors' recipe (Claude Opus 4.6 (thinking budget 2k))"
+    assert protocol_summary({"model": "openai/gpt-5.5", "temperature": 0.7, "max_tokens": 2048}) == \
+        "extra body none (authors reasoning.effort=medium)"
+    assert protocol_summary({"model": "my-model", "temperature": 0.7, "max_tokens": 2048}) == "authors' settings"
