@@ -26,7 +26,7 @@ import json
 import re
 
 from ..store.verdict_flags import join_flags
-from .judge import TRUNCATED, Verdict, VerdictParseError
+from .judge import TRUNCATED, Verdict, VerdictParseError, json_objects
 
 _TRUE_WORDS = frozenset({"true", "yes", "1"})
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -83,18 +83,7 @@ def _first_object(body: str) -> tuple[str, dict, str] | None:
 def _candidate_values(body: str) -> set[bool]:
     """Every verdict a reader could take from the reply: each decodable object with ``keep``
     (scanned from every ``{``) and each ``"keep": <word>`` anywhere."""
-    values: set[bool] = set()
-    decoder = json.JSONDecoder()
-    position = body.find("{")
-    while position != -1:
-        try:
-            obj, end = decoder.raw_decode(body, position)
-        except json.JSONDecodeError:
-            position = body.find("{", position + 1)
-            continue
-        if isinstance(obj, dict) and "keep" in obj:
-            values.add(authors_keep(obj))
-        position = body.find("{", end)
+    values = {authors_keep(obj) for obj in json_objects(body) if isinstance(obj, dict) and "keep" in obj}
     values.update(m.group(1).lower() in _TRUE_WORDS for m in _ANY_KEEP.finditer(body))
     return values
 
