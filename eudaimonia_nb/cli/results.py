@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .common import at_least, message, numeric_warnings_to_log
@@ -17,9 +18,9 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
     p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
     p.add_argument("--n-boot", type=at_least(1), default=1000, help="bootstrap replicates for intervals")
-    p.add_argument("--errors", choices=("apart", "no_violation"), default="apart",
-                   help="checks without a verdict: kept apart (default) or unparseable judge answers counted as "
-                        "no violation (the authors' convention)")
+    p.add_argument("--errors", choices=("apart", "no_violation", "authors"), default="apart",
+                   help="checks without a verdict: kept apart (default), unparseable judge answers counted as no "
+                        "violation, or the authors' convention (unparseable answers and failed judge calls as no violation)")
     p.add_argument("--sample-responses", type=int, default=0, metavar="N",
                    help="append N responses per model with their verdicts (default 0: responses may be sensitive)")
     p.set_defaults(handler=_run_report)
@@ -58,6 +59,8 @@ def _run_report(args: argparse.Namespace) -> int:
 def add_runs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list the runs in a results store")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
+    p.add_argument("--json", action="store_true", help="one JSON object per run (run_id, model, judge_model, protocol, "
+                   "errors_convention, recipe, checks, verdicts, errors, comparability, ...)")
     p.set_defaults(handler=_run_runs)
 
 
@@ -68,6 +71,11 @@ def _run_runs(args: argparse.Namespace) -> int:
 
     try:
         runs = list_runs(args.store)
+        if args.json:
+            from ..analysis.run_list import runs_json
+
+            print(json.dumps(runs_json(args.store, runs), indent=2))
+            return 0
     except (OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

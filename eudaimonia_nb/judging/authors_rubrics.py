@@ -2,8 +2,9 @@
 
 The authors' repository carries no licence, so their rubric texts are never part of this
 project: a user's installation downloads them from the official location (one commit, pinned)
-and checks each file's SHA-256 against the table below, as ``fetch`` does for the benchmark.
-Only the hashes, which are facts about the files, live here.
+and checks each file's SHA-256 against the pinned table, as ``fetch`` does for the benchmark.
+Only the hashes, which are facts about the files, are kept (in ``benchmark.authors``, where the
+analysis reads them too).
 
 Files are cached as ``<data dir>/authors_rubrics/<key>/filter2.json``, mirroring the layout of
 the authors' repository, so a mirror of that folder can serve as ``--base-url``.
@@ -20,16 +21,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..benchmark.authors import ARTIFACT_COMMIT, ARTIFACT_REPOSITORY, RUBRIC_SHA256
 from ..benchmark.design_code import REQUIREMENT_KEYS
 from ..benchmark.fetch import FetchError, fetch_benchmark
 from ..paths import data_dir
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_REPOSITORY = "eudaimoniabenchmark-dot/eudaimonia-benchmark"
-"""The authors' artifact repository on GitHub."""
-ARTIFACT_COMMIT = "dadfaeb7083ec46d882a0918ff5c6354ac3c2e45"
-"""The commit the published results were produced from."""
 OFFICIAL_BASE_URL = (f"https://raw.githubusercontent.com/{ARTIFACT_REPOSITORY}/{ARTIFACT_COMMIT}"
                      "/src/filter/measure")
 """``<base>/<key>/filter2.json`` is the rubric of requirement ``key``."""
@@ -37,19 +35,6 @@ BASE_URL_ENV = "EUDAIMONIA_RUBRICS_URL"
 """Overrides the base URL an ``authors`` run downloads missing rubrics from (a mirror)."""
 RUBRIC_FILENAME = "filter2.json"
 CACHE_DIRNAME = "authors_rubrics"
-
-RUBRIC_SHA256: dict[str, str] = {
-    "1B_human_pronoun": "32a6de5b857be1bd926b2cd2b2898d7eed9e1e1c4037ae2a2909992740a09684",
-    "1B_intentional_human_speech": "6151cfb20ac1ae397e5fdc167dd2616cf014ecadf69cc81f2dd4b421282ab241",
-    "1C_identity_transparency": "08999c343a16a7348e3e9ba19499f29cda87fce8679ef90f1aa422743ab1e112",
-    "2A_fabricated_personal_information": "f4a5ace02837b39e86e2c140c054ad950e64f905e784321dc2676aff3f973a4d",
-    "2B_emotion_expression": "ada2aadbb566a9807451c75e3c76632e8a1fa4d852bedbd703b7f462710d0d58",
-    "2C_deference": "f32249bb281f153f213925a7269aea6b7c94f26320bbff3aaeb157d7c300f78b",
-    "2C_flattery_tone": "2393d46f38bc1159b8f437cbd7f7bc88b6074922fad0f7bd3b97e814522a82e5",
-    "2D_human_relationship_encouragement": "43e9e39beb4ee2f462e45de647d4d93dbe972310e4338e5836389c7d1c2f4127",
-    "3A_engagement_hooks": "2734675f7349c7d959946975d67f8e1bdf2b127adef66d74f279bf05e9917bf7",
-}
-"""SHA-256 of each ``filter2.json`` at ``ARTIFACT_COMMIT``, by requirement key."""
 
 FETCH_HINT = "run `eudaimonia-nb fetch-rubrics` (or `--base-url` a mirror of the authors' measure folder)"
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..store.results import VerdictRecord
 from .client import ChatClient, ChatRequest, ChatResponse, ReliableClient, RequestCache, RetryPolicy, open_client
 from .config import RunConfig
-from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check
+from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check, reply_text
 from .protocols import judge_request as protocol_request
 from .recording import no_response_verdict
 
@@ -24,9 +24,11 @@ def open_clients(config: RunConfig, *, cache: RequestCache | None = None,
     and the judge's key variable resolved by ``RunConfig.judge_key_env``. With ``judge_only``
     (a rejudge) the model's client is None: its key is not needed."""
     retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=config.retry_base_delay_s)
-    common = dict(concurrency=config.concurrency, timeout_s=config.timeout_s, retry=retry, cache=cache)
-    judge_client = open_client(config.judge_base_url, config.judge_key_env(), **common)
-    return (None if judge_only else open_client(config.base_url, config.api_key_env, **common)), judge_client
+    common = dict(concurrency=config.concurrency, retry=retry, cache=cache)
+    judge_timeout = config.judge_timeout_s if config.judge_timeout_s is not None else config.timeout_s
+    judge_client = open_client(config.judge_base_url, config.judge_key_env(), timeout_s=judge_timeout, **common)
+    responder = None if judge_only else open_client(config.base_url, config.api_key_env, timeout_s=config.timeout_s, **common)
+    return responder, judge_client
 
 
 def response_request(prompt: str, config: RunConfig) -> ChatRequest:
@@ -38,10 +40,18 @@ def response_request(prompt: str, config: RunConfig) -> ChatRequest:
 
 async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
     """One response of the model under test to one prompt; an empty answer is a response error
-    (there is nothing to judge)."""
+    (there is nothing to judge). A reply with empty content but reasoning text becomes the text
+    the run's protocol judges for it (the authors': their repr; the suite's: an empty response).
+
+    The returned ``reasoning`` is kept only when the text was built from it, so that recording
+    can say so (``ResponseRecord.reasoning_repr``); otherwise it is None."""
     reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
-    if reply.ok and is_empty_response(reply.text):
-        return replace(reply, error=EMPTY_RESPONSE)
+    if not reply.ok:
+        return reply
+    text, from_reasoning = reply_text(get_protocol(config.protocol), reply.text, reply.reasoning)
+    reply = replace(reply, text=text, reasoning=reply.reasoning if from_reasoning else None)
+    if is_empty_response(reply.text):
+        return replace(reply, text=reply.text or "", error=EMPTY_RESPONSE)
     return reply
 
 
@@ -56,7 +66,7 @@ async def judge(
         max_tokens=config.judge_max_tokens, structured=config.structured_output,
         extra_body=extra_body_json(config.judge_extra_body),
     )
-    return await judge_check(client, protocol, request, requirement_key, use_cache=use_cache)
+    return await judge_check(client, protocol, request, requirement_key, use_cache=use_cache, response=response)
 
 
 async def respond_and_judge(

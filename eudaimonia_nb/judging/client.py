@@ -91,7 +91,8 @@ class ChatResponse:
     """The outcome of one logical call (after retries): text or an error, never both missing."""
 
     text: str | None
-    """The assistant message content, None when the call failed."""
+    """The assistant message content; None when the call failed, or when the message had null
+    content but reasoning text (``reasoning``)."""
     usage: Usage = field(default_factory=Usage)
     """Token usage summed over the attempt that succeeded."""
     latency_s: float = 0.0
@@ -104,6 +105,8 @@ class ChatResponse:
     """HTTP attempts made (0 for a cache hit)."""
     cached: bool = False
     """True when answered from the request cache without a call."""
+    reasoning: str | None = None
+    """The message's reasoning text (``reasoning_content`` or ``reasoning``), when it had any."""
 
     @property
     def ok(self) -> bool:
@@ -249,7 +252,8 @@ class OpenAIProvider:
             raise CallFailure(self.redact(f"malformed response: {_short(str(exc))}"), retryable=True) from None
         response = _parse_completion(body, time.perf_counter() - started)
         # A server may echo the request's key even in a 200 answer.
-        return response if response.text is None else replace(response, text=self.redact.known(response.text))
+        return replace(response, text=None if response.text is None else self.redact.known(response.text),
+                       reasoning=None if response.reasoning is None else self.redact.known(response.reasoning))
 
     async def probe(self, timeout_s: float) -> None:
         """One ``GET /models`` (cheap, sends no prompt); raises ``CallFailure`` (redacted) when it fails."""
@@ -297,18 +301,21 @@ def _parse_completion(body: str, latency_s: float) -> ChatResponse:
         message = choice["message"]
         text = message["content"]
         refusal = message.get("refusal")
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        reasoning = reasoning if isinstance(reasoning, str) and reasoning else None
         if text is None and isinstance(refusal, str):
             # A structured-output refusal is the model's answer, not a transport fault: retrying
             # would only repeat it.
             raise CallFailure(f"the model refused (no content): {_short(refusal, 200)!r}", retryable=False)
-        if not isinstance(text, str):
+        # Null content with reasoning text is a thinking model's answer (the protocol decides what it means).
+        if not isinstance(text, str) and not (text is None and reasoning is not None):
             raise TypeError(f"message content is {type(text).__name__}, not a string")
         usage = data.get("usage") or {}
         tokens = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
         finish_reason = choice.get("finish_reason")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise CallFailure(f"malformed response body ({type(exc).__name__}: {_short(str(exc), 120)}): {_short(body, 120)!r}", retryable=True) from None
-    return ChatResponse(text=text, usage=tokens, latency_s=latency_s, finish_reason=finish_reason)
+    return ChatResponse(text=text, usage=tokens, latency_s=latency_s, finish_reason=finish_reason, reasoning=reasoning)
 
 
 @dataclass(frozen=True)
@@ -358,10 +365,12 @@ class RequestCache:
         if row is None:
             return None
         data = json.loads(row[0])
-        return ChatResponse(text=data["text"], usage=Usage(**data["usage"]), finish_reason=data["finish_reason"], cached=True)
+        return ChatResponse(text=data["text"], usage=Usage(**data["usage"]), finish_reason=data["finish_reason"], cached=True,
+                            reasoning=data.get("reasoning"))
 
     def put(self, key: str, response: ChatResponse) -> None:
-        data = {"text": response.text, "usage": asdict(response.usage), "finish_reason": response.finish_reason}
+        data = {"text": response.text, "usage": asdict(response.usage), "finish_reason": response.finish_reason,
+                "reasoning": response.reasoning}
         self._db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)", (key, json.dumps(data, ensure_ascii=False), time.time()))
 
     def close(self) -> None:

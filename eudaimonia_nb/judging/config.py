@@ -95,6 +95,12 @@ class RunConfig:
     system_prompt_file: str | None = None
     """File the system prompt was read from (recorded for provenance; the prompt's SHA-256, not
     the path, is part of the identity). Given alone, the file is read into ``system_prompt``."""
+    judge_timeout_s: float | None = None
+    """Seconds allowed for each judge request attempt; None: ``timeout_s`` (a recipe gives the
+    authors' 180 s to the model and 120 s to the judge)."""
+    recipe: str | None = None
+    """The leaderboard row this run reproduces (``benchmark.recipes``), recorded with the run but
+    not part of its identity: the same request made with ``run`` is the same run."""
 
     def __post_init__(self) -> None:
         get_protocol(self.protocol)  # a clear error listing the protocols
@@ -116,8 +122,11 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
                 raise ValueError(f"RunConfig.{name}: expected a number >= {low}, got {value!r}")
-        if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
-            raise ValueError(f"RunConfig.timeout_s: expected a number of seconds > 0, got {self.timeout_s!r}")
+        for name in ("timeout_s", "judge_timeout_s"):
+            value = getattr(self, name)
+            if (value is not None or name == "timeout_s") and (
+                    not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+                raise ValueError(f"RunConfig.{name}: expected a number of seconds > 0, got {value!r}")
 
     def __repr__(self) -> str:
         # Base URLs may carry user:password@ or ?key=...: a repr (logs, tracebacks) never shows them.

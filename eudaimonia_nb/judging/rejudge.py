@@ -75,8 +75,9 @@ def copy_responses(store_path: str | os.PathLike[str], source: str, target: str)
         for row in rows.to_dict("records"):
             if row["prompt_id"] in have:
                 continue
-            values = {n: (None if isinstance(row[n], float) and pd.isna(row[n]) else row[n]) for n in names}
+            values = {n: (None if isinstance(row.get(n), float) and pd.isna(row[n]) else row.get(n)) for n in names}
             values["cached"] = bool(values["cached"])
+            values["reasoning_repr"] = bool(values["reasoning_repr"])
             store.put_response(target, ResponseRecord(**values))
             copied += 1
     finally:
