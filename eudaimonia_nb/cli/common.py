@@ -43,6 +43,20 @@ def at_least(low: float, kind: type = int) -> Callable[[str], float]:
     return parse
 
 
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """``--force``: the one flag every writer takes (see ``outputs.check_output``)."""
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output file of another format (never a results store or "
+                             "any SQLite file)")
+
+
+def add_raw_csv(parser: argparse.ArgumentParser) -> None:
+    """``--raw-csv``: CSV text cells exactly as stored (see ``outputs.csv_safe``)."""
+    parser.add_argument("--raw-csv", action="store_true",
+                        help="CSV: write text cells as they are, without the ' the suite puts before a leading "
+                             "= + - @ tab or CR (for programs; unsafe to open in a spreadsheet)")
+
+
 def check_url(flag: str, url: str) -> str:
     """``url`` if it is an http(s) URL with a host; the error names the flag, never the URL
     (it may carry credentials)."""

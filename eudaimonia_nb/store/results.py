@@ -21,6 +21,7 @@ from types import TracebackType
 import pandas as pd
 
 from ..linebreaks import escape_json_line_breaks
+from ..outputs import check_output, csv_safe
 from ..paths import DATASET_SHA256, data_dir
 from .run_lock import RunLock, acquire
 from .schema import SchemaVersionError, check_readable, ensure_current
@@ -470,20 +471,23 @@ def _label_repeated_models(frame: pd.DataFrame) -> pd.DataFrame:
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 
-def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str]) -> Path:
+def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str], *,
+               force: bool = False, raw_csv: bool = False) -> Path:
     """Write one run's long table with the response and the judge's reasoning; ``violation`` is
     1/0, empty (CSV) or null where there is no verdict. Written to a temporary file and renamed,
-    so a failed export leaves nothing behind."""
+    so a failed export leaves nothing behind. ``outputs.check_output`` refuses the store itself,
+    any SQLite file and (unless ``force``) a file of another format; CSV text cells that a
+    spreadsheet would run as formulas get a leading ``'`` unless ``raw_csv``."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+    target = check_output(out, fmt=fmt, reading=[_resolve(store_path)], force=force)
     frame = load_judgments(store_path, [run_id], texts=True)
     frame["violation"] = frame["violation"].astype("Int64")
-    target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     try:
         if fmt == "csv":
-            frame.to_csv(partial, index=False)
+            (frame if raw_csv else csv_safe(frame)).to_csv(partial, index=False)
         elif fmt == "jsonl":
             text = frame.to_json(orient="records", lines=True, force_ascii=False)
             partial.write_text(escape_json_line_breaks(text), encoding="utf-8")
