@@ -4,7 +4,8 @@ neutralisation of spreadsheet formulas in every CSV.
 ``check_output`` is called by every writer (``export``, ``labels export``, ``report`` and any
 later ``--out``) before it writes. It refuses, naming the path and what it is:
 
-* the results store being read, or a file that shares its inode (a hard or symbolic link);
+* the file being read (the results store), its ``-wal``/``-shm``/``-journal`` files, or a file that
+  shares its inode (a hard or symbolic link);
 * any SQLite database, and the ``-wal``, ``-shm`` or ``-journal`` file beside one (replacing a
   store with a 600-byte CSV loses every run, response, verdict and label in it);
 * a directory;
@@ -12,8 +13,8 @@ later ``--out``) before it writes. It refuses, naming the path and what it is:
   written over ``results.parquet``, a CSV over a notebook). A file of the same format (an
   earlier export) or an empty file is replaced without asking, as before.
 
-``csv_safe`` prefixes ``'`` to every text cell that begins with ``=``, ``+``, ``-``, ``@``, a
-tab or a carriage return, so a spreadsheet shows the text instead of evaluating it (OWASP's
+``csv_safe`` (used by ``write_csv``) prefixes ``'`` to every text cell that begins with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return, so a spreadsheet shows the text instead of evaluating it (OWASP's
 "CSV injection" advice): model responses and other people's label notes are text nobody here
 controls. ``restore_cells`` undoes exactly that when the suite reads such a file back.
 """
@@ -139,7 +140,7 @@ def check_output(out: str | os.PathLike[str], *, fmt: str, reading: Iterable[str
         for suffix in ("", *SQLITE_SIDE_FILES):
             near = store.with_name(store.name + suffix)
             if _same_file(target, near) or target.resolve() == near.resolve():
-                what = "the results store being read" if not suffix else f"the {suffix[1:]} file of the results store being read"
+                what = "the file this command reads" if not suffix else f"the {suffix[1:]} file of the file this command reads"
                 raise OutputRefusedError(f"{shown} is {what} ({store}); writing there would destroy it. "
                                          f"Choose another output file (e.g. --out results.{fmt})")
     base = _side_file_of(target)
@@ -194,3 +195,10 @@ def restore_cells(frame: pd.DataFrame) -> pd.DataFrame:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column].dtype):
             out[column] = out[column].map(restore_cell)
     return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *, raw: bool = False) -> None:
+    """The suite's CSV: ``csv_safe`` cells (unless ``raw``) and RFC 4180 CRLF line ends, which
+    also make the writer quote any field holding a lone carriage return (with ``\n`` line ends it
+    would be written bare and split the record when read back)."""
+    (frame if raw else csv_safe(frame)).to_csv(path, index=False, lineterminator="\r\n")

@@ -42,7 +42,7 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.source != "demo" and not path:
         print(f"error: --source {args.source} needs --{args.source} PATH", file=sys.stderr)
         return 2
-    reading = [path] if args.source == "store" else []
+    reading = [path] if path else []
     try:
         check_output(args.out, fmt="html", reading=reading, force=args.force)  # before minutes of work, not after
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ..outputs import check_output, csv_safe, restore_cell
+from ..outputs import check_output, restore_cell, write_csv
 from .labels import EXPORT_COLUMNS, QUEUE_PREFIX, REQUIRED_COLUMNS, LabelsError, check_labeller, connect, load_labels
 from .results import default_store_path
 
@@ -102,7 +102,7 @@ def export_labels(store_path: str | os.PathLike[str] | None, out: str | os.PathL
     frame["label"] = frame["label"].astype("Int64")
     partial = target.with_name(target.name + ".partial")
     try:
-        (frame if raw_csv else csv_safe(frame)).to_csv(partial, index=False)
+        write_csv(frame, partial, raw=raw_csv)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -153,9 +153,12 @@ def _records(path: Path, handle: BinaryIO) -> Iterator[tuple[int, dict[str, str]
         raise LabelsError(f"{path}, line {start}: not readable as CSV ({exc}); is it a CSV file?") from None
 
 
-def _text(row: dict[str, str | None], column: str) -> str:
+def _text(row: dict[str, str | None], column: str, *, strip: bool = True) -> str:
     value = row.get(column)
-    return str(restore_cell(value)).strip() if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    value = str(restore_cell(value))
+    return value.strip() if strip else value
 
 
 def _probability(text: str, fail) -> float | None:
@@ -261,7 +264,7 @@ class _Import:
         declared_sample = _text(row, "sample_id")
         design = self.design_of(line, row, pi, declared_sample)
         sample_id = self.sample_of(line, row, design)
-        values = (run_id, prompt_id, requirement, labeller, label, _text(row, "note") or None, sample_id, pi, design, line)
+        values = (run_id, prompt_id, requirement, labeller, label, (_text(row, "note", strip=False) if _text(row, "note") else None), sample_id, pi, design, line)
         inserted = self.db.execute("INSERT INTO import_rows VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", values)
         if inserted.rowcount == 0:
             self.check_duplicate(line, values)

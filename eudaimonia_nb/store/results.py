@@ -21,7 +21,7 @@ from types import TracebackType
 import pandas as pd
 
 from ..linebreaks import escape_json_line_breaks
-from ..outputs import check_output, csv_safe
+from ..outputs import check_output, write_csv
 from ..paths import DATASET_SHA256, data_dir
 from .run_lock import RunLock, acquire
 from .schema import SchemaVersionError, check_readable, ensure_current
@@ -487,7 +487,7 @@ def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str,
     partial = target.with_name(target.name + ".partial")
     try:
         if fmt == "csv":
-            (frame if raw_csv else csv_safe(frame)).to_csv(partial, index=False)
+            write_csv(frame, partial, raw=raw_csv)
         elif fmt == "jsonl":
             text = frame.to_json(orient="records", lines=True, force_ascii=False)
             partial.write_text(escape_json_line_breaks(text), encoding="utf-8")
