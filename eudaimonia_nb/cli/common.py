@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -36,8 +37,10 @@ def at_least(low: float, kind: type = int) -> Callable[[str], float]:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not value >= low:  # "not >=" also rejects nan
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'} >= {low}, got {text!r}")
+        # "not >=" also rejects nan; inf is no setting either (a wait or a count without end).
+        if value is None or not value >= low or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a finite number'} >= {low}, "
+                                             f"got {text!r}")
         return value
 
     return parse
@@ -55,6 +58,14 @@ def add_raw_csv(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raw-csv", action="store_true",
                         help="CSV: write text cells as they are, without the ' the suite puts before a leading "
                              "= + - @ tab or CR (for programs; unsafe to open in a spreadsheet)")
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    value = at_least(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return int(value)
 
 
 def check_url(flag: str, url: str) -> str:

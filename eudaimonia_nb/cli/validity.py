@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from .common import add_force, add_raw_csv
+    from .common import add_force, add_raw_csv, at_least
 
     labels = sub.add_parser("labels", help="export or import human labels of judged checks (CSV)")
     actions = labels.add_subparsers(dest="labels_command", required=True)
@@ -39,7 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--run", action="append", default=[], help="run id to include (repeatable; default: all runs)")
     p.add_argument("--format", choices=("json", "text"), default="text", help="output format (default text)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for agreement intervals")
+    p.add_argument("--n-boot", type=at_least(1), default=1000, help="bootstrap replicates for agreement intervals")
     p.set_defaults(handler=_run_validity)
 
 

@@ -7,10 +7,10 @@ with no response to judge gets a verdict record that says why. ``RunSummary`` is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..store.results import ResponseRecord, ResultsStore, VerdictRecord
+from ..store.results import ResponseRecord, ResultsStore, VerdictRecord, response_texts
 from .client import ChatResponse
 from .pricing import Price, cost_usd
 from .protocols import get_protocol
@@ -106,6 +106,22 @@ def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> Verdi
         completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"no response to judge: {reason}",
         rubric_version=get_protocol(protocol).rubric_versions()[req],
     )
+
+
+def copy_responses(store: ResultsStore, source: str, target: str) -> int:
+    """Copy the source run's responses into run ``target`` (those it does not hold yet): a
+    rejudge's own copy, made once its run is recorded (after validation and preflight)."""
+    have = store.responses(target)
+    names = [f.name for f in fields(ResponseRecord)]
+    copied = 0
+    for row in response_texts(store.path, source).to_dict("records"):
+        if row["prompt_id"] in have:
+            continue
+        values = {n: (None if isinstance(row[n], float) and row[n] != row[n] else row[n]) for n in names}  # NaN -> None
+        values["cached"] = bool(values["cached"])
+        store.put_response(target, ResponseRecord(**values))
+        copied += 1
+    return copied
 
 
 def progress_bar(total: int, run_id: str, enabled: bool) -> Any:

@@ -326,11 +326,13 @@ class ResultsStore:
         """Take the run's lock (``run_lock.RunLockedError`` names a live holder)."""
         return acquire(self._db, run_id)
 
-    def produced(self, run_id: str) -> bool:
-        """True when the run has stored a response text or a verdict."""
+    def produced(self, run_id: str, *, verdicts_only: bool = False) -> bool:
+        """True when the run has stored a response text or a verdict (only a verdict counts for
+        ``verdicts_only``: a rejudge's responses are copies)."""
+        responses = "0" if verdicts_only else "EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL)"
         return self._db.execute(
-            "SELECT EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL) "
-            "OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)", (run_id,)).fetchone()[0] == 1
+            f"SELECT {responses} OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)",
+            (run_id,)).fetchone()[0] == 1
 
     def has_run(self, run_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
@@ -507,6 +509,24 @@ def response_texts(store_path: str | os.PathLike[str] | None, run_id: str) -> pd
 def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
     """Every stored check result of a run with reasoning, raw judge output and usage."""
     return _read(store_path, "SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid", [run_id])
+
+
+def remove_if_empty(store_path: str | os.PathLike[str]) -> bool:
+    """Delete a store file (and its ``-wal``/``-shm``) that holds no run and no label: what a run
+    refused before it recorded anything would otherwise leave behind. True when removed."""
+    path = _resolve(store_path)
+    if not path.is_file():
+        return False
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if any(db.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in ("runs", "labels") if t in tables):
+            return False
+    finally:
+        db.close()
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return True
 
 
 def open_store(store_path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
