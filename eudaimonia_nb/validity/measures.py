@@ -4,9 +4,10 @@ judge-judge), the disagreement list, PPI++-corrected violation rates and label p
 Reads verdicts and responses through ``eudaimonia_nb.store`` and labels through
 ``eudaimonia_nb.store.labels``, and hands pandas frames to the CLI, the dashboard tab and the report.
 
-Design weights: each labelled check carries 1 / its inclusion probability (union over the
-distinct samples that drew it; a label file without probabilities is taken as a simple random
-sample of its run's judged checks). ``unsure`` labels are treated as missing at random within
+Design weights: each labelled check carries 1 / its probability of being in the union of the
+samples on its run, each by its recorded design (``validity.designs``: stratified probabilities,
+or a declared simple random sample of the run's judged checks); a sample whose weights claim more
+checks than a stratum holds is left out with a note. ``unsure`` labels are treated as missing at random within
 their stratum (run x requirement x judge verdict): the certain labels there are weighted up to
 stand for them. Labels from a disagreement queue (chosen, not sampled) are left out of every
 estimate and shown only in the disagreement list.
