@@ -69,6 +69,10 @@ def test_a_file_without_probabilities_is_refused_unless_declared_srs_then_equal_
     refused = _one_line_error(_cli("labels", "import", str(path), "--store", str(store)))
     assert str(path) in refused and "inclusion_probability" in refused and "--design srs" in refused
     assert L.load_labels(store).empty
+    bad = tmp_path / "not-a-number.csv"
+    rows.assign(inclusion_probability=["0.5"] * 3 + ["one half"] + ["0.5"] * 56).to_csv(bad, index=False)
+    refused = _one_line_error(_cli("labels", "import", str(bad), "--store", str(store)))
+    assert f"{bad}, line 5: inclusion_probability 'one half': expected a number in (0, 1]" in refused
 
     done = _cli("labels", "import", str(path), "--store", str(store), "--design", "srs", "--json")
     assert done.returncode == 0, done.stderr
