@@ -44,12 +44,16 @@ def _run_fetch(args: argparse.Namespace) -> int:
 
 
 def add_fetch_rubrics(sub: argparse._SubParsersAction) -> None:
-    from ..judging.authors_rubrics import BASE_URL_ENV, RUBRIC_FILENAME
+    from ..judging.authors_rubrics import BASE_URL_ENV, RUBRIC_DEADLINE_S, RUBRIC_FILENAME, RUBRIC_TIMEOUT_S
 
     p = sub.add_parser("fetch-rubrics", help="download the authors' nine judge rubrics (pinned commit) and verify their SHA-256")
     p.add_argument("--base-url", default=None,
                    help=f"folder holding <key>/{RUBRIC_FILENAME} (default: ${BASE_URL_ENV} or the pinned official location)")
     p.add_argument("--dest", default=None, help="folder to cache them in (default: <data dir>/authors_rubrics)")
+    p.add_argument("--timeout", type=at_least(0.001, float), default=RUBRIC_TIMEOUT_S,
+                   help=f"seconds to wait for data (default {RUBRIC_TIMEOUT_S:g})")
+    p.add_argument("--deadline", type=at_least(0.001, float), default=RUBRIC_DEADLINE_S,
+                   help=f"seconds allowed for all nine files together (default {RUBRIC_DEADLINE_S:g})")
     p.set_defaults(handler=_run_fetch_rubrics)
 
 
@@ -60,7 +64,8 @@ def _run_fetch_rubrics(args: argparse.Namespace) -> int:
     from ..judging.authors_rubrics import fetch_rubrics
 
     try:
-        paths = fetch_rubrics(args.base_url, Path(args.dest) if args.dest else None)
+        paths = fetch_rubrics(args.base_url, Path(args.dest) if args.dest else None, timeout=args.timeout,
+                              deadline=args.deadline)
     except (FetchError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

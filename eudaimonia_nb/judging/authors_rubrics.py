@@ -18,12 +18,15 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..benchmark.authors import ARTIFACT_COMMIT, ARTIFACT_REPOSITORY, RUBRIC_SHA256
 from ..benchmark.design_code import REQUIREMENT_KEYS
 from ..benchmark.fetch import FetchError, fetch_benchmark
+from ..credentials import shown_url
 from ..paths import data_dir
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,14 @@ BASE_URL_ENV = "EUDAIMONIA_RUBRICS_URL"
 """Overrides the base URL an ``authors`` run downloads missing rubrics from (a mirror)."""
 RUBRIC_FILENAME = "filter2.json"
 CACHE_DIRNAME = "authors_rubrics"
+
+MAX_RUBRIC_BYTES = 256 * 1024
+"""Largest rubric file accepted (the authors' are 1-3 KB): a mirror cannot fill the disk before
+the hash check refuses it."""
+RUBRIC_TIMEOUT_S = 30.0
+"""Default wait for data from a rubric server."""
+RUBRIC_DEADLINE_S = 120.0
+"""Default time allowed for all nine rubrics together (also inside ``run``'s automatic fetch)."""
 
 FETCH_HINT = "run `eudaimonia-nb fetch-rubrics` (or `--base-url` a mirror of the authors' measure folder)"
 
@@ -74,22 +85,44 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fetch_rubrics(base: str | None = None, directory: Path | None = None, *, timeout: float = 60.0) -> dict[str, Path]:
+def rubric_url(base: str, key: str) -> str:
+    """``<base>/<key>/filter2.json`` with the base's query kept after the path (a mirror's
+    ``?token=``), never the path glued after the query. A base with ``user:password@`` is refused
+    (``FetchError``, naming the URL without them): the download would send them to whoever the
+    mirror redirects to, and urllib reads them as part of the host."""
+    parts = urlsplit(base)
+    if parts.username is not None or parts.password is not None:
+        raise FetchError(f"rubric mirror {shown_url(base)!r}: user:password@ in the URL is not supported; serve the "
+                         f"mirror without credentials, or put a token in the query (?token=...)")
+    return urlunsplit((parts.scheme, parts.netloc, f"{parts.path.rstrip('/')}/{key}/{RUBRIC_FILENAME}", parts.query, ""))
+
+
+def fetch_rubrics(base: str | None = None, directory: Path | None = None, *, timeout: float = RUBRIC_TIMEOUT_S,
+                  deadline: float = RUBRIC_DEADLINE_S) -> dict[str, Path]:
     """Download the nine rubrics from ``<base>/<key>/filter2.json``, verify each SHA-256, cache them.
 
     All nine are downloaded into a staging folder first and moved into the cache only when every
     one verified, so a failed fetch keeps no file. A wrong hash raises ``FetchError`` naming the
-    rubric key.
+    rubric key. ``timeout`` bounds each wait for data, ``deadline`` the nine downloads together;
+    each file may hold at most ``MAX_RUBRIC_BYTES``.
     """
-    base = (base or base_url()).rstrip("/")
+    base = base or base_url()
+    urls = {key: rubric_url(base, key) for key in REQUIREMENT_KEYS}  # a refused URL stops before any folder exists
+    if not isinstance(deadline, (int, float)) or not 0 < deadline < float("inf"):
+        raise FetchError(f"deadline {deadline!r}: expected a finite number of seconds > 0")
     target = directory or cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=target))
+    ends_at = time.monotonic() + deadline
     try:
         for key in REQUIREMENT_KEYS:
+            left = ends_at - time.monotonic()
+            if left <= 0:
+                raise FetchError(f"authors' rubrics: not all nine arrived in the {deadline:g} s allowed (--deadline); "
+                                 "nothing was saved")
             try:
-                fetch_benchmark(url=f"{base}/{key}/{RUBRIC_FILENAME}", sha256=RUBRIC_SHA256[key],
-                                dest=staging / key / RUBRIC_FILENAME, timeout=timeout, force=True)
+                fetch_benchmark(url=urls[key], sha256=RUBRIC_SHA256[key], dest=staging / key / RUBRIC_FILENAME,
+                                timeout=min(timeout, left), deadline=left, force=True, max_bytes=MAX_RUBRIC_BYTES)
             except FetchError as exc:
                 raise FetchError(f"authors' rubric {key}: {exc}") from None
         paths = {}
@@ -111,7 +144,8 @@ def verified(directory: Path | None = None) -> bool:
 
 
 def ensure_rubrics(directory: Path | None = None) -> None:
-    """Fetch the rubrics if any is missing or altered; offline, one line saying what to run."""
+    """Fetch the rubrics if any is missing or altered (``fetch_rubrics``' limits: 30 s per wait,
+    120 s for all nine, 256 KiB per file); offline, one line saying what to run."""
     if verified(directory):
         return
     try:

@@ -7,10 +7,10 @@ with no response to judge gets a verdict record that says why. ``RunSummary`` is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..store.results import NO_RESPONSE, ResponseRecord, ResultsStore, VerdictRecord
+from ..store.results import NO_RESPONSE, ResponseRecord, ResultsStore, VerdictRecord, response_texts
 from .client import ChatResponse
 from .pricing import Price, cost_usd
 from .protocols import get_protocol
@@ -108,6 +108,24 @@ def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> Verdi
         completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"{NO_RESPONSE}: {reason}",
         rubric_version=get_protocol(protocol).rubric_versions()[req],
     )
+
+
+def copy_responses(store: ResultsStore, source: str, target: str) -> int:
+    """Copy the source run's responses into run ``target`` (those it does not hold yet): a
+    rejudge's own copy, made once its run is recorded (after validation and preflight)."""
+    have = store.responses(target)
+    names = [f.name for f in fields(ResponseRecord)]
+    copied = 0
+    for row in response_texts(store.path, source).to_dict("records"):
+        if row["prompt_id"] in have:
+            continue
+        # NaN -> None; a store older than schema 3 has no reasoning_repr column.
+        values = {n: (None if isinstance(row.get(n), float) and row[n] != row[n] else row.get(n)) for n in names}
+        values["cached"] = bool(values["cached"])
+        values["reasoning_repr"] = bool(values["reasoning_repr"])
+        store.put_response(target, ResponseRecord(**values))
+        copied += 1
+    return copied
 
 
 def progress_bar(total: int, run_id: str, enabled: bool) -> Any:

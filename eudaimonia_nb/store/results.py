@@ -21,6 +21,7 @@ from types import TracebackType
 import pandas as pd
 
 from ..linebreaks import escape_json_line_breaks
+from ..outputs import check_output, write_csv
 from ..paths import DATASET_COPIES, data_dir, dataset_copy
 from .run_lock import RunLock, acquire
 from .schema import SchemaVersionError, check_readable, ensure_current
@@ -339,11 +340,13 @@ class ResultsStore:
         """Take the run's lock (``run_lock.RunLockedError`` names a live holder)."""
         return acquire(self._db, run_id)
 
-    def produced(self, run_id: str) -> bool:
-        """True when the run has stored a response text or a verdict."""
+    def produced(self, run_id: str, *, verdicts_only: bool = False) -> bool:
+        """True when the run has stored a response text or a verdict (only a verdict counts for
+        ``verdicts_only``: a rejudge's responses are copies)."""
+        responses = "0" if verdicts_only else "EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL)"
         return self._db.execute(
-            "SELECT EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL) "
-            "OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)", (run_id,)).fetchone()[0] == 1
+            f"SELECT {responses} OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)",
+            (run_id,)).fetchone()[0] == 1
 
     def has_run(self, run_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
@@ -500,21 +503,24 @@ def _label_repeated_models(frame: pd.DataFrame) -> pd.DataFrame:
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 
-def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str]) -> Path:
+def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str], *,
+               force: bool = False, raw_csv: bool = False) -> Path:
     """Write one run's long table with the response and the judge's reasoning; ``violation`` is
     1/0, empty (CSV) or null where there is no verdict; ``parse_path`` and ``verdict_flags``
-    (``;``-separated, empty when clean) say how each verdict was read. Written to a temporary file and renamed,
-    so a failed export leaves nothing behind."""
+    (``;``-separated, empty when clean) say how each verdict was read. Written to a temporary file
+    and renamed, so a failed export leaves nothing behind. ``outputs.check_output`` refuses the
+    store itself, any SQLite file and (unless ``force``) a file of another format; CSV text cells
+    that a spreadsheet would run as formulas get a leading ``'`` unless ``raw_csv``."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+    target = check_output(out, fmt=fmt, reading=[_resolve(store_path)], force=force)
     frame = load_judgments(store_path, [run_id], texts=True)
     frame["violation"] = frame["violation"].astype("Int64")
-    target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     try:
         if fmt == "csv":
-            frame.to_csv(partial, index=False)
+            write_csv(frame, partial, raw=raw_csv)
         elif fmt == "jsonl":
             text = frame.to_json(orient="records", lines=True, force_ascii=False)
             partial.write_text(escape_json_line_breaks(text), encoding="utf-8")
@@ -534,6 +540,24 @@ def response_texts(store_path: str | os.PathLike[str] | None, run_id: str) -> pd
 def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
     """Every stored check result of a run with reasoning, raw judge output and usage."""
     return _read(store_path, "SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid", [run_id])
+
+
+def remove_if_empty(store_path: str | os.PathLike[str]) -> bool:
+    """Delete a store file (and its ``-wal``/``-shm``) that holds no run and no label: what a run
+    refused before it recorded anything would otherwise leave behind. True when removed."""
+    path = _resolve(store_path)
+    if not path.is_file():
+        return False
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if any(db.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in ("runs", "labels") if t in tables):
+            return False
+    finally:
+        db.close()
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return True
 
 
 def open_store(store_path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
