@@ -126,7 +126,7 @@ def test_the_dry_run_shows_batch_at_half_the_live_cost(benchmark, dataset_path, 
     assert list(mixed.batch_cost_usd) == ["openrouter+live"]
     assert estimate.cost_usd / 2 < mixed.batch_cost_usd["openrouter+live"] < estimate.cost_usd
     text = estimate.describe()
-    assert f"live ${estimate.cost_usd:,.2f} | batch openai ${estimate.cost_usd / 2:,.2f}" in text
+    assert f"estimated cost: ${estimate.cost_usd:,.2f} live | batch openai ${estimate.cost_usd / 2:,.2f}" in text
 
 
 def test_batch_prices_default_to_the_providers_discount_and_a_model_may_list_its_own(tmp_path):

@@ -1,4 +1,5 @@
-"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live."""
+"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live or batched
+(``cli.execution.execute_run`` is the one run path of ``run``, ``rejudge`` and ``reproduce``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .common import at_least, check_url
+from .common import at_least, check_url, port_number
 from .execution import add_execution_flags, execute_run
 
 if TYPE_CHECKING:  # registering the subcommands imports nothing heavy: keep `--help` instant
@@ -44,6 +45,8 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=at_least(0.001, float), default=120.0,
                    help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--retries", type=at_least(0), default=5, help="retries of retryable failures")
+    p.add_argument("--max-response-chars", type=at_least(1), default=200_000,
+                   help="a longer response is that check's error, neither stored nor judged (default 200000)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--retry-failed", action="store_true", help="redo items that ended in an error")
@@ -68,6 +71,7 @@ def _run_run(args: argparse.Namespace) -> int:
             system_prompt=args.system_prompt, temperature=args.temperature, max_tokens=args.max_tokens,
             judge_max_tokens=args.judge_max_tokens, structured_output=not args.no_structured_output,
             concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.retries,
+            max_response_chars=args.max_response_chars,
             requirements=parse_ids(args.requirements), source=args.source, prompt_ids=parse_ids(args.prompt_ids),
             limit=args.limit, store_path=args.store, dataset_path=args.dataset, limit_seed=args.limit_seed,
             protocol=args.protocol, model_extra_body=parse_extra_body(args.model_extra_body, "--model-extra-body"),
@@ -89,9 +93,10 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=PROTOCOL_NAMES, default=PROTOCOL_NAMES[0],
                    help=f"judging protocol (default {PROTOCOL_NAMES[0]}: the authors' judge calls)")
     p.add_argument("--judge-extra-body", default=None, help="JSON object merged into every judge request body")
-    p.add_argument("--judge-max-tokens", type=int, default=1024, help="judge output token limit (default 1024)")
-    p.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
-    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
+    p.add_argument("--judge-max-tokens", type=at_least(1), default=1024, help="judge output token limit (default 1024)")
+    p.add_argument("--concurrency", type=at_least(1), default=16, help="calls in flight (default 16)")
+    p.add_argument("--timeout", type=at_least(0.001, float), default=120.0,
+                   help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -118,7 +123,7 @@ def _run_rejudge(args: argparse.Namespace) -> int:
 
 def add_serve_local(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve-local", help="serve SmolLM2-135M (a smoke-test model) with llama.cpp on 127.0.0.1, for offline work")
-    p.add_argument("--port", type=at_least(1), default=8080, help="port on 127.0.0.1 (default 8080)")
+    p.add_argument("--port", type=port_number, default=8080, help="port on 127.0.0.1 (default 8080)")
     p.add_argument("--n-ctx", type=at_least(256), default=2048, help="context length in tokens")
     p.set_defaults(handler=_run_serve_local)
 

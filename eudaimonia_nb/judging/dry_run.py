@@ -51,6 +51,8 @@ class DryRunEstimate:
     """Estimated cost; None when a model is missing from the price table."""
     warnings: tuple[str, ...] = ()
     """What would stop or taint the real run (a key variable not set, an unofficial dataset file)."""
+    unpriced: tuple[str, ...] = ()
+    """Models called that the price table does not price (their cost is unknown, never 0)."""
     batch_cost_usd: dict[str, float | None] = field(default_factory=dict)
     """The same calls through each batch mode asked for (``--batch``/``--judge-batch``), or through
     every dialect when none was: mode -> estimated cost (None when unpriced)."""
@@ -58,14 +60,15 @@ class DryRunEstimate:
     """Every output at its token limit, live: what ``--max-cost`` reserves, at most."""
 
     def describe(self) -> str:
-        cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        missing = ", ".join(self.unpriced) or "a model"
+        cost = f"unknown ({missing} not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
         batch = "; ".join(f"{mode} {_usd(c)}" for mode, c in self.batch_cost_usd.items())
         return (
             f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks\n"
             f"to send: {self.response_calls} response calls + {self.judge_calls} judge calls\n"
             f"estimated tokens: {self.input_tokens:,} input, {self.output_tokens:,} output "
             f"(assumes ~{ASSUMED_RESPONSE_TOKENS} tokens per response, ~{ASSUMED_VERDICT_TOKENS} per verdict)\n"
-            f"estimated cost: live {cost} | batch {batch or 'n/a'}\n"
+            f"estimated cost: {cost} live | batch {batch or 'n/a'}\n"
             f"worst case (every output at its token limit), live: {_usd(self.worst_case_usd)}"
         ) + "".join(f"\nwarning: {w}" for w in self.warnings)
 
@@ -117,6 +120,7 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
         cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
         batch_cost_usd=batch, worst_case_usd=worst,
+        unpriced=tuple(m for m, c in ((config.model, resp_cost), (config.judge_model, judge_cost)) if c is None),
     )
 
 

@@ -18,12 +18,13 @@ import asyncio
 import concurrent.futures
 import logging
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from ..benchmark.dataset import Benchmark
 from ..store.batch_ledger import add_spend
-from ..store.results import ResultsStore, RunRecord
+from ..store.results import ResultsStore, RunRecord, remove_if_empty
 from ..store.run_lock import keep_alive
 from .calls import judge, open_clients, respond
 from .client import ReliableClient, RequestCache, api_key_from_env
@@ -33,8 +34,8 @@ from .plan import RunPlan
 from .preflight import EarlyStop, RunStopped, check_open_files, error_reasons, probe_endpoints
 from .pricing import Price, load_prices
 from .protocols import EMPTY_RESPONSE, get_protocol, is_empty_response
-from .recording import (ResultWriter, RunSummary, Tally, no_response_verdict, progress_bar, record_response,
-                        record_verdict)
+from .recording import (ResultWriter, RunSummary, Tally, copy_responses, no_response_verdict, progress_bar,
+                        record_response, record_verdict)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Runner:
         self.check_keys()  # before a store, a lock or a run record exists
         if self.max_cost_usd is not None:  # an unpriced model is refused before anything is recorded
             require_prices([(m, "live") for m in ([c.judge_model] if c.rejudged_from else [c.model, c.judge_model])], self.prices)
+        created = not Path(self.store_path).exists()
         store = ResultsStore(self.store_path)
         cache = lock = None
         summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test)
@@ -86,6 +88,9 @@ class Runner:
                     endpoints.insert(0, (c.base_url, c.api_key_env))
                 await probe_endpoints(endpoints, c.timeout_s)
             store.begin_run(self.record(), self.checks)
+            if c.rejudged_from:  # recorded only now, after validation and preflight
+                copy_responses(store, c.rejudged_from, self.run_id)
+                responses = store.responses(self.run_id)
             cap = None if self.max_cost_usd is None else CostCap(self.max_cost_usd, self.prices,
                                                                  spent_usd(store, self.run_id, self.prices))
             # Only checks that failed before skip the cache; never-judged ones may still hit it.
@@ -105,7 +110,7 @@ class Runner:
                     store._db.execute("INSERT INTO run_stops VALUES (?, ?, ?)", (self.run_id, time.time(), str(stop)))
                     raise
                 except RunStopped:
-                    if not existed and not store.produced(self.run_id):
+                    if not existed and not store.produced(self.run_id, verdicts_only=bool(c.rejudged_from)):
                         store.delete_run(self.run_id)  # a run that never started leaves no record
                     raise
                 finally:
@@ -125,6 +130,8 @@ class Runner:
             store.close()
             if cache is not None:
                 cache.close()
+            if created:
+                remove_if_empty(self.store_path)  # a refused first run leaves no store file behind
         summary.elapsed_s = time.perf_counter() - started
         return summary
 

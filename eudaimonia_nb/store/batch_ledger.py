@@ -98,6 +98,8 @@ class LineOutcome:
     """Input tokens the provider reported."""
     completion_tokens: int = 0
     """Output tokens the provider reported."""
+    reasoning: str | None = None
+    """The reply's reasoning text (succeeded lines of a thinking model), as a live reply carries it."""
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,14 @@ class Request:
     """Output tokens."""
     final: bool
     """True when this outcome produced the stored record (later attempts of the key start a new chain)."""
+    reasoning: str | None = None
+    """The reply's reasoning text, when it had any."""
 
 
 _JOB_COLUMNS = ("job_id, tag, run_id, phase, provider, base_url, model, batch_id, ids_sha256, n_requests, "
                 "estimated_cost_usd, status, counts, intent_at, submitted_at, last_polled_at, ended_at, collected_at")
 _REQUEST_COLUMNS = ("custom_id, job_id, role, prompt_id, requirement, check_key, attempt, judged_sha256, outcome, text, "
-                    "finish_reason, error, retryable, prompt_tokens, completion_tokens, final")
+                    "finish_reason, error, retryable, prompt_tokens, completion_tokens, final, reasoning")
 
 
 def _job(row: Sequence) -> Job:
@@ -247,9 +251,11 @@ class BatchLedger:
         produced); False when the line was resolved before (nothing is written twice)."""
         cursor = self._db.execute(
             "UPDATE batch_requests SET outcome = ?, text = ?, finish_reason = ?, error = ?, retryable = ?, "
-            "prompt_tokens = ?, completion_tokens = ?, final = ?, resolved_at = ? WHERE custom_id = ? AND outcome IS NULL",
+            "prompt_tokens = ?, completion_tokens = ?, final = ?, resolved_at = ?, reasoning = ? "
+            "WHERE custom_id = ? AND outcome IS NULL",
             (outcome.outcome, outcome.text, outcome.finish_reason, outcome.error, int(outcome.retryable),
-             outcome.prompt_tokens, outcome.completion_tokens, int(final), time.time(), outcome.custom_id))
+             outcome.prompt_tokens, outcome.completion_tokens, int(final), time.time(), outcome.reasoning,
+             outcome.custom_id))
         return cursor.rowcount == 1
 
     # -- spend and stops ----------------------------------------------------------------------

@@ -50,6 +50,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             heartbeat_at REAL NOT NULL
         )""",
     )),
+    Migration(3, "verdicts record how their verdict was read (parse_path, verdict_flags); responses record "
+                 "whether their text is the authors' repr of a reply that had only reasoning text", (
+        "ALTER TABLE verdicts ADD COLUMN parse_path TEXT",
+        "ALTER TABLE verdicts ADD COLUMN verdict_flags TEXT",
+        "ALTER TABLE responses ADD COLUMN reasoning_repr INTEGER NOT NULL DEFAULT 0",
+    )),
     Migration(6, "a ledger of provider batches and their requests, spend per run and mode, and runs stopped at a cost cap", (
         # One row per batch a run meant to submit: written (status 'intent') BEFORE the provider is
         # asked, so a kill between the provider's answer and the ledger write is found on resume.
@@ -94,6 +100,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             completion_tokens INTEGER,
             final INTEGER NOT NULL DEFAULT 0,
             resolved_at REAL,
+            reasoning TEXT,
             UNIQUE (run_id, check_key, attempt)
         )""",
         "CREATE INDEX IF NOT EXISTS batch_requests_job ON batch_requests (job_id)",

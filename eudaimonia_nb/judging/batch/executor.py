@@ -42,7 +42,7 @@ from ..plan import RunPlan
 from ..preflight import error_reasons
 from ..pricing import Price, cost_usd, load_prices
 from ..protocols import EMPTY_RESPONSE, get_protocol, is_empty_response, read_replies
-from ..recording import RunSummary, no_response_verdict, record_response, record_verdict
+from ..recording import RunSummary, copy_responses, no_response_verdict, record_response, record_verdict
 from .openrouter import batch_model
 from .protocol import DIALECTS, LIVE, BatchAPIError, BatchLine, BatchTag, Dialect, RemoteBatch, custom_id, ids_sha256
 from .dialects import open_dialect
@@ -149,7 +149,8 @@ def logical_replies(chain: list[Request], max_retries: int) -> tuple[list[ChatRe
         attempts += 1
         usage = Usage(r.prompt_tokens, r.completion_tokens)
         if r.outcome == "succeeded":
-            replies.append(ChatResponse(text=r.text, usage=usage, finish_reason=r.finish_reason, attempts=attempts))
+            replies.append(ChatResponse(text=r.text, usage=usage, finish_reason=r.finish_reason, attempts=attempts,
+                                        reasoning=r.reasoning))
             failures = attempts = 0
             continue
         failures += 1
@@ -224,6 +225,8 @@ class BatchRun:
             self._validate(dialects)  # a request the dialect cannot express stops the run before anything is recorded
             lock = store.lock_run(self.run_id)
             store.begin_run(self.plan.record(), self.plan.checks)
+            if self.config.rejudged_from:  # recorded only now, after validation, as a live rejudge is
+                copy_responses(store, self.config.rejudged_from, self.run_id)
             ledger = BatchLedger(store)
             if self.max_cost_usd is not None:
                 self._cap = CostCap(self.max_cost_usd, self.prices, spent_usd(store, self.run_id, self.prices))
@@ -382,7 +385,7 @@ class BatchRun:
                 line = results.get(request.custom_id) or self._missing(remote, request.custom_id)
                 resolved = replace(request, outcome=line.outcome, text=line.text, finish_reason=line.finish_reason,
                                    error=line.error, retryable=line.retryable, prompt_tokens=line.prompt_tokens,
-                                   completion_tokens=line.completion_tokens)
+                                   completion_tokens=line.completion_tokens, reasoning=line.reasoning)
                 chain = chains[request.check_key] + [resolved]
                 final = self._complete(store, request, chain, responses)
                 if ledger.resolve(line, final=final):
@@ -421,7 +424,7 @@ class BatchRun:
             return False
         key = tuple(json.loads(request.check_key))
         if request.role == RESPOND:
-            reply = checked_response(replies[-1])
+            reply = checked_response(replies[-1], self.config)
             record_response(store, self.run_id, request.prompt_id, reply)
             responses[request.prompt_id] = (reply.text, reply.error)
             self._tally.responses += 1
@@ -429,7 +432,8 @@ class BatchRun:
                 self._no_response(store, request.prompt_id, reply.error)
             self._done_now.add(key)
             return True
-        verdict = read_replies(self._protocol, request.requirement or "", replies)
+        verdict = read_replies(self._protocol, request.requirement or "", replies,
+                               response=responses.get(request.prompt_id, (None, None))[0])
         if verdict is None:
             return False  # unparseable: asked again in a follow-up batch
         try:

@@ -153,8 +153,10 @@ def completion_outcome(custom_id: str, body: object, redact: Redactor) -> LineOu
     except CallFailure as failure:
         return LineOutcome(custom_id, "errored", error=redact(failure.reason), retryable=failure.retryable)
     text = None if reply.text is None else redact.known(reply.text)
+    reasoning = None if reply.reasoning is None else redact.known(reply.reasoning)
     return LineOutcome(custom_id, "succeeded", text=text, finish_reason=reply.finish_reason,
-                       prompt_tokens=reply.usage.prompt_tokens, completion_tokens=reply.usage.completion_tokens)
+                       prompt_tokens=reply.usage.prompt_tokens, completion_tokens=reply.usage.completion_tokens,
+                       reasoning=reasoning)
 
 
 def status_outcome(custom_id: str, status: int, body: object, redact: Redactor) -> LineOutcome:
