@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from fault_server import Script, _completion, _content, canonical_bytes, request_kind_and_prompt
+from fault_server import Script, canonical_bytes, request_kind_and_prompt, scripted_completion
 
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _LINE_ERRORS = {"429": 429, "500": 500, "503": 503, "400": 400}
@@ -147,7 +147,7 @@ class FakeBatchServer:
             return ("status", code, {"error": {"message": f"scripted {behaviour}"}})  # fault_server's body
         finish = "length" if behaviour == "length" else "stop"
         quote = prompt[:40] if self.script.quote_prompt else None
-        return ("ok", _completion(body, _content(kind, behaviour, canon, body, quote), canon, finish))
+        return ("ok", scripted_completion(kind, behaviour, canon, body, quote, finish))
 
     def _new_batch(self, lines: list[tuple[str, dict]], metadata: dict, model: str | None,
                    failed: list[dict] | None = None) -> FakeBatch:
