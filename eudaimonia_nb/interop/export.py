@@ -27,14 +27,17 @@ import pandas as pd
 from inspect_ai.log import (EvalConfig, EvalDataset, EvalError, EvalLog, EvalPlan, EvalPlanStep, EvalSample, EvalSpec,
                             EvalStats, HeadlineMetric, recompute_metrics, write_eval_log)
 from inspect_ai.log._log import EvalMetricDefinition, EvalScorer  # EvalSpec.scorers' types, not re-exported
+from inspect_ai._util.registry import registry_info
 from inspect_ai.model import (ChatCompletionChoice, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser,
                               GenerateConfig, ModelConfig, ModelOutput, ModelUsage)
+from inspect_ai.scorer import mean, stderr
 
 from eudaimonia_nb.benchmark.dataset import load_benchmark
 from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS
 from eudaimonia_nb.interop.client import STOP_REASONS
 from eudaimonia_nb.interop.scores import verdict_score
-from eudaimonia_nb.interop.task import JUDGE_ROLE, OVERALL, TASK_NAME, overall_score, prompt_samples, requirement_scorer
+from eudaimonia_nb.interop.task import (JUDGE_ROLE, OVERALL, TASK_NAME, overall_score, prompt_samples, requirement_scorer,
+                                       violation_rate)
 from eudaimonia_nb.judging.preflight import error_reasons
 from eudaimonia_nb.paths import DATASET_URL, package_version
 from eudaimonia_nb.store.results import PENDING, VerdictRecord, list_runs, load_judgments, response_texts, verdict_details
@@ -149,16 +152,19 @@ def _spec(run: Mapping[str, Any], params: Mapping[str, Any], benchmark: Any, key
         metadata={"dataset_sha256": benchmark.sha256, "dataset_official": benchmark.official,
                   "protocol": params.get("protocol", "suite"), "errors": "apart", "requirements": keys,
                   "exported_by": f"eudaimonia-nb {package_version()}", SUITE_RUN: suite_run},
-        scorers=[*(_scorer(key, scorer_args, ["inspect_ai/mean", "inspect_ai/stderr"]) for key in keys),
-                 _scorer(OVERALL, {"keys": keys}, ["eudaimonia_nb/violation_rate"])],
+        scorers=[*(_scorer(key, scorer_args, [mean(), stderr()]) for key in keys),
+                 _scorer(OVERALL, {"keys": keys}, [violation_rate()])],
         headline_metric=HeadlineMetric(scorer=OVERALL, metric="violation_rate"),
     )
 
 
-def _scorer(name: str, options: dict[str, Any], metrics: list[str]) -> EvalScorer:
+def _scorer(name: str, options: dict[str, Any], metrics: list[Any]) -> EvalScorer:
+    """The task's scorer as the log records it; its metrics by their registry names (which
+    Inspect qualifies by package as it finds it), so ``recompute_metrics`` finds them."""
     if name != OVERALL:
-        requirement_scorer(name)  # registered, so Inspect can recompute its metrics
-    return EvalScorer(name=name, options=options, metrics=[EvalMetricDefinition(name=m, options={}) for m in metrics])
+        requirement_scorer(name)  # registered, so Inspect can make it again
+    return EvalScorer(name=name, options=options,
+                      metrics=[EvalMetricDefinition(name=registry_info(m).name, options={}) for m in metrics])
 
 
 def _plain(value: Any) -> Any:
