@@ -263,6 +263,38 @@ def test_a_suite_run_exports_as_an_inspect_log(judged, dataset_path, tmp_path):
         assert not any(os.environ[KEY_VAR].encode() in archive.read(name) for name in archive.namelist())
 
 
+def test_inspect_view_serves_an_exported_run(judged, dataset_path, tmp_path):
+    """``inspect view`` lists the exported log and serves it whole through its own API (what its
+    page reads)."""
+    import time
+    import urllib.request
+
+    from test_dashboard_helpers import free_port, stop_group
+
+    path = _export(judged.path, judged.run_ids[0], tmp_path / "logs" / "alpha.eval", dataset_path)
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("inspect")), "view", "--log-dir", str(path.parent),
+                               "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline, listing = time.monotonic() + 180, None
+        while time.monotonic() < deadline and listing is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/logs", timeout=5) as answer:
+                    listing = json.load(answer)
+            except OSError:
+                time.sleep(0.5)
+        assert listing is not None, "inspect view did not start"
+        [entry] = listing["files"]
+        assert entry["task"] == "eudaimonia" and entry["name"].endswith("alpha.eval")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/logs/{entry['name']}", timeout=60) as answer:
+            served = json.load(answer)
+    finally:
+        stop_group(server)
+    assert served["status"] == "success" and served["eval"]["run_id"] == judged.run_ids[0]
+    assert len(served["samples"]) == load_judgments(judged.path, [judged.run_ids[0]])["prompt_id"].nunique()
+
+
 def test_an_exported_run_imports_with_the_same_rates_to_the_last_digit(judged, dataset_path, tmp_path):
     store = _copy(judged.path, tmp_path)
     paths = [_export(store, run_id, tmp_path / f"{run_id}.eval", dataset_path) for run_id in judged.run_ids]
