@@ -180,12 +180,12 @@ def _main() -> None:
     job = json.loads(sys.stdin.read())
     replies = Replies.from_spec(job["replies"])
     outputs = replies.mockllm_outputs()
-    judge_outputs = outputs
-    if job["fail_judge_on"]:
-        def judge_outputs(input, tools, tool_choice, config):
-            if input[0].role == "system" and job["fail_judge_on"] in input[-1].text:
-                raise RuntimeError("the judge's provider is down")
-            return outputs(input, tools, tool_choice, config)
+    failing = job["fail_judge_on"]
+
+    def judge_outputs(input, tools, tool_choice, config):
+        if failing and input[0].role == "system" and failing in input[-1].text:
+            raise RuntimeError("the judge's provider is down")
+        return outputs(input, tools, tool_choice, config)
     [log] = inspect_eval("eudaimonia_nb/interop/task.py", model=get_model("mockllm/model", custom_outputs=outputs),
                          model_roles={"grader": get_model("mockllm/model", custom_outputs=judge_outputs)},
                          task_args=job["task_args"], log_dir=job["log_dir"], display="none", **job["eval_args"])

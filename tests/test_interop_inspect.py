@@ -379,6 +379,14 @@ def _refused(log, tmp_path: Path, store: Path, dataset_path: Path, name: str, *a
     return process.stderr
 
 
+def test_a_file_that_is_not_a_log_is_refused_by_name(judged, dataset_path, tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"status": "success"}', encoding="utf-8")
+    process = _cli("import-inspect", str(bad), "--store", str(judged.path), "--dataset", str(dataset_path))
+    assert process.returncode == 1 and f"{bad}: not a readable Inspect log" in process.stderr
+    assert len(process.stderr.strip().splitlines()) == 1  # one line, not pydantic's report
+
+
 def test_a_sample_without_a_prompt_id_is_refused_by_name(exported, judged, dataset_path, tmp_path):
     good = tmp_path / "good.eval"
     write_eval_log(exported, str(good))

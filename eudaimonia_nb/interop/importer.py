@@ -133,7 +133,8 @@ def read_log(path: Path, benchmark: Benchmark) -> ImportedRun:
     try:
         log = read_eval_log(str(path))
     except (OSError, ValueError) as exc:
-        raise ImportRefused(f"{path}: not a readable Inspect log ({exc})") from None
+        detail = " ".join(str(exc).split())  # pydantic's report runs over many lines
+        raise ImportRefused(f"{path}: not a readable Inspect log ({detail[:300]})") from None
     if not log.samples:
         raise ImportRefused(f"{path}: the log holds no samples (was it written with --no-log-samples?)")
     _refuse_epochs(path, log)

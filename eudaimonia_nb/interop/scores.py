@@ -20,12 +20,10 @@ import pandas as pd
 from inspect_ai.scorer import Score
 
 from eudaimonia_nb.analysis.conventions import ERRORS_APART, apply_convention, check_convention
-from eudaimonia_nb.store.results import UNPARSEABLE, VerdictRecord
+from eudaimonia_nb.store.results import VerdictRecord
 
 SCORE_METADATA = "eudaimonia"
 """Key of a score's metadata that holds the suite's verdict record."""
-SAMPLE_METADATA = ("prompt_id", "source", "requirements")
-"""Sample metadata every log must carry to be imported (the suite's task and export write more)."""
 NO_RESPONSE_PREFIX = "no response to judge: "
 """Start of the error of a check that had no response to judge (``judging.recording``)."""
 
@@ -126,8 +124,3 @@ def check_result(score: Score) -> CheckResult:
         error = f"unscored in the Inspect log: {why}"
     return CheckResult(violation=violation, error=error, reasoning=score.explanation if error is None else None, raw=None,
                        attempts=1, prompt_tokens=0, completion_tokens=0, latency_s=0.0, cached=False, rubric_version=None)
-
-
-def is_unparseable(error: str | None) -> bool:
-    """True for the error of a judge reply that held no verdict (what conventions may count)."""
-    return bool(error) and str(error).startswith(UNPARSEABLE)
