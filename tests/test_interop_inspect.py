@@ -176,6 +176,14 @@ def test_a_failed_judge_call_is_an_error_not_a_verdict(tmp_path, prompts, script
         assert "provider is down" in score.metadata["eudaimonia"]["error"]
 
 
+def test_a_judge_given_twice_stops_the_eval_with_a_clear_error(tmp_path, prompts, script, dataset_path):
+    location, calls = run_inspect_task(script(), {"prompt_ids": prompts["prompt_id"][1], "dataset": str(dataset_path),
+                                                  "judge": "mockllm/model"}, tmp_path)
+    log = read_eval_log(location)
+    assert log.status == "error" and "the judge is given twice" in log.error.message
+    assert calls.get("judge", 0) == 0  # no verdict from a judge that might not be the one meant
+
+
 def test_inspect_eval_on_the_command_line_with_task_arguments(compared, prompts, script, dataset_path):
     """``inspect eval task.py -T ...`` with Inspect's OpenAI-compatible provider on the loopback
     server: the log imports and agrees with ``run`` check for check."""

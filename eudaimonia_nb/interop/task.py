@@ -102,15 +102,14 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def judge_model(judge: str | None) -> Model:
-    """The judge: ``-T judge=MODEL`` or the ``grader`` role, never both (they could differ)."""
+    """The judge: ``-T judge=MODEL`` or the ``grader`` role, never both (they could differ). Either
+    way it plays the ``grader`` role, so Inspect counts its tokens under that role."""
     bound = model_roles().get(JUDGE_ROLE)
     if judge and bound is not None:
         raise ValueError(f"the judge is given twice (-T judge={judge} and the {JUDGE_ROLE!r} model role); give one")
-    if judge:
-        return get_model(judge)
-    if bound is None:
+    if not judge and bound is None:
         raise ValueError(f"no judge: pass -T judge=MODEL or --model-role {JUDGE_ROLE}=MODEL")
-    return get_model(role=JUDGE_ROLE)
+    return get_model(role=JUDGE_ROLE, default=judge)
 
 
 @cache
