@@ -163,7 +163,8 @@ def run_inspect_task(replies: Replies, task_args: dict, log_dir, *, fail_judge_o
            "eval_args": eval_args}
     here = Path(__file__).resolve().parent
     process = subprocess.run([sys.executable, str(here / "scripted_replies.py")], input=json.dumps(job),
-                             capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(here)})
+                             capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                 [str(here), *filter(None, [os.environ.get("PYTHONPATH")])])})
     if process.returncode != 0:
         raise RuntimeError(f"the Inspect eval failed:\n{process.stdout}\n{process.stderr}")
     result = json.loads(process.stdout.strip().splitlines()[-1])

@@ -31,7 +31,8 @@ from eudaimonia_nb.interop.export import build_log, export_inspect
 from eudaimonia_nb.judging.config import RunConfig
 from eudaimonia_nb.judging.plan import RunPlan
 from eudaimonia_nb.judging.runner import run
-from eudaimonia_nb.store.results import PENDING, ResponseRecord, ResultsStore, VerdictRecord, list_runs, load_judgments
+from eudaimonia_nb.store.results import (PENDING, ResponseRecord, ResultsStore, VerdictRecord, list_runs, load_judgments,
+                                         response_sha256, response_texts, verdict_details)
 
 REPO = Path(__file__).resolve().parent.parent
 TASK_FILE = os.path.relpath(REPO / "eudaimonia_nb" / "interop" / "task.py")
@@ -95,6 +96,16 @@ def compared(tmp_path_factory, prompts, script, dataset_path, benchmark):
 def _checks(store: Path, run_id: str) -> pd.DataFrame:
     frame = load_judgments(store, [run_id])
     return frame[["prompt_id", "requirement", "source", "violation", "error"]].reset_index(drop=True)
+
+
+def _same_records(store: Path, a: str, b: str) -> None:
+    """Every stored field of every response and verdict of run ``b`` equals run ``a``'s (whatever
+    fields the store's records have), row order aside."""
+    for read, keys in ((response_texts, ["prompt_id"]), (verdict_details, ["prompt_id", "requirement"])):
+        left, right = ((read(store, run).drop(columns=["run_id", "created_at"]).sort_values(keys).reset_index(drop=True))
+                       for run in (a, b))
+        assert len(left) > 0
+        pd.testing.assert_frame_equal(left, right, check_exact=True)
 
 
 def _same_rates(store: Path, a: str, b: str) -> None:
@@ -315,6 +326,7 @@ def test_an_exported_run_imports_with_the_same_rates_to_the_last_digit(judged, d
         columns = ["prompt_id", "requirement", "source", "violation", "error", "response", "reasoning", "judge_model",
                    "model_name", "protocol", "rubric_version"]
         pd.testing.assert_frame_equal(before[columns].reset_index(drop=True), after[columns].reset_index(drop=True))
+        _same_records(store, run_id, imported)
         _same_rates(store, run_id, imported)
 
 
@@ -344,12 +356,14 @@ def _stored_run(store: Path, benchmark, dataset_path: Path, n_responses: int, ju
         writer.begin_run(plan.record(), plan.checks)
         for i, pid in enumerate(plan.prompts["prompt_id"][:n_responses]):
             failed = judged == "failed"
-            writer.put_response(plan.run_id, ResponseRecord(pid, None if failed else f"answer {i}", 5, 7, 0.1, "stop", 1,
-                                                            False, "HTTP 500: down" if failed else None))
+            # Retried (2 attempts) or answered from the cache: fields an Inspect sample has no place of its own for.
+            writer.put_response(plan.run_id, ResponseRecord(pid, None if failed else f"answer {i}", 5, 7, 0.1, "stop",
+                                                            1 + i % 2, i == 0, "HTTP 500: down" if failed else None))
             for key in plan.checks[plan.checks["prompt_id"] == pid]["requirement"]:
                 writer.put_verdict(plan.run_id, VerdictRecord(
                     pid, key, None if failed else (i % 2 == 0), None if failed else "why", "raw", 3, 4, 0.2, 1, False,
-                    "no response to judge: HTTP 500: down" if failed else None, "v1"))
+                    "no response to judge: HTTP 500: down" if failed else None, "v1",
+                    response_sha256=None if failed else response_sha256(f"answer {i}")))
     finally:
         writer.close()
     return plan.run_id
@@ -366,6 +380,7 @@ def test_an_unfinished_or_failed_run_exports_with_its_status(tmp_path, benchmark
                                "--dataset", str(dataset_path)))
     before, after = _checks(store, run_id), _checks(store, imported)
     pd.testing.assert_frame_equal(before, after)
+    _same_records(store, run_id, imported)
     assert (after["error"] == PENDING).sum() > 0  # the prompts never reached are not judged yet, as before
     assert pd.isna(list_runs(store).set_index("run_id").loc[imported, "ended_at"])
 
@@ -424,6 +439,21 @@ def test_repeated_samples_say_epochs_are_not_supported_yet(exported, judged, dat
     exported.samples.append(exported.samples[0].model_copy(update={"epoch": 2}))
     message = _refused(exported, tmp_path, judged.path, dataset_path, "epochs")
     assert "2 epochs" in message and "not supported yet" in message
+
+
+def test_a_log_from_a_later_suite_with_fields_this_store_lacks_still_imports(exported, judged, dataset_path, tmp_path):
+    """The score and output records carry every field of the exporting suite's records: fields this
+    store does not have (a later version's) are left out, and the rest is read as before."""
+    for sample in exported.samples:
+        sample.output.metadata["eudaimonia"]["field_of_a_later_store"] = True
+        for score in sample.scores.values():
+            if "eudaimonia" in (score.metadata or {}) and "error" in score.metadata["eudaimonia"]:
+                score.metadata["eudaimonia"]["another_later_field"] = "x"
+    path = tmp_path / "later.eval"
+    write_eval_log(exported, str(path))
+    store = _copy(judged.path, tmp_path)
+    imported = _last_line(_cli("import-inspect", str(path), "--store", str(store), "--dataset", str(dataset_path)))
+    pd.testing.assert_frame_equal(_checks(store, judged.run_ids[1]), _checks(store, imported))
 
 
 def test_anyone_elses_task_imports_when_its_samples_carry_the_metadata_and_scores(exported, judged, dataset_path, tmp_path):

@@ -6,7 +6,7 @@ the ``eudaimonia`` task: the eval spec names the model, its public endpoint and 
 settings, the judge as the ``grader`` role, the benchmark file (name, SHA-256, official or not)
 and the suite's version; one sample per prompt holds the prompt, the model's response, the
 prompt's metadata and one score per check, made by ``scores.verdict_score`` (the task's own
-function); the results are computed by Inspect's ``recompute_metrics`` from those scores and the
+function), the rest of the response record (attempts, cached) in the output's metadata; the results are computed by Inspect's ``recompute_metrics`` from those scores and the
 task's scorers, with the overall rate under ``all_checks``. The log's status says what the run
 is: ``success`` when every check has a result, ``started`` while some are not judged yet, and
 ``error`` for a run that stopped with nothing but errors.
@@ -35,7 +35,7 @@ from inspect_ai.scorer import mean, stderr
 from eudaimonia_nb.benchmark.dataset import load_benchmark
 from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS
 from eudaimonia_nb.interop.client import STOP_REASONS
-from eudaimonia_nb.interop.scores import verdict_score
+from eudaimonia_nb.interop.scores import RESPONSE_RECORDED, SCORE_METADATA, verdict_score
 from eudaimonia_nb.interop.task import (JUDGE_ROLE, OVERALL, TASK_NAME, overall_score, prompt_samples, requirement_scorer,
                                        violation_rate)
 from eudaimonia_nb.judging.preflight import error_reasons
@@ -205,6 +205,12 @@ def _none_if_nan(value: Any) -> Any:
     return None if isinstance(value, float) and pd.isna(value) else value
 
 
+def _item(value: Any) -> Any:
+    """A stored value as plain JSON (numpy scalars as Python's, NaN as null)."""
+    value = value.item() if hasattr(value, "item") else value
+    return _none_if_nan(value)
+
+
 def _as_bool(record: VerdictRecord) -> VerdictRecord:
     return replace(record, violation=bool(record.violation), cached=bool(record.cached))
 
@@ -220,8 +226,10 @@ def _sample(run: Mapping[str, Any], params: Mapping[str, Any], base: Any, respon
     judge_usage = ModelUsage(input_tokens=judge_tokens[0], output_tokens=judge_tokens[1],
                              total_tokens=judge_tokens[0] + judge_tokens[1])
     finish = _none_if_nan((response or {}).get("finish_reason"))
+    recorded = {name: _item(response[name]) for name in RESPONSE_RECORDED if name in (response or {})}
     output = ModelOutput(model=model, completion=text or "", usage=usage,
                          time=float(_none_if_nan((response or {}).get("latency_s")) or 0.0),
+                         metadata={SCORE_METADATA: recorded} if recorded else None,
                          choices=[ChatCompletionChoice(message=ChatMessageAssistant(content=text or "", model=model),
                                                        stop_reason=STOP_REASONS.get(str(finish), "unknown"))])
     system = params.get("system_prompt")

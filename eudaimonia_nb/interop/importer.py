@@ -23,7 +23,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS
 from eudaimonia_nb.credentials import public_url
 from eudaimonia_nb.interop.client import FINISH_REASONS
 from eudaimonia_nb.interop.export import SUITE_RUN
-from eudaimonia_nb.interop.scores import CheckResult, ScoreError, check_result
+from eudaimonia_nb.interop.scores import (HELD_ELSEWHERE, RESPONSE_RECORDED, SCORE_METADATA, CheckResult, ScoreError,
+                                         check_result)
 from eudaimonia_nb.interop.task import INSPECT_ENDPOINT, JUDGE_ROLE, TASK_NAME, judging_config
 from eudaimonia_nb.judging.config import SMOKE_TEST_PATTERN
 from eudaimonia_nb.judging.protocols import DEFAULT_PROTOCOL, EMPTY_RESPONSE, get_protocol, is_empty_response
@@ -164,7 +165,12 @@ def read_log(path: Path, benchmark: Benchmark) -> ImportedRun:
 
 
 def _refuse_epochs(path: Path, log: EvalLog) -> None:
-    # Epochs plug in here once the store keeps repeated samples (issue 21): each epoch a sample.
+    # Epochs plug in here once the store keeps repeated samples (ResponseRecord.epoch,
+    # VerdictRecord.epoch / judge_repeat): instead of refusing, key `read_log`'s samples by
+    # (prompt id, sample.epoch), give each response and its verdicts epoch=sample.epoch (judge_repeat 1:
+    # a sample holds one score per requirement), add "epoch" to scores.HELD_ELSEWHERE and to the
+    # names scores.RESPONSE_RECORDED leaves out, and record
+    # parameters["epochs"] = log.eval.config.epochs in `_record` / `_parameters`.
     epochs = log.eval.config.epochs or 1
     repeated = next((s for s in log.samples or [] if s.epoch != 1), None)
     if epochs > 1 or repeated is not None:
@@ -301,16 +307,23 @@ class _Context:
             error = EMPTY_RESPONSE
         usage = output.usage if output is not None else None
         stop = output.choices[0].stop_reason if output is not None and output.choices else "unknown"
-        return ResponseRecord(
+        values = dict(
             prompt_id=pid, text=text if (text or error in (None, EMPTY_RESPONSE)) else None,
             prompt_tokens=int(usage.input_tokens) if usage else 0, completion_tokens=int(usage.output_tokens) if usage else 0,
             latency_s=float(output.time or 0.0) if output is not None else 0.0, finish_reason=FINISH_REASONS.get(stop),
             attempts=1, cached=False, error=error,
         )
+        # An exported suite run keeps the rest of its response record (attempts, cached, ...) in the output's metadata.
+        recorded = ((output.metadata or {}) if output is not None else {}).get(SCORE_METADATA)
+        if isinstance(recorded, dict):
+            values |= {name: recorded[name] for name in RESPONSE_RECORDED if name in recorded}
+        return ResponseRecord(**values)
 
     def _verdict(self, pid: str, key: str, result: CheckResult, response: ResponseRecord) -> VerdictRecord:
         judged = response.error is None and response.text is not None
+        named = {f.name for f in fields(VerdictRecord)}
         return VerdictRecord(
+            **{name: value for name, value in result.recorded.items() if name in named and name not in HELD_ELSEWHERE},
             prompt_id=pid, requirement=key, violation=result.violation, reasoning=result.reasoning, raw=result.raw,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens, latency_s=result.latency_s,
             attempts=result.attempts, cached=result.cached, error=result.error,

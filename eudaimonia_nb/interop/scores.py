@@ -6,26 +6,40 @@ judge) is Inspect's *unscored* (NaN, left out of Inspect's metrics) unless the e
 in force counts it (the authors' convention counts an unparseable reply as 0): the convention is
 applied by ``analysis.conventions``, the same function the suite's rates use. Whatever the value,
 ``metadata["eudaimonia"]`` keeps the verdict record as the suite stored it (its error text, the
-judge's raw reply, attempts and tokens), so an imported log holds the error itself and every
-convention can still be applied to it in the analysis.
+judge's raw reply, attempts, tokens and every other field of ``VerdictRecord`` but the few a
+sample holds elsewhere), so an imported log holds the error itself and every convention can
+still be applied to it in the analysis. A response's fields that an Inspect sample has no place
+for (attempts, cached) travel the same way, in its output's ``metadata["eudaimonia"]``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pandas as pd
 from inspect_ai.scorer import Score
 
 from eudaimonia_nb.analysis.conventions import ERRORS_APART, apply_convention, check_convention
-from eudaimonia_nb.store.results import VerdictRecord
+from eudaimonia_nb.store.results import ResponseRecord, VerdictRecord
 
 SCORE_METADATA = "eudaimonia"
 """Key of a score's metadata that holds the suite's verdict record."""
 NO_RESPONSE_PREFIX = "no response to judge: "
 """Start of the error of a check that had no response to judge (``judging.recording``)."""
+HELD_ELSEWHERE = frozenset({"prompt_id", "requirement", "reasoning", "response_sha256"})
+"""Verdict fields the score's record leaves out: the sample and the score's key say the check,
+the explanation holds the reasoning, and the import recomputes the response's hash. Every other
+field of ``VerdictRecord`` goes into the record, so a field the store gains travels too."""
+RESPONSE_RECORDED = tuple(f.name for f in fields(ResponseRecord) if f.name not in
+                          ("prompt_id", "text", "prompt_tokens", "completion_tokens", "latency_s", "finish_reason", "error"))
+"""Response fields with no place of their own in an Inspect sample (attempts, cached, and any the
+store gains): the export keeps them in the output's ``metadata["eudaimonia"]``, the import reads them back."""
+_READ = ("violation", "error", "raw", "attempts", "prompt_tokens", "completion_tokens", "latency_s", "cached",
+         "rubric_version")
+"""The record's fields ``CheckResult`` names; any other is kept in ``CheckResult.recorded``."""
 
 
 def convention_value(error: str, convention: str) -> float:
@@ -42,11 +56,7 @@ def _reason(error: str) -> str:
 
 def verdict_score(verdict: VerdictRecord, convention: str = ERRORS_APART) -> Score:
     """The Inspect score of one check result."""
-    record = {
-        "violation": verdict.violation, "error": verdict.error, "raw": verdict.raw, "attempts": verdict.attempts,
-        "prompt_tokens": verdict.prompt_tokens, "completion_tokens": verdict.completion_tokens,
-        "latency_s": verdict.latency_s, "cached": verdict.cached, "rubric_version": verdict.rubric_version,
-    }
+    record = {f.name: getattr(verdict, f.name) for f in fields(VerdictRecord) if f.name not in HELD_ELSEWHERE}
     metadata = {SCORE_METADATA: record}
     if verdict.error is None:
         return Score(value=int(bool(verdict.violation)), explanation=verdict.reasoning, metadata=metadata)
@@ -84,6 +94,9 @@ class CheckResult:
     """Answered from a cache."""
     rubric_version: str | None
     """Version of the rubric the judge saw, when the score says."""
+    recorded: Mapping[str, Any] = field(default_factory=dict)
+    """Any other field of the suite's verdict record the score holds (one a later version of the
+    store records); the import keeps those its own ``VerdictRecord`` has."""
 
 
 def _is_missing(value: Any) -> bool:
@@ -116,6 +129,7 @@ def check_result(score: Score) -> CheckResult:
             prompt_tokens=int(record.get("prompt_tokens") or 0), completion_tokens=int(record.get("completion_tokens") or 0),
             latency_s=float(record.get("latency_s") or 0.0), cached=bool(record.get("cached")),
             rubric_version=record.get("rubric_version"),
+            recorded={name: value for name, value in record.items() if name not in _READ},
         )
     violation = _violation(score.value)
     error = None

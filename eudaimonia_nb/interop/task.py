@@ -60,6 +60,10 @@ def judging_config(*, requirements: Sequence[str] | str | None = None, source: s
                    judge_extra_body: dict | str | None = None, dataset: str | None = None) -> RunConfig:
     """The task's arguments as the suite's ``RunConfig`` (validated the same way): what the
     subset selects and how the judge is called. Endpoints are Inspect's, not the config's."""
+    # A `recipe` argument plugs in here (and in `eudaimonia`'s arguments, `export._spec`'s
+    # task_args and `importer._parameters`' names): `judging.reproduce.recipe_config(find_recipe(recipe),
+    # requirements=..., source=..., limit=..., limit_seed=..., dataset_path=dataset,
+    # base_url=INSPECT_ENDPOINT, judge_base_url=INSPECT_ENDPOINT)` instead of the RunConfig below.
     return RunConfig(
         model="inspect-task", base_url=INSPECT_ENDPOINT, api_key_env=None, judge_model=judge or f"role:{JUDGE_ROLE}",
         judge_base_url=INSPECT_ENDPOINT, judge_api_key_env=None, temperature=temperature, max_tokens=max_tokens,
