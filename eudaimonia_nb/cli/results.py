@@ -32,7 +32,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..benchmark.dataset import prompt_texts
-    from ..outputs import check_output
+    from ..store.outputs import check_output
     from ..report import DataSource, Options, build_report, load_source, write_report
 
     if args.source == "store" and not args.store:

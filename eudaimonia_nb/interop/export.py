@@ -39,7 +39,7 @@ from eudaimonia_nb.interop.scores import RESPONSE_RECORDED, SCORE_METADATA, verd
 from eudaimonia_nb.interop.task import (JUDGE_ROLE, OVERALL, TASK_NAME, overall_score, prompt_samples, requirement_scorer,
                                        violation_rate)
 from eudaimonia_nb.judging.preflight import error_reasons
-from eudaimonia_nb.outputs import check_output
+from eudaimonia_nb.store.outputs import check_output
 from eudaimonia_nb.paths import DATASET_URL, package_version
 from eudaimonia_nb.store.results import PENDING, VerdictRecord, default_store_path, list_runs, load_judgments, response_texts, verdict_details
 

@@ -21,7 +21,7 @@ from types import TracebackType
 import pandas as pd
 
 from ..linebreaks import escape_json_line_breaks
-from ..outputs import check_output, write_csv
+from .outputs import check_output, write_csv
 from ..paths import DATASET_COPIES, data_dir, dataset_copy
 from .run_lock import RunLock, acquire
 from .schema import SchemaVersionError, check_readable, ensure_current
