@@ -115,7 +115,7 @@ def _distinct_rows(X: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray] 
     return distinct, inverse.astype(np.int64)
 
 
-class _Problem:
+class Problem:
     """Data, the blocked design and the building blocks of the penalised likelihood."""
 
     def __init__(self, y: np.ndarray, X: np.ndarray, group: np.ndarray, n_groups: int,
@@ -233,7 +233,7 @@ class _Problem:
         return _bernoulli_loglik(self.y, eta) - 0.5 * float(u @ u) / s2 - 0.5 * float(coef @ (pen * coef))
 
 
-def joint_mode(prob: _Problem, coef: np.ndarray, u: np.ndarray, s2: float, pen: np.ndarray,
+def joint_mode(prob: Problem, coef: np.ndarray, u: np.ndarray, s2: float, pen: np.ndarray,
                tol: float = 1e-9, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, bool]:
     """Penalised IRLS (Newton with step halving) for the joint mode of (coef, u)."""
     coef, u = coef.copy(), u.copy()
@@ -261,7 +261,7 @@ def joint_mode(prob: _Problem, coef: np.ndarray, u: np.ndarray, s2: float, pen: 
     return coef, u, False
 
 
-def _u_mode(prob: _Problem, offset: np.ndarray, u: np.ndarray, s2: float, tol: float = 1e-10) -> tuple[np.ndarray, bool]:
+def _u_mode(prob: Problem, offset: np.ndarray, u: np.ndarray, s2: float, tol: float = 1e-10) -> tuple[np.ndarray, bool]:
     """Conditional modes of the prompt intercepts given the fixed part: one 1-D concave
     problem per prompt, solved together by Newton with damped steps."""
     u = u.copy()
@@ -276,7 +276,7 @@ def _u_mode(prob: _Problem, offset: np.ndarray, u: np.ndarray, s2: float, tol: f
     return u, False
 
 
-def _laplace_and_grad(prob: _Problem, beta: np.ndarray, t: float, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def _laplace_and_grad(prob: Problem, beta: np.ndarray, t: float, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Laplace log-likelihood at (beta, log s = t) with u at its conditional mode, and its
     exact gradient (the mode's dependence on beta and s enters through the log-determinant)."""
     s2 = np.exp(2.0 * t)
@@ -295,7 +295,7 @@ def _laplace_and_grad(prob: _Problem, beta: np.ndarray, t: float, u: np.ndarray)
     return value, np.append(g_beta, 2.0 * s2 * g_s2), u
 
 
-def _log_sd_se(prob: _Problem, beta: np.ndarray, t: float, u: np.ndarray, cov: np.ndarray, h: float = 1e-4) -> float:
+def _log_sd_se(prob: Problem, beta: np.ndarray, t: float, u: np.ndarray, cov: np.ndarray, h: float = 1e-4) -> float:
     """SE of log s: the t column of the Hessian by differencing the exact gradient, combined
     with the fixed-effect curvature (cov^-1) through the Schur complement."""
     p = len(beta)
@@ -312,7 +312,7 @@ def fit_prompt_intercept(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_grou
     their coefficients after X's in ``coef``): first the joint-mode profile over the prompt SD
     (lme4's nAGQ=0), then the full Laplace likelihood over (beta, log SD) with an exact
     gradient, as glmer's default nAGQ=1."""
-    prob = _Problem(y, X, group, n_groups, indicators)
+    prob = Problem(y, X, group, n_groups, indicators)
     p = prob.P
     pen = np.zeros(p)
     state = {"coef": np.zeros(p), "u": np.zeros(n_groups)}
@@ -370,7 +370,7 @@ def fit_crossed(y: np.ndarray, X: np.ndarray, models: Indicators, group: np.ndar
     ``models``, one column per model, last in ``coef``) join the coefficients with a ridge
     1/s_m^2; both SDs maximise the Laplace likelihood evaluated at the joint mode (lme4's nAGQ=0
     criterion)."""
-    prob = _Problem(y, X, group, n_groups, (*indicators, models))
+    prob = Problem(y, X, group, n_groups, (*indicators, models))
     k = models.n_levels
     p = prob.P - k
     state = {"coef": np.zeros(p + k), "u": np.zeros(n_groups), "ok": True}
@@ -407,7 +407,7 @@ def fit_crossed(y: np.ndarray, X: np.ndarray, models: Indicators, group: np.ndar
                       n_evals=evals)
 
 
-def laplace_beta_hessian(prob: _Problem, beta: np.ndarray, t: float, u: np.ndarray) -> np.ndarray:
+def laplace_beta_hessian(prob: Problem, beta: np.ndarray, t: float, u: np.ndarray) -> np.ndarray:
     """The exact Hessian in beta (P x P, at fixed log SD t) of the Laplace log-likelihood, with
     u at its conditional mode, in closed form.
 
@@ -446,7 +446,7 @@ def full_hessian_cov(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_groups: 
     the prompt SD into the fixed effects, which matters on small designs. The beta block of
     the inverse does not depend on how the SD is parametrised (the gradient is zero at the
     optimum), so log SD here matches lme4's theta."""
-    prob = _Problem(y, X, group, n_groups, indicators)
+    prob = Problem(y, X, group, n_groups, indicators)
     p = prob.P
     t = float(np.log(fit.prompt_sd))
     beta = fit.coef[:p]
@@ -468,7 +468,7 @@ def profile_prompt_sd_interval(y: np.ndarray, X: np.ndarray, group: np.ndarray, 
     within chi2 / 2 of the maximum (lme4's ``confint(method="profile")`` for ``.sig01``). The
     lower end is 0 when even SD -> 0 stays within the bound. Each profile point is an L-BFGS
     fit of beta at fixed SD, started from the optimum and whitened with ``fit.cov``."""
-    prob = _Problem(y, X, group, n_groups, indicators)
+    prob = Problem(y, X, group, n_groups, indicators)
     p = prob.P
     t_hat = float(np.log(fit.prompt_sd))
     whiten = np.linalg.cholesky(fit.cov[:p, :p])

@@ -210,7 +210,7 @@ def _source_by_block(kept: pd.DataFrame, data: pd.DataFrame, column: str) -> tup
     return block, [f"{SOURCE_TERM}:{column}[T.{g}]" for g in levels[1:]], str(levels[0])
 
 
-def _blocked_design(data: pd.DataFrame, rhs: str) -> tuple[np.ndarray, list[str], list[Indicators], list[str]]:
+def blocked_design(data: pd.DataFrame, rhs: str) -> tuple[np.ndarray, list[str], list[Indicators], list[str]]:
     """The design of ``rhs`` as dense columns (intercept, source, requirement: patsy) and the
     model and source x model contrasts as indicator blocks, with patsy's column names and order.
 
@@ -238,7 +238,7 @@ def _fit(frame: pd.DataFrame, interaction: bool, model_effect: str, small_sample
          source_by: str | None = None) -> MixedResult:
     kept, separated = set_aside_separated(judged(frame))
     data, rhs = model_data(kept, interaction=interaction, model_term=model_effect == "fixed")
-    X, names, blocks, block_names = _blocked_design(data, rhs)
+    X, names, blocks, block_names = blocked_design(data, rhs)
     names += block_names
     by_reference = ""
     if source_by:

@@ -1,0 +1,2 @@
+"""placeholder"""
+FIXED_NAGQ1 = {}
