@@ -306,16 +306,30 @@ def _log_sd_se(prob: Problem, beta: np.ndarray, t: float, u: np.ndarray, cov: np
     return float(1.0 / np.sqrt(info)) if info > 0 else float("nan")
 
 
-def fit_prompt_intercept(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_groups: int,
-                         indicators: Sequence[Indicators] = ()) -> LaplaceFit:
-    """Laplace fit of ``y ~ X + M_1 + ... + (1 | group)`` (``indicators`` the blocks M_j,
-    their coefficients after X's in ``coef``): first the joint-mode profile over the prompt SD
-    (lme4's nAGQ=0), then the full Laplace likelihood over (beta, log SD) with an exact
-    gradient, as glmer's default nAGQ=1."""
-    prob = Problem(y, X, group, n_groups, indicators)
+@dataclass
+class JointModeProfile:
+    """Stage 1 of ``fit_prompt_intercept``: the prompt SD that maximises the Laplace likelihood
+    evaluated at the joint mode of (coefficients, prompt intercepts), lme4's nAGQ=0 criterion."""
+
+    log_sd: float
+    """log prompt SD at the optimum (bounded Brent search, to 1e-4)."""
+    coef: np.ndarray
+    """The joint-mode coefficients at that SD."""
+    u: np.ndarray
+    """The joint-mode prompt intercepts at that SD."""
+    converged: bool
+    """Whether the final penalised IRLS settled."""
+    message: str
+    """The scalar optimiser's message."""
+    n_evals: int
+    """Profile evaluations (each a joint-mode solve)."""
+
+
+def joint_mode_profile(prob: Problem) -> JointModeProfile:
+    """Maximise the joint-mode Laplace likelihood over log prompt SD in [log 1e-3, log 20]."""
     p = prob.P
     pen = np.zeros(p)
-    state = {"coef": np.zeros(p), "u": np.zeros(n_groups)}
+    state = {"coef": np.zeros(p), "u": np.zeros(prob.q)}
     evals = 0
 
     def profile(t: float) -> float:
@@ -324,7 +338,7 @@ def fit_prompt_intercept(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_grou
         s2 = np.exp(2.0 * t)
         coef, u, _ = joint_mode(prob, state["coef"], state["u"], s2, pen)
         state["coef"], state["u"] = coef, u
-        eta = prob.xmul(coef) + u[group]
+        eta = prob.xmul(coef) + u[prob.group]
         d = prob.gsum(bernoulli_weight(eta))
         return -(prob.penalised(eta, coef, u, s2, pen) - 0.5 * float(np.sum(log1p(s2 * d))))
 
@@ -332,11 +346,27 @@ def fit_prompt_intercept(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_grou
                                      options={"xatol": 1e-4})
     t0 = float(first.x)
     coef0, u0, ok0 = joint_mode(prob, state["coef"], state["u"], np.exp(2 * t0), pen)
+    return JointModeProfile(log_sd=t0, coef=coef0, u=u0, converged=bool(ok0), message=str(first.message),
+                            n_evals=evals)
+
+
+def fit_prompt_intercept(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_groups: int,
+                         indicators: Sequence[Indicators] = ()) -> LaplaceFit:
+    """Laplace fit of ``y ~ X + M_1 + ... + (1 | group)`` (``indicators`` the blocks M_j,
+    their coefficients after X's in ``coef``): first the joint-mode profile over the prompt SD
+    (lme4's nAGQ=0, ``joint_mode_profile``), then the full Laplace likelihood over (beta, log SD)
+    with an exact gradient, as glmer's default nAGQ=1."""
+    prob = Problem(y, X, group, n_groups, indicators)
+    p = prob.P
+    pen = np.zeros(p)
+    first = joint_mode_profile(prob)
+    t0, coef0, u0, ok0 = first.log_sd, first.coef, first.u, first.converged
+    state = {"u": u0}
+    evals = first.n_evals
     *_, A, Bt, _, D = prob.blocks(coef0, u0, np.exp(2 * t0), pen)
     # Whiten beta with the joint-mode curvature so L-BFGS sees a near-identity Hessian.
     chol = np.linalg.cholesky(prob.schur(A, Bt, D))
     whiten = np.linalg.inv(chol.T)
-    state["u"] = u0
 
     def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
         nonlocal evals
