@@ -98,6 +98,26 @@ def many_models_case(checks: pd.DataFrame, seed: int = 21) -> pd.DataFrame:
                          "source": np.tile(design["source"].to_numpy(), len(models)), "violation": violation, "error": ""})
 
 
+def lme4_names(names: list[str]) -> list[str]:
+    """patsy's column names in lme4's spelling (``model[T.m001]`` -> ``modelm001``)."""
+    return [n.replace("Intercept", "(Intercept)").replace("[T.", "").replace("]", "") for n in names]
+
+
+def write_point(theta: float, coefficients: dict[str, float], path: Path) -> None:
+    """A point of lme4's fixed-model Laplace criterion as the POINT.csv that
+    ``tests/lme4_many_models.R at=POINT.csv`` reads: theta (the prompt SD, lme4's parameter for a
+    binomial random intercept) first, then the coefficients in lme4's spelling and order; values
+    written with 17 significant digits, so R reads back the very doubles."""
+    rows = [("theta", theta)] + list(coefficients.items())
+    pd.DataFrame(rows, columns=["term", "value"]).to_csv(path, index=False, float_format="%.17g")
+
+
+def write_fit_point(result, path: Path) -> None:
+    """A fixed-model ``MixedResult`` as a POINT.csv (``write_point``)."""
+    names = lme4_names(list(result.params.index))
+    write_point(float(result.variance_components["sd"].iloc[0]), dict(zip(names, result.params["estimate"])), path)
+
+
 def write_cases(directory: Path) -> None:
     """The CSVs ``tests/lme4_reference.R`` reads."""
     separated_case().to_csv(directory / "separated.csv", index=False)

@@ -467,27 +467,31 @@ def laplace_beta_hessian(prob: Problem, beta: np.ndarray, t: float, u: np.ndarra
     return -schur - 0.5 * (tilde - E.T @ (E / (D**2)[:, None]))
 
 
+def full_hessian(prob: Problem, beta: np.ndarray, t: float, u: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """The (P + 1) x (P + 1) Hessian of the negative Laplace log-likelihood in (beta, log SD t):
+    the beta block in closed form (``laplace_beta_hessian``), the t column by central differences
+    of the exact gradient (one pair of evaluations). ``u`` only starts the inner mode."""
+    p = prob.P
+    plus = _laplace_and_grad(prob, beta, t + h, u)[1]
+    minus = _laplace_and_grad(prob, beta, t - h, u)[1]
+    column = -(plus - minus) / (2 * h)
+    hessian = np.empty((p + 1, p + 1))
+    hessian[:p, :p] = -laplace_beta_hessian(prob, beta, t, u)
+    hessian[:p, p] = hessian[p, :p] = column[:p]
+    hessian[p, p] = column[p]
+    return hessian
+
+
 def full_hessian_cov(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_groups: int, fit: LaplaceFit,
                      h: float = 1e-4, indicators: Sequence[Indicators] = ()) -> np.ndarray:
     """Covariance of the fixed effects from the Hessian of the Laplace log-likelihood in
-    (beta, log SD) jointly (lme4's default ``vcov(use.hessian=TRUE)``): the beta block in
-    closed form (``laplace_beta_hessian``), the log SD column by central differences of the
-    exact gradient (one pair of evaluations). Unlike ``fit.cov`` it carries the uncertainty of
-    the prompt SD into the fixed effects, which matters on small designs. The beta block of
-    the inverse does not depend on how the SD is parametrised (the gradient is zero at the
-    optimum), so log SD here matches lme4's theta."""
+    (beta, log SD) jointly (``full_hessian``; lme4's default ``vcov(use.hessian=TRUE)``). Unlike
+    ``fit.cov`` it carries the uncertainty of the prompt SD into the fixed effects, which matters
+    on small designs. The beta block of the inverse does not depend on how the SD is parametrised
+    (the gradient is zero at the optimum), so log SD here matches lme4's theta."""
     prob = Problem(y, X, group, n_groups, indicators)
-    p = prob.P
-    t = float(np.log(fit.prompt_sd))
-    beta = fit.coef[:p]
-    plus = _laplace_and_grad(prob, beta, t + h, fit.u)[1]
-    minus = _laplace_and_grad(prob, beta, t - h, fit.u)[1]
-    column = -(plus - minus) / (2 * h)
-    hessian = np.empty((p + 1, p + 1))
-    hessian[:p, :p] = -laplace_beta_hessian(prob, beta, t, fit.u)
-    hessian[:p, p] = hessian[p, :p] = column[:p]
-    hessian[p, p] = column[p]
-    return np.linalg.inv(hessian)[:p, :p]
+    hessian = full_hessian(prob, fit.coef[:prob.P], float(np.log(fit.prompt_sd)), fit.u, h)
+    return np.linalg.inv(hessian)[:prob.P, :prob.P]
 
 
 def profile_prompt_sd_interval(y: np.ndarray, X: np.ndarray, group: np.ndarray, n_groups: int, fit: LaplaceFit,
