@@ -13,7 +13,6 @@ import math
 import pandas as pd
 
 from .benchmark.design_code import REQUIREMENT_KEYS, requirement
-from .outputs import csv_safe
 
 RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_authors_convention", "rate_flagged_apart")
 """Fractions shown as percentages."""
@@ -165,9 +164,3 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
     if simulated:
         out["Simulated"] = "yes"
     return out
-
-
-def csv_table(frame: pd.DataFrame, *, simulated: bool) -> pd.DataFrame:
-    """The analysis table for a CSV download: every column, plus ``simulated``; text cells a
-    spreadsheet would run as formulas (a model name, a response) are neutralised (``outputs.csv_safe``)."""
-    return csv_safe(frame.assign(simulated=simulated))

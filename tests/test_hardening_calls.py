@@ -156,7 +156,8 @@ class _Exploding:
     endpoint = "http://127.0.0.1:9/v1"
 
     async def complete(self, request, *, use_cache: bool = True):
-        raise RuntimeError("internal state broke; Authorization: Bearer sk-unexpected-secret-0123456789")
+        # The key is built, so no key-shaped literal sits in the repository.
+        raise RuntimeError("internal state broke; Authorization: Bearer " + "sk-" + "unexpected-secret-0123456789")
 
 
 def test_an_unexpected_exception_in_one_call_is_that_calls_error():

@@ -169,7 +169,7 @@ def test_label_notes_are_neutralised_in_the_file_and_restored_on_import(store, t
 
 
 def test_dashboard_csv_downloads_neutralise_formula_cells():
-    from eudaimonia_nb.formatting import csv_table
+    from eudaimonia_nb.store.outputs import csv_table
 
     frame = pd.DataFrame({"model": ["=evil()", "gpt"], "rate": [-0.5, 0.25]})
     table = csv_table(frame, simulated=False)

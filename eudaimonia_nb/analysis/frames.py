@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..benchmark.dataset import SOURCES
 from ..benchmark.design_code import REQUIREMENT_KEYS, requirement
-from ..outputs import restore_cells
+from ..store.outputs import restore_cells
 
 REQUIRED_COLUMNS = ("model", "prompt_id", "requirement", "source", "violation")
 """Columns every judgments table must have (``error`` is optional and defaults to "")."""

@@ -54,7 +54,7 @@ def add_force(parser: argparse.ArgumentParser) -> None:
 
 
 def add_raw_csv(parser: argparse.ArgumentParser) -> None:
-    """``--raw-csv``: CSV text cells exactly as stored (see ``outputs.csv_safe``)."""
+    """``--raw-csv``: CSV text cells exactly as stored (see ``store.outputs.csv_safe``)."""
     parser.add_argument("--raw-csv", action="store_true",
                         help="CSV: write text cells as they are, without the ' the suite puts before a leading "
                              "= + - @ tab or CR (for programs; unsafe to open in a spreadsheet)")

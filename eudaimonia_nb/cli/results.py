@@ -32,7 +32,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..benchmark.dataset import prompt_texts
-    from ..outputs import check_output
+    from ..store.outputs import check_output
     from ..report import DataSource, Options, build_report, load_source, write_report
 
     if args.source == "store" and not args.store:
@@ -91,11 +91,14 @@ def _run_runs(args: argparse.Namespace) -> int:
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write one run as a long table (one row per check)")
+    p = sub.add_parser("export", help="write one run as a long table (one row per check) or as an Inspect log")
     p.add_argument("run_id", help="run id (see `eudaimonia-nb runs`)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
-    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), required=True, help="output format")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet", "inspect"), required=True,
+                   help="output format; inspect: an Inspect log (FILE.eval or FILE.json) that inspect view opens")
     p.add_argument("--out", required=True, help="file to write (never the store or another SQLite file)")
+    p.add_argument("--dataset", default=None, help="benchmark file, for the prompt texts of --format inspect "
+                   "(default: the fetched copy)")
     add_force(p)
     add_raw_csv(p)
     p.set_defaults(handler=_run_export)
@@ -106,6 +109,10 @@ def _run_export(args: argparse.Namespace) -> int:
 
     from ..store.results import export_run
 
+    if args.format == "inspect":
+        from .interop import export_inspect_log
+
+        return export_inspect_log(args)
     try:
         print(export_run(args.store, args.run_id, args.format, args.out, force=args.force, raw_csv=args.raw_csv))
     except (OSError, KeyError, ValueError, sqlite3.Error) as exc:

@@ -52,7 +52,7 @@ def _starts_with(path: Path, magic: bytes) -> bool:
 
 def _export_target(args: argparse.Namespace) -> str:
     """``--out``, or the positional FILE of old scripts when it cannot be the store mistaken for the output."""
-    from ..outputs import SQLITE_MAGIC
+    from ..store.outputs import SQLITE_MAGIC
     from ..store.labels import LabelsError
 
     if args.file and args.out:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..analysis.frames import is_simulated
 from ..formatting import readable_table
-from ..outputs import check_output
+from ..store.outputs import check_output
 from .builders import section_or_reason
 from .runs import notices, protocol_text, run_records
 from .sections import NO_VERDICTS_NOTICE, SECTION_TITLES, VERDICT_FREE_SECTIONS, Options, Section, Table, has_verdicts

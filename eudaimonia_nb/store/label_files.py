@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ..outputs import check_output, restore_cell, write_csv
+from .outputs import check_output, restore_cell, write_csv
 from .labels import EXPORT_COLUMNS, QUEUE_PREFIX, REQUIRED_COLUMNS, LabelsError, check_labeller, connect, load_labels
 from .results import default_store_path
 

@@ -21,7 +21,7 @@ from types import TracebackType
 import pandas as pd
 
 from ..linebreaks import escape_json_line_breaks
-from ..outputs import check_output, write_csv
+from .outputs import check_output, write_csv
 from ..paths import DATASET_COPIES, data_dir, dataset_copy
 from .run_lock import RunLock, acquire
 from .schema import SchemaVersionError, check_readable, ensure_current
@@ -336,6 +336,23 @@ class ResultsStore:
                                      f"that is not the stored one (another process wrote it?); the verdict was not stored")
             self._upsert("verdicts", ["run_id", *names, "created_at"], ["run_id", "prompt_id", "requirement"],
                          (run_id, *astuple(record), time.time()))
+
+    def write_run(self, record: RunRecord, checks: pd.DataFrame, responses: Iterable[ResponseRecord],
+                  verdicts: Iterable[VerdictRecord], *, started_at: float, ended_at: float | None) -> None:
+        """A whole run made elsewhere (an imported log) in ONE transaction: all of it or none.
+        Refuses a run id the store already holds (an import never merges into a run)."""
+        response_names = ["run_id", *(f.name for f in fields(ResponseRecord)), "created_at"]
+        verdict_names = ["run_id", *(f.name for f in fields(VerdictRecord)), "created_at"]
+        with self._transaction():
+            if self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)).fetchone() is not None:
+                raise StoreError(f"{self.path}: run {record.run_id} is already in the store; nothing was written")
+            self._db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (*astuple(record), started_at, ended_at))
+            self._db.executemany("INSERT INTO run_checks VALUES (?,?,?,?,?,?)", [
+                (record.run_id, r.prompt_id, r.requirement, r.source, r.rewriter_model, r.responder_model)
+                for r in checks.itertuples(index=False)])
+            for table, names, rows in (("responses", response_names, responses), ("verdicts", verdict_names, verdicts)):
+                self._db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                                     [(record.run_id, *astuple(row), started_at) for row in rows])
 
     def lock_run(self, run_id: str) -> RunLock:
         """Take the run's lock (``run_lock.RunLockedError`` names a live holder)."""

@@ -170,6 +170,12 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
+def csv_table(frame: pd.DataFrame, *, simulated: bool) -> pd.DataFrame:
+    """An analysis table for a CSV download: every column, plus ``simulated``; text cells a
+    spreadsheet would run as formulas (a model name, a response) are neutralised (``csv_safe``)."""
+    return csv_safe(frame.assign(simulated=simulated))
+
+
 def restore_cell(value: object) -> object:
     """The inverse of ``neutralise_cell``: a ``'`` before a formula character is dropped."""
     if isinstance(value, str) and value.startswith(NEUTRALISER) and value[1:2] and value[1] in FORMULA_PREFIXES:
