@@ -1,18 +1,17 @@
-"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live (``execute_run`` is the
-one run path ``reproduce`` shares)."""
+"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live or batched
+(``cli.execution.execute_run`` is the one run path of ``run``, ``rejudge`` and ``reproduce``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .common import at_least, check_url, message, port_number
+from .common import at_least, check_url, port_number
+from .execution import add_execution_flags, execute_run
 
 if TYPE_CHECKING:  # registering the subcommands imports nothing heavy: keep `--help` instant
     from ..judging.config import RunConfig
-    from ..judging.recording import RunSummary
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +51,8 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--retry-failed", action="store_true", help="redo items that ended in an error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates; send nothing")
+    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates (live and batch); send nothing")
+    add_execution_flags(p)
     p.set_defaults(handler=_run_run)
 
 
@@ -79,51 +79,7 @@ def _run_run(args: argparse.Namespace) -> int:
             condition=args.condition, system_prompt_file=args.system_prompt_file,
         )
 
-    return execute_run(config, dry_run=args.dry_run, retry_failed=args.retry_failed, progress=not args.no_progress)
-
-
-def execute_run(make_config: Callable[[], RunConfig], *, dry_run: bool, retry_failed: bool = False,
-                progress: bool = True, report: Callable[[RunConfig, RunSummary], None] | None = None) -> int:
-    """The one run path of ``run`` and ``reproduce``: build the configuration, then either the dry
-    run's estimate or the run (store, cache, resume, progress, cost); errors are one line on
-    stderr. ``report`` prints more about a finished run before the run id, which is the last line."""
-    import sqlite3
-
-    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
-    from ..judging.authors_rubrics import RubricsUnavailableError
-    from ..judging.client import CredentialError
-    from ..judging.dry_run import dry_run as estimate_run
-    from ..judging.preflight import EndpointError, RunStopped
-    from ..judging.runner import run
-    from ..store.run_lock import RunLockedError
-
-    try:
-        config = make_config()
-        if dry_run:
-            estimate = estimate_run(config)
-            print(estimate.describe())
-            print(estimate.run_id)
-            return 0
-        summary = run(config, retry_failed=retry_failed, progress=progress)
-    except KeyboardInterrupt:
-        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
-        return 130
-    # ValueError covers subsets, settings and the price table; all name what was wrong.
-    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError,
-            sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
-        print(f"error: {message(exc)}", file=sys.stderr)
-        return 1
-    if summary.error_reasons:
-        reasons = "; ".join(f"{n} x {reason}" for reason, n in summary.error_reasons)
-        print(f"most common errors: {reasons}", file=sys.stderr)
-    cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
-    label = " [SMOKE TEST: verdicts are not research results]" if summary.smoke_test else ""
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors; this invocation: "
-          f"{summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, cost {cost}{label}")
-    if report is not None:
-        report(config, summary)
-    print(summary.run_id)
-    return 0
+    return execute_run(config, args)
 
 
 def add_rejudge(sub: argparse._SubParsersAction) -> None:
@@ -144,41 +100,25 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_execution_flags(p, rejudge=True)
     p.set_defaults(handler=_run_rejudge)
 
 
 def _run_rejudge(args: argparse.Namespace) -> int:
-    import sqlite3
+    def config() -> RunConfig:
+        from ..judging.protocols import parse_extra_body
+        from ..judging.rejudge import rejudge_config
+        from ..store.results import default_store_path
 
-    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
-    from ..judging.authors_rubrics import RubricsUnavailableError
-    from ..judging.client import CredentialError
-    from ..judging.preflight import EndpointError, RunStopped
-    from ..judging.protocols import parse_extra_body
-    from ..judging.rejudge import rejudge, rejudge_config
-    from ..store.results import default_store_path
-    from ..store.run_lock import RunLockedError
-
-    try:
-        config = rejudge_config(
+        return rejudge_config(
             args.store or str(default_store_path()), args.run_id, judge_model=args.judge_model,
             judge_base_url=args.judge_base_url, judge_api_key_env=args.api_key_env, protocol=args.protocol,
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
             dataset_path=args.dataset,
         )
-        summary = rejudge(config, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
-        return 130
-    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError,
-            OSError, sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
-        print(f"error: {message(exc)}", file=sys.stderr)
-        return 1
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors "
-          f"(responses of {args.run_id}; the model was not called)")
-    print(summary.run_id)
-    return 0
+
+    return execute_run(config, args, rejudge=True)
 
 
 def add_serve_local(sub: argparse._SubParsersAction) -> None:

@@ -1,5 +1,6 @@
 """``eudaimonia-nb recipes`` and ``reproduce``: the authors' per-model recipes, and one leaderboard
-row reproduced with one command (through the same run path as ``run``)."""
+row reproduced with one command (through the same run path as ``run``: ``cli.execution.execute_run``,
+so ``--batch``, ``--judge-batch``, ``--poll-interval``, ``--no-wait`` and ``--max-cost`` work here too)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from .common import at_least, check_url, message
+from .execution import add_execution_flags, execute_run
 
 if TYPE_CHECKING:
     from ..benchmark.recipes import Recipe
@@ -73,7 +75,8 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--retry-failed", action="store_true", help="redo items that ended in an error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates; send nothing")
+    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates (live and batch); send nothing")
+    add_execution_flags(p)
     for flag, (dest, kind) in REFUSED_FLAGS.items():
         p.add_argument(flag, dest=f"refused_{dest}", type=kind, default=None, help=argparse.SUPPRESS,
                        nargs="+" if flag == "--prompt-ids" else None)
@@ -108,7 +111,6 @@ def reproduce_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _run_reproduce(args: argparse.Namespace) -> int:
     from ..benchmark.recipes import UnknownRecipeError, recipe_book
     from ..judging.reproduce import recipe_config
-    from .judging import execute_run
 
     book = recipe_book()
     if args.name is None:
@@ -120,8 +122,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     except UnknownRecipeError as exc:
         print(f"error: {message(exc)}", file=sys.stderr)
         return 2
-    return execute_run(lambda: recipe_config(recipe, copy=args.copy, **reproduce_overrides(args)),
-                       dry_run=args.dry_run, retry_failed=args.retry_failed, progress=not args.no_progress,
+    return execute_run(lambda: recipe_config(recipe, copy=args.copy, **reproduce_overrides(args)), args,
                        report=lambda config, summary: print_reproduction(recipe, config, summary))
 
 

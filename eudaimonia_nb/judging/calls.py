@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from ..credentials import Redactor
-
 from ..store.results import VerdictRecord
 from .client import ChatClient, ChatRequest, ChatResponse, ReliableClient, RequestCache, RetryPolicy, open_client
 from .config import RunConfig
+from .cost_cap import CostCapReached
 from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check, reply_text
 from .protocols import judge_request as protocol_request
 from .recording import no_response_verdict
@@ -55,19 +55,14 @@ def unexpected_error(client: ChatClient, exc: Exception) -> str:
     return redact(f"{UNEXPECTED} ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})")
 
 
-async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
-    """One response of the model under test to one prompt; an empty answer, one longer than
-    ``config.max_response_chars`` and any unexpected exception are that response's error. A reply
-    with empty content but reasoning text becomes the text the run's protocol judges for it (the
-    authors': their repr; the suite's: an empty response).
+def checked_response(reply: ChatResponse, config: RunConfig) -> ChatResponse:
+    """The model's reply as a run records it, live or batched: an empty answer, or one longer than
+    ``config.max_response_chars``, is that response's error. A reply with empty content but
+    reasoning text becomes the text the run's protocol judges for it (the authors': their repr;
+    the suite's: an empty response).
 
     The returned ``reasoning`` is kept only when the text was built from it, so that recording
     can say so (``ResponseRecord.reasoning_repr``); otherwise it is None."""
-    try:
-        reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
-    except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
-        log.exception("response call failed unexpectedly")
-        return ChatResponse(text=None, error=unexpected_error(client, exc))
     if not reply.ok:
         return reply
     text, from_reasoning = reply_text(get_protocol(config.protocol), reply.text, reply.reasoning)
@@ -81,19 +76,39 @@ async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cac
     return reply
 
 
+async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
+    """One response of the model under test to one prompt, as ``checked_response`` reads it; any
+    unexpected exception is that response's error."""
+    try:
+        reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
+    except CostCapReached:
+        raise  # the run's stop (--max-cost), not this call's error
+    except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
+        log.exception("response call failed unexpectedly")
+        return ChatResponse(text=None, error=unexpected_error(client, exc))
+    return checked_response(reply, config)
+
+
+def judge_request(requirement_key: str, prompt: str, response: str, config: RunConfig) -> ChatRequest:
+    """The judge call of one check under the run's protocol (live and batched runs alike)."""
+    return protocol_request(
+        get_protocol(config.protocol), requirement_key, prompt, response, model=config.judge_model,
+        temperature=config.judge_temperature, max_tokens=config.judge_max_tokens, structured=config.structured_output,
+        extra_body=extra_body_json(config.judge_extra_body),
+    )
+
+
 async def judge(
     client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True
 ) -> VerdictRecord:
     """Judge one response on one requirement under the run's protocol; failures and replies
     that stay unparseable become errors."""
-    protocol = get_protocol(config.protocol)
-    request = protocol_request(
-        protocol, requirement_key, prompt, response, model=config.judge_model, temperature=config.judge_temperature,
-        max_tokens=config.judge_max_tokens, structured=config.structured_output,
-        extra_body=extra_body_json(config.judge_extra_body),
-    )
+    request = judge_request(requirement_key, prompt, response, config)
     try:
-        return await judge_check(client, protocol, request, requirement_key, use_cache=use_cache, response=response)
+        return await judge_check(client, get_protocol(config.protocol), request, requirement_key, use_cache=use_cache,
+                                 response=response)
+    except CostCapReached:
+        raise  # the run's stop (--max-cost), not this check's error
     except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
         log.exception("judge call failed unexpectedly")
         return replace(no_response_verdict("", requirement_key, "", config.protocol), error=unexpected_error(client, exc))

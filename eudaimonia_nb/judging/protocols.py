@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -33,7 +33,7 @@ from ..store.results import JUDGE_FAILED, UNPARSEABLE, VerdictRecord
 from ..store.verdict_flags import join_flags, split_flags
 from . import authors_rubrics
 from .authors_parser import authors_reply_text, parse_authors_verdict
-from .client import ChatClient, ChatRequest
+from .client import ChatClient, ChatRequest, ChatResponse
 from .judge import VERDICT_SCHEMA, Verdict, VerdictParseError, parse_verdict, system_message, template_version, user_message
 
 DEFAULT_PROTOCOL = "authors"
@@ -167,41 +167,47 @@ async def judge_check(client: ChatClient, protocol: Protocol, request: ChatReque
     or a reply still unparseable after the last attempt is an error that keeps the raw reply.
     A verdict records how it was read; one read from text that also occurs in the judged
     ``response`` is flagged (the response may have chosen its own verdict)."""
-    tokens_in = tokens_out = attempts = 0
-    latency = 0.0
+    replies: list[ChatResponse] = []
+    while True:
+        replies.append(await client.complete(request, use_cache=use_cache and not replies))
+        record = read_replies(protocol, key, replies, response=response)
+        if record is not None:
+            return record
+
+
+def read_replies(protocol: Protocol, key: str, replies: Sequence[ChatResponse], *,
+                 response: str | None = None) -> VerdictRecord | None:
+    """The check's record after the judge's ``replies`` to it, in order (tokens, latency and
+    attempts summed over them), or None when the last one was unparseable and the protocol asks
+    again. Live (``judge_check``) and batched runs read their replies through this one function;
+    ``response`` is the judged text, for the ``verdict_in_response`` flag."""
+    last = replies[-1]
     violation: bool | None = None
     reasoning: str | None = None
     error: str | None = None
-    raw: str | None = None
-    cached = False
     verdict: Verdict | None = None
-    for attempt in range(1, protocol.parse_attempts + 1):
-        reply = await client.complete(request, use_cache=use_cache and attempt == 1)
-        tokens_in += reply.usage.prompt_tokens
-        tokens_out += reply.usage.completion_tokens
-        latency += reply.latency_s
-        attempts += reply.attempts
-        raw, cached = reply.text, reply.cached
-        if not reply.ok:
-            error = f"{JUDGE_FAILED}: {reply.error}"
-            break
+    if not last.ok:
+        error = f"{JUDGE_FAILED}: {last.error}"
+    else:
         try:
-            verdict = protocol.parse(reply.text or "", reply.finish_reason)
+            verdict = protocol.parse(last.text or "", last.finish_reason)
         except VerdictParseError as exc:
-            tries = f" after {attempt} attempts" if protocol.parse_attempts > 1 else ""
+            if len(replies) < protocol.parse_attempts:
+                return None
+            tries = f" after {len(replies)} attempts" if protocol.parse_attempts > 1 else ""
             error = f"{UNPARSEABLE}{tries}: {exc}"
-            continue
-        violation, reasoning, error = verdict.violation, verdict.reasoning, None
-        break
+        else:
+            violation, reasoning = verdict.violation, verdict.reasoning
     flags = ""
     if error is None and verdict is not None:
         quoted = bool(verdict.span) and response is not None and verdict.span in response
         flags = join_flags([*split_flags(verdict.flags), *(["verdict_in_response"] if quoted else [])])
     return VerdictRecord(
-        prompt_id="", requirement=key, violation=violation, reasoning=reasoning, raw=raw, prompt_tokens=tokens_in,
-        completion_tokens=tokens_out, latency_s=latency, attempts=attempts, cached=cached, error=error,
-        rubric_version=protocol.rubric_versions()[key], parse_path=verdict.parse_path if error is None and verdict else None,
-        verdict_flags=flags,
+        prompt_id="", requirement=key, violation=violation, reasoning=reasoning, raw=last.text,
+        prompt_tokens=sum(r.usage.prompt_tokens for r in replies), completion_tokens=sum(r.usage.completion_tokens for r in replies),
+        latency_s=sum(r.latency_s for r in replies), attempts=sum(r.attempts for r in replies), cached=last.cached,
+        error=error, rubric_version=protocol.rubric_versions()[key],
+        parse_path=verdict.parse_path if error is None and verdict else None, verdict_flags=flags,
     )
 
 

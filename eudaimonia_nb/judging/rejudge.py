@@ -16,6 +16,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the module is imported to register the subcommand: keep `--help` instant
+    from ..benchmark.dataset import Benchmark
     from .config import RunConfig
     from .recording import RunSummary
 
@@ -61,9 +62,18 @@ def rejudge_config(store_path: str | os.PathLike[str], run_id: str, *, judge_mod
 
 
 async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSummary:
+    from .runner import run_async
+
+    benchmark = prepare_rejudge(config)
+    return await run_async(config, progress=progress, benchmark=benchmark)
+
+
+def prepare_rejudge(config: RunConfig) -> Benchmark:
+    """Check a rejudge before it is run, live or batched (its source run, its benchmark file);
+    returns the benchmark it was checked against. Nothing is recorded here."""
     from ..benchmark.dataset import load_benchmark
     from ..store.results import list_runs
-    from .runner import Runner, run_async
+    from .runner import Runner
 
     if not config.rejudged_from or not config.store_path:
         raise RejudgeError("a rejudge needs rejudged_from and store_path (see rejudge_config)")
@@ -73,9 +83,10 @@ async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSumma
     if sha != runner.benchmark.sha256:
         raise RejudgeError(f"run {config.rejudged_from} was made on the benchmark file with SHA-256 {sha}; "
                            f"the file given has {runner.benchmark.sha256} (pass --dataset)")
-    # The run and its copy of the responses are recorded by the runner, after its preflight: a
-    # rejudge refused (an unreachable judge) or stopped before any verdict leaves no record.
-    return await run_async(config, progress=progress, benchmark=runner.benchmark)
+    # The run and its copy of the responses are recorded by the runner (or the batch executor)
+    # after its checks: a rejudge refused (an unreachable judge) or stopped before any verdict
+    # leaves no record.
+    return runner.benchmark
 
 
 def rejudge(config: RunConfig, *, progress: bool = True) -> RunSummary:

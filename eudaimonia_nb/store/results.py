@@ -275,6 +275,7 @@ class ResultsStore:
     def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = _resolve(path)
         self._db = _connect(self.path)
+        self._depth = 0  # open transactions (``group`` nests the per-result ones inside it)
 
     def close(self) -> None:
         self._db.close()
@@ -382,8 +383,13 @@ class ResultsStore:
             values,
         )
 
+    def group(self) -> _Transaction:
+        """``with store.group():`` writes every result inside in one transaction (one commit):
+        all of them or none is stored, and a caller reports them done only after the block."""
+        return _Transaction(self)
+
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self)
 
 
 def response_sha256(text: str) -> str:
@@ -392,15 +398,21 @@ def response_sha256(text: str) -> str:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
+    """One transaction; nested inside another (``ResultsStore.group``) it joins the outer one."""
+
+    def __init__(self, store: ResultsStore):
+        self._store = store
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        if self._store._depth == 0:
+            self._store._db.execute("BEGIN IMMEDIATE")
+        self._store._depth += 1
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        self._store._depth -= 1
+        if self._store._depth == 0:
+            self._store._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
 def _has_column(store_path: str | os.PathLike[str] | None, table: str, column: str) -> bool:

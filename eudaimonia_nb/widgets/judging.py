@@ -44,6 +44,7 @@ from ..judging.recording import RunSummary
 from ..judging.runner import Runner
 from ..report.comparison import comparability_html
 from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
+from .batch_status import BatchStatus
 from .browser import TEXT_BOX_STYLE, render_prompt
 
 log = logging.getLogger(__name__)
@@ -494,6 +495,7 @@ class LiveJudgingUI(widgets.VBox):
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks")
         self.run_status = widgets.HTML()
         self.run_results = widgets.HTML()
+        self.batch_status = BatchStatus()  # batches of a run submitted with --batch (issue 20)
 
         self.run_button.on_click(lambda _: self._schedule(self.run_single, self.run_button, self.single_status))
         self.compare_button.on_click(lambda _: self._schedule(self.run_compare, self.compare_button, self.compare_status))
@@ -504,7 +506,7 @@ class LiveJudgingUI(widgets.VBox):
             widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, self.compare_table,
                           widgets.HBox([self.left, self.right], layout=widgets.Layout(flex_flow=_WRAP))]),
             widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
-                          self.launch_button, self.progress, self.run_status, self.run_results]),
+                          self.launch_button, self.progress, self.run_status, self.batch_status, self.run_results]),
         ])
         for i, title in enumerate(("One prompt", "Compare two models", "Run a subset")):
             tabs.set_title(i, title)
@@ -607,6 +609,7 @@ class LiveJudgingUI(widgets.VBox):
         self.progress.value = 0 if frame is None else int((frame["error"] != PENDING).sum())
         said = comparability_html(store_path, run_id) if comparability and frame is not None else ""
         self.run_results.value = self._redact(said + run_table_html(frame))
+        self.batch_status.refresh(store_path, run_id)
 
 
 def _status(result: PromptResult) -> str:
