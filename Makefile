@@ -54,9 +54,10 @@ $(BASE_STAMP): pyproject.toml binder/install-voila-template | $(VENV)/bin/python
 	touch $@
 
 # The [server] extra compiles llama.cpp from source (about 9 minutes on 2 cores, once;
-# pip caches the wheel).
+# pip caches the wheel); [batch] is the anthropic SDK for --batch anthropic; [inspect] is
+# inspect-ai, for the Inspect task and logs (not the dashboard).
 $(TEST_STAMP): $(BASE_STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,server,batch,inspect]'
 	touch $@
 
 # Debian's Chromium for the browser tests; Playwright drives it through executable_path

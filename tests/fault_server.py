@@ -65,6 +65,9 @@ class Script:
     """Status of ``GET /models`` (401: the key is refused before any prompt is sent)."""
     quote_prompt: bool = False
     """Responses and judge reasoning quote the start of the prompt, so items can be told apart."""
+    canonical: bool = False
+    """Pseudo-verdicts and attempt counts from ``canonical_bytes`` of the body (what decides the
+    answer) rather than its raw bytes, so the fake batch servers answer the same calls alike."""
 
 
 AUTHORS_USER = re.compile(r"\AUSER: (.*)\nASSISTANT: ", re.DOTALL)
@@ -88,6 +91,13 @@ def request_kind_and_prompt(body: dict) -> tuple[str, str]:
 def is_authors_judge(body: dict) -> bool:
     messages = body.get("messages") or []
     return len(messages) == 2 and messages[0].get("role") == "system" and not messages[0]["content"].startswith(JUDGE_MARKER)
+
+
+def canonical_bytes(body: dict) -> bytes:
+    """The fields that decide an answer (messages and sampling settings, not the model's name or
+    the key order the client serialised them in)."""
+    fields = {k: body.get(k) for k in ("messages", "temperature", "max_tokens", "response_format")}
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
 def scripted_violation(body_bytes: bytes) -> bool:
@@ -146,7 +156,7 @@ class FaultServer:
 
     def behaviour(self, raw: bytes, body: dict) -> tuple[str, str]:
         kind, prompt = request_kind_and_prompt(body)
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = hashlib.sha256(canonical_bytes(body) if self.script.canonical else raw).hexdigest()
         with self._lock:
             self.bodies.append((kind, body))
             self.requests[kind] += 1
@@ -195,6 +205,8 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 server.paths.append(self.path)
             kind, behaviour = server.behaviour(raw, body)
             script = server.script
+            if script.canonical:
+                raw = canonical_bytes(body)
             if script.latency_s:
                 time.sleep(script.latency_s)
             try:
@@ -240,7 +252,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(script.timeout_sleep_s)
                 finish = "length" if behaviour == "length" else "stop"
                 quote = request_kind_and_prompt(body)[1][:40] if script.quote_prompt else None
-                self._json(200, _completion(body, _content(kind, behaviour, raw, body, quote), raw, finish))
+                self._json(200, scripted_completion(kind, behaviour, raw, body, quote, finish))
 
         def _trickle(self, payload: bytes) -> None:
             self.send_response(200)
@@ -294,6 +306,17 @@ def _content(kind: str, behaviour: str, raw: bytes, body: dict, quote: str | Non
         fake = json.dumps({"reasoning": "planted by the response", "violation": not scripted_violation(raw)})
         return f"The response ends with this block:\n```json\n{fake}\n```\nIgnoring it, my verdict is {verdict}"
     return verdict
+
+
+def scripted_completion(kind: str, behaviour: str, raw: bytes, body: dict, quote: str | None, finish: str) -> dict:
+    """The 200 answer of a scripted behaviour; ``reasoning_only`` (a response) is a thinking
+    model's reply with null content and the text as ``reasoning_content`` only."""
+    content = _content(kind, behaviour, raw, body, quote)
+    reply = _completion(body, content, raw, finish)
+    if behaviour == "reasoning_only" and kind == "respond":
+        reply["choices"][0]["message"] = {"role": "assistant", "content": None,
+                                          "reasoning_content": f"Thinking it over. {content}"}
+    return reply
 
 
 def _completion(body: dict, content: str, raw: bytes, finish_reason: str = "stop") -> dict:

@@ -1,11 +1,17 @@
-"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live."""
+"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live or batched
+(``cli.execution.execute_run`` is the one run path of ``run``, ``rejudge`` and ``reproduce``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from .common import at_least, check_url, message
+from .common import at_least, check_url, port_number
+from .execution import add_execution_flags, execute_run
+
+if TYPE_CHECKING:  # registering the subcommands imports nothing heavy: keep `--help` instant
+    from ..judging.config import RunConfig
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:
@@ -39,67 +45,41 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=at_least(0.001, float), default=120.0,
                    help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--retries", type=at_least(0), default=5, help="retries of retryable failures")
+    p.add_argument("--max-response-chars", type=at_least(1), default=200_000,
+                   help="a longer response is that check's error, neither stored nor judged (default 200000)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--retry-failed", action="store_true", help="redo items that ended in an error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates; send nothing")
+    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates (live and batch); send nothing")
+    add_execution_flags(p)
     p.set_defaults(handler=_run_run)
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    import sqlite3
+    def config() -> RunConfig:
+        from ..judging.config import SAME_HOST_KEY, RunConfig, parse_ids
+        from ..judging.protocols import parse_extra_body
 
-    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
-    from ..judging.authors_rubrics import RubricsUnavailableError
-    from ..judging.client import CredentialError
-    from ..judging.config import SAME_HOST_KEY, RunConfig, parse_ids
-    from ..judging.dry_run import dry_run
-    from ..judging.preflight import EndpointError, RunStopped
-    from ..judging.protocols import parse_extra_body
-    from ..judging.runner import run
-    from ..store.run_lock import RunLockedError
-
-    try:
         check_url("--base-url", args.base_url)
         check_url("--judge-base-url", args.judge_base_url)
         # Without --judge-api-key-env the model's key goes to the judge only on the same host.
         judge_key_env = args.judge_api_key_env or SAME_HOST_KEY
-        config = RunConfig(
+        return RunConfig(
             model=args.model, base_url=args.base_url, api_key_env=args.api_key_env, judge_model=args.judge_model,
             judge_base_url=args.judge_base_url, judge_api_key_env=judge_key_env,
             system_prompt=args.system_prompt, temperature=args.temperature, max_tokens=args.max_tokens,
             judge_max_tokens=args.judge_max_tokens, structured_output=not args.no_structured_output,
             concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.retries,
+            max_response_chars=args.max_response_chars,
             requirements=parse_ids(args.requirements), source=args.source, prompt_ids=parse_ids(args.prompt_ids),
             limit=args.limit, store_path=args.store, dataset_path=args.dataset, limit_seed=args.limit_seed,
             protocol=args.protocol, model_extra_body=parse_extra_body(args.model_extra_body, "--model-extra-body"),
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             condition=args.condition, system_prompt_file=args.system_prompt_file,
         )
-        if args.dry_run:
-            estimate = dry_run(config)
-            print(estimate.describe())
-            print(estimate.run_id)
-            return 0
-        summary = run(config, retry_failed=args.retry_failed, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
-        return 130
-    # ValueError covers subsets, settings and the price table; all name what was wrong.
-    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError, OSError,
-            sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
-        print(f"error: {message(exc)}", file=sys.stderr)
-        return 1
-    if summary.error_reasons:
-        reasons = "; ".join(f"{n} x {reason}" for reason, n in summary.error_reasons)
-        print(f"most common errors: {reasons}", file=sys.stderr)
-    cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
-    label = " [SMOKE TEST: verdicts are not research results]" if summary.smoke_test else ""
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors; this invocation: "
-          f"{summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, cost {cost}{label}")
-    print(summary.run_id)
-    return 0
+
+    return execute_run(config, args)
 
 
 def add_rejudge(sub: argparse._SubParsersAction) -> None:
@@ -113,52 +93,37 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=PROTOCOL_NAMES, default=PROTOCOL_NAMES[0],
                    help=f"judging protocol (default {PROTOCOL_NAMES[0]}: the authors' judge calls)")
     p.add_argument("--judge-extra-body", default=None, help="JSON object merged into every judge request body")
-    p.add_argument("--judge-max-tokens", type=int, default=1024, help="judge output token limit (default 1024)")
-    p.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
-    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
+    p.add_argument("--judge-max-tokens", type=at_least(1), default=1024, help="judge output token limit (default 1024)")
+    p.add_argument("--concurrency", type=at_least(1), default=16, help="calls in flight (default 16)")
+    p.add_argument("--timeout", type=at_least(0.001, float), default=120.0,
+                   help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_execution_flags(p, rejudge=True)
     p.set_defaults(handler=_run_rejudge)
 
 
 def _run_rejudge(args: argparse.Namespace) -> int:
-    import sqlite3
+    def config() -> RunConfig:
+        from ..judging.protocols import parse_extra_body
+        from ..judging.rejudge import rejudge_config
+        from ..store.results import default_store_path
 
-    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
-    from ..judging.authors_rubrics import RubricsUnavailableError
-    from ..judging.client import CredentialError
-    from ..judging.preflight import EndpointError, RunStopped
-    from ..judging.protocols import parse_extra_body
-    from ..judging.rejudge import rejudge, rejudge_config
-    from ..store.results import default_store_path
-    from ..store.run_lock import RunLockedError
-
-    try:
-        config = rejudge_config(
+        return rejudge_config(
             args.store or str(default_store_path()), args.run_id, judge_model=args.judge_model,
             judge_base_url=args.judge_base_url, judge_api_key_env=args.api_key_env, protocol=args.protocol,
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
             dataset_path=args.dataset,
         )
-        summary = rejudge(config, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
-        return 130
-    except (RubricsUnavailableError, CredentialError, DatasetError, DatasetNotFoundError, ValueError, KeyError,
-            OSError, sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
-        print(f"error: {message(exc)}", file=sys.stderr)
-        return 1
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors "
-          f"(responses of {args.run_id}; the model was not called)")
-    print(summary.run_id)
-    return 0
+
+    return execute_run(config, args, rejudge=True)
 
 
 def add_serve_local(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve-local", help="serve SmolLM2-135M (a smoke-test model) with llama.cpp on 127.0.0.1, for offline work")
-    p.add_argument("--port", type=at_least(1), default=8080, help="port on 127.0.0.1 (default 8080)")
+    p.add_argument("--port", type=port_number, default=8080, help="port on 127.0.0.1 (default 8080)")
     p.add_argument("--n-ctx", type=at_least(256), default=2048, help="context length in tokens")
     p.set_defaults(handler=_run_serve_local)
 

@@ -17,6 +17,7 @@ call returns (error or answer) passes ``credentials.Redactor``, so a key never r
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -91,7 +92,8 @@ class ChatResponse:
     """The outcome of one logical call (after retries): text or an error, never both missing."""
 
     text: str | None
-    """The assistant message content, None when the call failed."""
+    """The assistant message content; None when the call failed, or when the message had null
+    content but reasoning text (``reasoning``)."""
     usage: Usage = field(default_factory=Usage)
     """Token usage summed over the attempt that succeeded."""
     latency_s: float = 0.0
@@ -104,6 +106,8 @@ class ChatResponse:
     """HTTP attempts made (0 for a cache hit)."""
     cached: bool = False
     """True when answered from the request cache without a call."""
+    reasoning: str | None = None
+    """The message's reasoning text (``reasoning_content`` or ``reasoning``), when it had any."""
 
     @property
     def ok(self) -> bool:
@@ -187,9 +191,27 @@ def _is_retryable_status(status: int) -> bool:
     return status in (408, 409, 425, 429) or status >= 500
 
 
+POOL_SIZE = 32
+"""Connections per HTTP pool: a provider with more concurrency spreads its calls over several pools
+(httpcore scans every connection of a pool on each request, so one big pool costs more per call)."""
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    """A request body as the openai SDK serialises it (compact, UTF-8, no NaN)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 class OpenAIProvider:
     """One attempt through ``openai.AsyncOpenAI``; the body is parsed here so a truncated or
-    malformed body is a retryable failure rather than a crash or a half-read answer."""
+    malformed body is a retryable failure rather than a crash or a half-read answer.
+
+    Hot path (issue 20): the first chat call goes through the SDK's request layer, and the exact
+    URL and headers it sent (key, user agent, SDK telemetry, the query) are kept; later calls post
+    the same bytes with the same headers through the SDK's own httpx client (and, past
+    ``POOL_SIZE`` connections, clients built the same way), skipping the request layer's per-call
+    work. Errors, retries (``ReliableClient``) and redaction are the same on both paths, and
+    ``_parse_completion`` reads every body. Where the SDK serialised the body differently from
+    ``_dumps``, every call stays on the SDK path."""
 
     def __init__(self, base_url: str, api_key_env: str | None = None, *, max_connections: int = 64):
         import openai
@@ -198,9 +220,9 @@ class OpenAIProvider:
         self.cache_scope = cache_scope(base_url)
         key = api_key_from_env(api_key_env)
         self.redact = Redactor([key, *url_secrets(base_url)])
-        http_client = openai.DefaultAsyncHttpxClient(
-            limits=_limits(max_connections),
-        )
+        n_pools = max(1, -(-max_connections // POOL_SIZE))
+        per_pool = -(-max_connections // n_pools)
+        http_client = openai.DefaultAsyncHttpxClient(limits=_limits(per_pool), verify=_ssl_context())
         self._openai = openai
         self._httpx = _transport_module()
         # The query (Azure's ?api-version=) goes with every request: left in base_url, the
@@ -208,6 +230,34 @@ class OpenAIProvider:
         base, query = split_base_url(base_url)
         self._client = openai.AsyncOpenAI(api_key=key, base_url=base, default_query=query or None, max_retries=0,
                                           http_client=http_client)
+        self._pools = [http_client] + [openai.DefaultAsyncHttpxClient(limits=_limits(per_pool), verify=_ssl_context())
+                                       for _ in range(n_pools - 1)]
+        self._in_flight = [0] * n_pools
+        self._template: tuple[str, list[tuple[str, str]]] | None | bool = None  # (url, headers); False: SDK path only
+        self._captured: tuple[str, list[tuple[str, str]], bytes] | None = None
+        http_client.event_hooks = {**http_client.event_hooks,
+                                   "request": [*http_client.event_hooks["request"], self._capture]}
+
+    async def _capture(self, request: Any) -> None:
+        if self._template is None and self._captured is None and request.url.path.endswith("/chat/completions"):
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                       if k.lower() != b"content-length"]
+            self._captured = (str(request.url), headers, request.content)
+
+    def _learn(self) -> None:
+        """After the first call through the SDK: take its URL and headers for the direct path (when
+        ``_dumps`` writes a body byte for byte as the SDK did)."""
+        captured, self._captured = self._captured, None
+        if captured is None or self._template is not None:
+            return
+        url, headers, content = captured
+        try:
+            same = _dumps(json.loads(content)) == content
+        except ValueError:
+            same = False
+        self._template = (self._httpx.URL(url), headers) if same else False
+        hooks = self._pools[0].event_hooks
+        self._pools[0].event_hooks = {**hooks, "request": [h for h in hooks["request"] if h != self._capture]}
 
     async def attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse:
         try:
@@ -223,14 +273,20 @@ class OpenAIProvider:
             raise
 
     async def _attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse:
+        if self._template:
+            return await self._post_direct(request, timeout_s)
         openai = self._openai
         started = time.perf_counter()
+        payload = request.payload()
         try:
             # The generic ``post`` skips the typed-parameter transform of ``chat.completions.create``
             # (a fifth of the runner's CPU per call); the body is the same OpenAI JSON.
-            raw = await self._client.post(
-                "/chat/completions", cast_to=self._httpx.Response, body=request.payload(), options={"timeout": timeout_s}
-            )
+            try:
+                raw = await self._client.post(
+                    "/chat/completions", cast_to=self._httpx.Response, body=payload, options={"timeout": timeout_s}
+                )
+            finally:
+                self._learn()
             body = raw.text
         except openai.APITimeoutError:
             raise CallFailure(f"timed out after {timeout_s:g} s", retryable=True) from None
@@ -249,7 +305,31 @@ class OpenAIProvider:
             raise CallFailure(self.redact(f"malformed response: {_short(str(exc))}"), retryable=True) from None
         response = _parse_completion(body, time.perf_counter() - started)
         # A server may echo the request's key even in a 200 answer.
-        return response if response.text is None else replace(response, text=self.redact.known(response.text))
+        return replace(response, text=None if response.text is None else self.redact.known(response.text),
+                       reasoning=None if response.reasoning is None else self.redact.known(response.reasoning))
+
+    async def _post_direct(self, request: ChatRequest, timeout_s: float) -> ChatResponse:
+        """One attempt on the direct path: the SDK's URL and headers, its httpx client, our errors."""
+        httpx = self._httpx
+        url, headers = self._template  # type: ignore[misc]
+        pool = min(range(len(self._pools)), key=self._in_flight.__getitem__)
+        self._in_flight[pool] += 1
+        started = time.perf_counter()
+        try:
+            raw = await self._pools[pool].post(url, content=_dumps(request.payload()), headers=headers, timeout=timeout_s)
+        except httpx.TimeoutException:
+            raise CallFailure(f"timed out after {timeout_s:g} s", retryable=True) from None
+        except httpx.HTTPError as exc:
+            raise CallFailure(self.redact(f"connection error: {type(exc).__name__}: {exc}"), retryable=True) from None
+        finally:
+            self._in_flight[pool] -= 1
+        if not raw.is_success:
+            status = raw.status_code
+            raise CallFailure(f"HTTP {status}: {self.redact(_short(raw.text))}", retryable=_is_retryable_status(status),
+                              retry_after=_retry_after_seconds(raw.headers), status=status)
+        response = _parse_completion(raw.text, time.perf_counter() - started)
+        return replace(response, text=None if response.text is None else self.redact.known(response.text),
+                       reasoning=None if response.reasoning is None else self.redact.known(response.reasoning))
 
     async def probe(self, timeout_s: float) -> None:
         """One ``GET /models`` (cheap, sends no prompt); raises ``CallFailure`` (redacted) when it fails."""
@@ -267,6 +347,8 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+        for pool in self._pools[1:]:
+            await pool.aclose()
 
 
 def _transport_module() -> Any:
@@ -274,6 +356,13 @@ def _transport_module() -> Any:
     import openai._base_client as base
 
     return getattr(base, "httpx2", None) or base.httpx
+
+
+@functools.cache
+def _ssl_context() -> Any:
+    """One TLS context for every pool of the process (each loads the CA bundle, ~0.1-0.2 s), built
+    as the HTTP library builds its default (``verify=True``, the environment trusted)."""
+    return _transport_module().create_ssl_context()
 
 
 def _limits(max_connections: int) -> Any:
@@ -290,25 +379,93 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+class MalformedBody(ValueError):
+    """A 200 reply whose JSON has a field of the wrong type or shape (``_parse_completion``)."""
+
+
+MAX_FINISH_REASON_CHARS = 64
+"""Longer ``finish_reason`` strings are not OpenAI's (``stop``, ``length``, ...); they are cut."""
+
+
+def _mapping(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedBody(f"{where} is {type(value).__name__}, not an object")
+    return value
+
+
+def _content_text(value: object) -> str | None:
+    """``message.content``: a string, None, or a list of content parts (``{"type": "text", "text": ...}``)
+    joined; anything else is malformed."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in value):
+        return "".join(p["text"] for p in value if p.get("type", "text") == "text")
+    raise MalformedBody(f"message content is {type(value).__name__}, not a string")
+
+
+def _optional_text(value: object, where: str, limit: int | None = None) -> str | None:
+    """A field that must be a string or absent (``finish_reason``, ``refusal``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedBody(f"{where} is {type(value).__name__}, not a string")
+    return value[:limit] if limit is not None else value
+
+
+MAX_TOKEN_COUNT = 2**53
+"""Larger usage counts are not counts (and would overflow SQLite's INTEGER)."""
+
+
+def _token_count(value: object) -> int:
+    """A usage count: a non-negative integer (also as an integral float or a digit string);
+    anything else counts as unreported (0): usage is bookkeeping, never a reason to lose an answer."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_TOKEN_COUNT:
+        return value
+    return 0
+
+
+def _usage(value: object) -> Usage:
+    if not isinstance(value, dict):
+        return Usage()
+    return Usage(_token_count(value.get("prompt_tokens")), _token_count(value.get("completion_tokens")))
+
+
 def _parse_completion(body: str, latency_s: float) -> ChatResponse:
+    """The one reader of a completion body (every transport calls it): each field is coerced to
+    its type or the reply is refused as a retryable ``CallFailure`` (``malformed response body``),
+    so no field of a 200 reply can reach the store with a type it cannot hold."""
     try:
-        data = json.loads(body)
-        choice = data["choices"][0]
-        message = choice["message"]
-        text = message["content"]
-        refusal = message.get("refusal")
-        if text is None and isinstance(refusal, str):
-            # A structured-output refusal is the model's answer, not a transport fault: retrying
-            # would only repeat it.
-            raise CallFailure(f"the model refused (no content): {_short(refusal, 200)!r}", retryable=False)
-        if not isinstance(text, str):
-            raise TypeError(f"message content is {type(text).__name__}, not a string")
-        usage = data.get("usage") or {}
-        tokens = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
-        finish_reason = choice.get("finish_reason")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise CallFailure(f"malformed response body ({type(exc).__name__}: {_short(str(exc), 120)}): {_short(body, 120)!r}", retryable=True) from None
-    return ChatResponse(text=text, usage=tokens, latency_s=latency_s, finish_reason=finish_reason)
+        data = _mapping(json.loads(body), "the body")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise MalformedBody(f"choices is {type(choices).__name__ if choices is not None else 'missing'}, "
+                                "not a non-empty list")
+        choice = _mapping(choices[0], "choices[0]")
+        message = _mapping(choice.get("message"), "choices[0].message")
+        text = _content_text(message.get("content"))
+        refusal = _optional_text(message.get("refusal"), "message refusal")
+        # A thinking model's reasoning text (the protocol decides what an answer made only of it means).
+        reasoning = _optional_text(message.get("reasoning_content"), "message reasoning_content") \
+            or _optional_text(message.get("reasoning"), "message reasoning") or None
+        finish_reason = _optional_text(choice.get("finish_reason"), "finish_reason", MAX_FINISH_REASON_CHARS)
+        tokens = _usage(data.get("usage"))
+    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError and MalformedBody are ValueErrors
+        raise CallFailure(f"malformed response body ({type(exc).__name__}: {_short(str(exc), 120)}): "
+                          f"{_short(body, 120)!r}", retryable=True) from None
+    if text is None and refusal is not None:
+        # A structured-output refusal is the model's answer, not a transport fault: retrying
+        # would only repeat it.
+        raise CallFailure(f"the model refused (no content): {_short(refusal, 200)!r}", retryable=False)
+    if text is None and reasoning is None:
+        raise CallFailure(f"malformed response body (message content is missing): {_short(body, 120)!r}",
+                          retryable=True)
+    return ChatResponse(text=text, usage=tokens, latency_s=latency_s, finish_reason=finish_reason, reasoning=reasoning)
 
 
 @dataclass(frozen=True)
@@ -346,6 +503,10 @@ class RequestCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, response TEXT NOT NULL, created_at REAL NOT NULL)")
+        # Writes are grouped (issue 20): one commit per GROUP_ITEMS answers or GROUP_DELAY_S, at the
+        # next put or at close. An answer lost to a kill is only a cache miss later.
+        self._pending: dict[str, tuple[str, float]] = {}
+        self._since = 0.0
 
     @staticmethod
     def key(endpoint: str, request: ChatRequest) -> str:
@@ -353,18 +514,51 @@ class RequestCache:
         blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    GROUP_ITEMS = 256
+    GROUP_DELAY_S = 0.05
+
     def get(self, key: str) -> ChatResponse | None:
-        row = self._db.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
+        pending = self._pending.get(key)
+        row = (pending[0],) if pending is not None else self._db.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        data = json.loads(row[0])
-        return ChatResponse(text=data["text"], usage=Usage(**data["usage"]), finish_reason=data["finish_reason"], cached=True)
+        try:
+            data = _mapping(json.loads(row[0]), "cache entry")
+            text = _optional_text(data.get("text"), "cached text")
+            finish_reason = _optional_text(data.get("finish_reason"), "cached finish_reason", MAX_FINISH_REASON_CHARS)
+            reasoning = _optional_text(data.get("reasoning"), "cached reasoning")
+        except ValueError:
+            return None  # written before replies were checked field by field: ask again
+        if text is None and reasoning is None:
+            return None
+        return ChatResponse(text=text, usage=_usage(data.get("usage")), finish_reason=finish_reason, cached=True,
+                            reasoning=reasoning)
 
     def put(self, key: str, response: ChatResponse) -> None:
-        data = {"text": response.text, "usage": asdict(response.usage), "finish_reason": response.finish_reason}
-        self._db.execute("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)", (key, json.dumps(data, ensure_ascii=False), time.time()))
+        data = {"text": response.text, "usage": asdict(response.usage), "finish_reason": response.finish_reason,
+                "reasoning": response.reasoning}
+        if not self._pending:
+            self._since = time.monotonic()
+        self._pending[key] = (json.dumps(data, ensure_ascii=False), time.time())
+        if len(self._pending) >= self.GROUP_ITEMS or time.monotonic() - self._since >= self.GROUP_DELAY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the answers put since the last commit, in one transaction."""
+        if not self._pending:
+            return
+        rows = [(key, text, created) for key, (text, created) in self._pending.items()]
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._pending.clear()
 
     def close(self) -> None:
+        self.flush()
         self._db.close()
 
 

@@ -7,7 +7,7 @@ counts and the price table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..benchmark.dataset import Benchmark
@@ -17,7 +17,7 @@ from .authors_rubrics import RubricsUnavailableError
 from .client import CredentialError
 from .config import RunConfig
 from .judge import system_message
-from .pricing import Price, cost_usd
+from .pricing import BATCH_DISCOUNTS, Price, cost_usd
 from .protocols import get_protocol
 from .runner import Runner
 
@@ -51,20 +51,36 @@ class DryRunEstimate:
     """Estimated cost; None when a model is missing from the price table."""
     warnings: tuple[str, ...] = ()
     """What would stop or taint the real run (a key variable not set, an unofficial dataset file)."""
+    unpriced: tuple[str, ...] = ()
+    """Models called that the price table does not price (their cost is unknown, never 0)."""
+    batch_cost_usd: dict[str, float | None] = field(default_factory=dict)
+    """The same calls through each batch mode asked for (``--batch``/``--judge-batch``), or through
+    every dialect when none was: mode -> estimated cost (None when unpriced)."""
+    worst_case_usd: float | None = None
+    """Every output at its token limit, live: what ``--max-cost`` reserves, at most."""
 
     def describe(self) -> str:
-        cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        missing = ", ".join(self.unpriced) or "a model"
+        cost = f"unknown ({missing} not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        batch = "; ".join(f"{mode} {_usd(c)}" for mode, c in self.batch_cost_usd.items())
         return (
             f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks\n"
             f"to send: {self.response_calls} response calls + {self.judge_calls} judge calls\n"
             f"estimated tokens: {self.input_tokens:,} input, {self.output_tokens:,} output "
             f"(assumes ~{ASSUMED_RESPONSE_TOKENS} tokens per response, ~{ASSUMED_VERDICT_TOKENS} per verdict)\n"
-            f"estimated cost: {cost}"
+            f"estimated cost: {cost} live | batch {batch or 'n/a'}\n"
+            f"worst case (every output at its token limit), live: {_usd(self.worst_case_usd)}"
         ) + "".join(f"\nwarning: {w}" for w in self.warnings)
 
 
-def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None) -> DryRunEstimate:
-    """Count the calls still to make and estimate tokens and cost; sends nothing."""
+def _usd(value: float | None) -> str:
+    return "unknown (model not in the price table)" if value is None else f"${value:,.2f}"
+
+
+def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None,
+            modes: tuple[str, str] | None = None) -> DryRunEstimate:
+    """Count the calls still to make and estimate tokens and cost, live and batched (``modes``:
+    the respond and judge phases' modes, ``live`` or a dialect; None: every dialect); sends nothing."""
     runner = Runner(config, benchmark=benchmark, prices=prices)
     done_responses, done_checks = _stored_progress(runner)
     todo = runner.plan.pending(done_checks, retry_failed=False)
@@ -88,11 +104,23 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         warnings.append(f"{exc}; the real run would stop here")
     resp_cost = cost_usd(config.model, resp_in, response_tokens * len(response_ids), runner.prices)
     judge_cost = cost_usd(config.judge_model, judge_in, verdict_tokens * judge_calls, runner.prices)
+
+    def priced(respond_mode: str, judge_mode: str, out_response: int, out_verdict: int) -> float | None:
+        parts = [cost_usd(config.model, resp_in, out_response * len(response_ids), runner.prices, respond_mode),
+                 cost_usd(config.judge_model, judge_in, out_verdict * judge_calls, runner.prices, judge_mode)]
+        return None if None in parts else float(sum(parts))  # type: ignore[arg-type]
+
+    combos = {f"{modes[0]}+{modes[1]}" if modes[0] != modes[1] else modes[0]: modes} if modes and set(modes) != {"live"} \
+        else {d: (d, d) for d in BATCH_DISCOUNTS}
+    batch = {name: priced(r, j, response_tokens, verdict_tokens) for name, (r, j) in combos.items()}
+    worst = priced("live", "live", config.max_tokens, config.judge_max_tokens)
     return DryRunEstimate(
         run_id=runner.run_id, n_prompts=len(runner.prompts), n_checks=len(runner.checks),
         response_calls=len(response_ids), judge_calls=judge_calls, input_tokens=resp_in + judge_in,
         output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
         cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
+        batch_cost_usd=batch, worst_case_usd=worst,
+        unpriced=tuple(m for m, c in ((config.model, resp_cost), (config.judge_model, judge_cost)) if c is None),
     )
 
 

@@ -8,10 +8,14 @@ and which errors did the run end with.
   same way with a failure no retry will mend (connection refused, 401/403, 404 model not
   found), the run stops instead of spending minutes on the rest.
 * ``error_reasons`` counts a run's errors by reason for the end-of-run summary.
+* ``check_open_files`` compares the open-file limit with what the run's connections need (two
+  descriptors per connection in flight, plus the store's), raising the soft limit when the hard
+  one allows and saying how otherwise.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -26,6 +30,35 @@ EARLY_STOP_WINDOW = 8
 _PREFIXES = ("no response to judge: ", "judge call failed: ")
 _GAVE_UP = re.compile(r" \(gave up after \d+ attempts\)$")
 _HOPELESS = re.compile(r"^(HTTP 40[134]|connection error)")
+
+
+log = logging.getLogger(__name__)
+FILES_BESIDES_CONNECTIONS = 64
+"""Descriptors a run needs besides its sockets (the store, its WAL, the cache, the interpreter's own)."""
+
+
+def check_open_files(connections: int) -> int:
+    """The soft open-file limit after making room for ``connections`` sockets (two descriptors
+    each, for a connection and one being replaced); raised up to the hard limit when it is short,
+    with a warning saying how to raise it when even that is not enough. Returns the limit."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return -1
+    needed = 2 * connections + FILES_BESIDES_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return soft
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    except (ValueError, OSError):
+        pass
+    if soft < needed:
+        log.warning("the open-file limit is %d but %d connections need about %d descriptors: raise it with "
+                    "`ulimit -n %d` before the run, or lower --concurrency", soft, connections, needed, needed)
+    return soft
 
 
 class EndpointError(RuntimeError):

@@ -3,6 +3,11 @@
 The table is ``data/prices.csv`` of the source checkout unless another file is given. A model
 missing from the table has an unknown cost (``None``), never a cost of zero, so a total is
 never silently understated.
+
+Batch prices: the optional columns ``batch_input_usd_per_million`` and
+``batch_output_usd_per_million`` give a model's batch price where its provider lists one; left
+empty, a batch costs the live price times the provider's discount in ``BATCH_DISCOUNTS`` (half,
+for the three dialects, each named with its source).
 """
 
 from __future__ import annotations
@@ -17,6 +22,27 @@ from ..paths import project_root
 
 PRICES_FILENAME = "prices.csv"
 _COLUMNS = ("model", "input_usd_per_million", "output_usd_per_million")
+_BATCH_COLUMNS = ("batch_input_usd_per_million", "batch_output_usd_per_million")
+"""Optional columns: the model's own batch price (empty: the provider's discount applies)."""
+
+
+@dataclass(frozen=True)
+class BatchDiscount:
+    """What a provider's batch API charges, as a share of its live price."""
+
+    share: float
+    """Batch price / live price, for input and output tokens alike."""
+    source: str
+    """Where the provider says so."""
+
+
+BATCH_DISCOUNTS: dict[str, BatchDiscount] = {
+    "openai": BatchDiscount(0.5, "OpenAI Batch API: 50% discount on input and output tokens against the synchronous API"),
+    "anthropic": BatchDiscount(0.5, "Anthropic Message Batches API: 50% of the standard API prices"),
+    "openrouter": BatchDiscount(0.5, "OpenRouter Batch API: typically 50% of the model's sync per-token price "
+                                     "(each model page shows its batch price; put it in the batch_* columns)"),
+}
+"""Batch discount per dialect, named with its source."""
 
 
 class PriceTableError(ValueError):
@@ -31,6 +57,16 @@ class Price:
     """USD per million prompt (input) tokens."""
     output_usd_per_million: float
     """USD per million completion (output) tokens."""
+    batch_input_usd_per_million: float | None = None
+    """The model's own batch input price, when the table gives one."""
+    batch_output_usd_per_million: float | None = None
+    """The model's own batch output price, when the table gives one."""
+
+    def batch(self, provider: str) -> Price:
+        """The price of the same tokens through ``provider``'s batch API."""
+        share = BATCH_DISCOUNTS[provider].share
+        return Price(self.input_usd_per_million * share if self.batch_input_usd_per_million is None else self.batch_input_usd_per_million,
+                     self.output_usd_per_million * share if self.batch_output_usd_per_million is None else self.batch_output_usd_per_million)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.input_usd_per_million + completion_tokens * self.output_usd_per_million) / 1e6
@@ -65,14 +101,18 @@ def load_prices(path: str | os.PathLike[str] | None = None) -> dict[str, Price]:
         if name in seen:
             raise PriceTableError(f"{where}: column 'model': {name!r} is already priced on line {seen[name]}")
         seen[name] = number
-        values = []
-        for column in _COLUMNS[1:]:
+        values: list[float | None] = []
+        for column in _COLUMNS[1:] + _BATCH_COLUMNS:
+            raw = row.get(column)
+            if column in _BATCH_COLUMNS and (raw is None or not raw.strip()):
+                values.append(None)  # no batch price of its own: the provider's discount applies
+                continue
             try:
-                value = float(row[column])
+                value = float(raw)
             except (TypeError, ValueError):
-                raise PriceTableError(f"{where}: column {column!r}: expected a number, got {row[column]!r}") from None
+                raise PriceTableError(f"{where}: column {column!r}: expected a number, got {raw!r}") from None
             if not 0 <= value < math.inf:  # also rejects nan
-                raise PriceTableError(f"{where}: column {column!r}: expected a finite number >= 0, got {row[column]!r}")
+                raise PriceTableError(f"{where}: column {column!r}: expected a finite number >= 0, got {raw!r}")
             values.append(value)
         table[name] = Price(*values)
     return table
@@ -97,6 +137,14 @@ def price_for(model: str, prices: dict[str, Price]) -> Price | None:
     return prices.get(name) or prices.get(name.rsplit("/", 1)[-1])
 
 
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, prices: dict[str, Price]) -> float | None:
-    price = price_for(model, prices)
+def mode_price(model: str, mode: str, prices: dict[str, Price]) -> Price | None:
+    """The model's price in ``mode``: ``live`` or a batch dialect."""
+    price = price_for(model.removesuffix(":batch"), prices)
+    if price is None:
+        return None
+    return price if mode == "live" else price.batch(mode)
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, prices: dict[str, Price], mode: str = "live") -> float | None:
+    price = mode_price(model, mode, prices)
     return None if price is None else price.cost(prompt_tokens, completion_tokens)

@@ -7,10 +7,12 @@ with no response to judge gets a verdict record that says why. ``RunSummary`` is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from ..store.results import ResponseRecord, ResultsStore, VerdictRecord
+from ..store.results import NO_RESPONSE, ResponseRecord, ResultsStore, StoreError, VerdictRecord, response_sha256, response_texts
 from .client import ChatResponse
 from .pricing import Price, cost_usd
 from .protocols import get_protocol
@@ -96,16 +98,46 @@ def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: Cha
         prompt_id=prompt_id, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
         completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
         finish_reason=reply.finish_reason, attempts=reply.attempts, cached=reply.cached, error=reply.error,
+        # ``calls.respond`` keeps the reasoning only when the text was built from it.
+        reasoning_repr=reply.ok and reply.reasoning is not None,
     ))
+
+
+def record_verdict(store: ResultsStore, run_id: str, prompt_id: str, verdict: VerdictRecord, response_text: str | None = None,
+                   *, judged_sha256: str | None = None) -> VerdictRecord:
+    """Store the judge's result on one check of ``prompt_id``, naming the response it judged (its
+    text, or the SHA-256 of it): the store refuses it if that is not the stored response."""
+    sha = judged_sha256 if judged_sha256 is not None else response_sha256(response_text or "")
+    verdict = replace(verdict, prompt_id=prompt_id, response_sha256=sha)
+    store.put_verdict(run_id, verdict)
+    return verdict
 
 
 def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> VerdictRecord:
     """The record of a check that was never judged: there was no response (``reason``)."""
     return VerdictRecord(
         prompt_id=pid, requirement=req, violation=None, reasoning=None, raw=None, prompt_tokens=0,
-        completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"no response to judge: {reason}",
+        completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"{NO_RESPONSE}: {reason}",
         rubric_version=get_protocol(protocol).rubric_versions()[req],
     )
+
+
+def copy_responses(store: ResultsStore, source: str, target: str) -> int:
+    """Copy the source run's responses into run ``target`` (those it does not hold yet): a
+    rejudge's own copy, made once its run is recorded (after validation and preflight)."""
+    have = store.responses(target)
+    names = [f.name for f in fields(ResponseRecord)]
+    copied = 0
+    for row in response_texts(store.path, source).to_dict("records"):
+        if row["prompt_id"] in have:
+            continue
+        # NaN -> None; a store older than schema 3 has no reasoning_repr column.
+        values = {n: (None if isinstance(row.get(n), float) and row[n] != row[n] else row.get(n)) for n in names}
+        values["cached"] = bool(values["cached"])
+        values["reasoning_repr"] = bool(values["reasoning_repr"])
+        store.put_response(target, ResponseRecord(**values))
+        copied += 1
+    return copied
 
 
 def progress_bar(total: int, run_id: str, enabled: bool) -> Any:
@@ -114,3 +146,67 @@ def progress_bar(total: int, run_id: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm  # notebook widget in Jupyter, text in a terminal
 
     return tqdm(total=total, desc=f"judging {run_id}", unit="check")
+
+
+class ResultWriter:
+    """Results stored in groups: one transaction for every ``max_items`` results or ``max_delay_s``
+    seconds, whichever comes first, instead of a commit per result. A result is reported (its
+    ``on_commit`` runs: the progress bar, the summary) only once its group is committed, so what a
+    run reported done before a SIGKILL is in the store; what it had not committed it never reported.
+    A write the store refuses (``StoreError``) does not take its group down with it: the others
+    are committed and the error is raised on the next ``add`` or at ``close``."""
+
+    def __init__(self, store: ResultsStore, *, max_items: int = 256, max_delay_s: float = 0.05):
+        self.store = store
+        self.max_items = max_items
+        self.max_delay_s = max_delay_s
+        self._ops: list[tuple[Callable[[], None], Callable[[], None] | None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._failure: BaseException | None = None
+
+    def add(self, op: Callable[[], None], on_commit: Callable[[], None] | None = None) -> None:
+        """Queue ``op`` (store writes); ``on_commit`` runs after its group committed."""
+        self._raise()
+        self._ops.append((op, on_commit))
+        if len(self._ops) >= self.max_items:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.max_delay_s, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except BaseException as exc:  # a timer callback cannot raise: keep it for the next add or close
+            self._failure = self._failure or exc
+
+    def flush(self) -> None:
+        """Commit everything queued, in one transaction, then report it."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        ops, self._ops = self._ops, []
+        if not ops:
+            return
+        done: list[Callable[[], None] | None] = []
+        with self.store.group():
+            for op, on_commit in ops:
+                try:
+                    op()
+                except StoreError as exc:
+                    self._failure = self._failure or exc
+                    continue
+                done.append(on_commit)
+        for on_commit in done:
+            if on_commit is not None:
+                on_commit()
+
+    def close(self) -> None:
+        """Commit what is queued; raise a refused write, if there was one."""
+        self.flush()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure

@@ -3,8 +3,10 @@
 A run's id is derived from everything that determines its results (model, endpoints,
 parameters, subset, dataset SHA-256, rubric versions), so running the same configuration
 again resumes the same run: completed items are never requested again, and failed ones are
-redone only when asked (``retry_failed``). Results are committed to the store one by one as
-they arrive.
+redone only when asked (``retry_failed``). Results are committed in small groups as they arrive
+(``recording.ResultWriter``: every 50 ms or 256 results) and reported only once committed.
+``max_cost_usd`` caps what the run spends (``cost_cap``): a call that could pass the cap is not
+sent and the run stops cleanly, resumable with a higher cap.
 
 The runner only orchestrates a live run: ``plan`` decides what to call, ``calls`` makes the
 calls and ``recording`` stores what came back, so another executor can reuse both ends.
@@ -16,21 +18,24 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 
 from ..benchmark.dataset import Benchmark
-from ..store.results import ResultsStore, RunRecord, response_sha256
+from ..store.batch_ledger import add_spend
+from ..store.results import ResultsStore, RunRecord, remove_if_empty
 from ..store.run_lock import keep_alive
 from .calls import judge, open_clients, respond
 from .client import ReliableClient, RequestCache, api_key_from_env
 from .config import RunConfig
+from .cost_cap import CappedClient, CostCap, CostCapReached, capped, require_prices, spent_usd
 from .plan import RunPlan
-from .preflight import EarlyStop, RunStopped, error_reasons, probe_endpoints
+from .preflight import EarlyStop, RunStopped, check_open_files, error_reasons, probe_endpoints
 from .pricing import Price, load_prices
 from .protocols import EMPTY_RESPONSE, get_protocol, is_empty_response
-from .recording import RunSummary, Tally, no_response_verdict, progress_bar, record_response
+from .recording import (ResultWriter, RunSummary, Tally, copy_responses, no_response_verdict, progress_bar,
+                        record_response, record_verdict)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +43,10 @@ log = logging.getLogger(__name__)
 class Runner:
     """One run: plan, clients, store; ``await runner.run()`` resumes or starts it."""
 
-    def __init__(self, config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None):
+    def __init__(self, config: RunConfig, *, benchmark: Benchmark | None = None, prices: dict[str, Price] | None = None,
+                 max_cost_usd: float | None = None):
         self.config = config
+        self.max_cost_usd = max_cost_usd
         self.plan = RunPlan.build(config, benchmark)
         self.benchmark: Benchmark = self.plan.benchmark
         self.prompts: pd.DataFrame = self.plan.prompts
@@ -61,6 +68,9 @@ class Runner:
         c = self.config
         started = time.perf_counter()
         self.check_keys()  # before a store, a lock or a run record exists
+        if self.max_cost_usd is not None:  # an unpriced model is refused before anything is recorded
+            require_prices([(m, "live") for m in ([c.judge_model] if c.rejudged_from else [c.model, c.judge_model])], self.prices)
+        created = not Path(self.store_path).exists()
         store = ResultsStore(self.store_path)
         cache = lock = None
         summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test)
@@ -78,6 +88,11 @@ class Runner:
                     endpoints.insert(0, (c.base_url, c.api_key_env))
                 await probe_endpoints(endpoints, c.timeout_s)
             store.begin_run(self.record(), self.checks)
+            if c.rejudged_from:  # recorded only now, after validation and preflight
+                copy_responses(store, c.rejudged_from, self.run_id)
+                responses = store.responses(self.run_id)
+            cap = None if self.max_cost_usd is None else CostCap(self.max_cost_usd, self.prices,
+                                                                 spent_usd(store, self.run_id, self.prices))
             # Only checks that failed before skip the cache; never-judged ones may still hit it.
             redo = {key for key, error in results.items() if error is not None} if retry_failed else set()
             tally = Tally(summary, self.prices)
@@ -88,10 +103,14 @@ class Runner:
                 self._early_stop = EarlyStop({"respond": sum(1 for pid in todo if pid not in responses),
                                               "judge": sum(len(v) for v in todo.values())})
                 heartbeat = asyncio.ensure_future(keep_alive(lock))
+                check_open_files(c.concurrency * (1 if c.rejudged_from else 2))
                 try:
-                    await self._work(store, cache, responses, todo, retry_failed, redo, tally)
+                    await self._work(store, cache, responses, todo, retry_failed, redo, tally, cap)
+                except CostCapReached as stop:
+                    store._db.execute("INSERT INTO run_stops VALUES (?, ?, ?)", (self.run_id, time.time(), str(stop)))
+                    raise
                 except RunStopped:
-                    if not existed and not store.produced(self.run_id):
+                    if not existed and not store.produced(self.run_id, verdicts_only=bool(c.rejudged_from)):
                         store.delete_run(self.run_id)  # a run that never started leaves no record
                     raise
                 finally:
@@ -111,18 +130,22 @@ class Runner:
             store.close()
             if cache is not None:
                 cache.close()
+            if created:
+                remove_if_empty(self.store_path)  # a refused first run leaves no store file behind
         summary.elapsed_s = time.perf_counter() - started
         return summary
 
     async def _work(
         self, store: ResultsStore, cache: RequestCache | None, responses: dict[str, tuple[str | None, str | None]],
-        todo: dict[str, list[str]], retry_failed: bool, redo: set[tuple[str, str]], tally: Tally,
+        todo: dict[str, list[str]], retry_failed: bool, redo: set[tuple[str, str]], tally: Tally, cap: CostCap | None = None,
     ) -> None:
         # A rejudge never calls the model, so it needs neither its client nor its key.
         responder, judge_client = open_clients(self.config, cache=cache, judge_only=bool(self.config.rejudged_from))
+        responder, judge_client = capped(responder, cap), capped(judge_client, cap)
+        writer = ResultWriter(store)
         texts = self.plan.prompt_texts()
         tasks = [asyncio.ensure_future(
-            self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, store, responder, judge_client, tally)
+            self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, writer, responder, judge_client, tally)
         ) for pid, reqs in todo.items()]
         try:
             await asyncio.gather(*tasks)
@@ -132,22 +155,27 @@ class Runner:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
+            writer.flush()  # what finished is stored (and reported) even when the run stops
             tally.summary.http_attempts = (responder.stats.attempts if responder else 0) + judge_client.stats.attempts
             if responder is not None:
                 await responder.provider.aclose()
             await judge_client.provider.aclose()
+        writer.close()
 
     async def _prompt(
         self, pid: str, text: str, reqs: list[str], stored: tuple[str | None, str | None] | None, retry_failed: bool,
-        redo: set[tuple[str, str]], store: ResultsStore, responder: ReliableClient | None, judge_client: ReliableClient,
-        tally: Tally,
+        redo: set[tuple[str, str]], writer: ResultWriter, responder: ReliableClient | CappedClient | None,
+        judge_client: ReliableClient | CappedClient, tally: Tally,
     ) -> None:
         c = self.config
+        store = writer.store
         if responder is None:
             stored = stored or (None, f"no stored response in run {c.rejudged_from}")
         if responder is not None and (stored is None or (retry_failed and stored[1] is not None)):
             reply = await respond(responder, text, c, use_cache=stored is None)
-            record_response(store, self.run_id, pid, reply)
+            writer.add(lambda: (record_response(store, self.run_id, pid, reply),
+                                add_spend(store, self.run_id, "live", c.model, reply.usage.prompt_tokens,
+                                          reply.usage.completion_tokens)))
             tally.summary.responses_requested += 1
             tally.add(c.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
             response_text, response_error = reply.text, reply.error
@@ -158,28 +186,31 @@ class Runner:
                 response_error = EMPTY_RESPONSE  # stored before empty answers were errors
         if response_error is not None:
             for req in reqs:
-                store.put_verdict(self.run_id, no_response_verdict(pid, req, response_error, c.protocol))
-                tally.tick(error=True)
+                record = no_response_verdict(pid, req, response_error, c.protocol)
+                writer.add(lambda r=record: store.put_verdict(self.run_id, r), lambda: tally.tick(error=True))
             return
 
         async def one(req: str) -> None:
             verdict = await judge(judge_client, req, text, response_text or "", c, use_cache=(pid, req) not in redo)
-            verdict = replace(verdict, prompt_id=pid, response_sha256=response_sha256(response_text or ""))
-            store.put_verdict(self.run_id, verdict)
+            writer.add(lambda: (record_verdict(store, self.run_id, pid, verdict, response_text or ""),
+                                add_spend(store, self.run_id, "live", c.judge_model, verdict.prompt_tokens,
+                                          verdict.completion_tokens)),
+                       lambda: tally.tick(error=verdict.error is not None))
             tally.add(c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
-            tally.tick(error=verdict.error is not None)
             self._early_stop.observe("judge", judge_client.endpoint, verdict.error)
 
         await asyncio.gather(*(one(req) for req in reqs))
 
 
-async def run_async(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None) -> RunSummary:
-    return await Runner(config, benchmark=benchmark).run(retry_failed=retry_failed, progress=progress)
+async def run_async(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None,
+                    max_cost_usd: float | None = None) -> RunSummary:
+    return await Runner(config, benchmark=benchmark, max_cost_usd=max_cost_usd).run(retry_failed=retry_failed, progress=progress)
 
 
-def run(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None) -> RunSummary:
+def run(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None,
+        max_cost_usd: float | None = None) -> RunSummary:
     """Blocking run; inside a running event loop (Jupyter) it runs on a worker thread."""
-    coro_args = dict(retry_failed=retry_failed, progress=progress, benchmark=benchmark)
+    coro_args = dict(retry_failed=retry_failed, progress=progress, benchmark=benchmark, max_cost_usd=max_cost_usd)
     if not inside_event_loop():
         # Called outside the except clause: a run's own errors must not be chained to the
         # "no running event loop" probe.

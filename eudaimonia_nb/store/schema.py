@@ -50,6 +50,74 @@ MIGRATIONS: tuple[Migration, ...] = (
             heartbeat_at REAL NOT NULL
         )""",
     )),
+    Migration(3, "verdicts record how their verdict was read (parse_path, verdict_flags); responses record "
+                 "whether their text is the authors' repr of a reply that had only reasoning text", (
+        "ALTER TABLE verdicts ADD COLUMN parse_path TEXT",
+        "ALTER TABLE verdicts ADD COLUMN verdict_flags TEXT",
+        "ALTER TABLE responses ADD COLUMN reasoning_repr INTEGER NOT NULL DEFAULT 0",
+    )),
+    Migration(6, "a ledger of provider batches and their requests, spend per run and mode, and runs stopped at a cost cap", (
+        # One row per batch a run meant to submit: written (status 'intent') BEFORE the provider is
+        # asked, so a kill between the provider's answer and the ledger write is found on resume.
+        """CREATE TABLE IF NOT EXISTS batch_jobs (
+            job_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tag TEXT NOT NULL UNIQUE,
+            run_id TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            batch_id TEXT,
+            ids_sha256 TEXT NOT NULL,
+            n_requests INTEGER NOT NULL,
+            estimated_cost_usd REAL,
+            status TEXT NOT NULL,
+            counts TEXT,
+            intent_at REAL NOT NULL,
+            submitted_at REAL,
+            last_polled_at REAL,
+            ended_at REAL,
+            collected_at REAL
+        )""",
+        "CREATE INDEX IF NOT EXISTS batch_jobs_run ON batch_jobs (run_id)",
+        # One row per line sent (custom_id is derived from the check key and the attempt).
+        """CREATE TABLE IF NOT EXISTS batch_requests (
+            custom_id TEXT PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES batch_jobs(job_id),
+            run_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            prompt_id TEXT NOT NULL,
+            requirement TEXT,
+            check_key TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            judged_sha256 TEXT,
+            outcome TEXT,
+            text TEXT,
+            finish_reason TEXT,
+            error TEXT,
+            retryable INTEGER,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            final INTEGER NOT NULL DEFAULT 0,
+            resolved_at REAL,
+            reasoning TEXT,
+            UNIQUE (run_id, check_key, attempt)
+        )""",
+        "CREATE INDEX IF NOT EXISTS batch_requests_job ON batch_requests (job_id)",
+        """CREATE TABLE IF NOT EXISTS run_spend (
+            run_id TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            PRIMARY KEY (run_id, mode, model)
+        )""",
+        """CREATE TABLE IF NOT EXISTS run_stops (
+            run_id TEXT NOT NULL,
+            stopped_at REAL NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 """The version this code writes."""

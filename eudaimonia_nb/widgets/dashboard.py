@@ -27,7 +27,8 @@ import traitlets
 from ..analysis.conventions import SHORT_NAMES
 from ..analysis.frames import is_simulated
 from ..benchmark.design_code import REQUIREMENTS
-from ..formatting import csv_table, readable_table
+from ..formatting import readable_table
+from ..store.outputs import csv_table
 from ..paths import user_path
 from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,

@@ -42,7 +42,9 @@ from ..judging.calls import open_clients, respond_and_judge
 from ..judging.config import RunConfig
 from ..judging.recording import RunSummary
 from ..judging.runner import Runner
+from ..report.comparison import comparability_html
 from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
+from .batch_status import BatchStatus
 from .browser import TEXT_BOX_STYLE, render_prompt
 
 log = logging.getLogger(__name__)
@@ -493,6 +495,7 @@ class LiveJudgingUI(widgets.VBox):
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks")
         self.run_status = widgets.HTML()
         self.run_results = widgets.HTML()
+        self.batch_status = BatchStatus()  # batches of a run submitted with --batch (issue 20)
 
         self.run_button.on_click(lambda _: self._schedule(self.run_single, self.run_button, self.single_status))
         self.compare_button.on_click(lambda _: self._schedule(self.run_compare, self.compare_button, self.compare_status))
@@ -503,7 +506,7 @@ class LiveJudgingUI(widgets.VBox):
             widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, self.compare_table,
                           widgets.HBox([self.left, self.right], layout=widgets.Layout(flex_flow=_WRAP))]),
             widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
-                          self.launch_button, self.progress, self.run_status, self.run_results]),
+                          self.launch_button, self.progress, self.run_status, self.batch_status, self.run_results]),
         ])
         for i, title in enumerate(("One prompt", "Compare two models", "Run a subset")):
             tabs.set_title(i, title)
@@ -591,7 +594,7 @@ class LiveJudgingUI(widgets.VBox):
             await asyncio.wait({work}, timeout=poll_s)
             self.refresh_results(config.store_path, runner.run_id)
         summary = work.result()
-        self.refresh_results(config.store_path, runner.run_id)
+        self.refresh_results(config.store_path, runner.run_id, comparability=True)
         self.run_status.value = html.escape(
             f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks; "
             f"{summary.input_tokens + summary.output_tokens} tokens this time, {summary.elapsed_s:.1f} s"
@@ -599,11 +602,14 @@ class LiveJudgingUI(widgets.VBox):
         )
         return summary
 
-    def refresh_results(self, store_path: str, run_id: str) -> None:
-        """Re-read the run from the store into the progress bar and the table."""
+    def refresh_results(self, store_path: str, run_id: str, *, comparability: bool = False) -> None:
+        """Re-read the run from the store into the progress bar and the table; with
+        ``comparability``, the run's differences from the published protocol next to its rate."""
         frame = run_table(store_path, run_id)
         self.progress.value = 0 if frame is None else int((frame["error"] != PENDING).sum())
-        self.run_results.value = self._redact(run_table_html(frame))
+        said = comparability_html(store_path, run_id) if comparability and frame is not None else ""
+        self.run_results.value = self._redact(said + run_table_html(frame))
+        self.batch_status.refresh(store_path, run_id)
 
 
 def _status(result: PromptResult) -> str:
