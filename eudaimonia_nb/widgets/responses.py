@@ -20,6 +20,7 @@ from ..analysis.responses import VERDICT_KINDS, VERDICT_LABELS, Item, ResponseIn
 from ..benchmark.dataset import SOURCES
 from ..benchmark.design_code import REQUIREMENTS, requirement
 from ..formatting import plural
+from ..judging.rubric_lookup import find_rubric
 from ..plots import SOURCE_LABELS
 from .browser import TEXT_BOX_STYLE, highlight
 from .judging import VERDICT_STYLES
@@ -42,13 +43,18 @@ def badge(kind: str) -> str:
             f"padding:0 0.4em;border-radius:3px;white-space:nowrap'>{VERDICT_LABELS[kind]}</span>")
 
 
-def _rubric_html(key: str, used: str) -> str:
+def rubric_html(key: str, used: str, protocol: str = "") -> str:
+    """The rubric the verdict was judged with (found by its recorded version), folded, with its
+    protocol and source; where that text is not on this machine, why and how to fetch it."""
     req = requirement(key)
-    note = "" if not used or used == req.rubric_version else (
-        f" <i>(this verdict used rubric version {html.escape(used)}; the text below is the current "
-        f"version {req.rubric_version})</i>")
-    return (f"<details><summary>Rubric {html.escape(req.label)}{note}</summary>"
-            f"<div style='{TEXT_BOX_STYLE}'>{html.escape(req.rubric)}</div></details>")
+    shown = find_rubric(key, used, protocol or None)
+    summary = (f"Rubric {html.escape(req.label)}: <span class='eud-rubric-whose'>{html.escape(shown.title)}</span>")
+    if shown.text is None:
+        body = f"<div class='eud-rubric-missing' style='color:#8a1c00'>{html.escape(shown.missing)}</div>"
+    else:
+        body = (f"<div style='color:#555;font-size:12px'>Text from {html.escape(shown.source)}.</div>"
+                f"<div class='eud-rubric-text' style='{TEXT_BOX_STYLE}'>{html.escape(shown.text)}</div>")
+    return f"<details class='eud-rubric' data-protocol='{html.escape(shown.protocol or '')}'><summary>{summary}</summary>{body}</details>"
 
 
 def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | None = None) -> str:
@@ -75,7 +81,7 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
                     f"<td style='vertical-align:top'>{badge(check['kind'])}</td>"
                     f"<td class='eud-reasoning' style='text-align:left'>{detail or '<i>no reasoning</i>'}"
                     f"<div style='color:#555;font-size:12px'>{meta}</div>"
-                    f"{_rubric_html(req.key, check.get('rubric_version', ''))}</td></tr>")
+                    f"{rubric_html(req.key, check.get('rubric_version', ''), protocol)}</td></tr>")
     return (f"<div class='eud-item'><div><b>{html.escape(item.model)}</b> · prompt <code>{html.escape(item.prompt_id)}</code>"
             f" · {html.escape(SOURCE_LABELS.get(item.source, item.source))}</div>"
             f"<div><b>Prompt</b></div><div class='eud-prompt' style='{TEXT_BOX_STYLE}'>{prompt}</div>"
