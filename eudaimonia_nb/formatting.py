@@ -14,11 +14,12 @@ import pandas as pd
 
 from .benchmark.design_code import REQUIREMENT_KEYS, requirement
 
-RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_errors_as_no_violation")
+RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_errors_as_no_violation",
+                "rate_judge_a", "rate_judge_b", "agreement_share", "rate_condition_a", "rate_condition_b")
 """Fractions shown as percentages."""
-DIFF_COLUMNS = ("diff", "diff_adj")
+DIFF_COLUMNS = ("diff", "diff_adj", "diff_judge_b_a", "diff_condition")
 """Differences of fractions, shown in signed percentage points."""
-P_COLUMNS = ("p_value", "p_holm", "p_adj", "p_holm_adj")
+P_COLUMNS = ("p_value", "p_holm", "p_adj", "p_holm_adj", "p_mcnemar", "p_clustered")
 INTERVALS = {
     # estimate column: (low column, high column, how the bounds are shown)
     "rate": ("ci_low", "ci_high", "pct"),
@@ -29,6 +30,10 @@ INTERVALS = {
     "diff_adj": ("diff_adj_ci_low", "diff_adj_ci_high", "pts"),
     "odds_ratio": ("or_ci_low", "or_ci_high", "num"),
     "sd": ("sd_ci_low", "sd_ci_high", "num"),
+    "diff_judge_b_a": ("diff_judge_b_a_ci_low", "diff_judge_b_a_ci_high", "pts"),
+    "agreement_share": ("agreement_share_ci_low", "agreement_share_ci_high", "pct"),
+    "kappa": ("kappa_ci_low", "kappa_ci_high", "num"),
+    "diff_condition": ("diff_condition_ci_low", "diff_condition_ci_high", "pts"),
 }
 """Interval columns folded into one ``[a, b]`` cell beside their estimate."""
 HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "diff_adj_se", "variance")
@@ -47,6 +52,13 @@ COLUMN_NAMES = {
     "checks": "Checks", "judge_errors": "Judge errors", "rubric_version": "Rubric version",
     "protocol": "Protocol", "endpoint": "Endpoint host", "judge_endpoint": "Judge host",
     "package_version": "Version", "smoke_test": "Smoke test", "finished": "Finished",
+    "rate_judge_a": "Rate, judge A", "rate_judge_b": "Rate, judge B", "diff_judge_b_a": "Judge B − judge A (points)",
+    "both": "Both violation", "only_a": "Only judge A", "only_b": "Only judge B", "neither": "Neither",
+    "n_pairs": "Paired checks", "n_unpaired": "Unpaired", "agreement_share": "Agreement", "kappa": "κ",
+    "p_mcnemar": "McNemar p", "p_clustered": "Clustered p", "rejudge_of": "Rejudge of",
+    "condition_a": "Condition A", "condition_b": "Condition B", "rate_condition_a": "Rate under A",
+    "rate_condition_b": "Rate under B", "diff_condition": "B − A (points)", "n_labels": "Labels",
+    "coverage": "Coverage", "published_scope": "Published scope",
 }
 """Readable names for analysis columns (others are shown as they are)."""
 RANDOM_EFFECTS = {"prompt_id": "Prompt (random intercept)", "model": "Model (random intercept)"}
@@ -120,6 +132,11 @@ def term_label(term: str) -> str:
     return term
 
 
+def _header_stem(column: str) -> str:
+    """The name of an estimate without its unit, for the header of its interval column."""
+    return column_name(column).removesuffix(" (points)")
+
+
 def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFrame:
     """A display copy of an analysis table (see the module docstring); every cell a string.
     Tables of simulated data end with a ``Simulated`` column."""
@@ -141,7 +158,7 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
             shown = values.astype(str).map(lambda k: requirement(k).label if k in REQUIREMENT_KEYS else k)
         elif column == "name":
             shown = values.astype(str).map(lambda k: RANDOM_EFFECTS.get(k, k))
-        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd"):
+        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd", "kappa"):
             shown = values.map(lambda v: "–" if _missing(v) else f"{v:.2f}")
         elif pd.api.types.is_bool_dtype(values):
             shown = values.map(lambda v: "yes" if v else "no")
@@ -155,7 +172,7 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
         if column in INTERVALS:
             low, high, kind = INTERVALS[column]
             if low in frame.columns and high in frame.columns:
-                out["95% CI" if column in ("rate", "odds_ratio", "sd") else f"{column_name(column)} 95% CI"] = [
+                out["95% CI" if column in ("rate", "odds_ratio", "sd") else f"{_header_stem(column)} 95% CI"] = [
                     fmt_interval(lo, hi, kind) for lo, hi in zip(frame[low], frame[high])]
     if simulated:
         out["Simulated"] = "yes"

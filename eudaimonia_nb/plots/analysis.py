@@ -109,30 +109,44 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
         shown = shown[shown["row"].notna()]
         if "row" not in published.columns:
             shown = shown[shown["row"].isin(own)]
-    # One category per row, ordered by the row's rate (own rate, else the published one).
-    order = pd.concat([data.set_index("model")["rate"],
-                       shown[~shown["row"].isin(own)].set_index("row")["overall"]])
-    rows = order[~order.index.duplicated()].sort_values(ascending=False).index.astype(str).tolist()
+    rows = _leaderboard_rows(data, shown)
     fig = go.Figure(layout=_base_layout(title, _rows_height(len(rows))))
     # With comparability known (``analysis.comparability.annotate_rates``), runs that cannot be
     # read against the leaderboard get open orange markers and their reasons in the hover.
     marked = ~data["comparable"].astype(bool) if "comparable" in data.columns else pd.Series(False, index=data.index)
     reasons = data["not_comparable_because"] if "not_comparable_because" in data.columns else pd.Series("", index=data.index)
+    rejudge = data["rejudge_of"].notna() if "rejudge_of" in data.columns else pd.Series(False, index=data.index)
+    runs = data["run_id"].astype(str) if "run_id" in data.columns else pd.Series("", index=data.index)
     for part, name, marker in (
-            (data[~marked], "This data (95% CI, bootstrap over prompts)", dict(color=OWN_COLOR, size=9)),
-            (data[marked], "This data, not comparable with the leaderboard (see note)",
-             dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="circle-open", line=dict(width=2)))):
+            (data[~marked & ~rejudge], "This data (95% CI, bootstrap over prompts)", dict(color=OWN_COLOR, size=9)),
+            (data[marked & ~rejudge], "This data, not comparable with the leaderboard (see note)",
+             dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="circle-open", line=dict(width=2))),
+            (data[rejudge], "Rejudge: the run above, its responses judged again (another judge or protocol)",
+             dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="square-open", line=dict(width=2)))):
         if part.empty:
             continue
         rate, low, high = _pct(part["rate"]), _pct(part["ci_low"]), _pct(part["ci_high"])
+        source = part["rejudge_of"] if "rejudge_of" in part.columns else pd.Series(None, index=part.index)
+        detail = [f"rejudge of {s}; run {r}" if isinstance(s, str) else (f"run {r}" if r else "")
+                  for s, r in zip(source, runs[part.index])]
         custom = np.column_stack([low, high, part["n_checks"], part["n_prompts"], part["n_errors"],
-                                  reasons[part.index].astype(str)])
+                                  reasons[part.index].astype(str), detail])
         fig.add_trace(go.Scatter(
             x=rate, y=part["model"].astype(str), mode="markers", name=name, marker=marker,
             error_x=_errors(rate, low, high), customdata=custom,
             hovertemplate=("<b>%{y}</b><br>violation rate %{x:.1f}%<br>95% CI %{customdata[0]:.1f}"
                            "–%{customdata[1]:.1f}%<br>%{customdata[2]:,} checks on %{customdata[3]:,}"
-                           " prompts<br>%{customdata[4]:,} judge errors excluded<br>%{customdata[5]}<extra></extra>")))
+                           " prompts<br>%{customdata[4]:,} judge errors excluded<br>%{customdata[5]}"
+                           "<br>%{customdata[6]}<extra></extra>")))
+    context = [r for r in rows if r not in set(own)]
+    if context and len(context) < len(rows):
+        # Published models that are not in the data sit below your runs, under a rule, so that a
+        # few runs are not lost among 22 published diamonds.
+        fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=len(context) - 0.5, y1=len(context) - 0.5,
+                      line=dict(color="#bbb", width=1, dash="dot"))
+        fig.add_annotation(text="below: published models not in this data (context)", showarrow=False,
+                           xref="paper", x=1.0, xanchor="right", yref="y", y=len(context) - 0.5, yanchor="top",
+                           font=dict(size=11, color="#666"))
     if not shown.empty:
         scope = shown["scope"] if "scope" in shown.columns else pd.Series("overall", index=shown.index)
         fig.add_trace(go.Scatter(
@@ -145,6 +159,24 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
                      rangemode="tozero")
     fig.update_yaxes(title_text=None, categoryorder="array", categoryarray=rows, automargin=True)
     return fig
+
+
+def _leaderboard_rows(data: pd.DataFrame, shown: pd.DataFrame) -> list[str]:
+    """Category order of the leaderboard, bottom to top: published models not in the data
+    (context, by rate), then the loaded ones by rate, each rejudge directly under its source run,
+    so that it reads as that run judged again, not as another model."""
+    own = data["model"].astype(str).tolist()
+    order = data.set_index("model")["rate"]
+    extra = shown[~shown["row"].isin(own)].set_index("row")["overall"]
+    context = extra[~extra.index.duplicated()].sort_values(ascending=False).index.astype(str).tolist()
+    loaded = [m for m in order.sort_values(ascending=False).index.astype(str)]
+    if "rejudge_of" in data.columns:
+        source = {str(m): str(s) for m, s in zip(data["model"], data["rejudge_of"]) if isinstance(s, str) and s in own}
+        loaded = [m for m in loaded if m not in source]
+        for rejudge, of in source.items():
+            # Categories run bottom-up, so "just below in the list" is "just under it on the page".
+            loaded.insert(loaded.index(of), rejudge)
+    return context + loaded
 
 
 def requirement_heatmap(rates: pd.DataFrame) -> go.Figure:
