@@ -38,10 +38,16 @@ def test_studies_tab_follows_the_report_tabs_and_shows_the_simulated_demo_study(
     assert abs(effects["diff"].mean() - DEMO_PLAN.effect) < 0.02
     assert {"condition_rates", "effects"} <= set(panel.figures)
     assert len(panel.figures["effects"].data[0].x) == DEMO_PLAN.n_models
-    assert "condition[T.design-code]" in panel.tables.value
-    # The four attribute figures on published rates; the simulated study adds no "your runs" ones.
+    # Tables read like a paper's: named columns and terms, not analysis names.
+    assert "Condition: design-code" in panel.tables.value and "Rate under A" in panel.tables.value
+    for raw in ("condition_a", "n_checks", "p_holm", "or_ci_low", "condition[T."):
+        assert raw not in panel.tables.value, raw
+    # The attribute figures with published rates; the two the paper published no rates for
+    # (thinking, budgets) are a sentence each, not empty panels.
     assert sorted(k for k in panel.figures if k.startswith("published_")) == [
-        "published_budget", "published_generation", "published_scale", "published_thinking"]
+        "published_generation", "published_scale"]
+    assert "Thinking versus non-thinking" in panel.attributes_note.value
+    assert "Thinking budget" in panel.attributes_note.value and "publishes no rates" in panel.attributes_note.value
     assert not any(k.startswith("runs_") for k in panel.figures)
     # Leaving and re-opening the report tabs still works.
     demo.tab_bar.selected_index = 0
