@@ -53,9 +53,9 @@ CONTROL_TARGET = 0.5
 
 PANEL = "(() => { const c = document.querySelector('.widget-tab-contents');" \
         " return c && [...c.children].find(e => !e.classList.contains('lm-mod-hidden')); })()"
-PROGRESS = r"/⏳|Updating…|Fitting the|Computing the|Loading /"
+PROGRESS = r"/Updating…|Fitting the|Computing the|being computed|Loading /"
 TAB_READY = ("() => { const p = " + PANEL + "; if (!p) return false;"
-             f" if ({PROGRESS}.test(p.innerText)) return false;"
+             f" if ({PROGRESS}.test(p.innerText) || p.querySelector('.eud-busy')) return false;"
              " const figs = [...p.querySelectorAll('.js-plotly-plot')].filter(e => e.offsetParent);"
              " if (!figs.every(f => f.querySelector('.trace, .hm, .annotation-text'))) return false;"
              " const msg = [...p.querySelectorAll('.eud-status, .eud-error, .eud-note, table')]"

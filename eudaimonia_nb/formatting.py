@@ -8,7 +8,9 @@ downloads keep the analysis columns and full precision (for further work) and ga
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 import pandas as pd
 
@@ -43,8 +45,8 @@ COLUMN_NAMES = {
     "ci_low_ci_high": "95% CI", "n_checks": "Checks", "n_violations": "Violations", "n_prompts": "Prompts",
     "n_errors": "Judge errors", "published_model": "Published as", "published_rate": "Published rate",
     "rate_real": "Real", "rate_modified": "Modified", "n_checks_real": "Checks (real)",
-    "n_checks_modified": "Checks (modified)", "diff": "Modified − real", "p_value": "p", "p_holm": "Holm p",
-    "diff_adj": "Adjusted Δ", "p_adj": "p (adjusted)", "p_holm_adj": "Holm p (adjusted)",
+    "n_checks_modified": "Checks (modified)", "diff": "Raw Δ (modified − real)", "p_value": "p", "p_holm": "Holm p",
+    "diff_adj": "Adjusted Δ (modified − real)", "p_adj": "p (adjusted)", "p_holm_adj": "Holm p (adjusted)",
     "n_requirements_adj": "Requirements (adjusted)", "n_pending": "Not judged yet",
     "rate_errors_as_no_violation": "Rate, errors as no violation",
     "model_group": "Model group", "n_models": "Models", "term": "Term", "odds_ratio": "Odds ratio",
@@ -59,8 +61,12 @@ COLUMN_NAMES = {
     "condition_a": "Condition A", "condition_b": "Condition B", "rate_condition_a": "Rate under A",
     "rate_condition_b": "Rate under B", "diff_condition": "B − A (points)", "n_labels": "Labels",
     "coverage": "Coverage", "published_scope": "Published scope",
+    "not_comparable_because": "Not comparable because", "note": "Note",
 }
 """Readable names for analysis columns (others are shown as they are)."""
+METHOD_COLUMNS = {"ci_method": "95% intervals", "sd_ci_method": "SD interval"}
+"""Columns that name how a number was made: said once in a table's caption when every row says
+the same (a 20-word method on every row reads as noise)."""
 RANDOM_EFFECTS = {"prompt_id": "Prompt (random intercept)", "model": "Model (random intercept)"}
 
 
@@ -132,9 +138,28 @@ def term_label(term: str) -> str:
     return term
 
 
+def interval_columns(estimates: tuple[str, ...] | list[str]) -> set[str]:
+    """The low and high columns of the given estimates' intervals (``INTERVALS``)."""
+    return {c for e in estimates if e in INTERVALS for c in INTERVALS[e][:2]}
+
+
+def split_methods(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` without its method columns that hold one value, and those values as sentences
+    (``95% intervals: Wilson ...``) for the caption; a method that varies stays a column."""
+    said = []
+    for column, name in METHOD_COLUMNS.items():
+        if column in frame.columns:
+            values = frame[column].dropna().astype(str).unique()
+            if len(values) <= 1:
+                if len(values):
+                    said.append(f"{name}: {values[0].rstrip('.')}.")
+                frame = frame.drop(columns=column)
+    return frame, said
+
+
 def _header_stem(column: str) -> str:
     """The name of an estimate without its unit, for the header of its interval column."""
-    return column_name(column).removesuffix(" (points)")
+    return column_name(column).removesuffix(" (points)").removesuffix(" (modified − real)")
 
 
 def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFrame:
@@ -182,3 +207,23 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
 def csv_table(frame: pd.DataFrame, *, simulated: bool) -> pd.DataFrame:
     """The analysis table for a CSV download: every column, plus ``simulated``."""
     return frame.assign(simulated=simulated)
+
+
+_NUMERIC_CELL = re.compile(r"[-+−–\d.,%\s\[\]<>∞]*\d[-+−–\d.,%\s\[\]∞]*( pts|%)?|–|yes|no")
+"""A cell that is a number, a rate, an interval or a yes/no: kept on one line, right-aligned."""
+
+
+def table_html(shown: pd.DataFrame, *, caption: str = "", classes: str = "eud-table") -> str:
+    """A display table (``readable_table`` output, every cell a string) as HTML: numbers,
+    rates and intervals on one line each (``eud-num``: an interval never wraps), text cells
+    left-aligned and wrapping; ``caption`` (HTML) under the table says how it was made."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    rows = []
+    for values in shown.astype(str).itertuples(index=False):
+        cells = []
+        for value in values:
+            kind = "eud-num" if _NUMERIC_CELL.fullmatch(value.strip()) and len(value) <= 32 else "eud-txt"
+            cells.append(f"<td class='{kind}'>{html.escape(value)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    note = f"<caption class='eud-caption'>{caption}</caption>" if caption else ""
+    return f"<table class='{classes}'>{note}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

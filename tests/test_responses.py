@@ -3,6 +3,7 @@ widget and drill-down, on a store of real judged runs made against the scripted 
 
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -109,7 +110,10 @@ def test_the_widget_filters_opens_an_item_and_compares(judged, frame, prompts):
     detail = view.detail.value
     assert "Scripted response to: " in detail and "unparseable judge reply" in detail
     assert "authors&#x27; settings" in detail and f"judge {JUDGE}" in detail
-    assert detail.count("<details>") == 3  # a folded rubric per requirement
+    # A folded rubric per requirement: the authors' (the runs' default protocol), fetched, not the suite's.
+    assert detail.count("<details class='eud-rubric' data-protocol='authors'>") == 3
+    assert "the authors&#x27; rubric (authors protocol)" in detail and "keep&quot;: true/false" in detail
+    assert html.escape(requirement(view.index.item(int(view.item_list.value)).checks["requirement"][0]).rubric) not in detail
     view.verdicts.value = ()
     view.search.value = "scripted reasoning on"
     assert view.n_matches == len(frame[frame["error"] == ""].groupby(["model", "prompt_id"]))

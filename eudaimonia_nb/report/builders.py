@@ -51,7 +51,7 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
                "dates and punctuation.")
     return Section("leaderboard", SECTION_TITLES["leaderboard"],
                    figures={"leaderboard": leaderboard_figure(rates, board)},
-                   tables=[Table("leaderboard", "Overall violation rate per model", table)],
+                   tables=[Table("leaderboard", "Overall violation rate per model", table, main=LEADERBOARD_COLUMNS)],
                    notes=([] if simulated else [html.escape(comparability_note(rates))]) + [
         "Rate = violated checks / judged checks, micro-averaged over (prompt, requirement) "
         "checks; checks without a verdict (judge errors) are excluded and counted separately. "
@@ -87,6 +87,14 @@ def with_run_details(rates: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     out["rejudge_of"] = out["model"].astype(str).map(source_of)
     out.attrs = dict(rates.attrs)
     return out
+
+
+LEADERBOARD_COLUMNS = ("model", "rate", "n_checks", "n_errors", "note", "published_model", "published_rate",
+                       "published_scope", "rate_errors_as_no_violation", "not_comparable_because", "rejudge_of")
+"""Leaderboard columns on the page (the CSV has them all: counts, run ids, status...)."""
+GAP_COLUMNS = ("rate_real", "rate_modified", "diff_adj", "p_holm_adj", "diff", "note")
+"""Real-versus-modified columns on the page: the rates, the requirement-adjusted gap with its
+Holm p, and the raw gap after it."""
 
 
 def published_rows(models: pd.Series, *, context: bool, names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -143,8 +151,10 @@ def _real_vs_modified(frame: pd.DataFrame, options: Options) -> Section:
     groups = group_by_source(frame, n_boot=options.n_boot, seed=options.seed)
     return Section("real_vs_modified", SECTION_TITLES["real_vs_modified"],
                    figures={"dumbbell": dumbbell_figure(comparison), "groups": group_figure(groups)},
-                   tables=[Table("real_vs_modified", "Real versus modified per model", comparison),
-                           Table("model_groups", "Real versus modified by model group", groups)],
+                   tables=[Table("real_vs_modified", "Real versus modified per model", comparison,
+                                 main=("model", *GAP_COLUMNS)),
+                           Table("model_groups", "Real versus modified by model group", groups,
+                                 main=("model_group", "n_models", *GAP_COLUMNS))],
                    notes=[
         "Δ = modified − real, shown requirement-adjusted (within-requirement gaps weighted by each "
         "requirement's share of all checks) with the raw Δ after it. "
@@ -313,11 +323,14 @@ def judge_compare_table(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def _validity(frame: pd.DataFrame, options: Options) -> Section:
-    from ..validity.section import validity_parts
+    from ..validity.section import SHOWN_TABLES, validity_sections
 
-    figures, tables, notes = validity_parts(frame, frame.attrs.get(STORE_ATTR), n_boot=options.n_boot, seed=options.seed)
-    return Section("validity", SECTION_TITLES["validity"], figures=figures,
-                   tables=[Table(*t) for t in tables], notes=notes)
+    figures, tables, notes, lead = validity_sections(frame, frame.attrs.get(STORE_ATTR), n_boot=options.n_boot,
+                                                     seed=options.seed)
+    # The summary leads; the planning table follows the figure; every other table is a detail.
+    return Section("validity", SECTION_TITLES["validity"], figures=figures, lead=lead, notes=notes, tables=[
+        Table(t[0], t[1], t[2], display=t[3] if len(t) > 3 else None, folded=t[0] not in SHOWN_TABLES)
+        for t in tables])
 
 
 SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {

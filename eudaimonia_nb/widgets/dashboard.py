@@ -27,7 +27,6 @@ import traitlets
 from ..analysis.conventions import SHORT_NAMES
 from ..analysis.frames import is_simulated
 from ..benchmark.design_code import REQUIREMENTS
-from ..formatting import csv_table, readable_table
 from ..paths import user_path
 from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
@@ -35,6 +34,7 @@ from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_A
                       has_verdicts, load_source, notices, plural, principle_options)
 from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
+from .layout import STYLE, DownloadButton, busy, tables_widgets
 from .responses import ResponsesView, drilldown_filters
 from .studies import TAB_TITLE as STUDIES_TITLE
 from .studies import studies_panel
@@ -45,81 +45,6 @@ LOAD_ERRORS = (OSError, ValueError, KeyError, sqlite3.Error)
 """What a bad path, file or run id raises; shown in the status line, never as a traceback."""
 FIT_ERRORS = (ValueError, np.linalg.LinAlgError)
 """What an analysis raises on a selection it cannot fit (e.g. a single source left)."""
-
-_DOWNLOAD_ESM = """
-function render({ model, el }) {
-  const button = document.createElement("button");
-  button.className = "jupyter-button widget-button eud-download";
-  const sync = () => {
-    button.textContent = model.get("description");
-    button.disabled = !model.get("content");
-    button.title = model.get("filename");
-  };
-  sync();
-  model.on("change", sync);
-  button.addEventListener("click", () => {
-    // A Blob URL works for files of any size, where a data: URL would be cut off.
-    const blob = new Blob([model.get("content")], { type: model.get("mime") });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = model.get("filename");
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-  });
-  el.appendChild(button);
-}
-export default { render };
-"""
-
-
-class DownloadButton(anywidget.AnyWidget):
-    """A button that saves ``content`` in the browser as ``filename`` (no server file needed)."""
-
-    _esm = _DOWNLOAD_ESM
-    description = traitlets.Unicode("Download").tag(sync=True)
-    filename = traitlets.Unicode("download.csv").tag(sync=True)
-    content = traitlets.Unicode("").tag(sync=True)
-    mime = traitlets.Unicode("text/csv").tag(sync=True)
-
-
-_STYLE = """
-<style>
-.eud-banner { background:#fff3cd; border:1px solid #e0b000; color:#5c4400; padding:6px 12px;
-  border-radius:4px; margin:4px 0 8px 0; font-weight:600; }
-.eud-status { color:#555; font-size:13px; }
-.eud-error { color:#b00020; font-weight:600; }
-.eud-note { font-size:13px; line-height:1.45; max-width:1100px; }
-.eud-table { border-collapse:collapse; font-size:12px; margin:4px 0; }
-.eud-table th, .eud-table td { padding:2px 8px; border-bottom:1px solid #e3e3e3; text-align:right; }
-.eud-table th { background:#f5f5f5; }
-.eud-tablebox { max-height:320px; overflow:auto; }
-.eud-download { width:auto; min-width:148px; padding:0 12px; }
-.eud-caution { display:block; background:#fff3cd; border-left:4px solid #e0b000; padding:4px 8px; }
-.eud-controls .widget-hbox, .eud-wrap { flex-wrap:wrap; }
-.eud-controls .widget-hbox > .widget-inline-hbox, .eud-controls .widget-select-multiple { max-width:100%; }
-.eud-table td { text-align:right; }
-.eud-table td:first-child, .eud-table th:first-child { text-align:left; }
-@media (max-width: 600px) {
-  .eud-controls .widget-dropdown, .eud-controls .widget-text, .eud-controls .widget-select-multiple { width:100% !important; }
-  .eud-controls .widget-label { min-width:0 !important; }
-  .lm-TabBar-tab { min-width:0 !important; flex:0 0 auto !important; padding:0 6px !important; font-size:12px; }
-  .lm-TabBar-content { flex-wrap:wrap !important; }
-  .eud-tablebox { max-height:none; }
-}
-</style>
-"""
-
-
-def _table_widget(table: Table, simulated: bool = False) -> w.Widget:
-    body = readable_table(table.frame, simulated=simulated).to_html(index=False, border=0, classes="eud-table")
-    download = DownloadButton(description=f"Download CSV ({table.name}.csv)", filename=f"{table.name}.csv",
-                              content=csv_table(table.frame, simulated=simulated).to_csv(index=False))
-    return w.VBox([w.HTML(f"<b>{html.escape(table.title)}</b><div class='eud-tablebox'>{body}</div>"),
-                   download])
-
 
 class _WidthProbe(anywidget.AnyWidget):
     """Reports the page's content width, so figures created inside a tab can be given it.
@@ -163,9 +88,10 @@ class _Tab:
         self.status = w.HTML("")
         self.figures: dict[str, go.FigureWidget] = {}
         self.figure_box = w.VBox([])
+        self.lead = w.HTML("")
         self.notes = w.HTML("")
         self.tables = w.VBox([])
-        self.box = w.VBox([self.banner, self.status, self.figure_box, self.notes, self.tables])
+        self.box = w.VBox([self.banner, self.status, self.lead, self.figure_box, self.notes, self.tables])
 
     def set_notices(self, warnings: Sequence[str]) -> None:
         self.banner.value = "".join(f"<div class='eud-banner'>⚠ {html.escape(n)}</div>" for n in warnings)
@@ -186,8 +112,9 @@ class _Tab:
         if self.on_figure:
             for name in section.figures:
                 self.on_figure(name, self.figures[name])
+        self.lead.value = "".join(f"<div class='eud-lead'>{n}</div>" for n in section.lead)
         self.notes.value = "".join(f"<p class='eud-note'>{n}</p>" for n in section.notes)
-        self.tables.children = [_table_widget(t, self.simulated) for t in section.tables]
+        self.tables.children = tables_widgets(section.tables, self.simulated)
 
 
 class Dashboard:
@@ -219,7 +146,7 @@ class Dashboard:
         self.tab_bar.observe(self._on_tab, "selected_index")
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
-        self.widget = w.VBox([w.HTML(_STYLE), plotly_loader(), self._probe, self._controls, self.tab_bar],
+        self.widget = w.VBox([w.HTML(STYLE), plotly_loader(), self._probe, self._controls, self.tab_bar],
                              layout=w.Layout(width="100%"))
         if load:
             self.load()
@@ -417,7 +344,7 @@ class Dashboard:
             tab.show(Section(key, SECTION_TITLES[key], figures={
                 name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
                 self.figure_width)
-            tab.notes.value, tab.tables.children = "", []
+            tab.lead.value, tab.notes.value, tab.tables.children = "", "", []
             hint = (self.empty_cause() if frame.empty else
                     f"All {len(frame):,} checks in this selection are judge errors or not judged yet: "
                     "Data &amp; methods shows them.")
@@ -428,9 +355,8 @@ class Dashboard:
         # cross-checks, so the tab is never blank for the slowest part.
         stages = ([replace(self.options, cross_checks=False), self.options] if key in HEAVY_SECTIONS
                   else [self.options])
-        tab.status.value = ("<span class='eud-status'>⏳ Fitting the mixed-effects model for this selection "
-                            "(first time only; fits are cached)…</span>" if len(stages) > 1 else
-                            "<span class='eud-status'>Updating…</span>")
+        tab.status.value = busy("Fitting the mixed-effects model for this selection (first time only; fits are "
+                                "cached)…" if len(stages) > 1 else "Updating…")
         started = time.perf_counter()
         for options in stages:
             try:
@@ -442,7 +368,7 @@ class Dashboard:
                 return
             tab.show(section, self.figure_width)
             if options is not self.options:
-                tab.status.value = f"<span class='eud-status'>{CROSS_CHECKS_PENDING}</span>"
+                tab.status.value = busy(CROSS_CHECKS_PENDING)
         self.sections[key] = section
         self._stale.discard(key)
         took = time.perf_counter() - started
@@ -500,7 +426,7 @@ class Dashboard:
 
     def export_report(self) -> str:
         """Build the static HTML report of the current selection and offer it for download."""
-        self._set_status("⏳ Building the report (fits the mixed model if not cached)…")
+        self.status.value = busy("Building the report (fits the mixed model if not cached)…")
         try:
             text = build_report(self.filtered(), source=self.source.describe(public=True), options=self.options,
                                 computed=self.sections, sample_responses=3 if self.with_sample.value else 0,

@@ -30,6 +30,7 @@ from ..plots.analysis import sync_figure
 from ..plots.studies import (attribute_figures, condition_rates_figure, effects_figure, empty_figure_note,
                              power_curve_figure)
 from .figures import plotly_loader, shared_figure
+from .layout import busy
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class StudiesPanel:
     # -- conditions and effects --------------------------------------------------------
     def compute(self) -> bool:
         """(Re)load the study and redraw effects and attribute figures; False on a message."""
-        self.status.value = "<span class='eud-status'>⏳ Computing the study…</span>"
+        self.status.value = busy("Computing the study…")
         try:
             frame = self._load()
             effects = paired_effects(frame, n_boot=self.n_boot)
@@ -215,7 +216,7 @@ class StudiesPanel:
 
     def plan(self) -> float | None:
         """Run the planner: power at the expected effect, the MDE and the curve."""
-        self.plan_result.value = "<span class='eud-status'>⏳ Simulating…</span>"
+        self.plan_result.value = busy("Simulating…")
         try:
             plan = self.current_plan()
             mde, curve = minimum_detectable_effect(plan)
