@@ -129,6 +129,9 @@ class ModelFilter:
 
     def __init__(self, page) -> None:
         self.page = page
+        folded = page.locator(".eud-filters .lm-AccordionPanel-header, .eud-filters .jupyter-widget-Collapse-header").first
+        if folded.count() and not page.locator(".widget-select-multiple:has(label:text-is('Models')) select").first.is_visible():
+            folded.click()  # the filters fold into one line (issue 25); opening them is not timed
         self.select = page.locator(".widget-select-multiple:has(label:text-is('Models')) select").first
         self.tags = page.locator(".widget-tagsinput, .jupyter-widget-tagsinput").first
         if self.select.count():

@@ -50,7 +50,16 @@ def _tick_labels(page, figure_index: int = 0) -> list[str]:
     return plot.locator(".yaxislayer-above .ytick text").all_text_contents()
 
 
+def open_filters(page) -> None:
+    """Unfold the filters (one line on the first screen) if they are folded."""
+    select = page.locator(".widget-select-multiple:has(label:text-is('Models')) select").first
+    if not select.is_visible():
+        page.locator(".eud-filters .jupyter-widget-Collapse-header, .eud-filters .lm-AccordionPanel-header").first.click()
+        select.wait_for(state="visible", timeout=10_000)
+
+
 def _select_models(page, labels: list[str]) -> None:
+    open_filters(page)
     page.locator(".widget-select-multiple:has(label:text-is('Models')) select").select_option(label=labels)
 
 

@@ -443,6 +443,13 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
         for annotation in fig.layout.annotations:
             if annotation.visible is False:
                 annotation.visible = True
+        heatmaps = [t for t in fig.data if t.type == "heatmap"]
+        for trace in heatmaps:
+            if trace.text is not None:
+                trace.texttemplate = "%{text}"
+        if heatmaps:
+            fig.update_xaxes(tickfont_size=None, tickangle=-30)
+            fig.update_yaxes(tickfont_size=None)
         return
     per_line = max(20, width // 8)
     lines, line = [], ""
@@ -457,6 +464,14 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
                       margin_t=30 + 18 * len(lines),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0))
     fig.update_xaxes(title_font_size=11)
+    # A heatmap's printed numbers overprint at phone width: the values stay in the hover, and
+    # its requirement labels get a smaller font so that none is cut.
+    heatmaps = [t for t in fig.data if t.type == "heatmap"]
+    for trace in heatmaps:
+        trace.texttemplate = ""
+    if heatmaps:
+        fig.update_xaxes(tickfont_size=9, tickangle=-60)
+        fig.update_yaxes(tickfont_size=9)
     # The gap labels beside or above the rows do not fit a phone: the hover and the table below
     # carry them, so the plot gets the width and the axis title stops promising them.
     gaps = [a for a in fig.layout.annotations if (a.text or "").lstrip("<b>").startswith("Δ")]

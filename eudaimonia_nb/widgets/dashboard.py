@@ -91,6 +91,7 @@ class _Tab:
         self.lead = w.HTML("")
         self.notes = w.HTML("")
         self.tables = w.VBox([])
+        self.status.add_class("eud-tab-status")
         self.box = w.VBox([self.banner, self.status, self.lead, self.figure_box, self.notes, self.tables])
 
     def set_notices(self, warnings: Sequence[str]) -> None:
@@ -167,11 +168,11 @@ class Dashboard:
             options=[("Simulated demo (no API key, no network)", "demo"),
                      ("Runs in a results store (SQLite)", "store"),
                      ("Results file (CSV / JSONL / Parquet)", "file")],
-            value=source.kind, description="Data", layout=w.Layout(width="420px"))
+            value=source.kind, description="Data", layout=w.Layout(width="380px"))
         self.path = w.Text(value=str(source.path or ""), placeholder="path (relative to where you started; empty: data/results.sqlite)",
-                           description="Path", layout=w.Layout(width="520px"))
+                           description="Path", layout=w.Layout(width="460px"))
         self.run_ids = w.Text(value=",".join(source.run_ids), placeholder="all runs",
-                              description="Run ids", layout=w.Layout(width="420px"))
+                              description="Run ids", layout=w.Layout(width="300px"))
         self.refresh_button = w.Button(description="Load / refresh", button_style="primary")
         self.refresh_button.on_click(lambda _: self.load())
         self.export_button = w.Button(description="Export report")
@@ -179,12 +180,12 @@ class Dashboard:
         self.report_download = DownloadButton(description="Download report (HTML)", mime="text/html",
                                               filename="eudaimonia-report.html")
         self.with_sample = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
-                                      description="with a sample of responses (may be sensitive)")
+                                      description="with sample responses (may be sensitive)")
         self.report_download.layout.display = "none"
-        self.status = w.HTML("", layout=w.Layout(min_height="22px"))
+        self.status = w.HTML("", layout=w.Layout(min_height="20px"))
         # The errors convention is part of every rate shown, so it is a control, not a setting.
         self.errors = w.Dropdown(options=[(label, key) for key, label in SHORT_NAMES.items()],
-                                 value=self.options.errors, description="Errors", layout=w.Layout(width="340px"))
+                                 value=self.options.errors, description="Errors", layout=w.Layout(width="300px"))
         self.errors.observe(self._on_errors, "value")
         self.models = w.SelectMultiple(description="Models", rows=8, layout=w.Layout(width="340px"))
         self.requirements = w.SelectMultiple(
@@ -201,14 +202,17 @@ class Dashboard:
         help_text = w.HTML("<span class='eud-status'>Ctrl/⌘-click to select several; "
                            "filters combine (a requirement must match both lists).</span>")
         self.selection_note = w.HTML("", layout=w.Layout(max_width="100%"))
+        # The filters fold into one line that says what is selected, so that the first screen
+        # shows results (the three open lists took most of it).
+        self.filters = w.Accordion(children=[w.VBox([w.HBox([self.models, self.requirements, self.principles]),
+                                                     help_text, self.selection_note])],
+                                   titles=("Filters",), selected_index=None)
+        self.filters.add_class("eud-filters")
         self._controls = w.VBox([
-            w.HBox([self.source_kind, self.refresh_button, self.export_button, self.with_sample,
-                    self.report_download]),
-            w.HBox([self.path, self.run_ids, self.errors]),
+            w.HBox([self.source_kind, self.path, self.run_ids, self.errors, self.refresh_button, self.export_button,
+                    self.with_sample, self.report_download]),
             self.status,
-            w.HBox([self.models, self.requirements, self.principles]),
-            help_text,
-            self.selection_note,
+            self.filters,
         ])
         self._controls.add_class("eud-controls")
 
@@ -265,6 +269,16 @@ class Dashboard:
         """The loaded data under the current filters."""
         return filter_frame(self.frame, models=self.models.value, requirements=self.requirements.value,
                             principles=self.principles.value)
+
+    def filters_title(self) -> str:
+        """The folded filters' one line: what is selected, and that a click changes it."""
+        if not self.models.options:
+            return "Filters"
+        n_models, n_all = len(self.models.value), len(self.models.options)
+        principles = len(self.principles.value)
+        return (f"Filters: {'all ' if n_models == n_all else ''}{n_models}{'' if n_models == n_all else f' of {n_all}'} "
+                f"models · {len(self.filtered_requirements())} of {len(REQUIREMENTS)} requirements · "
+                f"{principles} of {len(principle_options())} principles (click to change)")
 
     def _selection_text(self) -> str:
         models = list(self.models.value)
@@ -329,6 +343,7 @@ class Dashboard:
             self.report_download.layout.display = "none"
             self._set_status("The selection changed: <b>Export report</b> again for a report of this selection.")
         self.selection_note.value = self._selection_text()
+        self.filters.set_title(0, self.filters_title())
 
     def _render(self, key: str) -> None:
         if key not in self._stale:

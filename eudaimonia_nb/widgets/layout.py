@@ -62,7 +62,7 @@ class DownloadButton(anywidget.AnyWidget):
 STYLE = """
 <style>
 .eud-banner { background:#fff3cd; border:1px solid #e0b000; color:#5c4400; padding:4px 12px;
-  border-radius:4px; margin:2px 0 6px 0; font-weight:600; }
+  border-radius:4px; margin:2px 0 6px 0; font-weight:600; line-height:1.4; }
 .eud-status { color:#555; font-size:13px; }
 .eud-error { color:#b00020; font-weight:600; }
 .eud-note { font-size:13px; line-height:1.45; max-width:1100px; }
@@ -86,9 +86,17 @@ STYLE = """
 .eud-intro summary { cursor:pointer; color:#1b6ca8; }
 .eud-howto { background:#eef5fb; border:1px solid #9cc3e4; border-radius:4px; padding:6px 12px; max-width:1100px; }
 .eud-howto ol { margin:4px 0 4px 18px; padding:0; }
+.eud-controls .widget-html-content, .eud-tab-status .widget-html-content { line-height:1.4; }
 @media (max-width: 600px) {
-  .eud-controls .widget-dropdown, .eud-controls .widget-text, .eud-controls .widget-select-multiple,
-  .eud-controls .widget-button { width:100% !important; max-width:100% !important; }
+  /* The first screen of a phone shows results: a smaller title, buttons side by side, compact notes. */
+  .jp-RenderedHTMLCommon h1, .jp-RenderedMarkdown h1 { font-size:21px !important; margin:4px 0 !important; }
+  .eud-intro summary { font-size:13px; }
+  .eud-controls .widget-button { width:calc(50% - 6px) !important; }
+  .eud-controls .widget-status, .eud-status { font-size:12px; }
+  .eud-banner { font-size:12px; padding:3px 8px; font-weight:600; }
+  .eud-filters .jupyter-widget-Collapse-header { font-size:12px; }
+  .eud-controls .widget-dropdown, .eud-controls .widget-text, .eud-controls .widget-select-multiple
+  { width:100% !important; max-width:100% !important; }
   .eud-controls .widget-label { min-width:0 !important; }
   .eud-controls .widget-dropdown > select { min-width:0; }
   /* The tab bar is one scrolling row, not three rows of squeezed titles. */
