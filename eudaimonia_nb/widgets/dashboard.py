@@ -36,8 +36,6 @@ from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
 from .layout import STYLE, DownloadButton, busy, tables_widgets
 from .responses import ResponsesView, drilldown_filters
-from .studies import TAB_TITLE as STUDIES_TITLE
-from .studies import studies_panel
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +130,14 @@ class Dashboard:
         self._build_controls(self.source)
         self.tabs = {key: _Tab(key, self._attach_drilldown) for key in SECTION_TITLES}
         self.responses = ResponsesView()
-        self.studies = studies_panel(self)
+        self._studies_box = w.VBox([])
+        self._studies = None
+        self._texts: pd.DataFrame | None = None
         # Tabs that are widgets of their own rather than report sections, after the sections:
         # key -> (title, widget, called when the tab is opened after a change).
         self.panels: dict[str, tuple[str, w.Widget, Callable[[], None]]] = {
             "responses": ("Responses", self.responses, self._refresh_responses),
-            "studies": (STUDIES_TITLE, self.studies.widget, self.studies.compute),
+            "studies": ("Studies", self._studies_box, lambda: self.studies.compute()),
         }
         self._stale = set(self.tab_keys)
         self._prompts: dict[str, str] | None = None
@@ -151,6 +151,17 @@ class Dashboard:
                              layout=w.Layout(width="100%"))
         if load:
             self.load()
+
+    @property
+    def studies(self):  # -> StudiesPanel
+        """The Studies panel, built when first needed: its analyses (conditions, power, attributes)
+        are imported then, not before the first figure."""
+        if self._studies is None:
+            from .studies import studies_panel
+
+            self._studies = studies_panel(self)
+            self._studies_box.children = [self._studies.widget]
+        return self._studies
 
     @property
     def figures(self) -> dict[str, go.FigureWidget]:
@@ -237,11 +248,11 @@ class Dashboard:
         try:
             source = self.current_source()
             self._set_status(f"Loading {html.escape(source.describe())} …")
-            frame = load_source(source)
+            frame = load_source(source, texts=False)
         except LOAD_ERRORS as exc:
             self._set_status(f"Could not load the data: {html.escape(str(exc))}", error=True)
             return False
-        self.source, self.frame = source, frame
+        self.source, self.frame, self._texts = source, frame, None
         self._set_models(sorted(frame["model"].astype(str).unique()))
         warnings = notices(frame)
         for tab in self.tabs.values():
@@ -415,10 +426,29 @@ class Dashboard:
             self._prompts = prompt_texts()
         return self._prompts
 
+    def with_texts(self) -> pd.DataFrame:
+        """The loaded data with each check's response and reasoning (read from a store when first
+        asked: the first figure does not wait for them)."""
+        if self._texts is None:
+            if self.source.kind == "store" and "response" not in self.frame.columns:
+                from ..store.results import load_judgments as load_store
+
+                texts = load_store(self.source.path, list(self.source.run_ids) or None, texts=True)
+                # Row for row the loaded table (same query, same order) unless a run grew since.
+                same = len(texts) == len(self.frame) and texts[["run_id", "prompt_id", "requirement"]].equals(
+                    self.frame[["run_id", "prompt_id", "requirement"]])
+                self._texts = (texts if same else self.frame.merge(
+                    texts[["run_id", "prompt_id", "requirement", "response", "reasoning"]],
+                    on=["run_id", "prompt_id", "requirement"], how="left").set_axis(self.frame.index))
+                self._texts.attrs = dict(self.frame.attrs)
+            else:
+                self._texts = self.frame
+        return self._texts
+
     def _refresh_responses(self) -> None:
         if self._responses_of is not self.frame:
             protocols = {str(r["run_id"]): str(r.get("protocol", "")) for r in self.frame.attrs.get(RUNS_ATTR) or []}
-            self.responses.set_data(self.frame, prompts=self.prompt_texts(), protocols=protocols)
+            self.responses.set_data(self.with_texts(), prompts=self.prompt_texts(), protocols=protocols)
             self._responses_of = self.frame
         selected = set(self.filtered()["requirement"].unique()) if not self.frame.empty else set()
         self.responses.set_scope(models=self.models.value, requirements=selected)
@@ -443,7 +473,12 @@ class Dashboard:
         """Build the static HTML report of the current selection and offer it for download."""
         self.status.value = busy("Building the report (fits the mixed model if not cached)…")
         try:
-            text = build_report(self.filtered(), source=self.source.describe(public=True), options=self.options,
+            frame = self.filtered()
+            if self.with_sample.value:  # the sample shows responses: read them now
+                texts = self.with_texts()
+                frame = texts.loc[frame.index] if texts is not self.frame else frame
+                frame.attrs = dict(self.frame.attrs)
+            text = build_report(frame, source=self.source.describe(public=True), options=self.options,
                                 computed=self.sections, sample_responses=3 if self.with_sample.value else 0,
                                 prompts=self.prompt_texts() if self.with_sample.value else None)
         except FIT_ERRORS as exc:
