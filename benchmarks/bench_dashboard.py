@@ -222,14 +222,14 @@ def _dataset_env() -> dict[str, str]:
 def _pager_text(page) -> str:
     return page.evaluate("() => { const p = " + PANEL + "; const s = [...p.querySelectorAll('.eud-status')]"
                          ".find(e => e.offsetParent && /page \\d+ of|No item/.test(e.innerText));"
-                         " const o = p.querySelector('.widget-select:not(.widget-select-multiple) select option');"
-                         " return (s ? s.innerText : '') + '|' + (o ? o.text : ''); }")
+                         " const o = p.querySelector('.eud-item-table tbody tr, .widget-select:not(.widget-select-multiple) select option');"
+                         " return (s ? s.innerText : '') + '|' + (o ? (o.text || o.innerText) : ''); }")
 
 
 CHANGED = ("(old) => { const p = " + PANEL + "; const s = [...p.querySelectorAll('.eud-status')]"
            ".find(e => e.offsetParent && /page \\d+ of|No item/.test(e.innerText));"
-           " const o = p.querySelector('.widget-select:not(.widget-select-multiple) select option');"
-           " return (s ? s.innerText : '') + '|' + (o ? o.text : '') !== old; }")
+           " const o = p.querySelector('.eud-item-table tbody tr, .widget-select:not(.widget-select-multiple) select option');"
+           " return (s ? s.innerText : '') + '|' + (o ? (o.text || o.innerText) : '') !== old; }")
 
 
 def measure_responses(browser, url: str, settle: float) -> dict[str, float]:

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from eudaimonia_nb.report import FIGURE_NAMES, SECTION_TITLES
-from test_dashboard_helpers import STORE_MODELS, chromium, make_store, voila_server
+from test_dashboard_helpers import STORE_MODELS, chromium, make_store, open_filters, voila_server
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +48,6 @@ def _no_error_text(page) -> None:
 def _tick_labels(page, figure_index: int = 0) -> list[str]:
     plot = _panel(page).locator(".js-plotly-plot").nth(figure_index)
     return plot.locator(".yaxislayer-above .ytick text").all_text_contents()
-
-
-def open_filters(page) -> None:
-    """Unfold the filters (one line on the first screen) if they are folded."""
-    select = page.locator(".widget-select-multiple:has(label:text-is('Models')) select").first
-    if not select.is_visible():
-        page.locator(".eud-filters .jupyter-widget-Collapse-header, .eud-filters .lm-AccordionPanel-header").first.click()
-        select.wait_for(state="visible", timeout=10_000)
 
 
 def _select_models(page, labels: list[str]) -> None:

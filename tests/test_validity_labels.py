@@ -264,3 +264,33 @@ def test_reading_labels_never_writes_to_the_store(store):
     finally:
         db.close()
     assert "labels" not in tables and store.stat().st_mtime_ns == before
+
+
+def test_a_disagreement_from_the_responses_tab_never_moves_a_corrected_rate(store):
+    from eudaimonia_nb.store.disagreements import DISAGREEMENT_QUEUE, save_disagreement
+
+    items = label_sample(store, "ann", lambda verdict, _: verdict)
+    before = compute_validity(store, [JUDGED_RUN], n_boot=50)
+    judged = load_judgments(store, [JUDGED_RUN])
+    sampled = set(zip(items["prompt_id"], items["requirement"]))
+    free = judged[[(p, r) not in sampled for p, r in zip(judged["prompt_id"], judged["requirement"])]].head(5)
+    for row in free.itertuples():  # a reader disagrees with five verdicts outside the sample
+        assert save_disagreement(store, run_id=JUDGED_RUN, prompt_id=row.prompt_id, requirement=row.requirement,
+                                 labeller="bo", label=1 - int(row.violation), note="looks wrong") == DISAGREEMENT_QUEUE
+    after = compute_validity(store, [JUDGED_RUN], n_boot=50)
+    cols = ["n_labels", "corrected_rate", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(after.models[cols], before.models[cols])
+    pd.testing.assert_frame_equal(after.agreement, before.agreement)
+    assert any("5 labels from disagreement queues" in n for n in after.notes)
+    flagged = after.disagreements[after.disagreements["reason"] == "judge and person differ"]
+    assert set(zip(free["prompt_id"], free["requirement"])) <= set(zip(flagged["prompt_id"], flagged["requirement"]))
+    queue = L.sample_items(store, DISAGREEMENT_QUEUE, "bo")
+    assert len(queue) == 5 and (queue["note"] == "looks wrong").all()
+    # A check this person labelled in the designed sample keeps that label.
+    first = items.iloc[0]
+    with pytest.raises(L.LabelsError, match=r"ann already labelled this check in sample s-.*kept"):
+        save_disagreement(store, run_id=JUDGED_RUN, prompt_id=first.prompt_id, requirement=first.requirement,
+                          labeller="ann", label=1)
+    with pytest.raises(L.LabelsError, match="has no check"):
+        save_disagreement(store, run_id=JUDGED_RUN, prompt_id="nope", requirement=first.requirement,
+                          labeller="bo", label=1)

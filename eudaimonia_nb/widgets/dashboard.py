@@ -35,6 +35,7 @@ from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_A
 from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
 from .layout import STYLE, DownloadButton, busy, tables_widgets
+from .url_state import UrlState, hash_to_state, state_to_hash
 from .responses import ResponsesView, drilldown_filters
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,14 @@ class Dashboard:
         self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()] + [p[1] for p in self.panels.values()],
                              titles=list(SECTION_TITLES.values()) + [p[0] for p in self.panels.values()])
         self.tab_bar.observe(self._on_tab, "selected_index")
+        # The open tab (and the Responses tab's filters and item) live in the page's URL: a link
+        # opens the same view.
+        self.url = UrlState()
+        self.url.observe(self._on_link, "opened")
+        self.responses.on_state = self._write_url
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
-        self.widget = w.VBox([w.HTML(STYLE), plotly_loader(), self._probe, self._controls, self.tab_bar],
+        self.widget = w.VBox([w.HTML(STYLE), plotly_loader(), self._probe, self.url, self._controls, self.tab_bar],
                              layout=w.Layout(width="100%"))
         if load:
             self.load()
@@ -331,6 +337,27 @@ class Dashboard:
 
     def _on_tab(self, _change: object) -> None:
         self._render(self.selected_key)
+        self._write_url()
+
+    def _write_url(self) -> None:
+        """The view into the URL fragment: the tab, and the Responses tab's own state."""
+        key = self.selected_key
+        state: dict[str, list[str]] = {"tab": [key]}
+        if key == "responses" and self.responses.index is not None:
+            state.update(self.responses.state())
+        self.url.hash = state_to_hash(state) if (key != self.tab_keys[0] or len(state) > 1) else ""
+
+    def _on_link(self, change: dict) -> None:
+        """A link was opened (or a fragment pasted): show the view it names."""
+        state = hash_to_state(change["new"] or "")
+        tab = (state.pop("tab", None) or [""])[0]
+        if tab not in self.tab_keys:
+            return
+        if tab == "responses":
+            self._render("responses")
+            self.responses.apply_state(state)
+        self.select_tab(tab)
+        self._write_url()
 
     @property
     def tab_keys(self) -> list[str]:
@@ -448,7 +475,8 @@ class Dashboard:
     def _refresh_responses(self) -> None:
         if self._responses_of is not self.frame:
             protocols = {str(r["run_id"]): str(r.get("protocol", "")) for r in self.frame.attrs.get(RUNS_ATTR) or []}
-            self.responses.set_data(self.with_texts(), prompts=self.prompt_texts(), protocols=protocols)
+            self.responses.set_data(self.with_texts(), prompts=self.prompt_texts(), protocols=protocols,
+                                    store_path=str(self.source.path) if self.source.kind == "store" else None)
             self._responses_of = self.frame
         selected = set(self.filtered()["requirement"].unique()) if not self.frame.empty else set()
         self.responses.set_scope(models=self.models.value, requirements=selected)
