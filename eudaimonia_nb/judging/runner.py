@@ -48,6 +48,8 @@ class Runner:
         self.store_path: str = self.plan.store_path
         self.prices = prices if prices is not None else load_prices()
         self._early_stop = EarlyStop({})
+        self.clients: dict[str, ReliableClient | None] = {}
+        """The model's and the judge's clients while the run works (a widget reads their attempts)."""
 
     def check_keys(self) -> None:
         """Raise ``CredentialError`` now, before anything is recorded, for an unset key variable."""
@@ -120,6 +122,7 @@ class Runner:
     ) -> None:
         # A rejudge never calls the model, so it needs neither its client nor its key.
         responder, judge_client = open_clients(self.config, cache=cache, judge_only=bool(self.config.rejudged_from))
+        self.clients = {"model": responder, "judge": judge_client}
         texts = self.plan.prompt_texts()
         tasks = [asyncio.ensure_future(
             self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, store, responder, judge_client, tally)
