@@ -294,3 +294,25 @@ def test_a_disagreement_from_the_responses_tab_never_moves_a_corrected_rate(stor
     with pytest.raises(L.LabelsError, match="has no check"):
         save_disagreement(store, run_id=JUDGED_RUN, prompt_id="nope", requirement=first.requirement,
                           labeller="bo", label=1)
+
+
+def test_notebook_4_results_follow_each_saved_label(store, benchmark):
+    from eudaimonia_nb.widgets.labelling import LabellingUI
+    from eudaimonia_nb.widgets.validity_results import ValidityResults
+
+    ui = LabellingUI(store, benchmark=benchmark)
+    ui.labeller.value, ui.runs.value, ui.size.value = "ann", (JUDGED_RUN,), 30
+    results = ValidityResults(ui, n_boot=50)
+    assert results.refreshes == 1 and "0 labels behind these results" in results.status.value
+    assert "no labels" in results.summary.value
+    ui.start()
+    for _ in range(12):  # outside an event loop the refresh is immediate
+        ui.label(int(ui._verdict(*ui._items.loc[ui._items["position"] == ui._position, ["run_id", "prompt_id",
+                                                                                        "requirement"]].iloc[0])[0]
+                     == "violation"))
+    assert results.refreshes == 13 and "12 labels behind these results" in results.status.value
+    # Formatted like the dashboard: percentages and intervals, not raw columns or NaN.
+    assert "Corrected rate (95% CI)" in results.summary.value and re.search(r"\d+\.\d% \[", results.summary.value)
+    for raw in ("corrected_rate", "NaN", "n_labels", "Raw se", "<NA>"):
+        assert raw not in results.summary.value, raw
+    assert "Labels needed per requirement" in results.planning.value

@@ -131,6 +131,8 @@ class LabellingUI(w.VBox):
         self._texts: dict[str, dict[str, str]] = {}
         self._verdicts: dict[str, pd.DataFrame] = {}
         self._protocols: dict[str, str] = {}
+        self.on_saved: list = []
+        """Called (without arguments) after every saved label or skip: the results follow."""
         self.item_box = w.VBox([self.progress, self.progress_text, self.item, w.HBox(list(self.buttons.values())),
                                 self.note, self.shortcuts, self.reveal, self.judge, self.last])
         self.item_box.layout.display = "none"
@@ -243,6 +245,8 @@ class LabellingUI(w.VBox):
         self.note.value = ""
         self._position = L.resume_position(self._items)
         self._show()
+        for callback in self.on_saved:
+            callback()
 
     # -- display --------------------------------------------------------------------------
     def _prompt_text(self, prompt_id: str) -> str:
