@@ -61,3 +61,16 @@ def test_without_a_recorded_version_the_protocol_decides(fetched):
     assert find_rubric(key, None, "suite").text == requirement(key).rubric
     unknown = find_rubric(key, "", None)
     assert unknown.text is None and "unknown" in unknown.missing
+
+
+def test_fetch_rubrics_says_what_it_verified(tmp_path):
+    import subprocess
+    import sys
+
+    with RubricServer() as server:
+        done = subprocess.run([sys.executable, "-m", "eudaimonia_nb", "fetch-rubrics", "--base-url", server.base_url,
+                               "--dest", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("9 rubrics of the authors") and "SHA-256 verified" in lines[0]
+    assert lines[-1] == str(tmp_path)
