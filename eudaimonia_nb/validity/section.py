@@ -53,8 +53,10 @@ def run_labels(frame: pd.DataFrame) -> dict[str, str]:
     """Run id -> the run's label as every tab shows it (``model · judge · protocol``)."""
     if "run_id" not in frame.columns:
         return {}
-    runs = frame.drop_duplicates("run_id")
-    return dict(zip(runs["run_id"].astype(str), runs["model"].astype(str)))
+    pairs = frame[["run_id", "model"]].drop_duplicates()
+    single = pairs.groupby("run_id")["model"].transform("size") == 1  # a simulated run holds many models
+    pairs = pairs[single]
+    return dict(zip(pairs["run_id"].astype(str), pairs["model"].astype(str)))
 
 
 def validity_lead(frame: pd.DataFrame, store_path: str | Path | None, result: object | None) -> list[str]:
@@ -89,7 +91,8 @@ def validity_sections(frame: pd.DataFrame, store_path: str | Path | None, *, n_b
     if store_path is None or "run_id" not in frame.columns:
         models = _raw_only(frame)
         notes = ["No human labels here: corrected rates need a results store with labels (see above)."]
-        return ({"validity_forest": validity_forest(models)}, [("validity_rates", "Raw judge rates", models)], notes,
+        return ({"validity_forest": validity_forest(models, run_labels(frame))},
+                [("validity_rates", "Raw judge rates", models)], notes,
                 validity_lead(frame, store_path, None))
     result = compute_validity(store_path, sorted(frame["run_id"].astype(str).unique()),
                               requirements=sorted(frame["requirement"].astype(str).unique()), n_boot=n_boot, seed=seed)
@@ -119,5 +122,5 @@ def validity_sections(frame: pd.DataFrame, store_path: str | Path | None, *, n_b
                result.panel.head(MAX_DISAGREEMENTS)),
               ("disagreements", "Disagreement list (label it from notebook 4: 'Label the disagreement list')",
                result.disagreements.head(MAX_DISAGREEMENTS))]
-    return ({"validity_forest": validity_forest(result.models)}, [t for t in tables if not t[2].empty], notes,
+    return ({"validity_forest": validity_forest(result.models, labels)}, [t for t in tables if not t[2].empty], notes,
             validity_lead(frame, store_path, result))
