@@ -34,6 +34,35 @@ TAB_DRAWN = ("() => { const c = document.querySelector('.widget-tab-contents');"
 it shows a figure or a message of its own (the simulated-data banner alone is not a drawn tab)."""
 
 
+FIGURES_PAST_THE_EDGE = ("() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent)"
+                         ".filter(p => p.getBoundingClientRect().right > window.innerWidth + 1)"
+                         ".map(p => (p.querySelector('.gtitle') || {textContent: '?'}).textContent)")
+"""Titles of the visible figures that reach past the screen's right edge."""
+OVERPRINTED_TICKS = (
+    "() => { const out = []; const title = p => (p.querySelector('.gtitle') || {textContent: '?'}).textContent;"
+    " for (const p of [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent)) {"
+    "  const box = p.getBoundingClientRect();"
+    "  for (const axis of ['xtick', 'ytick']) {"
+    "   const ticks = [...p.querySelectorAll('.' + axis + ' text')].filter(t => t.textContent.trim()).map(t => {"
+    "    const r = t.getBoundingClientRect(), m = /rotate\\((-?[\\d.]+)/.exec(t.getAttribute('transform') || '');"
+    "    const a = (m ? parseFloat(m[1]) : 0) * Math.PI / 180;"
+    # Upright labels (one line or several) are their box; a tilted one is one line of text.
+    "    return {r, cx: (r.left + r.right) / 2, cy: (r.top + r.bottom) / 2, a,"
+    "            len: a ? t.getComputedTextLength() : r.width,"
+    "            h: a ? parseFloat(getComputedStyle(t).fontSize) : r.height}; }).filter(t => t.r.width > 0);"
+    "   if (ticks.some(t => t.r.left < box.left - 2 || t.r.right > box.right + 2 || t.r.top < box.top - 2"
+    "                   || t.r.bottom > box.bottom + 2)) out.push(title(p) + ' ' + axis + ' cut');"
+    # Two labels of one axis (parallel, at the same angle) overprint when they are closer than a
+    # line across their direction and closer than half their lengths along it.
+    "   for (let i = 0; i < ticks.length; i++) for (let j = i + 1; j < ticks.length; j++) {"
+    "    const s = ticks[i], t = ticks[j], dx = t.cx - s.cx, dy = t.cy - s.cy;"
+    "    const along = Math.abs(dx * Math.cos(s.a) + dy * Math.sin(s.a));"
+    "    const across = Math.abs(-dx * Math.sin(s.a) + dy * Math.cos(s.a));"
+    "    if (across < 0.8 * (s.h + t.h) / 2 && along < (s.len + t.len) / 2 - 2) out.push(title(p) + ' ' + axis + ' overprinted'); }"
+    "  } } return [...new Set(out)]; }")
+"""Figures (title, axis, what) whose tick labels overprint each other or are cut by the figure's edge."""
+
+
 def shot_dir():
     folder = REPO / "docs" / "screenshots" if os.environ.get(SHOT_DIR_ENV) == "docs" else \
         REPO / "test-artifacts" / "screenshots"
@@ -153,5 +182,10 @@ def test_a_screenshot_of_every_tab(served, viewport):
             page.screenshot(path=str(path), type="jpeg", quality=60)
             assert path.stat().st_size > 5_000, path
             assert "Traceback" not in page.inner_text("body")
+            if viewport is PHONE:
+                # Every figure fits the screen (Studies' ran off its right edge) and no two axis
+                # labels overprint (Data & methods' requirement names ran into each other).
+                assert page.evaluate(FIGURES_PAST_THE_EDGE) == [], title
+                assert page.evaluate(OVERPRINTED_TICKS) == [], title
     finally:
         page.close()

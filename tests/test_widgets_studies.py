@@ -49,6 +49,21 @@ def test_studies_tab_follows_the_report_tabs_and_shows_the_simulated_demo_study(
     assert "Thinking versus non-thinking" in panel.attributes_note.value
     assert "Thinking budget" in panel.attributes_note.value and "publishes no rates" in panel.attributes_note.value
     assert not any(k.startswith("runs_") for k in panel.figures)
+    # Figures take the page's width once it is known (on a phone they ran off the screen).
+    demo._probe.width = 390
+    assert {fig.layout.width for fig in panel.figures.values()} == {350}
+    assert panel.figures["effects"].layout.legend.y < 0  # the legend under the plot, as on the other tabs
+    # Long row names (effects) and tilted model names (rates) get the margin they need, not cut.
+    assert panel.figures["effects"].layout.yaxis.automargin is True
+    assert panel.figures["condition_rates"].layout.xaxis.automargin is True
+    # Rows named 'Claude Opus 4.6 · design-code vs baseline' were cut by a phone's left edge:
+    # they break at their '·' there (the hover keeps the name) and come back whole on a desktop.
+    effects_axis = panel.figures["effects"].layout.yaxis
+    assert list(effects_axis.tickvals) == list(panel.figures["effects"].data[0].y)
+    assert all(t.count("<br>") == 1 and " vs " in t.split("<br>")[1] for t in effects_axis.ticktext)
+    demo._probe.width = 1440
+    assert {fig.layout.width for fig in panel.figures.values()} == {1400}
+    assert panel.figures["effects"].layout.yaxis.ticktext is None
     # Leaving and re-opening the report tabs still works.
     demo.tab_bar.selected_index = 0
     assert demo.selected_key == "leaderboard"

@@ -301,7 +301,8 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
     title = "By model group: targets of the curation, rewriters, other models"
     if groups.empty:
         return empty_figure(title, "No data for the model groups under the current filters")
-    labels = [f"{g} ({plural(n, 'model')})" for g, n in zip(groups["model_group"], groups["n_models"])]
+    # Two lines, so that three groups side by side do not run into each other on a phone.
+    labels = [f"{g}<br>({plural(n, 'model')})" for g, n in zip(groups["model_group"], groups["n_models"])]
     stats = np.column_stack([_pct(groups["diff"]), _pct(groups["diff_ci_low"]), _pct(groups["diff_ci_high"]),
                              groups["p_holm"].to_numpy(float)])
     fig = go.Figure(layout=_base_layout(title, 400, barmode="group"))
@@ -450,6 +451,8 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
         if heatmaps:
             fig.update_xaxes(tickfont_size=None, tickangle=-30)
             fig.update_yaxes(tickfont_size=None)
+        _short_requirement_ticks(fig, short=False)
+        _wrap_row_labels(fig, None)
         return
     per_line = max(20, width // 8)
     lines, line = [], ""
@@ -472,6 +475,8 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
     if heatmaps:
         fig.update_xaxes(tickfont_size=9, tickangle=-60)
         fig.update_yaxes(tickfont_size=9)
+    _short_requirement_ticks(fig, short=True)
+    _wrap_row_labels(fig, width)
     # The gap labels beside or above the rows do not fit a phone: the hover and the table below
     # carry them, so the plot gets the width and the axis title stops promising them.
     gaps = [a for a in fig.layout.annotations if (a.text or "").lstrip("<b>").startswith("Δ")]
@@ -481,6 +486,89 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
         title = fig.layout.xaxis.title.text or ""
         fig.update_layout(margin_r=20)
         fig.update_xaxes(title_text=title.split("  ·")[0].split(" (above")[0])
+
+
+SHORT_REQUIREMENT_LABELS = {label: " ".join(label.split()[:2]) for label in REQUIREMENT_LABELS.values()}
+"""On a phone, a requirement's axis label is its code and first word (``2C Flattery``); the hover keeps the name."""
+_TERM_PREFIXES = ("Requirement: ", "Model: ")
+"""Prefixes of the mixed model's term labels (``formatting.term_label``), dropped on a phone."""
+
+
+def _short_category(label: str) -> str:
+    for prefix in _TERM_PREFIXES:
+        if label.startswith(prefix):
+            label = label[len(prefix):]
+            break
+    return SHORT_REQUIREMENT_LABELS.get(label, label)
+
+
+def _short_requirement_ticks(fig: go.Figure | go.FigureWidget, *, short: bool) -> None:
+    """On a phone, axes of requirements (and the mixed model's terms) get short labels, a
+    requirement axis along the bottom upright, so that they neither overprint nor squeeze the
+    plot (the full names at an angle ran into each other, the terms were cut); at desktop width
+    the full names come back. Hover texts and clicks keep the full names."""
+    for letter, update in (("x", fig.update_xaxes), ("y", fig.update_yaxes)):
+        categories: list[str] = []
+        for trace in fig.data:
+            values = getattr(trace, letter, None)
+            if values is not None and trace.type in ("bar", "heatmap", "scatter"):
+                categories.extend(v for v in values if isinstance(v, str))
+        order = list(dict.fromkeys(categories))
+        if not order or all(_short_category(c) == c for c in order):
+            continue
+        upright = letter == "x" and all(c in SHORT_REQUIREMENT_LABELS for c in order)
+        if short:
+            update(tickmode="array", tickvals=order, ticktext=[_short_category(c) for c in order],
+                   **({"tickangle": -90} if upright else {}))
+        else:
+            update(tickmode=None, tickvals=None, ticktext=None, **({"tickangle": -30} if upright else {}))
+
+
+ROW_LABEL_SEPARATOR = " · "
+"""Where a long row name (``model · requirement · b vs a``) may break onto a new line on a phone."""
+
+
+def _wrap_row_labels(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
+    """On a phone, row names along the left (a forest plot's ``model · b vs a``) longer than
+    about 45% of the width break at their `` · ``, and the figure grows so that two-line rows do
+    not touch (they were cut by the figure's left edge, automargin giving up at that width); with
+    ``width`` None (desktop) the one-line names come back. Hover texts keep the full name."""
+    axis = fig.layout.yaxis
+    categories = list(dict.fromkeys(v for t in fig.data if t.type in ("bar", "scatter") and t.y is not None
+                                    for v in t.y if isinstance(v, str)))
+    if not categories:
+        return
+    if width is None:
+        if axis.ticktext is not None and any("<br>" in t for t in axis.ticktext) \
+                and list(axis.tickvals or ()) == categories:
+            fig.update_yaxes(tickmode=None, tickvals=None, ticktext=None)
+        return
+    shown = list(axis.ticktext) if axis.ticktext is not None and list(axis.tickvals or ()) == categories \
+        else categories
+    budget = max(16, int(0.45 * width / 6.5))  # characters at plotly's 12 px font
+    wrapped = [_wrap_label(label, budget) for label in shown]
+    if wrapped == shown:
+        return
+    fig.update_yaxes(tickmode="array", tickvals=categories, ticktext=wrapped)
+    lines = max(label.count("<br>") + 1 for label in wrapped)
+    needed = 120 + (15 * lines + 8) * len(categories)
+    if (fig.layout.height or 450) < needed:
+        fig.update_layout(height=needed)
+
+
+def _wrap_label(label: str, budget: int) -> str:
+    if len(label) <= budget or ROW_LABEL_SEPARATOR not in label:
+        return label
+    lines, line = [], ""
+    for part in label.split(ROW_LABEL_SEPARATOR):
+        candidate = f"{line}{ROW_LABEL_SEPARATOR}{part}" if line else part
+        if line and len(candidate) > budget:
+            lines.append(line)
+            line = part
+        else:
+            line = candidate
+    lines.append(line)
+    return "<br>".join(lines)
 
 
 def sync_figure(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:

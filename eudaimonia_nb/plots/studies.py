@@ -42,7 +42,7 @@ def effects_figure(effects: pd.DataFrame, title: str = "Condition effects (b −
     fig.add_vline(x=0, line=dict(color="#999", dash="dot"))
     fig.update_layout(**_base_layout(title, _rows_height(len(effects)), showlegend=False))
     fig.update_xaxes(title_text="difference in violation rate (points; dark: Holm p < 0.05)")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", automargin=True)  # long row names were cut on a phone
     return fig
 
 
@@ -57,6 +57,7 @@ def condition_rates_figure(rates: pd.DataFrame, title: str = "Violation rate per
                     hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]} judged, %{customdata[1]} errors)<extra>"
                                   f"{condition}</extra>")
     fig.update_layout(**_base_layout(title, 360, barmode="group"))
+    fig.update_xaxes(automargin=True)  # model names tilted on a phone were cut
     fig.update_yaxes(title_text="violation rate (%)", rangemode="tozero")
     return fig
 

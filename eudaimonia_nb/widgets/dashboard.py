@@ -436,7 +436,7 @@ class Dashboard:
 
     def _on_width(self, _change: object) -> None:
         width = self.figure_width
-        for fig in self.figures.values():
+        for fig in [*self.figures.values(), *(self._studies.figures.values() if self._studies else ())]:
             fit_to_width(fig, width)
             refresh_synced_state(fig)
 

@@ -26,7 +26,7 @@ from ..analysis.conditions import (CONDITION, condition_odds_ratios, condition_r
 from ..analysis.frames import is_simulated
 from ..analysis.power import HumanLabels, StudyPlan, minimum_detectable_effect, simulate_study
 from ..formatting import readable_table
-from ..plots.analysis import sync_figure
+from ..plots.analysis import fit_to_width, sync_figure
 from ..plots.studies import (attribute_figures, condition_rates_figure, effects_figure, empty_figure_note,
                              power_curve_figure)
 from .figures import plotly_loader, shared_figure
@@ -80,8 +80,9 @@ class StudiesPanel:
     """Conditions, effects, planner and attribute figures; display ``.widget``."""
 
     def __init__(self, load: Callable[[], pd.DataFrame], *, runs_frame: Callable[[], pd.DataFrame] | None = None,
-                 n_boot: int = 1000) -> None:
+                 n_boot: int = 1000, width: Callable[[], int | None] | None = None) -> None:
         self._load = load
+        self._width = width  # the page's width for figures (a phone's, say); None: plotly's own
         self._runs_frame = runs_frame
         self.n_boot = n_boot
         self.frame: pd.DataFrame | None = None
@@ -143,6 +144,7 @@ class StudiesPanel:
         return self._runs_frame() if self._runs_frame is not None else None
 
     def _show(self, name: str, figure: go.Figure, box: w.VBox) -> None:
+        fit_to_width(figure, self._width() if self._width else None)
         if name in self.figures:
             sync_figure(self.figures[name], figure)
         else:
@@ -245,4 +247,5 @@ def studies_panel(dashboard: object) -> StudiesPanel:
         return study_frame(source.kind, str(source.path) if source.path else None, source.run_ids,
                            dashboard.frame)  # type: ignore[attr-defined]
 
-    return StudiesPanel(load, runs_frame=lambda: dashboard.frame)  # type: ignore[attr-defined]
+    return StudiesPanel(load, runs_frame=lambda: dashboard.frame,  # type: ignore[attr-defined]
+                        width=lambda: dashboard.figure_width)  # type: ignore[attr-defined]
