@@ -53,9 +53,9 @@ $(BASE_STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 # The [server] extra compiles llama.cpp from source (about 9 minutes on 2 cores, once;
-# pip caches the wheel).
+# pip caches the wheel). [inspect] is inspect-ai, for the Inspect task and logs (not the dashboard).
 $(TEST_STAMP): $(BASE_STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,server,inspect]'
 	touch $@
 
 # Debian's Chromium for the browser tests; Playwright drives it through executable_path

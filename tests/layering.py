@@ -27,9 +27,11 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": {"shared", "formatting", "benchmark", "store", "analysis"},
     "plots": {"shared", "formatting", "benchmark", "analysis", "plots"},
     "validity": {"shared", "formatting", "benchmark", "store", "analysis", "plots", "validity"},
-    "report": _BELOW_REPORT | {"report"},
-    "widgets": _BELOW_REPORT | {"report", "widgets"},
-    "cli": _BELOW_REPORT | {"report", "cli"},
+    # Inspect interoperability: runs the suite's judging in Inspect and moves runs in and out of the store.
+    "interop": {"shared", "formatting", "benchmark", "store", "judging", "analysis", "interop"},
+    "report": _BELOW_REPORT | {"report", "interop"},
+    "widgets": _BELOW_REPORT | {"report", "interop", "widgets"},
+    "cli": _BELOW_REPORT | {"report", "interop", "cli"},
     "main": {"cli"},
     "facade": set(),  # checked apart: the facade may import any stage, and nothing may import it
 }

@@ -9,7 +9,8 @@ import math
 import pandas as pd
 
 from eudaimonia_nb.analysis.simulate import demo_judgments
-from eudaimonia_nb.formatting import csv_table, fmt_interval, fmt_p, fmt_pct, readable_table, term_label
+from eudaimonia_nb.store.outputs import csv_table
+from eudaimonia_nb.formatting import fmt_interval, fmt_p, fmt_pct, readable_table, term_label
 from eudaimonia_nb.plots.analysis import gap_label
 from eudaimonia_nb.judging.pricing import Price
 from eudaimonia_nb.report import DataSource, build_section, filter_frame

@@ -51,9 +51,12 @@ class DryRunEstimate:
     """Estimated cost; None when a model is missing from the price table."""
     warnings: tuple[str, ...] = ()
     """What would stop or taint the real run (a key variable not set, an unofficial dataset file)."""
+    unpriced: tuple[str, ...] = ()
+    """Models called that the price table does not price (their cost is unknown, never 0)."""
 
     def describe(self) -> str:
-        cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        missing = ", ".join(self.unpriced) or "a model"
+        cost = f"unknown ({missing} not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
         return (
             f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks\n"
             f"to send: {self.response_calls} response calls + {self.judge_calls} judge calls\n"
@@ -93,6 +96,7 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         response_calls=len(response_ids), judge_calls=judge_calls, input_tokens=resp_in + judge_in,
         output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
         cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
+        unpriced=tuple(m for m, c in ((config.model, resp_cost), (config.judge_model, judge_cost)) if c is None),
     )
 
 

@@ -15,9 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..analysis.conventions import ERRORS_AS_NO_VIOLATION, apply_convention, describe
+from ..analysis.conventions import apply_convention, describe
 from ..analysis.frames import is_simulated
 from ..benchmark.design_code import requirement
+from .comparison import authors_reading_columns, published_family_note
 from .runs import data_summary, protocol_note, rubric_version_table, run_records
 from .sections import CROSS_CHECKS_PENDING, FIGURE_NAMES, SECTION_TITLES, SOURCE_SECTIONS, Options, Section, Table, one_source_cause
 from .sources import STORE_ATTR
@@ -26,7 +27,7 @@ from .sources import STORE_ATTR
 def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
     from ..analysis import published
     from ..analysis.comparability import annotate_rates, comparability_note, scoped_published
-    from ..analysis.rates import model_rates, violation_rates
+    from ..analysis.rates import model_rates
     from ..plots.analysis import leaderboard_figure
 
     rates = model_rates(frame, n_boot=options.n_boot, seed=options.seed)
@@ -38,21 +39,22 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
     matched = board.dropna(subset=["row"]).drop_duplicates("row").set_index("row")
     table = rates.assign(published_model=rates["model"].map(matched["model"]),
                          published_rate=rates["model"].map(matched["overall"]))
+    notes = [] if simulated else [html.escape(comparability_note(rates))]
     if not simulated:
         table["published_scope"] = rates["model"].map(matched["scope"])
-        # Beside the published figures, a comparable run is also read the authors' way.
-        authors_way = violation_rates(apply_convention(frame, ERRORS_AS_NO_VIOLATION), "model").set_index("model")
-        for column in ("rate", "ci_low", "ci_high"):
-            table[f"{column}_errors_as_no_violation"] = table["model"].map(authors_way[column])
+        table, extra = authors_reading_columns(table, frame)
+        notes += [html.escape(n) for n in extra]
+    family = published_family_note(board.loc[board["row"].notna(), "model"])
+    notes += [html.escape(family)] if family else []
     context = ("The demo simulates the published models, so only the selected ones are shown."
                if simulated else "Published models that are not in the data have rows of their "
                "own (diamond only), so your runs can be read against the whole leaderboard; a "
                "loaded model is matched to a published one by name, ignoring vendor prefixes, "
                "dates and punctuation.")
     return Section("leaderboard", SECTION_TITLES["leaderboard"],
-                   figures={"leaderboard": leaderboard_figure(rates, board)},
+                   figures={"leaderboard": leaderboard_figure(table, board)},
                    tables=[Table("leaderboard", "Overall violation rate per model", table, main=LEADERBOARD_COLUMNS)],
-                   notes=([] if simulated else [html.escape(comparability_note(rates))]) + [
+                   notes=notes + [
         "Rate = violated checks / judged checks, micro-averaged over (prompt, requirement) "
         "checks; checks without a verdict (judge errors) are excluded and counted separately. "
         f"95% intervals: percentile bootstrap over prompts ({options.n_boot} replicates, seed "
@@ -90,7 +92,8 @@ def with_run_details(rates: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 LEADERBOARD_COLUMNS = ("model", "rate", "n_checks", "n_errors", "note", "published_model", "published_rate",
-                       "published_scope", "rate_errors_as_no_violation", "not_comparable_because", "rejudge_of")
+                       "published_scope", "rate_authors_convention", "n_flagged", "rate_flagged_apart",
+                       "not_comparable_because", "rejudge_of")
 """Leaderboard columns on the page (the CSV has them all: counts, run ids, status...)."""
 GAP_COLUMNS = ("rate_real", "rate_modified", "diff_adj", "p_holm_adj", "diff", "note")
 """Real-versus-modified columns on the page: the rates, the requirement-adjusted gap with its

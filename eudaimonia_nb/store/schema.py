@@ -50,6 +50,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             heartbeat_at REAL NOT NULL
         )""",
     )),
+    Migration(3, "verdicts record how their verdict was read (parse_path, verdict_flags); responses record "
+                 "whether their text is the authors' repr of a reply that had only reasoning text", (
+        "ALTER TABLE verdicts ADD COLUMN parse_path TEXT",
+        "ALTER TABLE verdicts ADD COLUMN verdict_flags TEXT",
+        "ALTER TABLE responses ADD COLUMN reasoning_repr INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 """The version this code writes."""

@@ -168,5 +168,12 @@ def summary_text(result: object, labels: Mapping[str, str] | None = None) -> str
         for row in plan.to_dict("records"):
             cells = "; ".join(f"{run}: {text}" for run, text in row.items() if run != "Requirement")
             lines.append(f"  {row['Requirement']}: {cells}")
+    designs = getattr(result, "designs", None)
+    if designs is not None and not designs.empty:
+        # Which samples the labels came from and how they were drawn (issue 24's label designs).
+        lines.append("Label samples (design; labels; used in the estimates)")
+        for r in designs.to_dict("records"):
+            lines.append(f"  {r['sample_id']} [{r['run_id']}]: {r['design']}; {r['n_labels']} labels; "
+                         f"{'used' if r['used'] else 'not used'}")
     lines += [f"Note: {n}" for n in result.notes]  # type: ignore[attr-defined]
     return "\n".join(lines)

@@ -42,6 +42,7 @@ from ..judging.calls import open_clients, respond_and_judge
 from ..judging.config import RunConfig
 from ..judging.recording import RunSummary
 from ..judging.runner import Runner
+from ..report.comparison import comparability_html
 from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
 from .run_controls import attempts_text, endpoint_note, error_split, failure_text, is_local, store_from_environment
@@ -693,7 +694,7 @@ class LiveJudgingUI(widgets.VBox):
                 "Launch run again with the same settings to resume where it stopped.")
             raise
         summary = work.result()
-        frame = self.refresh_results(config.store_path, runner.run_id)
+        frame = self.refresh_results(config.store_path, runner.run_id, comparability=True)
         # Whose call failed: a check without a response never reached the judge.
         model_failed, judge_failed = error_split(frame["error"] if frame is not None else ())
         parts = [f"{summary.verdicts} verdicts of {summary.n_checks} checks"]
@@ -707,11 +708,13 @@ class LiveJudgingUI(widgets.VBox):
         )
         return summary
 
-    def refresh_results(self, store_path: str, run_id: str) -> pd.DataFrame | None:
-        """Re-read the run from the store into the progress bar and the table (and return it)."""
+    def refresh_results(self, store_path: str, run_id: str, *, comparability: bool = False) -> pd.DataFrame | None:
+        """Re-read the run from the store into the progress bar and the table (and return it);
+        with ``comparability``, the run's differences from the published protocol next to its rate."""
         frame = run_table(store_path, run_id)
         self.progress.value = 0 if frame is None else int((frame["error"] != PENDING).sum())
-        self.run_results.value = self._redact(run_table_html(frame))
+        said = comparability_html(store_path, run_id) if comparability and frame is not None else ""
+        self.run_results.value = self._redact(said + run_table_html(frame))
         return frame
 
 

@@ -17,7 +17,8 @@ import anywidget
 import ipywidgets as w
 import traitlets
 
-from ..formatting import csv_table, table_html
+from ..formatting import table_html
+from ..store.outputs import csv_table
 from ..report import Table
 
 _DOWNLOAD_ESM = """
