@@ -6,6 +6,11 @@ bookworm packages r-base-core, r-cran-lme4), run on 2026-11-28 by
 ``Rscript tests/lme4_reference.R`` on the CSVs ``write_cases(dir)`` writes. Factor levels are
 set as the package sets them (source: real first; requirement: design-code order; model: by
 name), so coefficient names match patsy's.
+
+``many_models_case`` (110 models on the real benchmark design, 346,170 rows) has its own
+generator here rather than ``analysis.simulate``'s, so that its stored lme4 numbers do not move
+when the simulator changes; its R call is ``tests/lme4_many_models.R`` (provenance in
+``tests/test_analysis_many_models.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +52,70 @@ def small_case() -> pd.DataFrame:
     """80 prompts x 2 models (seed 7, prompt SD 1.2): a design where the Wald approximations
     for the prompt SD are visibly off."""
     return _draw(7, 80, {"A": -0.2, "B": 0.4}, 1.2)
+
+
+MANY_MODELS = 110
+MANY_SOURCE_EFFECT = -0.35
+MANY_PROMPT_SD = 1.0
+MANY_MODEL_SD = 0.6
+MANY_REQUIREMENT_EFFECTS = dict(zip(
+    ("1B_intentional_human_speech", "1B_human_pronoun", "1C_identity_transparency",
+     "2A_fabricated_personal_information", "2B_emotion_expression", "2C_deference", "2C_flattery_tone",
+     "2D_human_relationship_encouragement", "3A_engagement_hooks"),
+    (0.0, -0.6, -0.3, -1.0, 0.4, 0.2, 0.7, -0.2, 0.5)))
+
+
+def many_models_truth(seed: int = 21) -> dict[str, object]:
+    """The known truth of ``many_models_case``: model intercepts (real prompt, first
+    requirement, prompt effect 0) drawn N(-0.3, 0.6^2), by model name."""
+    rng = np.random.default_rng([seed, 1])
+    names = [f"m{i:03d}" for i in range(MANY_MODELS)]
+    return {"model_intercepts": dict(zip(names, -0.3 + MANY_MODEL_SD * rng.standard_normal(MANY_MODELS))),
+            "source_effect": MANY_SOURCE_EFFECT, "prompt_sd": MANY_PROMPT_SD,
+            "requirement_effects": MANY_REQUIREMENT_EFFECTS}
+
+
+def many_models_case(checks: pd.DataFrame, seed: int = 21) -> pd.DataFrame:
+    """110 models x the benchmark's 3,147 checks: logit P = a[model] + g[requirement] - 0.35 x
+    modified + u[prompt], u ~ N(0, 1), the truth in ``many_models_truth``. ``checks`` is
+    ``Benchmark.checks``; rows are sorted by prompt and requirement first, so the draws do not
+    depend on the file's row order."""
+    truth = many_models_truth(seed)
+    design = checks[["prompt_id", "requirement", "source"]].sort_values(["prompt_id", "requirement"], kind="stable")
+    design = design.reset_index(drop=True)
+    prompts = np.array(sorted(set(design["prompt_id"])))
+    rng = np.random.default_rng([seed, 2])
+    u = dict(zip(prompts, MANY_PROMPT_SD * rng.standard_normal(len(prompts))))
+    fixed = (design["requirement"].map(MANY_REQUIREMENT_EFFECTS).to_numpy()
+             + MANY_SOURCE_EFFECT * (design["source"] == "modified").to_numpy() + design["prompt_id"].map(u).to_numpy())
+    models = list(truth["model_intercepts"])
+    a = np.array([truth["model_intercepts"][m] for m in models])
+    eta = a[:, None] + fixed[None, :]
+    violation = (rng.random(eta.shape) < expit(eta)).astype(float).ravel()
+    n = len(design)
+    return pd.DataFrame({"model": np.repeat(models, n), "prompt_id": np.tile(design["prompt_id"].to_numpy(), len(models)),
+                         "requirement": np.tile(design["requirement"].to_numpy(), len(models)),
+                         "source": np.tile(design["source"].to_numpy(), len(models)), "violation": violation, "error": ""})
+
+
+def lme4_names(names: list[str]) -> list[str]:
+    """patsy's column names in lme4's spelling (``model[T.m001]`` -> ``modelm001``)."""
+    return [n.replace("Intercept", "(Intercept)").replace("[T.", "").replace("]", "") for n in names]
+
+
+def write_point(theta: float, coefficients: dict[str, float], path: Path) -> None:
+    """A point of lme4's fixed-model Laplace criterion as the POINT.csv that
+    ``tests/lme4_many_models.R at=POINT.csv`` reads: theta (the prompt SD, lme4's parameter for a
+    binomial random intercept) first, then the coefficients in lme4's spelling and order; values
+    written with 17 significant digits, so R reads back the very doubles."""
+    rows = [("theta", theta)] + list(coefficients.items())
+    pd.DataFrame(rows, columns=["term", "value"]).to_csv(path, index=False, float_format="%.17g")
+
+
+def write_fit_point(result, path: Path) -> None:
+    """A fixed-model ``MixedResult`` as a POINT.csv (``write_point``)."""
+    names = lme4_names(list(result.params.index))
+    write_point(float(result.variance_components["sd"].iloc[0]), dict(zip(names, result.params["estimate"])), path)
 
 
 def write_cases(directory: Path) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -439,3 +439,28 @@ def imperfect_verdicts(truth: np.ndarray, sensitivity: np.ndarray, specificity: 
     draw = rng.random(len(truth))
     judged = np.where(truth == 1, draw < sensitivity, draw >= specificity).astype(float)
     return np.where(np.isnan(truth), np.nan, judged)
+
+
+def simulate_many_models(n_models: int, seed: int = 0, design: pd.DataFrame | None = None, *,
+                         model_sd: float = 0.6, source_effect: float = DEFAULT_SOURCE_EFFECT,
+                         prompt_sd: float = DEFAULT_PROMPT_SD) -> tuple[pd.DataFrame, SimulationTruth]:
+    """A leaderboard of ``n_models`` made-up models (``panel-001``, ...) under the ``common``
+    preset, with known truth: model intercepts drawn from N(c, ``model_sd``^2) around the
+    published median c, one source effect for all, requirement effects and prompt effects as
+    ``simulate_with_truth`` draws them (same seed, same prompt effects). Both mixed-model
+    variants are then correctly specified: the fixed-model fit for the drawn intercepts, the
+    crossed fit for their distribution. For fits at the size of a large leaderboard."""
+    if n_models < 2:
+        raise ValueError(f"n_models must be at least 2, not {n_models}")
+    names = [f"panel-{i:03d}" for i in range(1, n_models + 1)]
+    frame, truth = simulate_with_truth("common", seed, design, models=names, source_effect=source_effect,
+                                       prompt_sd=prompt_sd)
+    rng = np.random.default_rng([seed, n_models])
+    centre = truth.model_intercepts[names[0]]  # every model off the leaderboard has the median
+    intercepts = dict(zip(names, (centre + model_sd * rng.standard_normal(n_models)).tolist()))
+    checks = frame.iloc[:len(frame) // n_models][["prompt_id", "requirement", "source"]]
+    eta = linear_predictor(names, intercepts, truth.source_effects, truth.requirement_effects,
+                           truth.requirement_source_effects, checks)
+    eta = eta + truth.prompt_effects.reindex(checks["prompt_id"]).to_numpy()[None, :]
+    frame["violation"] = (rng.random(eta.shape) < expit(eta)).astype(float).ravel()
+    return frame, replace(truth, model_intercepts=intercepts)
