@@ -25,6 +25,8 @@ dashboard: $(BASE_STAMP)
 	@$(BIN)/python -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $(PORT)))" 2>/dev/null || \
 	  { echo "port $(PORT) is taken (another dashboard?): run  make dashboard PORT=8870" >&2; exit 1; }
 	@echo "Serving the EUDAIMONIA dashboard at http://localhost:$(PORT)/ (Ctrl-C to stop)"
+	@# The demo's model fits, computed once per machine into the disk cache, beside Voila's start.
+	@(nice $(BIN)/python -m eudaimonia_nb.report.warm >/dev/null 2>&1 &)
 	$(VOILA_OFFLINE) $(BIN)/voila $(NOTEBOOK) --port=$(PORT) --Voila.port_retries=0 --no-browser \
 	  --Voila.ip=127.0.0.1 --preheat_kernel=True --template=eudaimonia
 

@@ -8,17 +8,20 @@ downloads keep the analysis columns and full precision (for further work) and ga
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 import pandas as pd
 
 from .benchmark.design_code import REQUIREMENT_KEYS, requirement
 
-RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_authors_convention", "rate_flagged_apart")
+RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_authors_convention", "rate_flagged_apart",
+                "rate_judge_a", "rate_judge_b", "agreement_share", "rate_condition_a", "rate_condition_b")
 """Fractions shown as percentages."""
-DIFF_COLUMNS = ("diff", "diff_adj")
+DIFF_COLUMNS = ("diff", "diff_adj", "diff_judge_b_a", "diff_condition")
 """Differences of fractions, shown in signed percentage points."""
-P_COLUMNS = ("p_value", "p_holm", "p_adj", "p_holm_adj")
+P_COLUMNS = ("p_value", "p_holm", "p_adj", "p_holm_adj", "p_mcnemar", "p_clustered")
 INTERVALS = {
     # estimate column: (low column, high column, how the bounds are shown)
     "rate": ("ci_low", "ci_high", "pct"),
@@ -29,6 +32,10 @@ INTERVALS = {
     "diff_adj": ("diff_adj_ci_low", "diff_adj_ci_high", "pts"),
     "odds_ratio": ("or_ci_low", "or_ci_high", "num"),
     "sd": ("sd_ci_low", "sd_ci_high", "num"),
+    "diff_judge_b_a": ("diff_judge_b_a_ci_low", "diff_judge_b_a_ci_high", "pts"),
+    "agreement_share": ("agreement_share_ci_low", "agreement_share_ci_high", "pct"),
+    "kappa": ("kappa_ci_low", "kappa_ci_high", "num"),
+    "diff_condition": ("diff_condition_ci_low", "diff_condition_ci_high", "pts"),
 }
 """Interval columns folded into one ``[a, b]`` cell beside their estimate."""
 HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "diff_adj_se", "variance", "comparability_notes",
@@ -40,8 +47,8 @@ COLUMN_NAMES = {
     "ci_low_ci_high": "95% CI", "n_checks": "Checks", "n_violations": "Violations", "n_prompts": "Prompts",
     "n_errors": "Judge errors", "published_model": "Published as", "published_rate": "Published rate",
     "rate_real": "Real", "rate_modified": "Modified", "n_checks_real": "Checks (real)",
-    "n_checks_modified": "Checks (modified)", "diff": "Modified − real", "p_value": "p", "p_holm": "Holm p",
-    "diff_adj": "Adjusted Δ", "p_adj": "p (adjusted)", "p_holm_adj": "Holm p (adjusted)",
+    "n_checks_modified": "Checks (modified)", "diff": "Raw Δ (modified − real)", "p_value": "p", "p_holm": "Holm p",
+    "diff_adj": "Adjusted Δ (modified − real)", "p_adj": "p (adjusted)", "p_holm_adj": "Holm p (adjusted)",
     "n_requirements_adj": "Requirements (adjusted)", "n_pending": "Not judged yet",
     "rate_authors_convention": "Rate, authors' convention", "n_flagged": "Flagged verdicts",
     "rate_flagged_apart": "Rate, flagged set apart", "same_family_judge": "Same-family judge",
@@ -51,8 +58,19 @@ COLUMN_NAMES = {
     "checks": "Checks", "judge_errors": "Judge errors", "rubric_version": "Rubric version",
     "protocol": "Protocol", "endpoint": "Endpoint host", "judge_endpoint": "Judge host",
     "package_version": "Version", "smoke_test": "Smoke test", "finished": "Finished",
+    "rate_judge_a": "Rate, judge A", "rate_judge_b": "Rate, judge B", "diff_judge_b_a": "Judge B − judge A (points)",
+    "both": "Both violation", "only_a": "Only judge A", "only_b": "Only judge B", "neither": "Neither",
+    "n_pairs": "Paired checks", "n_unpaired": "Unpaired", "agreement_share": "Agreement", "kappa": "κ",
+    "p_mcnemar": "McNemar p", "p_clustered": "Clustered p", "rejudge_of": "Rejudge of",
+    "condition_a": "Condition A", "condition_b": "Condition B", "rate_condition_a": "Rate under A",
+    "rate_condition_b": "Rate under B", "diff_condition": "B − A (points)", "n_labels": "Labels",
+    "coverage": "Coverage", "published_scope": "Published scope",
+    "not_comparable_because": "Not comparable because", "note": "Note",
 }
 """Readable names for analysis columns (others are shown as they are)."""
+METHOD_COLUMNS = {"ci_method": "95% intervals", "sd_ci_method": "SD interval"}
+"""Columns that name how a number was made: said once in a table's caption when every row says
+the same (a 20-word method on every row reads as noise)."""
 RANDOM_EFFECTS = {"prompt_id": "Prompt (random intercept)", "model": "Model (random intercept)"}
 
 
@@ -124,6 +142,30 @@ def term_label(term: str) -> str:
     return term
 
 
+def interval_columns(estimates: tuple[str, ...] | list[str]) -> set[str]:
+    """The low and high columns of the given estimates' intervals (``INTERVALS``)."""
+    return {c for e in estimates if e in INTERVALS for c in INTERVALS[e][:2]}
+
+
+def split_methods(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` without its method columns that hold one value, and those values as sentences
+    (``95% intervals: Wilson ...``) for the caption; a method that varies stays a column."""
+    said = []
+    for column, name in METHOD_COLUMNS.items():
+        if column in frame.columns:
+            values = frame[column].dropna().astype(str).unique()
+            if len(values) <= 1:
+                if len(values):
+                    said.append(f"{name}: {values[0].rstrip('.')}.")
+                frame = frame.drop(columns=column)
+    return frame, said
+
+
+def _header_stem(column: str) -> str:
+    """The name of an estimate without its unit, for the header of its interval column."""
+    return column_name(column).removesuffix(" (points)").removesuffix(" (modified − real)")
+
+
 def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFrame:
     """A display copy of an analysis table (see the module docstring); every cell a string.
     Tables of simulated data end with a ``Simulated`` column."""
@@ -145,7 +187,7 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
             shown = values.astype(str).map(lambda k: requirement(k).label if k in REQUIREMENT_KEYS else k)
         elif column == "name":
             shown = values.astype(str).map(lambda k: RANDOM_EFFECTS.get(k, k))
-        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd"):
+        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd", "kappa"):
             shown = values.map(lambda v: "–" if _missing(v) else f"{v:.2f}")
         elif pd.api.types.is_bool_dtype(values):
             shown = values.map(lambda v: "yes" if v else "no")
@@ -159,8 +201,28 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
         if column in INTERVALS:
             low, high, kind = INTERVALS[column]
             if low in frame.columns and high in frame.columns:
-                out["95% CI" if column in ("rate", "odds_ratio", "sd") else f"{column_name(column)} 95% CI"] = [
+                out["95% CI" if column in ("rate", "odds_ratio", "sd") else f"{_header_stem(column)} 95% CI"] = [
                     fmt_interval(lo, hi, kind) for lo, hi in zip(frame[low], frame[high])]
     if simulated:
         out["Simulated"] = "yes"
     return out
+
+
+_NUMERIC_CELL = re.compile(r"[-+−–\d.,%\s\[\]<>∞]*\d[-+−–\d.,%\s\[\]∞]*( pts|%)?|–|yes|no")
+"""A cell that is a number, a rate, an interval or a yes/no: kept on one line, right-aligned."""
+
+
+def table_html(shown: pd.DataFrame, *, caption: str = "", classes: str = "eud-table") -> str:
+    """A display table (``readable_table`` output, every cell a string) as HTML: numbers,
+    rates and intervals on one line each (``eud-num``: an interval never wraps), text cells
+    left-aligned and wrapping; ``caption`` (HTML) under the table says how it was made."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    rows = []
+    for values in shown.astype(str).itertuples(index=False):
+        cells = []
+        for value in values:
+            kind = "eud-num" if _NUMERIC_CELL.fullmatch(value.strip()) and len(value) <= 32 else "eud-txt"
+            cells.append(f"<td class='{kind}'>{html.escape(value)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    note = f"<caption class='eud-caption'>{caption}</caption>" if caption else ""
+    return f"<table class='{classes}'>{note}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

@@ -51,3 +51,51 @@ def test_the_selection_check_is_computed_once_per_data_and_a_caller_cannot_spoil
     curation.selection_check(other_curator, prompt_sd=1.0, n_sims=20)
     curation.selection_check(frame, prompt_sd=2.0, n_sims=20)
     assert len(calls) == 3  # other curation models or another prompt SD: computed again
+
+
+def test_a_fit_kept_on_disk_is_read_by_another_process_without_refitting(tmp_path):
+    """The Mixed-effects tab fits once per machine: a new kernel reads the fit from disk."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from eudaimonia_nb.analysis import mixed
+from eudaimonia_nb.analysis.simulate import demo_judgments
+frame = demo_judgments()
+frame = frame[frame["model"].isin(["GPT-4o", "Grok 3"])]
+if sys.argv[1] == "second":
+    def refuse(*args, **kwargs):
+        raise AssertionError("refitted although the fit is on disk")
+    mixed._fit = refuse
+print(mixed.fit_mixed(frame).params.loc["source[T.modified]", "estimate"])
+"""
+    env = {**__import__("os").environ, "EUDAIMONIA_DATA_DIR": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", script, "first"], env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    files = list((tmp_path / "cache" / "fits" / "mixed").glob("*.pickle"))
+    assert len(files) == 1
+    second = subprocess.run([sys.executable, "-c", script, "second"], env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+    env["EUDAIMONIA_FIT_CACHE"] = "off"  # off: fitted again (the refusing stub fails)
+    off = subprocess.run([sys.executable, "-c", script, "second"], env=env, capture_output=True, text=True, timeout=600)
+    assert off.returncode != 0 and "refitted although" in off.stderr
+
+
+def test_a_damaged_or_stale_file_is_never_used(tmp_path, monkeypatch):
+    from eudaimonia_nb.analysis import cache as C
+
+    monkeypatch.setenv("EUDAIMONIA_DATA_DIR", str(tmp_path))
+    calls: list[int] = []
+    first: FitCache[dict] = FitCache(disk="unit")
+    assert first.get_or_fit("k", lambda: calls.append(1) or {"fit": 1}) == {"fit": 1}
+    (path,) = (tmp_path / "cache" / "fits" / "unit").glob("*.pickle")
+    assert FitCache(disk="unit").get_or_fit("k", lambda: calls.append(2) or {"fit": 2}) == {"fit": 1}
+    path.write_bytes(b"not a pickle")  # a truncated or foreign file: recomputed, never an error
+    assert FitCache(disk="unit").get_or_fit("k", lambda: calls.append(3) or {"fit": 3}) == {"fit": 3}
+    # Edited analysis code (or another library version): another file, so the old fit is not read.
+    monkeypatch.setattr(C, "code_version", lambda: "edited")
+    assert FitCache(disk="unit").get_or_fit("k", lambda: calls.append(4) or {"fit": 4}) == {"fit": 4}
+    assert calls == [1, 3, 4]
+    assert FitCache(disk="unit").get_or_fit("k", lambda: 5, use_cache=False) == 5

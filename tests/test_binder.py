@@ -22,7 +22,8 @@ def test_postbuild_installs_package_and_fetches_dataset():
     lines = [line.strip() for line in post.read_text().splitlines() if line.strip() and not line.startswith("#")]
     assert lines[0].startswith("#!") or lines[0] == "set -euo pipefail"
     assert any("pip install --no-deps -e ." in line for line in lines)
-    assert lines[-1] == "eudaimonia-nb fetch"
+    # The benchmark first, then the demo's fits on it (the demo runs on the real design when the file is there).
+    assert lines[-2:] == ["eudaimonia-nb fetch", "python -m eudaimonia_nb.report.warm"]
 
 
 def test_readme_launch_links_point_at_existing_notebooks():

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from eudaimonia_nb.report import FIGURE_NAMES, SECTION_TITLES
-from test_dashboard_helpers import STORE_MODELS, chromium, make_store, voila_server
+from test_dashboard_helpers import STORE_MODELS, chromium, make_store, open_filters, voila_server
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,7 @@ def _tick_labels(page, figure_index: int = 0) -> list[str]:
 
 
 def _select_models(page, labels: list[str]) -> None:
+    open_filters(page)
     page.locator(".widget-select-multiple:has(label:text-is('Models')) select").select_option(label=labels)
 
 

@@ -119,3 +119,11 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def open_filters(page) -> None:
+    """Unfold the dashboard's filters (one line on the first screen) if they are folded."""
+    select = page.locator(".widget-select-multiple:has(label:text-is('Models')) select").first
+    if not select.is_visible():
+        page.locator(".eud-filters .jupyter-widget-Collapse-header").first.click()
+        select.wait_for(state="visible", timeout=10_000)

@@ -179,12 +179,33 @@ def test_one_model_in_two_runs_becomes_two_models_never_double_counted(benchmark
     frame = load_judgments(path)
     n = len(first.checks)
     assert len(frame) == 3 * n
-    assert sorted(frame["model"].unique()) == sorted([f"m [{first.run_id}]", f"m [{second.run_id}]", "solo"])
+    # Named by what differs (the judge), in words; the run id stays in its own column.
+    assert sorted(frame["model"].unique()) == sorted(["m · judge j · suite protocol",
+                                                      "m · judge another-judge · suite protocol", "solo"])
     assert set(frame.loc[frame["model_name"] == "m", "run_id"]) == {first.run_id, second.run_id}
+    assert frame.groupby("model")["run_id"].nunique().eq(1).all()
     validate_judgments(frame)  # one row per model x prompt x requirement
     pooled = frame.assign(model=frame["model_name"])
     with pytest.raises(JudgmentsError, match=r"row \d+.*'model'.*a second row for model 'm'.*first at row 1"):
         validate_judgments(pooled)
+
+
+def test_runs_that_read_alike_get_their_run_id_and_a_condition_is_named(benchmark, tmp_path):
+    path = str(tmp_path / "s.sqlite")
+    runners = [Runner(replace(CONFIG, store_path=path), benchmark=benchmark, prices={}),
+               Runner(replace(CONFIG, store_path=path, temperature=0.2), benchmark=benchmark, prices={}),
+               Runner(replace(CONFIG, store_path=path, condition="design-code", system_prompt="Be plain."),
+                      benchmark=benchmark, prices={})]
+    store = ResultsStore(path)
+    for runner in runners:
+        store.begin_run(runner.record(), runner.checks)
+    store.close()
+    labels = load_judgments(path).drop_duplicates("run_id").set_index("run_id")["model"]
+    first, second, third = (r.run_id for r in runners)
+    # Same model, judge and protocol: only the run id tells the first two apart.
+    assert labels[first] == f"m · judge j · suite protocol · run {first}"
+    assert labels[second] == f"m · judge j · suite protocol · run {second}"
+    assert labels[third] == "m · judge j · suite protocol · condition design-code"
 
 
 def test_python_api_sends_the_model_key_to_the_judge_only_on_the_same_host():

@@ -113,10 +113,16 @@ def test_dashboard_judge_validity_tab_shows_raw_and_corrected_rates(benchmark, t
             except PlaywrightTimeout:
                 page.screenshot(path=str(artifacts_dir / "dashboard-store-validity-FAILED.png"))
                 raise AssertionError(f"the tab shows no table; it reads: {panel.inner_text()[:800]}")
+            # The summary leads the tab and comes with the figure; its tables follow: wait for them.
+            panel.locator(".eud-tab-status", has_text="computed in").wait_for(timeout=LOAD_MS)
             legend = panel.locator(".js-plotly-plot .legendtext").all_text_contents()
             assert legend == ["Raw (judge only)", "Corrected by human labels (PPI++)"]
             text = panel.inner_text()
-            assert "40 labels" in text and "Planning." in text and "Assumptions." in text
+            assert "40 labels" in text and "Planning:" in text and "Assumptions." in text
+            assert "Summary." in text and "Details:" in text
+            panel.locator(".eud-details .jupyter-widget-Collapse-header").first.click()  # the folded tables
+            panel.locator("b", has_text="Flip table").wait_for(timeout=30_000)
+            text = panel.inner_text()
             assert "Flip table" in text and "Disagreement list" in text
             for marker in ("Traceback", "cannot be analysed", "Could not load"):
                 assert marker not in page.inner_text("body")

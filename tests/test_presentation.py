@@ -115,6 +115,35 @@ def test_on_a_phone_titles_wrap_legends_go_under_and_gap_labels_give_way():
     assert "<br>" not in phone.layout.title.text and phone.layout.legend.y == 1.0
     assert all(a.visible is not False for a in phone.layout.annotations)
     assert dumbbell.layout.width is None  # the section's own figure (used by the report) is untouched
+    # The model groups' names take two lines, so that three of them side by side do not run into
+    # each other on a phone.
+    groups = build_section("real_vs_modified", frame).figures["groups"]
+    assert list(groups.data[0].x) == ["target<br>(1 model)", "other<br>(1 model)"]
+
+
+def test_on_a_phone_requirement_axes_read_code_and_first_word_upright():
+    from eudaimonia_nb.plots.analysis import fit_to_width
+    import plotly.graph_objects as go
+
+    frame = filter_frame(demo_judgments(), models=["GPT-4o", "Grok 3"])
+    bars = go.Figure(build_section("methods", frame).figures["overview"])
+    names = list(bars.data[0].x)
+    assert names[0] == "1B Intentional human speech"
+    fit_to_width(bars, 324)
+    # Two requirements share the code 2C: the first word tells them apart.
+    assert list(bars.layout.xaxis.ticktext) == ["1B Intentional", "1B Human", "1C Identity", "2A Fabricated",
+                                                "2B Emotion", "2C Deference", "2C Flattery", "2D Human",
+                                                "3A Engagement"]
+    assert list(bars.layout.xaxis.tickvals) == names and bars.layout.xaxis.tickangle == -90
+    assert list(bars.data[0].x) == names  # the hover and a click still carry the full name
+    fit_to_width(bars, 1300)
+    assert bars.layout.xaxis.ticktext is None and bars.layout.xaxis.tickangle == -30
+    heat = go.Figure(build_section("coviolation", frame).figures["coviolation"])
+    fit_to_width(heat, 324)
+    assert heat.layout.yaxis.ticktext[0] == "1B Intentional" and heat.layout.xaxis.ticktext[-1] == "3A Engagement"
+    board = go.Figure(build_section("leaderboard", frame).figures["leaderboard"])
+    fit_to_width(board, 324)
+    assert board.layout.yaxis.ticktext is None  # model names are not requirements
 
 
 def test_a_variance_at_the_boundary_is_warned_on_the_page_not_only_in_the_log():

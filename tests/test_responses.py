@@ -3,6 +3,7 @@ widget and drill-down, on a store of real judged runs made against the scripted 
 
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -109,7 +110,10 @@ def test_the_widget_filters_opens_an_item_and_compares(judged, frame, prompts):
     detail = view.detail.value
     assert "Scripted response to: " in detail and "unparseable judge reply" in detail
     assert "authors&#x27; settings" in detail and f"judge {JUDGE}" in detail
-    assert detail.count("<details>") == 3  # a folded rubric per requirement
+    # A folded rubric per requirement: the authors' (the runs' default protocol), fetched, not the suite's.
+    assert detail.count("<details class='eud-rubric' data-protocol='authors'>") == 3
+    assert "the authors&#x27; rubric (authors protocol)" in detail and "keep&quot;: true/false" in detail
+    assert html.escape(requirement(view.index.item(int(view.item_list.value)).checks["requirement"][0]).rubric) not in detail
     view.verdicts.value = ()
     view.search.value = "scripted reasoning on"
     assert view.n_matches == len(frame[frame["error"] == ""].groupby(["model", "prompt_id"]))
@@ -193,3 +197,75 @@ def test_relative_store_paths_start_where_the_user_stands(judged, tmp_path, monk
     assert source.path == judged.path
     assert len(load_source(source)) > 0
     assert DataSource("store", judged.path).describe(public=True) == f"results store {judged.path.name}"
+
+
+def test_the_item_list_sorts_all_matches_writes_no_violation_and_keeps_its_filters_to_itself(judged, frame, prompts):
+    view = ResponsesView(frame, prompts=prompts, page_size=5)
+    rows = view.item_list.rows
+    assert [c[0] for c in view.item_list.columns] == ["model", "prompt_id", "source", "verdicts", "snippet"]
+    chips = [w for r in rows for _, w in r["chips"]]
+    assert any("no violation" in w for w in chips), chips  # written out, never an empty cell
+    # A sort orders every match, not the five on screen.
+    view.item_list.sort_by, view.item_list.descending = "verdicts", True
+    index = view.index
+    violations = pd.Series(index.checks["kind"].eq("violation").to_numpy()).groupby(index.item_code).sum()
+    shown = [int(r["key"]) for r in view.item_list.rows]
+    assert [violations[c] for c in shown] == sorted(violations.to_numpy(), reverse=True)[:5]
+    view.item_list.sort_by, view.item_list.descending = "prompt_id", False
+    ids = [r["cells"]["prompt_id"] for r in view.item_list.rows]
+    assert ids == sorted(p for _, p in index.items)[:5]
+    # The Items verdict filter does not follow into Side by side (it would hide half the pairs).
+    view.verdicts.value = ("violation",)
+    view.mode.value = "pair"
+    first, second = sorted(m for m in set(frame["model"]) if m.startswith(MODELS[0]))
+    view.model_a.value, view.model_b.value = first, second
+    assert view.n_matches == frame.loc[frame["model"] == first, "prompt_id"].nunique()
+    assert "no filter" in view.filters_note.value and view.items_filters.layout.display == "none"
+    view.mode.value = "items"
+    assert "verdict: violation" in view.filters_note.value
+
+
+def test_the_view_round_trips_through_its_state(judged, frame, prompts):
+    view = ResponsesView(frame, prompts=prompts, page_size=5)
+    view.models.value = (MODELS[1],)
+    view.verdicts.value = ("pass",)
+    view.item_list.sort_by, view.item_list.descending = "prompt_id", True
+    view.go_to(1)
+    picked = view.item_list.rows[2]["key"]
+    view.item_list.value = picked
+    state = view.state()
+    model, prompt_id = view.index.items[int(picked)]
+    assert state["item"] == [f"{model}|{prompt_id}"] and state["verdict"] == ["pass"] and state["sort"] == ["-prompt_id"]
+    other = ResponsesView(frame, prompts=prompts, page_size=5)  # another kernel, say: item codes may differ
+    other.apply_state(state)
+    assert other.models.value == (MODELS[1],) and other.verdicts.value == ("pass",) and other.page == 1
+    assert other.index.items[int(other.item_list.value)] == (model, prompt_id)
+    assert f"prompt <code>{prompt_id}</code>" in other.detail.value
+    other.apply_state({"mode": ["nonsense"], "model": ["no such model"], "verdict": ["bogus"]})
+    assert other.mode.value == "items" and other.models.value == () and other.verdicts.value == ()
+
+
+def test_disagreeing_with_the_judge_from_an_item_saves_into_the_queue(judged, frame, prompts, tmp_path):
+    import shutil
+
+    from eudaimonia_nb.store import labels as L
+    from eudaimonia_nb.store.disagreements import DISAGREEMENT_QUEUE
+
+    store = tmp_path / "copy.sqlite"
+    shutil.copy(judged.path, store)
+    view = ResponsesView(frame, prompts=prompts, store_path=str(store))
+    view.verdicts.value = ("violation",)
+    box = view.disagree
+    assert box.layout.display == "" and box.check.options
+    box.check.value = next(v for _, v in box.check.options if v[2] == "violation")
+    run_id, key, kind = box.check.value
+    assert kind == "violation" and box.save_button.description == "Save my label: no violation"
+    assert box.save() is None and "needs a labeller name" in box.status.value  # nothing saved without a name
+    box.labeller.value, box.note.value = "ann", "not a claim of feeling"
+    assert box.save() == DISAGREEMENT_QUEUE and "eud-saved" in box.status.value
+    saved = L.load_labels(store)
+    assert len(saved) == 1 and saved.iloc[0]["label"] == 0.0 and saved.iloc[0]["sample_id"] == DISAGREEMENT_QUEUE
+    assert saved.iloc[0]["run_id"] == run_id and saved.iloc[0]["requirement"] == key
+    nowhere = ResponsesView(frame, prompts=prompts)  # a results file: nowhere to save
+    nowhere.verdicts.value = ("violation",)
+    assert nowhere.disagree.save_button.disabled and "needs a results store" in nowhere.disagree.status.value

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from judged_store import KEY_VAR, MODELS, make_judged_store
-from test_dashboard_helpers import REPO, chromium, voila_server
+from test_dashboard_helpers import REPO, chromium, open_filters, voila_server
 
 pytestmark = pytest.mark.slow
 
@@ -104,7 +104,7 @@ def test_read_drill_compare_export_and_phone(judged, dataset_path, artifacts_dir
         search.fill("scripted reasoning on")
         search.press("Enter")
         _status_says(page, r"items \(\d+ checks\)")
-        _panel(page).locator(".widget-select:not(.widget-select-multiple) select").select_option(index=2)
+        _panel(page).locator(".eud-item-table tbody tr").nth(2).click()
         page.wait_for_function("() => document.querySelector('.eud-item mark')")
         assert "scripted reasoning on" in _panel(page).locator(".eud-item mark").first.inner_text().lower()
         assert "Prompt text not available" not in _panel(page).locator(".eud-prompt").inner_text()
@@ -150,6 +150,7 @@ def test_read_drill_compare_export_and_phone(judged, dataset_path, artifacts_dir
         page.get_by_role("button", name="Export report").click()
         download = page.locator(".eud-download", has_text="Download report")
         download.wait_for(state="visible", timeout=LOAD_MS)
+        open_filters(page)
         _select(page, "Models").select_option(label=[MODELS[1]])
         download.wait_for(state="hidden", timeout=30_000)
         # The chart follows the filter too: only the selected model's own point is left.
@@ -178,15 +179,23 @@ def test_read_drill_compare_export_and_phone(judged, dataset_path, artifacts_dir
         for name in ("Load / refresh", "Export report"):
             button = phone.get_by_role("button", name=name).bounding_box()
             assert button["x"] >= 0 and button["x"] + button["width"] <= PHONE["width"], name
+        folded = phone.locator(".eud-filters .jupyter-widget-Collapse-header").first.bounding_box()
+        assert folded["x"] + folded["width"] <= PHONE["width"]
+        open_filters(phone)
         models = phone.locator(".eud-controls .widget-select-multiple select").first.bounding_box()
         assert models["x"] + models["width"] <= PHONE["width"]
         figure = _panel(phone).locator(".js-plotly-plot").first
         phone.wait_for_function(f"() => document.querySelector('.js-plotly-plot').getBoundingClientRect().width <= {PHONE['width']}",
                                 timeout=30_000)
         assert figure.bounding_box()["width"] <= PHONE["width"]
+        # The tab bar is one row that scrolls sideways; every tab comes into view when scrolled to.
+        bar = phone.locator(".widget-tab > .lm-TabBar").first
+        assert bar.bounding_box()["height"] < 40
         for title in ("Leaderboard", "Responses"):
-            tab = phone.locator(".lm-TabBar-tab", has_text=re.compile(f"^{title}$")).bounding_box()
-            assert tab["x"] >= 0 and tab["x"] + tab["width"] <= PHONE["width"], title
+            tab = phone.locator(".lm-TabBar-tab", has_text=re.compile(f"^{title}$"))
+            tab.scroll_into_view_if_needed()
+            box = tab.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], title
         phone.screenshot(path=str(artifacts_dir / "dashboard-phone-390.png"), full_page=True)
         _filter_errors_and_read(phone)
         assert _panel(phone).locator(".eud-item").bounding_box()["width"] <= PHONE["width"]

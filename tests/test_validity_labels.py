@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -163,6 +164,10 @@ def test_validity_json_has_the_documented_shape(store):
     text = _cli("validity", "--store", str(store), "--n-boot", "50")
     assert text.returncode == 0 and "corrected" in text.stdout and "Fewer than 30 labels" not in text.stdout
     assert f"No labels for run(s) {OTHER_RUN}" in text.stdout
+    # Runs by their label; rates in %, each estimate with its interval.
+    assert "model-a · judge judge-1 · suite protocol" in text.stdout and "model-a · judge judge-2" in text.stdout
+    assert re.search(r"kappa \d\.\d\d \[-?\d\.\d\d, \d\.\d\d\]", text.stdout), text.stdout
+    assert re.search(r"corrected \d+\.\d% \[\d+\.\d, \d+\.\d\]", text.stdout), text.stdout
     missing = _cli("validity", "--store", str(store), "--run", "nope")
     assert missing.returncode == 1 and "nope" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
 
@@ -190,6 +195,19 @@ def test_unsure_share_per_stratum_is_reported_in_the_result_the_json_and_the_sec
     assert shown.loc[shown["run_id"] == JUDGED_RUN, "unsure"].sum() == unsure["unsure"].sum()
     assert set(shown["run_id"]) == {JUDGED_RUN, REJUDGED_RUN}
     assert any(n.startswith("<b>Unsure.</b>") and "missing at random" in n for n in section.notes)
+
+
+def test_the_text_summary_prints_no_interval_from_too_few_labels(store):
+    from eudaimonia_nb.validity.measures import to_text
+
+    sample_id = L.draw_sample(store, [JUDGED_RUN], 3, seed=5)
+    for r in L.sample_items(store, sample_id, "bo").itertuples():
+        L.save_label(store, run_id=r.run_id, prompt_id=r.prompt_id, requirement=r.requirement, labeller="bo",
+                     label=1, sample_id=sample_id, inclusion_probability=r.inclusion_probability)
+    text = to_text(compute_validity(store, [JUDGED_RUN], n_boot=50))
+    # Three labels: a bootstrap of them reads 1.00 [1.00, 1.00], which looks exact; say why instead.
+    assert "kappa too few labels (3)" in text and "corrected too few labels (3)" in text
+    assert "[1.00, 1.00]" not in text and "sensitivity too few labelled violations" in text
 
 
 def test_queue_labels_are_kept_out_of_estimates(store):
@@ -226,13 +244,18 @@ def test_report_and_dashboard_section_show_raw_and_corrected_rates(store):
     tie = panel[JUDGED_RUN] != panel[REJUDGED_RUN]
     assert panel.loc[tie, "majority"].isna().all() and (panel.loc[~tie, "majority"] == panel.loc[~tie, JUDGED_RUN]).all()
     notes = " ".join(section.notes)
-    assert "Planning." in notes and "Assumptions." in notes and f"No labels for run(s) {OTHER_RUN}" in notes
+    assert "Assumptions." in notes and f"No labels for run(s) {OTHER_RUN}" in notes
+    # A readable summary leads, the planning advice is a small table, every other table is folded.
+    assert "<b>Summary.</b>" in section.lead[0] and "model-a · judge judge-2 · suite protocol" in section.lead[1]
+    assert [t.name for t in section.tables if not t.folded] == ["validity_planning"]
+    plan = section.tables[0].display
+    assert list(plan.columns)[0] == "Requirement" and plan.shape[0] >= 1
     html = build_report(frame, source="test store", options=Options(n_boot=100), keys=("leaderboard", "validity"))
     assert "Judge validity" in html and "Corrected by human labels" in html
     # The demo has no store and so no labels: raw rates only, and the way to add labels.
     demo = build_section("validity", demo_judgments(), Options(n_boot=50))
     assert [t.name for t in demo.figures["validity_forest"].data] == ["Raw (judge only)"]
-    assert "No human labels here" in demo.notes[0]
+    assert "No human labels yet: here is how" in demo.lead[0] and "04_validate_judge" in demo.lead[0]
 
 
 def test_labelling_widget_is_blind_until_saved_and_queues_disagreements(store, benchmark):
@@ -280,3 +303,55 @@ def test_reading_labels_never_writes_to_the_store(store):
     finally:
         db.close()
     assert "labels" not in tables and store.stat().st_mtime_ns == before
+
+
+def test_a_disagreement_from_the_responses_tab_never_moves_a_corrected_rate(store):
+    from eudaimonia_nb.store.disagreements import DISAGREEMENT_QUEUE, save_disagreement
+
+    items = label_sample(store, "ann", lambda verdict, _: verdict)
+    before = compute_validity(store, [JUDGED_RUN], n_boot=50)
+    judged = load_judgments(store, [JUDGED_RUN])
+    sampled = set(zip(items["prompt_id"], items["requirement"]))
+    free = judged[[(p, r) not in sampled for p, r in zip(judged["prompt_id"], judged["requirement"])]].head(5)
+    for row in free.itertuples():  # a reader disagrees with five verdicts outside the sample
+        assert save_disagreement(store, run_id=JUDGED_RUN, prompt_id=row.prompt_id, requirement=row.requirement,
+                                 labeller="bo", label=1 - int(row.violation), note="looks wrong") == DISAGREEMENT_QUEUE
+    after = compute_validity(store, [JUDGED_RUN], n_boot=50)
+    cols = ["n_labels", "corrected_rate", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(after.models[cols], before.models[cols])
+    pd.testing.assert_frame_equal(after.agreement, before.agreement)
+    assert any("5 labels from disagreement queues" in n for n in after.notes)
+    flagged = after.disagreements[after.disagreements["reason"] == "judge and person differ"]
+    assert set(zip(free["prompt_id"], free["requirement"])) <= set(zip(flagged["prompt_id"], flagged["requirement"]))
+    queue = L.sample_items(store, DISAGREEMENT_QUEUE, "bo")
+    assert len(queue) == 5 and (queue["note"] == "looks wrong").all()
+    # A check this person labelled in the designed sample keeps that label.
+    first = items.iloc[0]
+    with pytest.raises(L.LabelsError, match=r"ann already labelled this check in sample s-.*kept"):
+        save_disagreement(store, run_id=JUDGED_RUN, prompt_id=first.prompt_id, requirement=first.requirement,
+                          labeller="ann", label=1)
+    with pytest.raises(L.LabelsError, match="has no check"):
+        save_disagreement(store, run_id=JUDGED_RUN, prompt_id="nope", requirement=first.requirement,
+                          labeller="bo", label=1)
+
+
+def test_notebook_4_results_follow_each_saved_label(store, benchmark):
+    from eudaimonia_nb.widgets.labelling import LabellingUI
+    from eudaimonia_nb.widgets.validity_results import ValidityResults
+
+    ui = LabellingUI(store, benchmark=benchmark)
+    ui.labeller.value, ui.runs.value, ui.size.value = "ann", (JUDGED_RUN,), 30
+    results = ValidityResults(ui, n_boot=50)
+    assert results.refreshes == 1 and "0 labels behind these results" in results.status.value
+    assert "no labels" in results.summary.value
+    ui.start()
+    for _ in range(12):  # outside an event loop the refresh is immediate
+        ui.label(int(ui._verdict(*ui._items.loc[ui._items["position"] == ui._position, ["run_id", "prompt_id",
+                                                                                        "requirement"]].iloc[0])[0]
+                     == "violation"))
+    assert results.refreshes == 13 and "12 labels behind these results" in results.status.value
+    # Formatted like the dashboard: percentages and intervals, not raw columns or NaN.
+    assert "Corrected rate (95% CI)" in results.summary.value and re.search(r"\d+\.\d% \[", results.summary.value)
+    for raw in ("corrected_rate", "NaN", "n_labels", "Raw se", "<NA>"):
+        assert raw not in results.summary.value, raw
+    assert "Labels needed per requirement" in results.planning.value

@@ -92,8 +92,10 @@ def test_failures_are_grey_error_rows_with_reasons_never_passes(benchmark, tmp_p
     assert not dead.response.ok and "HTTP 400" in dead.response.error
     assert all(v.error.startswith("no response to judge: HTTP 400") for v in dead.verdicts)
     assert "no response: HTTP 400" in dead_html
-    errors = f"{len(dead_labels)} judge error{'s' if len(dead_labels) != 1 else ''}"
-    assert "1 violation" not in ui.single_status.value and errors in ui.single_status.value
+    # The model's call failed, not the judge's: the status says so and counts no judge error.
+    status = ui.single_status.value
+    assert "1 violation" not in status and "judge error" not in status
+    assert "the model call failed (HTTP 400" in status and "the judge was not called" in status
 
 
 def test_own_prompt_is_judged_on_the_chosen_requirements_and_bad_input_is_reported(benchmark, tmp_path):
@@ -251,3 +253,81 @@ def test_verdict_kinds_and_run_table_rendering_escape_and_colour():
     assert "1 violation, 1 no violation, 1 judge error (violation rate 50.0% of 2 verdicts" in markup
     assert "#c62828" in markup and "#2e7d32" in markup and "#757575" in markup
     assert SMOKE_TEST_NOTE not in markup and "waiting" in run_table_html(None)
+
+
+def test_stop_cancels_a_run_that_keeps_what_it_stored_and_resumes(benchmark, tmp_path):
+    store = tmp_path / "s.sqlite"
+    with FaultServer(Script(latency_s=0.15)) as server:
+        ui = _ui(benchmark, server, store)
+        ui.limit.value, ui.concurrency.value = 12, 2
+
+        async def go():
+            assert ui.stop_button.disabled  # nothing to stop yet
+            ui.launch_button.click()
+            task = ui.task
+            assert not ui.stop_button.disabled and ui.launch_button.disabled
+            while ui.progress.value < 3:  # some checks done, most not
+                await asyncio.sleep(0.1)
+            ui.stop_button.click()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0)  # the done-callback runs
+            return task
+
+        task = asyncio.run(go())
+        assert task.cancelled() and ui.stop_button.disabled and not ui.launch_button.disabled
+        stopped = ui.run_status.value
+        frame = load_judgments(store)
+        done = int((frame["error"] != "not judged yet").sum())
+        assert 3 <= done < len(frame), done
+        assert f"results for {done} of {len(frame)} checks" in stopped and "resume" in stopped
+        # The same settings resume: only what was missing is asked for, and the run completes.
+        asked = server.requests["judge"]
+        summary = _click(ui, ui.launch_button)
+        assert summary.verdicts == len(frame) and server.requests["judge"] - asked == len(frame) - done
+    assert load_judgments(store)["run_id"].nunique() == 1
+
+
+def test_the_status_counts_attempts_while_a_refused_call_is_retried(benchmark, tmp_path):
+    pid, text, labels = _prompt_with_labels(benchmark, 1)
+    script = Script(rules={text: {"respond": ["503", "503", "503", "ok"]}})
+    with FaultServer(script) as server:
+        ui = _ui(benchmark, server, tmp_path / "s.sqlite")
+        ui.settings.max_retries.value = 3
+        ui.prompt.search.value = pid
+        seen: list[str] = []
+
+        async def go():
+            ui.run_button.click()
+            while not ui.task.done():
+                seen.append(ui.single_status.value)
+                await asyncio.sleep(0.05)
+            return await ui.task
+
+        result = asyncio.run(go())
+    assert result.response.ok
+    counted = [s for s in seen if "attempt" in s]
+    assert counted and any(re.search(r"model alpha: [2-4] attempts \([1-3] retr", s) for s in counted), seen[-5:]
+
+
+def test_an_edited_base_url_takes_its_preset_and_a_local_one_needs_no_key(monkeypatch):
+    from eudaimonia_nb.widgets.judging import EndpointPicker
+
+    picker = EndpointPicker("Model")  # OpenAI preset, OPENAI_API_KEY
+    assert picker.key_env.value == "OPENAI_API_KEY"
+    picker.base_url.value = "http://127.0.0.1:9999/v1"
+    assert PRESETS[picker.preset.value] == CUSTOM
+    assert picker.key_env.value == "" and "no key needed" in picker.note.value
+    assert picker.settings().api_key_env is None
+    picker.base_url.value = "https://openrouter.ai/api/v1"
+    assert PRESETS[picker.preset.value].name == "OpenRouter"
+    local = EndpointPicker("Judge", judge=True, preset=LOCAL_PRESET)
+    local.base_url.value = "http://127.0.0.1:8091/v1"  # the smoke-test server on another port
+    assert PRESETS[local.preset.value] == LOCAL_PRESET and local.settings().smoke_test
+
+
+def test_the_store_field_follows_the_dashboard_source(benchmark, tmp_path, monkeypatch):
+    monkeypatch.setenv("EUDAIMONIA_DASHBOARD_SOURCE", f"store:{tmp_path / 'mine.sqlite'}#run-1")
+    ui = LiveJudgingUI(benchmark)
+    assert ui.store_path.value == str(tmp_path / "mine.sqlite")
+    assert ui.requirements.style.description_width == "110px" and ui.limit.style.description_width == "110px"

@@ -38,11 +38,33 @@ def test_studies_tab_follows_the_report_tabs_and_shows_the_simulated_demo_study(
     assert abs(effects["diff"].mean() - DEMO_PLAN.effect) < 0.02
     assert {"condition_rates", "effects"} <= set(panel.figures)
     assert len(panel.figures["effects"].data[0].x) == DEMO_PLAN.n_models
-    assert "condition[T.design-code]" in panel.tables.value
-    # The four attribute figures on published rates; the simulated study adds no "your runs" ones.
+    # Tables read like a paper's: named columns and terms, not analysis names.
+    assert "Condition: design-code" in panel.tables.value and "Rate under A" in panel.tables.value
+    for raw in ("condition_a", "n_checks", "p_holm", "or_ci_low", "condition[T."):
+        assert raw not in panel.tables.value, raw
+    # The attribute figures with published rates (thinking from the authors' list of thinking
+    # models, issue 19); the budgets, whose rates the paper does not publish, are a sentence,
+    # not an empty panel.
     assert sorted(k for k in panel.figures if k.startswith("published_")) == [
-        "published_budget", "published_generation", "published_scale", "published_thinking"]
+        "published_generation", "published_scale", "published_thinking"]
+    assert len(panel.figures["published_thinking"].data) == 2  # thinking off and on, both drawn
+    assert "Thinking budget" in panel.attributes_note.value and "publishes no rates" in panel.attributes_note.value
     assert not any(k.startswith("runs_") for k in panel.figures)
+    # Figures take the page's width once it is known (on a phone they ran off the screen).
+    demo._probe.width = 390
+    assert {fig.layout.width for fig in panel.figures.values()} == {350}
+    assert panel.figures["effects"].layout.legend.y < 0  # the legend under the plot, as on the other tabs
+    # Long row names (effects) and tilted model names (rates) get the margin they need, not cut.
+    assert panel.figures["effects"].layout.yaxis.automargin is True
+    assert panel.figures["condition_rates"].layout.xaxis.automargin is True
+    # Rows named 'Claude Opus 4.6 · design-code vs baseline' were cut by a phone's left edge:
+    # they break at their '·' there (the hover keeps the name) and come back whole on a desktop.
+    effects_axis = panel.figures["effects"].layout.yaxis
+    assert list(effects_axis.tickvals) == list(panel.figures["effects"].data[0].y)
+    assert all(t.count("<br>") == 1 and " vs " in t.split("<br>")[1] for t in effects_axis.ticktext)
+    demo._probe.width = 1440
+    assert {fig.layout.width for fig in panel.figures.values()} == {1400}
+    assert panel.figures["effects"].layout.yaxis.ticktext is None
     # Leaving and re-opening the report tabs still works.
     demo.tab_bar.selected_index = 0
     assert demo.selected_key == "leaderboard"

@@ -392,9 +392,15 @@ def comparability_note(annotated: pd.DataFrame) -> str:
                 "protocol and conventions, the whole benchmark, judge errors for at most 1% of checks).")
     else:
         parts = [f"{m}: {r}" for m, r in zip(marked["model"], marked["not_comparable_because"])]
-        text = ("Not comparable with the published leaderboard (open markers): " + "; ".join(f"[{p}]" for p in parts)
-                + ". Each is placed beside the published figure of its scope (a real-only run beside the published "
-                "real rate, where the paper gives one).")
+        text = "Not comparable with the published leaderboard (open markers): " + "; ".join(f"[{p}]" for p in parts) + "."
+        scoped = marked["compare_with"].isin(SOURCES) if "compare_with" in marked.columns else pd.Series(False, index=marked.index)
+        if scoped.any():
+            text += (" A run on one source only sits beside the published rate of that source, where the paper "
+                     "gives one (none otherwise).")
+        if marked["not_comparable_because"].str.contains("subset:").any():
+            # The paper published no figure for a subset: the diamond beside it is the whole benchmark's.
+            text += (" A subset of prompts has no published figure of its own: the diamond beside it is the "
+                     "published rate over all 969 prompts, a different scope.")
     notes = annotated["comparability_notes"] if "comparability_notes" in annotated.columns else pd.Series(dtype=str)
     noted = [f"[{m}: {n}]" for m, n in zip(annotated.loc[notes.index, "model"], notes) if n]
     return text + (" Noted, not breaking comparability: " + "; ".join(noted) + "." if noted else "")

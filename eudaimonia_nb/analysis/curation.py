@@ -197,7 +197,7 @@ def _reading(row: object) -> str:
             f"{100 * getattr(row, 'diff'):+.1f}), {where} the selection-only band {low:+.1f} to {high:+.1f}: {meaning}.")
 
 
-_checks: FitCache[tuple[pd.DataFrame, pd.DataFrame | None, list[str]]] = FitCache(8)
+_checks: FitCache[tuple[pd.DataFrame, pd.DataFrame | None, list[str]]] = FitCache(8, disk="selection")
 
 
 def selection_check(frame: pd.DataFrame, *, prompt_sd: float | None = None, n_sims: int = 200,

@@ -27,7 +27,7 @@ from .mixed import SOURCE_TERM, MixedResult, blocked_design, coefficient_table, 
 
 log = logging.getLogger(__name__)
 
-_cache: FitCache["GEEResult"] = FitCache(32)
+_cache: FitCache["GEEResult"] = FitCache(32, disk="gee")
 
 ASSUMPTIONS = (
     "GEE: logit of the population-averaged violation probability is linear in source, "

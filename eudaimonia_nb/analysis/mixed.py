@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_TERM = "source[T.modified]"
 """The row holding the modified-versus-real effect in every result's ``params``."""
-_cache: FitCache["MixedResult"] = FitCache(32)
+_cache: FitCache["MixedResult"] = FitCache(32, disk="mixed")
 SMALL_DESIGN = 500
 """Below this many prompts ``fit_mixed`` adds the full-Hessian SEs and the profile interval
 for the prompt SD by default: there the Wald approximations are visibly off."""

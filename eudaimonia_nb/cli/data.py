@@ -61,7 +61,7 @@ def _run_fetch_rubrics(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..benchmark.fetch import FetchError
-    from ..judging.authors_rubrics import fetch_rubrics
+    from ..judging.authors_rubrics import ARTIFACT_COMMIT, ARTIFACT_REPOSITORY, fetch_rubrics
 
     try:
         paths = fetch_rubrics(args.base_url, Path(args.dest) if args.dest else None, timeout=args.timeout,
@@ -69,5 +69,8 @@ def _run_fetch_rubrics(args: argparse.Namespace) -> int:
     except (FetchError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    # What was checked, then where it is (the last line, for scripts).
+    print(f"{len(paths)} rubrics of the authors ({ARTIFACT_REPOSITORY} at commit {ARTIFACT_COMMIT[:7]}), each "
+          "SHA-256 verified against the pinned hash")
     print(next(iter(paths.values())).parent.parent)
     return 0

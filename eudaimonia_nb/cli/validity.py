@@ -93,11 +93,18 @@ def _run_validity(args: argparse.Namespace) -> int:
 
     from ..validity.measures import compute_validity, to_json, to_text
 
+    from ..store.results import load_judgments
+
     try:
         result = compute_validity(args.store, args.run or None, n_boot=args.n_boot)
+        # Runs named as every page names them (model · judge · protocol), not by run id.
+        runs = load_judgments(args.store, args.run or None).drop_duplicates("run_id") if args.format == "text" else None
     except (OSError, KeyError, ValueError, sqlite3.Error) as exc:
         message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return 1
-    print(to_json(result) if args.format == "json" else to_text(result))
+    if args.format == "json":
+        print(to_json(result))
+    else:
+        print(to_text(result, dict(zip(runs["run_id"].astype(str), runs["model"].astype(str)))))
     return 0

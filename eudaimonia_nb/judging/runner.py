@@ -55,6 +55,8 @@ class Runner:
         self.store_path: str = self.plan.store_path
         self.prices = prices if prices is not None else load_prices()
         self._early_stop = EarlyStop({})
+        self.clients: dict[str, ReliableClient | None] = {}
+        """The model's and the judge's clients while the run works (a widget reads their attempts)."""
 
     def check_keys(self) -> None:
         """Raise ``CredentialError`` now, before anything is recorded, for an unset key variable."""
@@ -141,6 +143,7 @@ class Runner:
     ) -> None:
         # A rejudge never calls the model, so it needs neither its client nor its key.
         responder, judge_client = open_clients(self.config, cache=cache, judge_only=bool(self.config.rejudged_from))
+        self.clients = {"model": responder, "judge": judge_client}
         responder, judge_client = capped(responder, cap), capped(judge_client, cap)
         writer = ResultWriter(store)
         texts = self.plan.prompt_texts()

@@ -109,10 +109,7 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
         shown = shown[shown["row"].notna()]
         if "row" not in published.columns:
             shown = shown[shown["row"].isin(own)]
-    # One category per row, ordered by the row's rate (own rate, else the published one).
-    order = pd.concat([data.set_index("model")["rate"],
-                       shown[~shown["row"].isin(own)].set_index("row")["overall"]])
-    rows = order[~order.index.duplicated()].sort_values(ascending=False).index.astype(str).tolist()
+    rows = _leaderboard_rows(data, shown)
     fig = go.Figure(layout=_base_layout(title, _rows_height(len(rows))))
     # With comparability known (``analysis.comparability.annotate_rates``), runs that cannot be
     # read against the leaderboard get open orange markers and their reasons in the hover.
@@ -122,21 +119,38 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
             if c in data.columns]
     reasons = (pd.concat(said, axis=1).apply(lambda row: "<br>".join(v for v in row if v), axis=1) if said
                else pd.Series("", index=data.index))
+    rejudge = data["rejudge_of"].notna() if "rejudge_of" in data.columns else pd.Series(False, index=data.index)
+    runs = data["run_id"].astype(str) if "run_id" in data.columns else pd.Series("", index=data.index)
     for part, name, marker in (
-            (data[~marked], "This data (95% CI, bootstrap over prompts)", dict(color=OWN_COLOR, size=9)),
-            (data[marked], "This data, not comparable with the leaderboard (see note)",
-             dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="circle-open", line=dict(width=2)))):
+            (data[~marked & ~rejudge], "This data (95% CI, bootstrap over prompts)", dict(color=OWN_COLOR, size=9)),
+            (data[marked & ~rejudge], "This data, not comparable with the leaderboard (see note)",
+             dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="circle-open", line=dict(width=2))),
+            (data[rejudge], "Rejudge: the run above, its responses judged again (another judge or protocol)",
+             dict(color=NOT_COMPARABLE_COLOR, size=10, symbol="square-open", line=dict(width=2)))):
         if part.empty:
             continue
         rate, low, high = _pct(part["rate"]), _pct(part["ci_low"]), _pct(part["ci_high"])
+        source = part["rejudge_of"] if "rejudge_of" in part.columns else pd.Series(None, index=part.index)
+        detail = [f"rejudge of {s}; run {r}" if isinstance(s, str) else (f"run {r}" if r else "")
+                  for s, r in zip(source, runs[part.index])]
         custom = np.column_stack([low, high, part["n_checks"], part["n_prompts"], part["n_errors"],
-                                  reasons[part.index].astype(str)])
+                                  reasons[part.index].astype(str), detail])
         fig.add_trace(go.Scatter(
             x=rate, y=part["model"].astype(str), mode="markers", name=name, marker=marker,
             error_x=_errors(rate, low, high), customdata=custom,
             hovertemplate=("<b>%{y}</b><br>violation rate %{x:.1f}%<br>95% CI %{customdata[0]:.1f}"
                            "–%{customdata[1]:.1f}%<br>%{customdata[2]:,} checks on %{customdata[3]:,}"
-                           " prompts<br>%{customdata[4]:,} judge errors excluded<br>%{customdata[5]}<extra></extra>")))
+                           " prompts<br>%{customdata[4]:,} judge errors excluded<br>%{customdata[5]}"
+                           "<br>%{customdata[6]}<extra></extra>")))
+    context = [r for r in rows if r not in set(own)]
+    if context and len(context) < len(rows):
+        # Published models that are not in the data sit below your runs, under a rule, so that a
+        # few runs are not lost among 22 published diamonds.
+        fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=len(context) - 0.5, y1=len(context) - 0.5,
+                      line=dict(color="#bbb", width=1, dash="dot"))
+        fig.add_annotation(text="below: published models not in this data (context)", showarrow=False,
+                           xref="paper", x=1.0, xanchor="right", yref="y", y=len(context) - 0.5, yanchor="top",
+                           font=dict(size=11, color="#666"))
     if not shown.empty:
         scope = shown["scope"] if "scope" in shown.columns else pd.Series("overall", index=shown.index)
         fig.add_trace(go.Scatter(
@@ -149,6 +163,24 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
                      rangemode="tozero")
     fig.update_yaxes(title_text=None, categoryorder="array", categoryarray=rows, automargin=True)
     return fig
+
+
+def _leaderboard_rows(data: pd.DataFrame, shown: pd.DataFrame) -> list[str]:
+    """Category order of the leaderboard, bottom to top: published models not in the data
+    (context, by rate), then the loaded ones by rate, each rejudge directly under its source run,
+    so that it reads as that run judged again, not as another model."""
+    own = data["model"].astype(str).tolist()
+    order = data.set_index("model")["rate"]
+    extra = shown[~shown["row"].isin(own)].set_index("row")["overall"]
+    context = extra[~extra.index.duplicated()].sort_values(ascending=False).index.astype(str).tolist()
+    loaded = [m for m in order.sort_values(ascending=False).index.astype(str)]
+    if "rejudge_of" in data.columns:
+        source = {str(m): str(s) for m, s in zip(data["model"], data["rejudge_of"]) if isinstance(s, str) and s in own}
+        loaded = [m for m in loaded if m not in source]
+        for rejudge, of in source.items():
+            # Categories run bottom-up, so "just below in the list" is "just under it on the page".
+            loaded.insert(loaded.index(of), rejudge)
+    return context + loaded
 
 
 def requirement_heatmap(rates: pd.DataFrame) -> go.Figure:
@@ -273,7 +305,8 @@ def group_figure(groups: pd.DataFrame) -> go.Figure:
     title = "By model group: targets of the curation, rewriters, other models"
     if groups.empty:
         return empty_figure(title, "No data for the model groups under the current filters")
-    labels = [f"{g} ({plural(n, 'model')})" for g, n in zip(groups["model_group"], groups["n_models"])]
+    # Two lines, so that three groups side by side do not run into each other on a phone.
+    labels = [f"{g}<br>({plural(n, 'model')})" for g, n in zip(groups["model_group"], groups["n_models"])]
     stats = np.column_stack([_pct(groups["diff"]), _pct(groups["diff_ci_low"]), _pct(groups["diff_ci_high"]),
                              groups["p_holm"].to_numpy(float)])
     fig = go.Figure(layout=_base_layout(title, 400, barmode="group"))
@@ -415,6 +448,15 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
         for annotation in fig.layout.annotations:
             if annotation.visible is False:
                 annotation.visible = True
+        heatmaps = [t for t in fig.data if t.type == "heatmap"]
+        for trace in heatmaps:
+            if trace.text is not None:
+                trace.texttemplate = "%{text}"
+        if heatmaps:
+            fig.update_xaxes(tickfont_size=None, tickangle=-30)
+            fig.update_yaxes(tickfont_size=None)
+        _short_requirement_ticks(fig, short=False)
+        _wrap_row_labels(fig, None)
         return
     per_line = max(20, width // 8)
     lines, line = [], ""
@@ -429,6 +471,16 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
                       margin_t=30 + 18 * len(lines),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0))
     fig.update_xaxes(title_font_size=11)
+    # A heatmap's printed numbers overprint at phone width: the values stay in the hover, and
+    # its requirement labels get a smaller font so that none is cut.
+    heatmaps = [t for t in fig.data if t.type == "heatmap"]
+    for trace in heatmaps:
+        trace.texttemplate = ""
+    if heatmaps:
+        fig.update_xaxes(tickfont_size=9, tickangle=-60)
+        fig.update_yaxes(tickfont_size=9)
+    _short_requirement_ticks(fig, short=True)
+    _wrap_row_labels(fig, width)
     # The gap labels beside or above the rows do not fit a phone: the hover and the table below
     # carry them, so the plot gets the width and the axis title stops promising them.
     gaps = [a for a in fig.layout.annotations if (a.text or "").lstrip("<b>").startswith("Δ")]
@@ -438,6 +490,89 @@ def fit_to_width(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
         title = fig.layout.xaxis.title.text or ""
         fig.update_layout(margin_r=20)
         fig.update_xaxes(title_text=title.split("  ·")[0].split(" (above")[0])
+
+
+SHORT_REQUIREMENT_LABELS = {label: " ".join(label.split()[:2]) for label in REQUIREMENT_LABELS.values()}
+"""On a phone, a requirement's axis label is its code and first word (``2C Flattery``); the hover keeps the name."""
+_TERM_PREFIXES = ("Requirement: ", "Model: ")
+"""Prefixes of the mixed model's term labels (``formatting.term_label``), dropped on a phone."""
+
+
+def _short_category(label: str) -> str:
+    for prefix in _TERM_PREFIXES:
+        if label.startswith(prefix):
+            label = label[len(prefix):]
+            break
+    return SHORT_REQUIREMENT_LABELS.get(label, label)
+
+
+def _short_requirement_ticks(fig: go.Figure | go.FigureWidget, *, short: bool) -> None:
+    """On a phone, axes of requirements (and the mixed model's terms) get short labels, a
+    requirement axis along the bottom upright, so that they neither overprint nor squeeze the
+    plot (the full names at an angle ran into each other, the terms were cut); at desktop width
+    the full names come back. Hover texts and clicks keep the full names."""
+    for letter, update in (("x", fig.update_xaxes), ("y", fig.update_yaxes)):
+        categories: list[str] = []
+        for trace in fig.data:
+            values = getattr(trace, letter, None)
+            if values is not None and trace.type in ("bar", "heatmap", "scatter"):
+                categories.extend(v for v in values if isinstance(v, str))
+        order = list(dict.fromkeys(categories))
+        if not order or all(_short_category(c) == c for c in order):
+            continue
+        upright = letter == "x" and all(c in SHORT_REQUIREMENT_LABELS for c in order)
+        if short:
+            update(tickmode="array", tickvals=order, ticktext=[_short_category(c) for c in order],
+                   **({"tickangle": -90} if upright else {}))
+        else:
+            update(tickmode=None, tickvals=None, ticktext=None, **({"tickangle": -30} if upright else {}))
+
+
+ROW_LABEL_SEPARATOR = " · "
+"""Where a long row name (``model · requirement · b vs a``) may break onto a new line on a phone."""
+
+
+def _wrap_row_labels(fig: go.Figure | go.FigureWidget, width: int | None) -> None:
+    """On a phone, row names along the left (a forest plot's ``model · b vs a``) longer than
+    about 45% of the width break at their `` · ``, and the figure grows so that two-line rows do
+    not touch (they were cut by the figure's left edge, automargin giving up at that width); with
+    ``width`` None (desktop) the one-line names come back. Hover texts keep the full name."""
+    axis = fig.layout.yaxis
+    categories = list(dict.fromkeys(v for t in fig.data if t.type in ("bar", "scatter") and t.y is not None
+                                    for v in t.y if isinstance(v, str)))
+    if not categories:
+        return
+    if width is None:
+        if axis.ticktext is not None and any("<br>" in t for t in axis.ticktext) \
+                and list(axis.tickvals or ()) == categories:
+            fig.update_yaxes(tickmode=None, tickvals=None, ticktext=None)
+        return
+    shown = list(axis.ticktext) if axis.ticktext is not None and list(axis.tickvals or ()) == categories \
+        else categories
+    budget = max(16, int(0.45 * width / 6.5))  # characters at plotly's 12 px font
+    wrapped = [_wrap_label(label, budget) for label in shown]
+    if wrapped == shown:
+        return
+    fig.update_yaxes(tickmode="array", tickvals=categories, ticktext=wrapped)
+    lines = max(label.count("<br>") + 1 for label in wrapped)
+    needed = 120 + (15 * lines + 8) * len(categories)
+    if (fig.layout.height or 450) < needed:
+        fig.update_layout(height=needed)
+
+
+def _wrap_label(label: str, budget: int) -> str:
+    if len(label) <= budget or ROW_LABEL_SEPARATOR not in label:
+        return label
+    lines, line = [], ""
+    for part in label.split(ROW_LABEL_SEPARATOR):
+        candidate = f"{line}{ROW_LABEL_SEPARATOR}{part}" if line else part
+        if line and len(candidate) > budget:
+            lines.append(line)
+            line = part
+        else:
+            line = candidate
+    lines.append(line)
+    return "<br>".join(lines)
 
 
 def sync_figure(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:

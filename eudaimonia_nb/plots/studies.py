@@ -42,7 +42,7 @@ def effects_figure(effects: pd.DataFrame, title: str = "Condition effects (b −
     fig.add_vline(x=0, line=dict(color="#999", dash="dot"))
     fig.update_layout(**_base_layout(title, _rows_height(len(effects)), showlegend=False))
     fig.update_xaxes(title_text="difference in violation rate (points; dark: Holm p < 0.05)")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", automargin=True)  # long row names were cut on a phone
     return fig
 
 
@@ -57,6 +57,7 @@ def condition_rates_figure(rates: pd.DataFrame, title: str = "Violation rate per
                     hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]} judged, %{customdata[1]} errors)<extra>"
                                   f"{condition}</extra>")
     fig.update_layout(**_base_layout(title, 360, barmode="group"))
+    fig.update_xaxes(automargin=True)  # model names tilted on a phone were cut
     fig.update_yaxes(title_text="violation rate (%)", rangemode="tozero")
     return fig
 
@@ -105,9 +106,10 @@ def generation_figure(table: pd.DataFrame, title: str = "Family trends over gene
     for i, ((family, tier), part) in enumerate(data.sort_values("version").groupby(["family", "tier"], sort=True)):
         rate = _pct(part["rate"])
         # Several sizes of one version (Qwen3 1.7B ... 32B) are not a trend over generations.
-        mode = "lines+markers+text" if part["version"].is_unique else "markers+text"
-        fig.add_scatter(x=part["version"], y=rate, mode=mode, text=part["model"], textposition="top center",
-                        textfont=dict(size=10), name=f"{family} · {tier}", line=dict(color=_PALETTE[i % len(_PALETTE)]),
+        # Model names as hover text, not printed: printed labels of nearby versions overprint.
+        mode = "lines+markers" if part["version"].is_unique else "markers"
+        fig.add_scatter(x=part["version"], y=rate, mode=mode, text=part["model"],
+                        name=f"{family} · {tier}", line=dict(color=_PALETTE[i % len(_PALETTE)]),
                         error_y=_errors(rate, _pct(part["ci_low"]), _pct(part["ci_high"])) if part["ci_low"].notna().all() else None,
                         hovertemplate="%{text}: %{y:.1f}%<extra></extra>")
     fig.update_layout(**_base_layout(f"{title}<br><sup>{_kind_note(data)}</sup>", 460, legend=_SIDE_LEGEND))
@@ -173,15 +175,26 @@ def scale_figure(table: pd.DataFrame, title: str = "Scale: rate against paramete
     fig = go.Figure()
     for i, ((family, tier), part) in enumerate(data.sort_values("parameters_b").groupby(["family", "tier"], sort=True)):
         rate = _pct(part["rate"])
-        fig.add_scatter(x=part["parameters_b"], y=rate, mode="lines+markers+text", text=part["model"],
-                        textposition="top center", textfont=dict(size=10), name=f"{family} · {tier}",
-                        line=dict(color=_PALETTE[i % len(_PALETTE)]),
+        fig.add_scatter(x=part["parameters_b"], y=rate, mode="lines+markers", text=part["model"],
+                        name=f"{family} · {tier}", line=dict(color=_PALETTE[i % len(_PALETTE)]),
+                        hovertemplate="%{text}: %{y:.1f}%<extra></extra>",
                         error_y=_errors(rate, _pct(part["ci_low"]), _pct(part["ci_high"])) if part["ci_low"].notna().all() else None)
     fig.update_layout(**_base_layout(f"{title}<br><sup>{_kind_note(data)}; parameter counts as stated in the model names</sup>",
                                      400, legend=_SIDE_LEGEND))
     fig.update_xaxes(title_text="parameters (billions, log scale)", type="log")
     fig.update_yaxes(title_text="violation rate (%)")
     return fig
+
+
+def empty_figure_note(figure: go.Figure) -> str | None:
+    """For a figure with no data drawn (nothing published, no rate): its title and why, as one
+    plain sentence a page can show instead of an empty chart; None when it has data."""
+    if figure.data:
+        return None
+    title, _, sub = (figure.layout.title.text or "").partition("<br>")
+    messages = [a.text for a in figure.layout.annotations if a.text and a.text != NOT_PUBLISHED]
+    why = " ".join(m.replace("<br>", " ") for m in messages) or sub.replace("<sup>", "").replace("</sup>", "")
+    return f"{title}: {why}".strip()
 
 
 def attribute_figures(table: pd.DataFrame) -> dict[str, go.Figure]:

@@ -125,19 +125,50 @@ def sample_html(frame: pd.DataFrame, prompts: Mapping[str, str] | None, *, per_m
                 "text (simulated data, or a results file without it).</p></section>")
     rng = np.random.default_rng(seed)
     parts = []
+    rubrics: dict[tuple[str, str], str] = {}
     has_text = index.checks["response"].str.strip().ne("").to_numpy()
     for model in index.options("model"):
         codes = index.matching_items(index.mask(models=[model]) & has_text)
         chosen = np.sort(rng.choice(codes, size=min(per_model, len(codes)), replace=False)) if len(codes) else []
         for code in chosen:
             item = index.item(int(code))
-            verdicts = "".join(
-                f"<li>{html.escape(requirement(c['requirement']).label)}: <b>{VERDICT_LABELS[c['kind']]}</b>"
-                f"{' · ' + _shown(c['reasoning'], SAMPLE_REASONING_CHARS) if c.get('reasoning') else ''}</li>"
-                for c in item.checks.to_dict("records"))
+            lines = []
+            for c in item.checks.to_dict("records"):
+                version = str(c.get("rubric_version") or "")
+                rubrics.setdefault((c["requirement"], version), str(c.get("protocol") or ""))
+                reasoning = f" · {_shown(c['reasoning'], SAMPLE_REASONING_CHARS)}" if c.get("reasoning") else ""
+                lines.append(f"<li>{html.escape(requirement(c['requirement']).label)}: <b>{VERDICT_LABELS[c['kind']]}</b>"
+                             f"{reasoning} <span class='eud-rubric-ref'>(rubric {html.escape(version or 'not recorded')})"
+                             "</span></li>")
             prompt = f"<pre class='eud-text'>{html.escape(item.prompt)}</pre>" if item.prompt else ""
             parts.append(f"<article><h3>{html.escape(item.model)} · prompt {html.escape(item.prompt_id)} "
                          f"({html.escape(item.source)})</h3>{prompt}<pre class='eud-text'>{_shown(item.response, SAMPLE_RESPONSE_CHARS)}</pre>"
-                         f"<ul>{verdicts}</ul></article>")
+                         f"<ul>{''.join(lines)}</ul></article>")
     return (f"<section id='responses'><h2>Sample of responses</h2><p>{per_model} item(s) per model, drawn at "
-            f"random (seed {seed}) among items with a response.</p>{''.join(parts)}</section>")
+            f"random (seed {seed}) among items with a response.</p>{''.join(parts)}{rubrics_html(rubrics)}</section>")
+
+
+def rubrics_html(used: Mapping[tuple[str, str], str]) -> str:
+    """The rubrics behind the sampled verdicts, each once, found by its recorded version: the
+    suite's text folded; the authors' named with its pinned location but not embedded (their
+    repository has no licence, so a shared report does not carry their text)."""
+    from ..judging.authors_rubrics import OFFICIAL_BASE_URL, RUBRIC_FILENAME
+    from ..judging.rubric_lookup import AUTHORS, find_rubric
+
+    if not used:
+        return ""
+    rows = []
+    for (key, version), protocol in sorted(used.items()):
+        shown = find_rubric(key, version, protocol or None)
+        head = f"<b>{html.escape(requirement(key).label)}</b>: {html.escape(shown.title)}"
+        if shown.protocol == AUTHORS:
+            url = f"{OFFICIAL_BASE_URL}/{key}/{RUBRIC_FILENAME}"
+            rows.append(f"<li>{head}. Text not embedded (the authors' repository has no licence): "
+                        f"<a href='{html.escape(url)}'>{html.escape(url)}</a>, SHA-256 checked by "
+                        "<code>eudaimonia-nb fetch-rubrics</code>.</li>")
+        elif shown.text is not None:
+            rows.append(f"<li>{head}, from {html.escape(shown.source)}.<details><summary>Text</summary>"
+                        f"<pre class='eud-text'>{html.escape(shown.text)}</pre></details></li>")
+        else:
+            rows.append(f"<li>{head}. {html.escape(shown.missing)}</li>")
+    return f"<h3 id='rubrics'>Rubrics the judge saw</h3><ul class='eud-rubrics'>{''.join(rows)}</ul>"

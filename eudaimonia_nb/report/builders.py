@@ -32,9 +32,9 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
 
     rates = model_rates(frame, n_boot=options.n_boot, seed=options.seed)
     simulated = is_simulated(frame)
-    board = published_rows(rates["model"], context=not simulated)
+    board = published_rows(rates["model"], context=not simulated, names=_endpoint_names(frame))
     if not simulated:
-        rates = annotate_rates(rates, frame)
+        rates = with_run_details(annotate_rates(rates, frame), frame)
         board = scoped_published(board, rates, published.real_modified_pairs())
     matched = board.dropna(subset=["row"]).drop_duplicates("row").set_index("row")
     table = rates.assign(published_model=rates["model"].map(matched["model"]),
@@ -53,7 +53,7 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
                "dates and punctuation.")
     return Section("leaderboard", SECTION_TITLES["leaderboard"],
                    figures={"leaderboard": leaderboard_figure(table, board)},
-                   tables=[Table("leaderboard", "Overall violation rate per model", table)],
+                   tables=[Table("leaderboard", "Overall violation rate per model", table, main=LEADERBOARD_COLUMNS)],
                    notes=notes + [
         "Rate = violated checks / judged checks, micro-averaged over (prompt, requirement) "
         "checks; checks without a verdict (judge errors) are excluded and counted separately. "
@@ -63,19 +63,58 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
         f"were published). {context}"])
 
 
-def published_rows(models: pd.Series, *, context: bool) -> pd.DataFrame:
+def _endpoint_names(frame: pd.DataFrame) -> dict[str, str]:
+    """Model label -> the name the endpoint used (``model_name``), where the data has it: a
+    run labelled ``gpt-4o · judge j · suite protocol`` still meets the published GPT-4o."""
+    if "model_name" not in frame.columns:
+        return {}
+    pairs = frame[["model", "model_name"]].drop_duplicates("model")
+    return dict(zip(pairs["model"].astype(str), pairs["model_name"].astype(str)))
+
+
+def with_run_details(rates: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-model rates with ``run_id`` (the runs behind a label, a detail for hovers) and
+    ``rejudge_of`` (for a rejudge whose source run is loaded: that run's label, so the figure
+    draws it beside its source with a marker of its own instead of as another model)."""
+    from ..analysis.comparability import COMPARABILITY_ATTR
+
+    if "run_id" not in frame.columns:
+        return rates
+    runs = frame.groupby("model")["run_id"].agg(lambda ids: ", ".join(sorted(set(map(str, ids)))))
+    out = rates.assign(run_id=rates["model"].astype(str).map(runs).fillna(""))
+    records = frame.attrs.get(COMPARABILITY_ATTR) or []
+    label_of = {str(r["unit"]): str(r["model"]) for r in records}
+    source_of = {str(r["model"]): label_of.get(str(r.get("rejudged_from"))) for r in records
+                 if isinstance(r.get("rejudged_from"), str)}
+    out["rejudge_of"] = out["model"].astype(str).map(source_of)
+    out.attrs = dict(rates.attrs)
+    return out
+
+
+LEADERBOARD_COLUMNS = ("model", "rate", "n_checks", "n_errors", "note", "published_model", "published_rate",
+                       "published_scope", "rate_authors_convention", "n_flagged", "rate_flagged_apart",
+                       "not_comparable_because", "rejudge_of")
+"""Leaderboard columns on the page (the CSV has them all: counts, run ids, status...)."""
+GAP_COLUMNS = ("rate_real", "rate_modified", "diff_adj", "p_holm_adj", "diff", "note")
+"""Real-versus-modified columns on the page: the rates, the requirement-adjusted gap with its
+Holm p, and the raw gap after it."""
+
+
+def published_rows(models: pd.Series, *, context: bool, names: dict[str, str] | None = None) -> pd.DataFrame:
     """The published leaderboard placed on the leaderboard figure's rows.
 
-    ``row`` is the loaded model a published entry matches (``selection.normalise_model_name``,
-    so ``gpt-4o-2024-08-06`` meets ``GPT-4o``), the published name itself when ``context`` and
-    no loaded model matches it, else missing (not shown).
+    ``row`` is the loaded model a published entry matches (``selection.normalise_model_name``
+    of its endpoint name in ``names``, else of the label itself, so ``gpt-4o-2024-08-06`` meets
+    ``GPT-4o``), the published name itself when ``context`` and no loaded model matches it, else
+    missing (not shown).
     """
     from ..analysis import published
     from ..analysis.selection import normalise_model_name
 
     board = published.leaderboard()
+    names = names or {}
     own = pd.Series(models.astype(str).unique())
-    by_key = own.groupby(own.map(normalise_model_name)).agg(list)
+    by_key = own.groupby(own.map(lambda m: normalise_model_name(names.get(m, m)))).agg(list)
     rows = board["model"].map(normalise_model_name).map(by_key)
     # A row holds a model name like ``model``: with no match at all, explode alone leaves a
     # float column of NaN, which cannot take names as a fill.
@@ -115,8 +154,10 @@ def _real_vs_modified(frame: pd.DataFrame, options: Options) -> Section:
     groups = group_by_source(frame, n_boot=options.n_boot, seed=options.seed)
     return Section("real_vs_modified", SECTION_TITLES["real_vs_modified"],
                    figures={"dumbbell": dumbbell_figure(comparison), "groups": group_figure(groups)},
-                   tables=[Table("real_vs_modified", "Real versus modified per model", comparison),
-                           Table("model_groups", "Real versus modified by model group", groups)],
+                   tables=[Table("real_vs_modified", "Real versus modified per model", comparison,
+                                 main=("model", *GAP_COLUMNS)),
+                           Table("model_groups", "Real versus modified by model group", groups,
+                                 main=("model_group", "n_models", *GAP_COLUMNS))],
                    notes=[
         "Δ = modified − real, shown requirement-adjusted (within-requirement gaps weighted by each "
         "requirement's share of all checks) with the raw Δ after it. "
@@ -252,27 +293,48 @@ def _judge_compare(frame: pd.DataFrame, options: Options) -> Section:
                    "again with another judge, protocol or rubric "
                    "version; with both runs loaded this tab compares their verdicts check by check."])
     figures, tables, notes = {}, [], []
+    labels = frame.drop_duplicates("run_id").set_index("run_id")["model"].astype(str).to_dict()
     for i, pair in enumerate(pairs):
         comparison = compare_runs(frame, pair.run_a, pair.run_b, n_boot=options.n_boot, seed=options.seed)
         name = "judge_difference" if i == 0 else f"judge_difference_{i}"
+        label_a, label_b = labels.get(pair.run_a, pair.run_a), labels.get(pair.run_b, pair.run_b)
         figures[name] = judge_difference_figure(comparison, pair.label_a, pair.label_b)
-        tables.append(Table(f"judge_compare_{pair.run_b}", f"A = {pair.run_a} ({pair.label_a}); "
-                                                            f"B = {pair.run_b} ({pair.label_b})", comparison))
+        tables.append(Table(f"judge_compare_{pair.run_b}",
+                            f"Judge A: {label_a} ({pair.label_a}, run {pair.run_a}). "
+                            f"Judge B: {label_b} ({pair.label_b}, run {pair.run_b}).",
+                            judge_compare_table(comparison)))
     notes.append("Same responses, two judgments: flips per requirement (both violation, only A, only B, neither), "
-                 "agreement and Cohen's κ, and the paired difference B − A. 95% intervals: percentile bootstrap over "
-                 f"prompts ({options.n_boot} replicates, seed {options.seed}), so checks sharing a response stay "
-                 "together; <code>p_mcnemar</code> is McNemar's exact test (checks treated as independent), "
-                 "<code>p_clustered</code> a Wald test with the bootstrap standard error. Checks without a verdict "
-                 "in either run are left out (<code>n_unpaired</code>).")
+                 "agreement and Cohen's κ, and the paired difference judge B − judge A in percentage points. 95% "
+                 f"intervals: percentile bootstrap over prompts ({options.n_boot} replicates, seed {options.seed}), so "
+                 "checks sharing a response stay together; <i>McNemar p</i> is McNemar's exact test (checks treated as "
+                 "independent), <i>clustered p</i> a Wald test with the bootstrap standard error. Checks without a "
+                 "verdict in either run are left out (<i>unpaired</i>).")
     return Section("judge_compare", title, figures=figures, tables=tables, notes=notes)
 
 
-def _validity(frame: pd.DataFrame, options: Options) -> Section:
-    from ..validity.section import validity_parts
+JUDGE_COMPARE_COLUMNS = {
+    "rate_a": "rate_judge_a", "rate_b": "rate_judge_b", "diff": "diff_judge_b_a", "diff_ci_low": "diff_judge_b_a_ci_low",
+    "diff_ci_high": "diff_judge_b_a_ci_high", "agreement": "agreement_share",
+    "agreement_ci_low": "agreement_share_ci_low", "agreement_ci_high": "agreement_share_ci_high",
+}
+"""``compare_runs`` columns renamed for the table and its CSV: a judge comparison's difference
+is judge B − judge A, never "modified − real", and its rates are read as rates."""
 
-    figures, tables, notes = validity_parts(frame, frame.attrs.get(STORE_ATTR), n_boot=options.n_boot, seed=options.seed)
-    return Section("validity", SECTION_TITLES["validity"], figures=figures,
-                   tables=[Table(*t) for t in tables], notes=notes)
+
+def judge_compare_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``compare_runs`` output with the column names ``formatting`` reads as judge B − judge A."""
+    return comparison.rename(columns=JUDGE_COMPARE_COLUMNS)
+
+
+def _validity(frame: pd.DataFrame, options: Options) -> Section:
+    from ..validity.section import SHOWN_TABLES, validity_sections
+
+    figures, tables, notes, lead = validity_sections(frame, frame.attrs.get(STORE_ATTR), n_boot=options.n_boot,
+                                                     seed=options.seed)
+    # The summary leads; the planning table follows the figure; every other table is a detail.
+    return Section("validity", SECTION_TITLES["validity"], figures=figures, lead=lead, notes=notes, tables=[
+        Table(t[0], t[1], t[2], display=t[3] if len(t) > 3 else None, folded=t[0] not in SHOWN_TABLES)
+        for t in tables])
 
 
 SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis.frames import is_simulated
-from ..formatting import readable_table
+from ..formatting import table_html
 from ..store.outputs import check_output
 from .builders import section_or_reason
 from .runs import notices, protocol_text, run_records
@@ -25,9 +25,19 @@ from .sections import NO_VERDICTS_NOTICE, SECTION_TITLES, VERDICT_FREE_SECTIONS,
 
 
 def _table_html(table: Table, simulated: bool = False) -> str:
-    return (f"<h3>{html.escape(table.title)}</h3><div class='eud-tablebox'>"
-            + readable_table(table.frame, simulated=simulated).to_html(index=False, classes="eud-table", border=0)
-            + "</div>")
+    shown, caption = table.shown(simulated=simulated)
+    return (f"<h3>{html.escape(table.title)}</h3><div class='eud-tablebox'>{table_html(shown, caption=caption)}</div>")
+
+
+def _tables_html(tables: Sequence[Table], simulated: bool) -> list[str]:
+    """A section's tables; the folded ones after the others, under one "Details" fold."""
+    parts = [_table_html(t, simulated) for t in tables if not t.folded]
+    folded = [t for t in tables if t.folded]
+    if folded:
+        parts.append(f"<details class='eud-details'><summary>Details: {len(folded)} more table"
+                     f"{'s' if len(folded) != 1 else ''}</summary>" + "".join(_table_html(t, simulated) for t in folded)
+                     + "</details>")
+    return parts
 
 
 _CSS = """
@@ -36,6 +46,9 @@ body { font-family: Inter, Helvetica, Arial, sans-serif; max-width: 1200px; marg
 .eud-table { border-collapse: collapse; font-size: 11px; margin-bottom: 1em; }
 .eud-table th, .eud-table td { padding: 2px 5px; border-bottom: 1px solid #ddd; text-align: right; }
 .eud-table th { background: #f3f3f3; }
+.eud-table td.eud-num { white-space: nowrap; }
+.eud-table td.eud-txt { text-align: left; min-width: 9em; }
+.eud-table caption { caption-side: bottom; text-align: left; color: #555; padding: 3px 0; }
 .eud-tablebox { max-width: 100%; overflow-x: auto; }
 .eud-text { white-space: pre-wrap; word-break: break-word; background: #f7f7f7; border: 1px solid #ddd; padding: .5em; }
 .eud-caution { display: block; background: #fff3cd; border-left: 4px solid #e0b000; padding: .3em .6em; }
@@ -63,12 +76,13 @@ def render_report(sections: Sequence[Section], *, title: str, source: str,
     for section in sections:
         parts.append(f"<section id='{section.key}'><h2>{html.escape(section.title)}</h2>")
         parts.append(banner)
+        parts += [f"<div class='eud-lead'>{lead}</div>" for lead in section.lead]
         for fig in section.figures.values():
             parts.append(fig.to_html(full_html=False, include_plotlyjs=first,
                                      config={"displaylogo": False, "responsive": True}))
             first = False
         parts += [f"<p>{note}</p>" for note in section.notes]
-        parts += [_table_html(t, simulated) for t in section.tables]
+        parts += _tables_html(section.tables, simulated)
         parts.append("</section>")
     parts.append(appendix)
     parts.append("</body></html>")

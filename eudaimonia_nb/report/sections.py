@@ -6,6 +6,7 @@ The section keys, titles and figure names are fixed here; the builders that fill
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 
 from ..analysis.conventions import ERRORS_APART
 from ..analysis.frames import judged_sources
+from ..formatting import interval_columns, readable_table, split_methods
 
 
 @dataclass
@@ -24,7 +26,33 @@ class Table:
     title: str
     """Caption shown above it."""
     frame: pd.DataFrame
-    """The numbers, with analysis column names (rates as fractions)."""
+    """The numbers, with analysis column names (rates as fractions): the CSV download."""
+    caption: str = ""
+    """HTML under the title: how the numbers were made, said once for the whole table."""
+    folded: bool = False
+    """Shown folded under "Details" (the section's readable summary comes first)."""
+    display: pd.DataFrame | None = None
+    """A display copy already in words (cells as text, e.g. "too few labels"); None: the page
+    shows ``readable_table(frame)``."""
+    main: tuple[str, ...] = ()
+    """The analysis columns the page shows (with their intervals), for a table too wide to read
+    whole; the CSV keeps every column. Empty: all of them."""
+
+    def shown(self, *, simulated: bool = False) -> tuple[pd.DataFrame, str]:
+        """The table as the page shows it and its caption: readable columns, and a method column
+        that says the same on every row (``formatting.METHOD_COLUMNS``) said once in the caption."""
+        if self.display is not None:
+            frame = self.display.assign(Simulated="yes") if simulated else self.display
+            return frame, self.caption
+        frame, methods = split_methods(self.frame)
+        more = ""
+        if self.main:
+            keep = [c for c in frame.columns if c in self.main or c in interval_columns(self.main)]
+            left = len(frame.columns) - len(keep)
+            frame = frame[keep]
+            more = f"{left} more columns (counts, unadjusted tests, details) in the CSV download." if left > 0 else ""
+        caption = " ".join(part for part in (self.caption, *(html.escape(m) for m in methods), more) if part)
+        return readable_table(frame, simulated=simulated), caption
 
 
 @dataclass
@@ -41,6 +69,8 @@ class Section:
     """Result tables, in display order."""
     notes: list[str] = field(default_factory=list)
     """HTML paragraphs: how the numbers were computed and how to read them."""
+    lead: list[str] = field(default_factory=list)
+    """HTML shown first, above the figures: the section's findings in a few readable lines."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +113,7 @@ FIGURE_NAMES: dict[str, tuple[str, ...]] = {
 }
 """Figures each section produces (the dashboard creates one FigureWidget per name)."""
 HEAVY_SECTIONS = frozenset({"mixed"})
-CROSS_CHECKS_PENDING = "⏳ GEE cross-check and selection check: being computed for this selection…"
+CROSS_CHECKS_PENDING = "GEE cross-check and selection check: being computed for this selection…"
 """The mixed-model section's note while ``Options(cross_checks=False)`` left them out."""
 """Sections that fit models: computed when first opened, with a progress message."""
 SOURCE_SECTIONS = frozenset({"real_vs_modified", "mixed"})

@@ -69,8 +69,10 @@ class DataSource:
         return f"{'results store' if self.kind == 'store' else 'results file'} {where}{runs}"
 
 
-def load_source(source: DataSource) -> pd.DataFrame:
-    """The long judgments table from a data source (see the common table contract)."""
+def load_source(source: DataSource, *, texts: bool = True) -> pd.DataFrame:
+    """The long judgments table from a data source (see the common table contract); ``texts``
+    (a store only) adds each check's response and reasoning, which the dashboard reads only when
+    its Responses tab opens: copied onto every check, they are most of a large store's load time."""
     if source.kind == "demo":
         from ..analysis.simulate import demo_judgments
 
@@ -79,7 +81,7 @@ def load_source(source: DataSource) -> pd.DataFrame:
         from ..store.results import list_runs
         from ..store.results import load_judgments as load_store
 
-        frame = load_store(source.path, list(source.run_ids) or None, texts=True)
+        frame = load_store(source.path, list(source.run_ids) or None, texts=texts)
         runs = list_runs(source.path)
         runs = runs[runs["run_id"].isin(set(frame["run_id"]))]
         # Small (one dict per run) and carried through filters like ``simulated``.

@@ -515,18 +515,20 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
     frame["violation"] = frame["violation"].astype(float)
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
     frame.attrs["smoke_test"] = bool(frame["smoke_test"].any())
-    return _label_repeated_models(frame[_JUDGMENT_COLUMNS + (TEXT_COLUMNS if texts else [])])
+    return _label_repeated_models(frame[_JUDGMENT_COLUMNS + (TEXT_COLUMNS if texts else [])], store_path)
 
 
-def _label_repeated_models(frame: pd.DataFrame) -> pd.DataFrame:
-    """A model judged in several runs (another judge, rubric or system prompt) becomes one
-    ``model`` per run, ``"name [run_id]"``, so the analysis never pools or double-counts them;
-    ``model_name`` keeps the name the endpoint used."""
-    frame = frame.assign(model_name=frame["model"])
-    runs_per_model = frame.groupby("model")["run_id"].transform("nunique")
-    repeated = runs_per_model > 1
-    frame.loc[repeated, "model"] = frame.loc[repeated, "model"] + " [" + frame.loc[repeated, "run_id"] + "]"
-    return frame
+def _label_repeated_models(frame: pd.DataFrame, store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """A model judged in several runs (another judge, protocol or condition) becomes one
+    ``model`` per run, labelled ``"name · judge J · P protocol"`` (``store.run_labels``), so the
+    analysis never pools or double-counts them; ``model_name`` keeps the name the endpoint used."""
+    from .run_labels import relabel
+
+    conditions: dict[str, str | None] = {}
+    if store_path is not None and frame.groupby("model")["run_id"].nunique().gt(1).any():
+        rows = _read(store_path, "SELECT run_id, json_extract(parameters, '$.condition') AS condition FROM runs")
+        conditions = dict(zip(rows["run_id"].astype(str), rows["condition"]))
+    return relabel(frame, conditions)
 
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")

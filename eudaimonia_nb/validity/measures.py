@@ -433,26 +433,13 @@ def to_json(result: ValidityResult) -> str:
                        "designs": records(result.designs, JSON_DESIGN_KEYS)}, indent=2)
 
 
-def to_text(result: ValidityResult) -> str:
-    """A plain-text summary: rates, agreement, notes."""
-    def pct(x: float) -> str:
-        return "  -  " if pd.isna(x) else f"{100 * x:5.1f}%"
+def to_text(result: ValidityResult, labels: dict[str, str] | None = None) -> str:
+    """The plain-text summary of ``eudaimonia-nb validity`` (``validity.summary.summary_text``):
+    per run the labels, kappa, sensitivity and specificity with intervals (or "too few labels"),
+    the corrected rate beside the judge's in %, the planning advice, then the notes."""
+    from .summary import summary_text
 
-    lines = ["Violation rates: raw (judge) and corrected by human labels (stratified, 95% interval)"]
-    for r in result.models.to_dict("records") if not result.models.empty else []:
-        lines.append(f"  {r['model']} [{r['run_id']}]: raw {pct(r['raw_rate'])}, corrected {pct(r['corrected_rate'])} "
-                     f"[{pct(r['ci_low'])}, {pct(r['ci_high'])}] from {r['n_labels']} labels / {r['n_checks']} checks")
-    lines.append("Agreement (Cohen's kappa, 95% prompt-bootstrap interval)")
-    for r in result.agreement.to_dict("records") if not result.agreement.empty else []:
-        kappa = "undefined" if pd.isna(r["kappa"]) else f"{r['kappa']:.2f} [{r['kappa_ci_low']:.2f}, {r['kappa_ci_high']:.2f}]"
-        lines.append(f"  {r['requirement']}: {r['rater_a']} vs {r['rater_b']}: n={r['n']}, kappa {kappa}")
-    if not result.designs.empty:
-        lines.append("Label samples (design; labels; used in the estimates)")
-        for r in result.designs.to_dict("records"):
-            lines.append(f"  {r['sample_id']} [{r['run_id']}]: {r['design']}; {r['n_labels']} labels; "
-                         f"{'used' if r['used'] else 'not used'}")
-    lines += [f"Note: {n}" for n in result.notes]
-    return "\n".join(lines)
+    return summary_text(result, labels)
 
 
 def disagreement_queue(store_path: str | os.PathLike[str] | None, run_ids: list[str] | None = None) -> pd.DataFrame:

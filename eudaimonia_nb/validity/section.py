@@ -2,10 +2,11 @@
 (name, title, frame), notes) that ``report.builders`` wraps in its ``Section``; this module does not
 import the report, so there is no import cycle.
 
-With a results store behind the data: agreement, flips, panel alpha, the disagreement list,
-raw versus corrected rates per model (forest plot), the labels behind each, planning, and what
-was assumed. Without one (the demo, a results file) there are no labels: the raw rates are shown
-with the way to add labels.
+With a results store behind the data: a readable summary per run first (``validity.summary``),
+raw versus corrected rates per run (forest plot), the planning advice as a small table, then
+folded: agreement, flips, panel alpha, the disagreement list, the labels behind each, and what
+was assumed. Without one (the demo, a results file) there are no labels: the tab says how to get
+them and shows the raw rates.
 """
 
 from __future__ import annotations
@@ -20,12 +21,26 @@ import plotly.graph_objects as go
 from ..analysis.ppi import FEW_LABELS
 from ..analysis.stratified import corrected_rates
 from ..benchmark.design_code import requirement
+from ..formatting import table_html
+from .summary import MIN_LABELS_FOR_INTERVAL, planning_frames, summary_frames
 
-Parts = tuple[dict[str, go.Figure], list[tuple[str, str, pd.DataFrame]], list[str]]
-MIN_PLANNING_LABELS = 10
-"""Below this many labels in a cell its variance is too noisy to plan from."""
+Parts = tuple[dict[str, go.Figure], list[tuple], list[str]]
+"""Figures; tables as ``(name, title, frame)`` or ``(name, title, frame, display)`` (``display``: a
+copy already in words); notes. ``SHOWN_TABLES`` are laid out first, every other table folded."""
 MAX_DISAGREEMENTS = 300
 """Rows of the disagreement list shown (the CSV download has the same rows)."""
+SHOWN_TABLES = ("validity_planning",)
+"""Tables the page shows unfolded (after the figure); the summary itself leads the section."""
+NO_LABELS_HOWTO = (
+    "<div class='eud-howto'><b>No human labels yet: here is how to check the judge.</b><ol>"
+    "<li>Judge a model into a results store (<code>eudaimonia-nb run ...</code>, or notebook 2).</li>"
+    "<li>Open <code>notebooks/04_validate_judge.ipynb</code>, choose the run, type your name and label a sample "
+    "(one key press per item, blind to the judge), or import a label file with <code>eudaimonia-nb labels "
+    "import FILE</code>.</li>"
+    "<li>Load that store here (<i>Data</i>: <i>Runs in a results store</i>): this tab then shows agreement "
+    "(κ, sensitivity, specificity) and violation rates corrected by your labels, with 95% intervals.</li></ol>"
+    "Shown meanwhile: the judge's raw rates with prompt-clustered 95% intervals.</div>")
+"""The lead of the tab for data without labels (the demo, a results file)."""
 
 
 def _raw_only(frame: pd.DataFrame) -> pd.DataFrame:
@@ -36,23 +51,31 @@ def _raw_only(frame: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"rate": "corrected_rate"})
 
 
-def planning_line(by_requirement: pd.DataFrame, target: float) -> str:
-    """One sentence: more labels per requirement to reach +/- ``target`` (95%)."""
-    if by_requirement.empty or by_requirement["n_labels"].sum() == 0:
-        return ""
-    parts, too_few = [], []
-    for r in by_requirement[by_requirement["n_labels"] > 0].itertuples(index=False):
-        name = f"{html.escape(requirement(r.requirement).label)} [{html.escape(str(r.run_id))}]"
-        need = r.more_labels_needed
-        if r.n_labels < MIN_PLANNING_LABELS:
-            too_few.append(name)
-        else:
-            parts.append(f"{name}: " + ("not reachable by labels alone (prompt-sampling floor)" if pd.isna(need)
-                                        else "met" if need == 0 else f"about {int(need)} more"))
-    if too_few:
-        parts.append(f"fewer than {MIN_PLANNING_LABELS} labels so far, too few to extrapolate: " + ", ".join(too_few))
-    return (f"<b>Planning.</b> Labels needed for a corrected 95% interval of ±{100 * target:.0f} points per "
-            "requirement (analytic variance of the stratified estimator at smoothed stratum rates, labels spread like the current ones): " + "; ".join(parts) + ".")
+def run_labels(frame: pd.DataFrame) -> dict[str, str]:
+    """Run id -> the run's label as every tab shows it (``model · judge · protocol``)."""
+    if "run_id" not in frame.columns:
+        return {}
+    pairs = frame[["run_id", "model"]].drop_duplicates()
+    single = pairs.groupby("run_id")["model"].transform("size") == 1  # a simulated run holds many models
+    pairs = pairs[single]
+    return dict(zip(pairs["run_id"].astype(str), pairs["model"].astype(str)))
+
+
+def validity_lead(frame: pd.DataFrame, store_path: str | Path | None, result: object | None) -> list[str]:
+    """The section's opening: the per-run summary table, or how to get labels."""
+    if result is None:
+        return [NO_LABELS_HOWTO]
+    _, shown = summary_frames(result, run_labels(frame))
+    if shown.empty:
+        return [NO_LABELS_HOWTO]
+    intro = ("<b>Summary.</b> Per run: the labels given, the judge's agreement with the person who labelled most "
+             "(κ; sensitivity and specificity with the person as reference), and the violation rate corrected by "
+             "the labels beside the judge's own. An estimate needs at least "
+             f"{MIN_LABELS_FOR_INTERVAL} labels behind it; details and every other pair are folded below.")
+    lead = [intro, table_html(shown)]
+    if int(result.models["n_labels"].sum()) == 0:  # type: ignore[attr-defined]
+        lead.append(NO_LABELS_HOWTO)
+    return lead
 
 
 def unsure_line(unsure: pd.DataFrame) -> str:
@@ -71,20 +94,27 @@ def unsure_line(unsure: pd.DataFrame) -> str:
 
 
 def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot: int = 1000, seed: int = 0) -> Parts:
-    """Figures, tables and notes of the section for the selected judgments."""
+    """Figures, tables and notes of the section for the selected judgments (see ``validity_result``
+    for the result behind them, which ``validity_lead`` summarises)."""
+    return validity_sections(frame, store_path, n_boot=n_boot, seed=seed)[:3]
+
+
+def validity_sections(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot: int = 1000, seed: int = 0
+                      ) -> tuple[dict[str, go.Figure], list[tuple], list[str], list[str]]:
+    """Figures, tables, notes and the lead of the section."""
     from ..plots.validity import validity_forest
     from .measures import ASSUMPTIONS, compute_validity
 
     if store_path is None or "run_id" not in frame.columns:
         models = _raw_only(frame)
-        notes = ["<b>No human labels here.</b> Corrected rates need a results store with labels: label a sample in "
-                 "<code>notebooks/04_validate_judge.ipynb</code> (or import a label file with <code>eudaimonia-nb "
-                 "labels import</code>), then load that store. Shown: the judge's raw rates with prompt-clustered "
-                 "95% intervals."]
-        return {"validity_forest": validity_forest(models)}, [("validity_rates", "Raw judge rates", models)], notes
+        notes = ["No human labels here: corrected rates need a results store with labels (see above)."]
+        return ({"validity_forest": validity_forest(models, run_labels(frame))},
+                [("validity_rates", "Raw judge rates", models)], notes,
+                validity_lead(frame, store_path, None))
     result = compute_validity(store_path, sorted(frame["run_id"].astype(str).unique()),
                               requirements=sorted(frame["requirement"].astype(str).unique()), n_boot=n_boot, seed=seed)
     by_req, agreement = result.by_requirement, result.agreement
+    labels = run_labels(frame)
     notes = [html.escape(n) for n in result.notes]
     notes.append(
         "<b>Agreement.</b> Judge vs person: Cohen's kappa, sensitivity and specificity with the person as reference, "
@@ -94,12 +124,15 @@ def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot
     unsure = unsure_line(result.unsure)
     if unsure:
         notes.append(unsure)
-    planning = planning_line(by_req, result.target_half_width)
-    if planning:
-        notes.append(planning)
     notes.append(f"<b>Assumptions.</b> {html.escape(ASSUMPTIONS)} Cells with fewer than {FEW_LABELS} labels are "
                  "flagged in <code>few_labels</code>.")
-    tables = [("validity_rates", "Raw and corrected violation rates per run", result.models),
+    numbers, _ = summary_frames(result, labels)
+    plan_numbers, plan = planning_frames(by_req, result.target_half_width, labels)
+    tables = [("validity_planning", f"Planning: labels needed per requirement for a corrected 95% interval of "
+               f"±{100 * result.target_half_width:.0f} points (analytic variance of the stratified estimator at smoothed "
+               "stratum rates, labels spread like the current ones)", plan_numbers, plan),
+              ("validity_summary", "Summary per run (the table at the top, as numbers)", numbers),
+              ("validity_rates", "Raw and corrected violation rates per run", result.models),
               ("validity_by_requirement", "Corrected rates per requirement, with labels still needed", by_req),
               ("validity_by_source", "Corrected rates, real vs modified prompts", result.by_source),
               ("validity_unsure", "Unsure share per labelling stratum (unsure checks are assumed missing at random "
@@ -112,4 +145,5 @@ def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot
               ("disagreements", "Disagreement list (label it from notebook 4: 'Label the disagreement list')",
                result.disagreements.head(MAX_DISAGREEMENTS)),
               ("label_designs", "Label samples and their designs (stratified, srs, queue)", result.designs)]
-    return {"validity_forest": validity_forest(result.models)}, [t for t in tables if not t[2].empty], notes
+    return ({"validity_forest": validity_forest(result.models, labels)}, [t for t in tables if not t[2].empty], notes,
+            validity_lead(frame, store_path, result))

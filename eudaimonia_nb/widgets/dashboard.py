@@ -27,8 +27,6 @@ import traitlets
 from ..analysis.conventions import SHORT_NAMES
 from ..analysis.frames import is_simulated
 from ..benchmark.design_code import REQUIREMENTS
-from ..formatting import readable_table
-from ..store.outputs import csv_table
 from ..paths import user_path
 from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
@@ -36,9 +34,9 @@ from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_A
                       has_verdicts, load_source, notices, plural, principle_options)
 from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
+from .layout import STYLE, DownloadButton, busy, tables_widgets
+from .url_state import UrlState, hash_to_state, state_to_hash
 from .responses import ResponsesView, drilldown_filters
-from .studies import TAB_TITLE as STUDIES_TITLE
-from .studies import studies_panel
 
 log = logging.getLogger(__name__)
 
@@ -46,81 +44,6 @@ LOAD_ERRORS = (OSError, ValueError, KeyError, sqlite3.Error)
 """What a bad path, file or run id raises; shown in the status line, never as a traceback."""
 FIT_ERRORS = (ValueError, np.linalg.LinAlgError)
 """What an analysis raises on a selection it cannot fit (e.g. a single source left)."""
-
-_DOWNLOAD_ESM = """
-function render({ model, el }) {
-  const button = document.createElement("button");
-  button.className = "jupyter-button widget-button eud-download";
-  const sync = () => {
-    button.textContent = model.get("description");
-    button.disabled = !model.get("content");
-    button.title = model.get("filename");
-  };
-  sync();
-  model.on("change", sync);
-  button.addEventListener("click", () => {
-    // A Blob URL works for files of any size, where a data: URL would be cut off.
-    const blob = new Blob([model.get("content")], { type: model.get("mime") });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = model.get("filename");
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-  });
-  el.appendChild(button);
-}
-export default { render };
-"""
-
-
-class DownloadButton(anywidget.AnyWidget):
-    """A button that saves ``content`` in the browser as ``filename`` (no server file needed)."""
-
-    _esm = _DOWNLOAD_ESM
-    description = traitlets.Unicode("Download").tag(sync=True)
-    filename = traitlets.Unicode("download.csv").tag(sync=True)
-    content = traitlets.Unicode("").tag(sync=True)
-    mime = traitlets.Unicode("text/csv").tag(sync=True)
-
-
-_STYLE = """
-<style>
-.eud-banner { background:#fff3cd; border:1px solid #e0b000; color:#5c4400; padding:6px 12px;
-  border-radius:4px; margin:4px 0 8px 0; font-weight:600; }
-.eud-status { color:#555; font-size:13px; }
-.eud-error { color:#b00020; font-weight:600; }
-.eud-note { font-size:13px; line-height:1.45; max-width:1100px; }
-.eud-table { border-collapse:collapse; font-size:12px; margin:4px 0; }
-.eud-table th, .eud-table td { padding:2px 8px; border-bottom:1px solid #e3e3e3; text-align:right; }
-.eud-table th { background:#f5f5f5; }
-.eud-tablebox { max-height:320px; overflow:auto; }
-.eud-download { width:auto; min-width:148px; padding:0 12px; }
-.eud-caution { display:block; background:#fff3cd; border-left:4px solid #e0b000; padding:4px 8px; }
-.eud-controls .widget-hbox, .eud-wrap { flex-wrap:wrap; }
-.eud-controls .widget-hbox > .widget-inline-hbox, .eud-controls .widget-select-multiple { max-width:100%; }
-.eud-table td { text-align:right; }
-.eud-table td:first-child, .eud-table th:first-child { text-align:left; }
-@media (max-width: 600px) {
-  .eud-controls .widget-dropdown, .eud-controls .widget-text, .eud-controls .widget-select-multiple { width:100% !important; }
-  .eud-controls .widget-label { min-width:0 !important; }
-  .lm-TabBar-tab { min-width:0 !important; flex:0 0 auto !important; padding:0 6px !important; font-size:12px; }
-  .lm-TabBar-content { flex-wrap:wrap !important; }
-  .eud-tablebox { max-height:none; }
-}
-</style>
-"""
-
-
-def _table_widget(table: Table, simulated: bool = False) -> w.Widget:
-    body = readable_table(table.frame, simulated=simulated).to_html(index=False, border=0, classes="eud-table")
-    download = DownloadButton(description=f"Download CSV ({table.name}.csv)", filename=f"{table.name}.csv",
-                              content=csv_table(table.frame, simulated=simulated).to_csv(index=False))
-    return w.VBox([w.HTML(f"<b>{html.escape(table.title)}</b><div class='eud-tablebox'>{body}</div>"),
-                   download])
-
 
 class _WidthProbe(anywidget.AnyWidget):
     """Reports the page's content width, so figures created inside a tab can be given it.
@@ -164,9 +87,11 @@ class _Tab:
         self.status = w.HTML("")
         self.figures: dict[str, go.FigureWidget] = {}
         self.figure_box = w.VBox([])
+        self.lead = w.HTML("")
         self.notes = w.HTML("")
         self.tables = w.VBox([])
-        self.box = w.VBox([self.banner, self.status, self.figure_box, self.notes, self.tables])
+        self.status.add_class("eud-tab-status")
+        self.box = w.VBox([self.banner, self.status, self.lead, self.figure_box, self.notes, self.tables])
 
     def set_notices(self, warnings: Sequence[str]) -> None:
         self.banner.value = "".join(f"<div class='eud-banner'>⚠ {html.escape(n)}</div>" for n in warnings)
@@ -187,8 +112,9 @@ class _Tab:
         if self.on_figure:
             for name in section.figures:
                 self.on_figure(name, self.figures[name])
+        self.lead.value = "".join(f"<div class='eud-lead'>{n}</div>" for n in section.lead)
         self.notes.value = "".join(f"<p class='eud-note'>{n}</p>" for n in section.notes)
-        self.tables.children = [_table_widget(t, self.simulated) for t in section.tables]
+        self.tables.children = tables_widgets(section.tables, self.simulated)
 
 
 class Dashboard:
@@ -205,12 +131,14 @@ class Dashboard:
         self._build_controls(self.source)
         self.tabs = {key: _Tab(key, self._attach_drilldown) for key in SECTION_TITLES}
         self.responses = ResponsesView()
-        self.studies = studies_panel(self)
+        self._studies_box = w.VBox([])
+        self._studies = None
+        self._texts: pd.DataFrame | None = None
         # Tabs that are widgets of their own rather than report sections, after the sections:
         # key -> (title, widget, called when the tab is opened after a change).
         self.panels: dict[str, tuple[str, w.Widget, Callable[[], None]]] = {
             "responses": ("Responses", self.responses, self._refresh_responses),
-            "studies": (STUDIES_TITLE, self.studies.widget, self.studies.compute),
+            "studies": ("Studies", self._studies_box, lambda: self.studies.compute()),
         }
         self._stale = set(self.tab_keys)
         self._prompts: dict[str, str] | None = None
@@ -218,12 +146,28 @@ class Dashboard:
         self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()] + [p[1] for p in self.panels.values()],
                              titles=list(SECTION_TITLES.values()) + [p[0] for p in self.panels.values()])
         self.tab_bar.observe(self._on_tab, "selected_index")
+        # The open tab (and the Responses tab's filters and item) live in the page's URL: a link
+        # opens the same view.
+        self.url = UrlState()
+        self.url.observe(self._on_link, "opened")
+        self.responses.on_state = self._write_url
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
-        self.widget = w.VBox([w.HTML(_STYLE), plotly_loader(), self._probe, self._controls, self.tab_bar],
+        self.widget = w.VBox([w.HTML(STYLE), plotly_loader(), self._probe, self.url, self._controls, self.tab_bar],
                              layout=w.Layout(width="100%"))
         if load:
             self.load()
+
+    @property
+    def studies(self):  # -> StudiesPanel
+        """The Studies panel, built when first needed: its analyses (conditions, power, attributes)
+        are imported then, not before the first figure."""
+        if self._studies is None:
+            from .studies import studies_panel
+
+            self._studies = studies_panel(self)
+            self._studies_box.children = [self._studies.widget]
+        return self._studies
 
     @property
     def figures(self) -> dict[str, go.FigureWidget]:
@@ -241,11 +185,11 @@ class Dashboard:
             options=[("Simulated demo (no API key, no network)", "demo"),
                      ("Runs in a results store (SQLite)", "store"),
                      ("Results file (CSV / JSONL / Parquet)", "file")],
-            value=source.kind, description="Data", layout=w.Layout(width="420px"))
+            value=source.kind, description="Data", layout=w.Layout(width="380px"))
         self.path = w.Text(value=str(source.path or ""), placeholder="path (relative to where you started; empty: data/results.sqlite)",
-                           description="Path", layout=w.Layout(width="520px"))
+                           description="Path", layout=w.Layout(width="460px"))
         self.run_ids = w.Text(value=",".join(source.run_ids), placeholder="all runs",
-                              description="Run ids", layout=w.Layout(width="420px"))
+                              description="Run ids", layout=w.Layout(width="300px"))
         self.refresh_button = w.Button(description="Load / refresh", button_style="primary")
         self.refresh_button.on_click(lambda _: self.load())
         self.export_button = w.Button(description="Export report")
@@ -253,12 +197,12 @@ class Dashboard:
         self.report_download = DownloadButton(description="Download report (HTML)", mime="text/html",
                                               filename="eudaimonia-report.html")
         self.with_sample = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
-                                      description="with a sample of responses (may be sensitive)")
+                                      description="with sample responses (may be sensitive)")
         self.report_download.layout.display = "none"
-        self.status = w.HTML("", layout=w.Layout(min_height="22px"))
+        self.status = w.HTML("", layout=w.Layout(min_height="20px"))
         # The errors convention is part of every rate shown, so it is a control, not a setting.
         self.errors = w.Dropdown(options=[(label, key) for key, label in SHORT_NAMES.items()],
-                                 value=self.options.errors, description="Errors", layout=w.Layout(width="340px"))
+                                 value=self.options.errors, description="Errors", layout=w.Layout(width="300px"))
         self.errors.observe(self._on_errors, "value")
         self.models = w.SelectMultiple(description="Models", rows=8, layout=w.Layout(width="340px"))
         self.requirements = w.SelectMultiple(
@@ -275,14 +219,17 @@ class Dashboard:
         help_text = w.HTML("<span class='eud-status'>Ctrl/⌘-click to select several; "
                            "filters combine (a requirement must match both lists).</span>")
         self.selection_note = w.HTML("", layout=w.Layout(max_width="100%"))
+        # The filters fold into one line that says what is selected, so that the first screen
+        # shows results (the three open lists took most of it).
+        self.filters = w.Accordion(children=[w.VBox([w.HBox([self.models, self.requirements, self.principles]),
+                                                     help_text, self.selection_note])],
+                                   titles=("Filters",), selected_index=None)
+        self.filters.add_class("eud-filters")
         self._controls = w.VBox([
-            w.HBox([self.source_kind, self.refresh_button, self.export_button, self.with_sample,
-                    self.report_download]),
-            w.HBox([self.path, self.run_ids, self.errors]),
+            w.HBox([self.source_kind, self.path, self.run_ids, self.errors, self.refresh_button, self.export_button,
+                    self.with_sample, self.report_download]),
             self.status,
-            w.HBox([self.models, self.requirements, self.principles]),
-            help_text,
-            self.selection_note,
+            self.filters,
         ])
         self._controls.add_class("eud-controls")
 
@@ -307,11 +254,11 @@ class Dashboard:
         try:
             source = self.current_source()
             self._set_status(f"Loading {html.escape(source.describe())} …")
-            frame = load_source(source)
+            frame = load_source(source, texts=False)
         except LOAD_ERRORS as exc:
             self._set_status(f"Could not load the data: {html.escape(str(exc))}", error=True)
             return False
-        self.source, self.frame = source, frame
+        self.source, self.frame, self._texts = source, frame, None
         self._set_models(sorted(frame["model"].astype(str).unique()))
         warnings = notices(frame)
         for tab in self.tabs.values():
@@ -339,6 +286,16 @@ class Dashboard:
         """The loaded data under the current filters."""
         return filter_frame(self.frame, models=self.models.value, requirements=self.requirements.value,
                             principles=self.principles.value)
+
+    def filters_title(self) -> str:
+        """The folded filters' one line: what is selected, and that a click changes it."""
+        if not self.models.options:
+            return "Filters"
+        n_models, n_all = len(self.models.value), len(self.models.options)
+        principles = len(self.principles.value)
+        return (f"Filters: {'all ' if n_models == n_all else ''}{n_models}{'' if n_models == n_all else f' of {n_all}'} "
+                f"models · {len(self.filtered_requirements())} of {len(REQUIREMENTS)} requirements · "
+                f"{principles} of {len(principle_options())} principles (click to change)")
 
     def _selection_text(self) -> str:
         models = list(self.models.value)
@@ -380,6 +337,27 @@ class Dashboard:
 
     def _on_tab(self, _change: object) -> None:
         self._render(self.selected_key)
+        self._write_url()
+
+    def _write_url(self) -> None:
+        """The view into the URL fragment: the tab, and the Responses tab's own state."""
+        key = self.selected_key
+        state: dict[str, list[str]] = {"tab": [key]}
+        if key == "responses" and self.responses.index is not None:
+            state.update(self.responses.state())
+        self.url.hash = state_to_hash(state) if (key != self.tab_keys[0] or len(state) > 1) else ""
+
+    def _on_link(self, change: dict) -> None:
+        """A link was opened (or a fragment pasted): show the view it names."""
+        state = hash_to_state(change["new"] or "")
+        tab = (state.pop("tab", None) or [""])[0]
+        if tab not in self.tab_keys:
+            return
+        if tab == "responses":
+            self._render("responses")
+            self.responses.apply_state(state)
+        self.select_tab(tab)
+        self._write_url()
 
     @property
     def tab_keys(self) -> list[str]:
@@ -403,6 +381,7 @@ class Dashboard:
             self.report_download.layout.display = "none"
             self._set_status("The selection changed: <b>Export report</b> again for a report of this selection.")
         self.selection_note.value = self._selection_text()
+        self.filters.set_title(0, self.filters_title())
 
     def _render(self, key: str) -> None:
         if key not in self._stale:
@@ -418,7 +397,7 @@ class Dashboard:
             tab.show(Section(key, SECTION_TITLES[key], figures={
                 name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
                 self.figure_width)
-            tab.notes.value, tab.tables.children = "", []
+            tab.lead.value, tab.notes.value, tab.tables.children = "", "", []
             hint = (self.empty_cause() if frame.empty else
                     f"All {len(frame):,} checks in this selection are judge errors or not judged yet: "
                     "Data &amp; methods shows them.")
@@ -429,9 +408,8 @@ class Dashboard:
         # cross-checks, so the tab is never blank for the slowest part.
         stages = ([replace(self.options, cross_checks=False), self.options] if key in HEAVY_SECTIONS
                   else [self.options])
-        tab.status.value = ("<span class='eud-status'>⏳ Fitting the mixed-effects model for this selection "
-                            "(first time only; fits are cached)…</span>" if len(stages) > 1 else
-                            "<span class='eud-status'>Updating…</span>")
+        tab.status.value = busy("Fitting the mixed-effects model for this selection (first time only; fits are "
+                                "cached)…" if len(stages) > 1 else "Updating…")
         started = time.perf_counter()
         for options in stages:
             try:
@@ -443,7 +421,7 @@ class Dashboard:
                 return
             tab.show(section, self.figure_width)
             if options is not self.options:
-                tab.status.value = f"<span class='eud-status'>{CROSS_CHECKS_PENDING}</span>"
+                tab.status.value = busy(CROSS_CHECKS_PENDING)
         self.sections[key] = section
         self._stale.discard(key)
         took = time.perf_counter() - started
@@ -458,7 +436,7 @@ class Dashboard:
 
     def _on_width(self, _change: object) -> None:
         width = self.figure_width
-        for fig in self.figures.values():
+        for fig in [*self.figures.values(), *(self._studies.figures.values() if self._studies else ())]:
             fit_to_width(fig, width)
             refresh_synced_state(fig)
 
@@ -475,10 +453,30 @@ class Dashboard:
             self._prompts = prompt_texts()
         return self._prompts
 
+    def with_texts(self) -> pd.DataFrame:
+        """The loaded data with each check's response and reasoning (read from a store when first
+        asked: the first figure does not wait for them)."""
+        if self._texts is None:
+            if self.source.kind == "store" and "response" not in self.frame.columns:
+                from ..store.results import load_judgments as load_store
+
+                texts = load_store(self.source.path, list(self.source.run_ids) or None, texts=True)
+                # Row for row the loaded table (same query, same order) unless a run grew since.
+                same = len(texts) == len(self.frame) and texts[["run_id", "prompt_id", "requirement"]].equals(
+                    self.frame[["run_id", "prompt_id", "requirement"]])
+                self._texts = (texts if same else self.frame.merge(
+                    texts[["run_id", "prompt_id", "requirement", "response", "reasoning"]],
+                    on=["run_id", "prompt_id", "requirement"], how="left").set_axis(self.frame.index))
+                self._texts.attrs = dict(self.frame.attrs)
+            else:
+                self._texts = self.frame
+        return self._texts
+
     def _refresh_responses(self) -> None:
         if self._responses_of is not self.frame:
             protocols = {str(r["run_id"]): str(r.get("protocol", "")) for r in self.frame.attrs.get(RUNS_ATTR) or []}
-            self.responses.set_data(self.frame, prompts=self.prompt_texts(), protocols=protocols)
+            self.responses.set_data(self.with_texts(), prompts=self.prompt_texts(), protocols=protocols,
+                                    store_path=str(self.source.path) if self.source.kind == "store" else None)
             self._responses_of = self.frame
         selected = set(self.filtered()["requirement"].unique()) if not self.frame.empty else set()
         self.responses.set_scope(models=self.models.value, requirements=selected)
@@ -501,9 +499,14 @@ class Dashboard:
 
     def export_report(self) -> str:
         """Build the static HTML report of the current selection and offer it for download."""
-        self._set_status("⏳ Building the report (fits the mixed model if not cached)…")
+        self.status.value = busy("Building the report (fits the mixed model if not cached)…")
         try:
-            text = build_report(self.filtered(), source=self.source.describe(public=True), options=self.options,
+            frame = self.filtered()
+            if self.with_sample.value:  # the sample shows responses: read them now
+                texts = self.with_texts()
+                frame = texts.loc[frame.index] if texts is not self.frame else frame
+                frame.attrs = dict(self.frame.attrs)
+            text = build_report(frame, source=self.source.describe(public=True), options=self.options,
                                 computed=self.sections, sample_responses=3 if self.with_sample.value else 0,
                                 prompts=self.prompt_texts() if self.with_sample.value else None)
         except FIT_ERRORS as exc:

@@ -32,7 +32,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..analysis.responses import counts_text
-from ..judging.client import ChatResponse, Redactor
+from ..judging.client import ChatResponse, ReliableClient, Redactor
 from ..benchmark.dataset import SOURCES, Benchmark
 from ..benchmark.design_code import REQUIREMENTS, requirement
 from ..benchmark.explore import PromptIndex
@@ -46,6 +46,7 @@ from ..report.comparison import comparability_html
 from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .batch_status import BatchStatus
 from .browser import TEXT_BOX_STYLE, render_prompt
+from .run_controls import attempts_text, endpoint_note, error_split, failure_text, is_local, store_from_environment
 
 log = logging.getLogger(__name__)
 
@@ -199,12 +200,18 @@ def result_html(result: PromptResult) -> str:
     )
 
 
-async def judge_one_prompt(model: EndpointSettings, judge_settings: EndpointSettings, choice: PromptChoice, config: RunConfig) -> PromptResult:
+async def judge_one_prompt(model: EndpointSettings, judge_settings: EndpointSettings, choice: PromptChoice, config: RunConfig,
+                           *, clients: dict[str, ReliableClient | None] | None = None) -> PromptResult:
     """Respond to ``choice`` with ``model`` and judge every requirement of it; nothing is stored.
 
     ``config`` (``CallSettings.config`` of the two settings) supplies the endpoints, key
-    variables and call parameters, exactly as a run would use them."""
+    variables and call parameters, exactly as a run would use them. ``clients``, when given,
+    receives the two clients while they work (``"model NAME"``, ``"judge"``), so a caller can
+    show their attempts."""
     responder, judge_client = open_clients(config)
+    if clients is not None:
+        clients[f"model {model.model}"] = responder
+        clients["judge"] = judge_client
     try:
         reply, verdicts = await respond_and_judge(
             responder, judge_client, choice.text, choice.requirements, config, prompt_id=choice.prompt_id
@@ -236,9 +243,13 @@ def run_table_html(frame: pd.DataFrame | None, limit: int = MAX_TABLE_ROWS) -> s
     counts = {k: kinds.count(k) for k in VERDICT_STYLES}
     judged = counts["violation"] + counts["pass"]
     rate = f"{counts['violation'] / judged:.1%}" if judged else "n/a"
+    failed_model, failed_judge = error_split(e for e, k in zip(frame["error"], kinds) if k == "error")
+    done = counts_text({k: v for k, v in counts.items() if k != "error"})
+    errors = [f"{failed_model} without a response (the model call failed; nothing to judge)" if failed_model else "",
+              f"{failed_judge} judge error{'s' if failed_judge != 1 else ''}" if failed_judge else ""]
     summary = (
-        f"<div>{len(frame)} checks: {counts_text(counts) or 'none yet'} "
-        f"(violation rate {rate} of {judged} verdicts; judge errors excluded)</div>"
+        f"<div>{len(frame)} checks: {', '.join(p for p in (done, *errors) if p) or 'none yet'} "
+        f"(violation rate {rate} of {judged} verdicts; errors excluded)</div>"
     )
     rows = "".join(
         _verdict_row(kind, [html.escape(str(r.prompt_id)), html.escape(requirement(r.requirement).label)],
@@ -266,7 +277,9 @@ class EndpointPicker(widgets.VBox):
         self.forget_button = widgets.Button(description="Forget key", disabled=True)
         self.key_status = widgets.HTML()
         self.note = widgets.HTML()
-        self.preset.observe(lambda _: self._apply_preset(), names="value")
+        self.preset.observe(lambda _: None if self._following_url else self._apply_preset(), names="value")
+        self._following_url = False
+        self.base_url.observe(self._url_edited, names="value")
         self.key.observe(self._take_key, names="value")
         self.key_env.observe(self._key_env_edited, names="value")
         self.forget_button.on_click(lambda _: self.forget_key())
@@ -282,24 +295,58 @@ class EndpointPicker(widgets.VBox):
         """Choose a preset, optionally overriding its URL and model."""
         self.preset.value = PRESETS.index(preset)
         self._apply_preset()
-        if base_url is not None:
-            self.base_url.value = base_url
-        if model is not None:
-            self.model.value = model
+        self._applying_preset = True  # an override of the preset's own URL keeps the preset
+        try:
+            if base_url is not None:
+                self.base_url.value = base_url
+            if model is not None:
+                self.model.value = model
+        finally:
+            self._applying_preset = False
+        self._show_note()
 
     def _apply_preset(self) -> None:
         p = PRESETS[self.preset.value]
-        self.base_url.value = p.base_url
-        self.model.value = p.judge_model if self._judge else p.model
         self._applying_preset = True
         try:
+            self.base_url.value = p.base_url
+            self.model.value = p.judge_model if self._judge else p.model
             self.key_env.value = p.key_env
         finally:
             self._applying_preset = False
         self._key_env_given_for = p.base_url or None
-        self.note.value = (
-            f"<span style='color:#a15c00'><b>{SMOKE_TEST_NOTE}</b>; no key needed</span>" if p.smoke_test else ""
-        )
+        self._show_note()
+
+    def _show_note(self) -> None:
+        p = PRESETS[self.preset.value]
+        text = endpoint_note(self.base_url.value.strip(), preset_key_env=p.key_env if p.base_url else "",
+                             smoke_test=p.smoke_test)
+        colour = "#a15c00" if p.smoke_test else "#555"
+        self.note.value = f"<span class='eud-endpoint-note' style='color:{colour}'>{html.escape(text)}</span>" if text else ""
+
+    def _url_edited(self, change: dict[str, Any]) -> None:
+        """An edited base URL takes the preset it matches (else Custom); a local URL needs no key,
+        and a preset's key variable, meant for the preset's host, is cleared rather than shown."""
+        if self._applying_preset:
+            return
+        url = str(change["new"]).strip().rstrip("/")
+        matching = [i for i, p in enumerate(PRESETS) if p.base_url and p.base_url.rstrip("/") == url]
+        if not matching and PRESETS[self.preset.value].smoke_test and is_local(url):
+            matching = [self.preset.value]  # the local smoke-test server on another port is still it
+        custom = next(i for i, p in enumerate(PRESETS) if not p.base_url)
+        self._following_url = True
+        try:
+            self.preset.value = matching[0] if matching else custom
+        finally:
+            self._following_url = False
+        if self._key_env_given_for and not matching and (is_local(url) or key_env_for(url, "x", self._key_env_given_for) is None):
+            self._applying_preset = True
+            try:
+                self.key_env.value = ""  # the preset's variable belongs to its host: never sent here anyway
+            finally:
+                self._applying_preset = False
+            self._key_env_given_for = None
+        self._show_note()
 
     def _key_env_edited(self, change: dict[str, Any]) -> None:
         if not self._applying_preset:
@@ -490,23 +537,38 @@ class LiveJudgingUI(widgets.VBox):
         self.source = widgets.Dropdown(options=[("both", "")] + [(s, s) for s in SOURCES], description="source")
         self.limit = widgets.BoundedIntText(value=5, min=0, max=len(bench.prompts), description="limit (0 = all)")
         self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency")
-        self.store_path = widgets.Text(value=str(store_path or default_store_path()), description="store", layout=widgets.Layout(width="95%"))
+        # The dashboard's store when EUDAIMONIA_DASHBOARD_SOURCE names one, as notebook 4 does.
+        self.store_path = widgets.Text(value=str(store_path or store_from_environment()), description="store", layout=widgets.Layout(width="95%"))
+        for field in (self.requirements, self.source, self.limit, self.concurrency, self.store_path):
+            field.style.description_width = "110px"  # "requirements" and "limit (0 = all)" uncut
         self.launch_button = widgets.Button(description="Launch run", button_style="primary")
+        # One Stop per action: it cancels the action's task; a run keeps what it has stored.
+        self.stop_single, self.stop_compare, self.stop_button = (
+            widgets.Button(description="Stop", button_style="danger", disabled=True, layout=widgets.Layout(width="auto"))
+            for _ in range(3))
+        for stop in (self.stop_single, self.stop_compare, self.stop_button):
+            stop.on_click(lambda _: self.stop())
+        self._clients: dict[str, ReliableClient | None] = {}
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks")
         self.run_status = widgets.HTML()
         self.run_results = widgets.HTML()
         self.batch_status = BatchStatus()  # batches of a run submitted with --batch (issue 20)
 
-        self.run_button.on_click(lambda _: self._schedule(self.run_single, self.run_button, self.single_status))
-        self.compare_button.on_click(lambda _: self._schedule(self.run_compare, self.compare_button, self.compare_status))
-        self.launch_button.on_click(lambda _: self._schedule(self.run_subset, self.launch_button, self.run_status))
+        self.run_button.on_click(lambda _: self._schedule(self.run_single, self.run_button, self.single_status, self.stop_single))
+        self.compare_button.on_click(lambda _: self._schedule(self.run_compare, self.compare_button, self.compare_status,
+                                                              self.stop_compare))
+        self.launch_button.on_click(lambda _: self._schedule(self.run_subset, self.launch_button, self.run_status,
+                                                             self.stop_button))
 
         tabs = widgets.Tab(children=[
-            widgets.VBox([self.prompt, self.run_button, self.single_status, self.single_output]),
-            widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, self.compare_table,
+            widgets.VBox([self.prompt, widgets.HBox([self.run_button, self.stop_single]), self.single_status,
+                          self.single_output]),
+            widgets.VBox([self.model_b, self.prompt_note(), widgets.HBox([self.compare_button, self.stop_compare]),
+                          self.compare_status, self.compare_table,
                           widgets.HBox([self.left, self.right], layout=widgets.Layout(flex_flow=_WRAP))]),
             widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
-                          self.launch_button, self.progress, self.run_status, self.batch_status, self.run_results]),
+                          widgets.HBox([self.launch_button, self.stop_button]), self.progress, self.run_status,
+                          self.batch_status, self.run_results]),
         ])
         for i, title in enumerate(("One prompt", "Compare two models", "Run a subset")):
             tabs.set_title(i, title)
@@ -531,16 +593,26 @@ class LiveJudgingUI(widgets.VBox):
     def _redact(self, text: str) -> str:
         return Redactor([s for s in (p.secret() for p in (self.model, self.model_b, self.judge)) if s])(text)
 
-    def _schedule(self, action: Callable[[], Awaitable[Any]], button: widgets.Button, status: widgets.HTML) -> asyncio.Task:
-        """Run ``action`` as a task on the kernel's loop; its failure is shown in ``status``."""
+    def _schedule(self, action: Callable[[], Awaitable[Any]], button: widgets.Button, status: widgets.HTML,
+                  stop: widgets.Button | None = None, poll_s: float = 0.5) -> asyncio.Task:
+        """Run ``action`` as a task on the kernel's loop; while it works, ``status`` counts the
+        calls' attempts (retries included) and ``stop`` can cancel it; a failure is shown there."""
         button.disabled = True
+        if stop is not None:
+            stop.disabled = False
         status.value = "<i>working…</i>"
+        self._clients = {}
+        self._stopped = ""
         self.task = asyncio.get_running_loop().create_task(action())
+        watch = asyncio.get_running_loop().create_task(self._watch(self.task, status, poll_s))
 
         def finished(task: asyncio.Task) -> None:
+            watch.cancel()
             button.disabled = False
+            if stop is not None:
+                stop.disabled = True
             if task.cancelled():
-                status.value = "<i>cancelled</i>"
+                status.value = self._stopped or "<i>stopped</i>"
             elif (exc := task.exception()) is not None:
                 message = self._redact(f"{type(exc).__name__}: {exc}")
                 log.error("live judging action failed: %s", message)
@@ -549,11 +621,27 @@ class LiveJudgingUI(widgets.VBox):
         self.task.add_done_callback(finished)
         return self.task
 
+    async def _watch(self, task: asyncio.Task, status: widgets.HTML, poll_s: float) -> None:
+        """Until ``task`` ends: "working…" with the attempts of the calls so far."""
+        while not task.done():
+            await asyncio.sleep(poll_s)
+            attempts = attempts_text(self._clients)
+            if attempts and not task.done() and status.value.startswith("<i>working"):
+                status.value = f"<i>working… {html.escape(attempts)}</i>"
+
+    def stop(self) -> bool:
+        """Cancel the action that is running (True if there was one). A run keeps every result it
+        stored; launching it again resumes it."""
+        if self.task is None or self.task.done():
+            return False
+        self.task.cancel()
+        return True
     async def run_single(self) -> PromptResult:
         """Respond and judge the chosen prompt with the model under test; shows and returns it."""
         choice, model, judge_settings = self.prompt.choice(), self.model.settings(), self.judge.settings()
         self.single_output.value = ""
-        result = await judge_one_prompt(model, judge_settings, choice, self.settings.config(model, judge_settings))
+        result = await judge_one_prompt(model, judge_settings, choice, self.settings.config(model, judge_settings),
+                                        clients=self._clients)
         self.single_output.value = self._redact(result_html(result))
         self.single_status.value = _status(result)
         return result
@@ -564,7 +652,8 @@ class LiveJudgingUI(widgets.VBox):
         models = (self.model.settings(), self.model_b.settings())
         self.left.value = self.right.value = ""
         results = await asyncio.gather(*(
-            judge_one_prompt(m, judge_settings, choice, self.settings.config(m, judge_settings)) for m in models
+            judge_one_prompt(m, judge_settings, choice, self.settings.config(m, judge_settings), clients=self._clients)
+            for m in models
         ))
         self.left.value, self.right.value = (self._redact(result_html(r)) for r in results)
         self.compare_status.value = f"{_status(results[0])} | {_status(results[1])}"
@@ -590,31 +679,54 @@ class LiveJudgingUI(widgets.VBox):
         self.refresh_results(config.store_path, runner.run_id)  # a resumed run starts from what is stored
         self.run_status.value = html.escape(f"run {runner.run_id}: {len(runner.prompts)} prompts, {len(runner.checks)} checks")
         work = asyncio.ensure_future(runner.run(progress=False))
-        while not work.done():
-            await asyncio.wait({work}, timeout=poll_s)
-            self.refresh_results(config.store_path, runner.run_id)
+        try:
+            while not work.done():
+                await asyncio.wait({work}, timeout=poll_s)
+                self._clients = runner.clients
+                self.refresh_results(config.store_path, runner.run_id)
+        except asyncio.CancelledError:
+            # Stop: the run's own cancellation ends its calls, releases its lock and keeps every
+            # result it stored; the same settings resume it.
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            frame = self.refresh_results(config.store_path, runner.run_id)
+            done = 0 if frame is None else int((frame["error"] != PENDING).sum())
+            self._stopped = html.escape(
+                f"Stopped: run {runner.run_id} has results for {done} of {len(runner.checks)} checks, kept in the store; "
+                "Launch run again with the same settings to resume where it stopped.")
+            raise
         summary = work.result()
-        self.refresh_results(config.store_path, runner.run_id, comparability=True)
+        frame = self.refresh_results(config.store_path, runner.run_id, comparability=True)
+        # Whose call failed: a check without a response never reached the judge.
+        model_failed, judge_failed = error_split(frame["error"] if frame is not None else ())
+        parts = [f"{summary.verdicts} verdicts of {summary.n_checks} checks"]
+        if model_failed:
+            parts.append(f"{model_failed} without a response (the model call failed; the judge was not called)")
+        if judge_failed:
+            parts.append(f"{judge_failed} judge error{'s' if judge_failed != 1 else ''}")
         self.run_status.value = html.escape(
-            f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks; "
-            f"{summary.input_tokens + summary.output_tokens} tokens this time, {summary.elapsed_s:.1f} s"
-            + "".join(f"; {n} x {reason}" for reason, n in summary.error_reasons)
+            f"run {summary.run_id}: " + ", ".join(parts) + f"; {summary.input_tokens + summary.output_tokens} tokens "
+            f"this time, {summary.elapsed_s:.1f} s" + "".join(f"; {n} x {reason}" for reason, n in summary.error_reasons)
         )
         return summary
 
-    def refresh_results(self, store_path: str, run_id: str, *, comparability: bool = False) -> None:
-        """Re-read the run from the store into the progress bar and the table; with
-        ``comparability``, the run's differences from the published protocol next to its rate."""
+    def refresh_results(self, store_path: str, run_id: str, *, comparability: bool = False) -> pd.DataFrame | None:
+        """Re-read the run from the store into the progress bar and the table (and return it);
+        with ``comparability``, the run's differences from the published protocol next to its rate."""
         frame = run_table(store_path, run_id)
         self.progress.value = 0 if frame is None else int((frame["error"] != PENDING).sum())
         said = comparability_html(store_path, run_id) if comparability and frame is not None else ""
         self.run_results.value = self._redact(said + run_table_html(frame))
         self.batch_status.refresh(store_path, run_id)
+        return frame
 
 
 def _status(result: PromptResult) -> str:
+    if not result.response.ok:  # the model's call failed: its checks are not the judge's errors
+        return html.escape(failure_text(result.model, result.response.error, len(result.verdicts)))
     kinds = [verdict_kind(v.violation, v.error) for v in result.verdicts]
-    return html.escape(f"{result.model}: {counts_text(Counter(kinds)) or 'no verdicts'}")
+    text = counts_text(Counter(kinds)) or "no verdicts"
+    return html.escape(f"{result.model}: {text}")
 
 
 def compare_html(first: PromptResult, second: PromptResult) -> str:

@@ -2,9 +2,11 @@
 
 Pick runs, a labeller name and a sample size; the sample is drawn stratified by requirement and
 judge verdict (``labels.draw_sample``, seeded, inclusion probabilities kept) or taken from the
-disagreement list. One item at a time: the prompt, the response, the requirement's rubric (the
-suite's own rubric file), four buttons and a note. Keys: ``v`` violation, ``n`` no violation,
-``u`` unsure, ``s`` skip (ipywidgets has no key events, so a small anywidget listens for them).
+disagreement list. One item at a time: the prompt, the response, the rubric the judge saw (found
+by the verdict's recorded rubric version: the authors' fetched rubric for an ``authors`` run, the
+suite's file for a ``suite`` run; ``judging.rubric_lookup``), four buttons and a note. Keys:
+``v`` violation, ``n`` no violation, ``u`` unsure, ``s`` skip (ipywidgets has no key events, so a
+small anywidget listens for them).
 
 Blind by default: the judge's verdict and reasoning for an item are shown only after the label
 is saved (under "Last saved"), unless "Show the judge's verdict" is ticked. Each label is its own
@@ -28,6 +30,7 @@ import traitlets
 
 from ..benchmark.dataset import DatasetError, DatasetNotFoundError, load_benchmark
 from ..benchmark.design_code import requirement
+from ..judging.rubric_lookup import find_rubric
 from ..store import labels as L
 from ..store.results import default_store_path, list_runs, response_texts, verdict_details
 from .browser import TEXT_BOX_STYLE
@@ -127,6 +130,9 @@ class LabellingUI(w.VBox):
         self._sample_id = ""
         self._texts: dict[str, dict[str, str]] = {}
         self._verdicts: dict[str, pd.DataFrame] = {}
+        self._protocols: dict[str, str] = {}
+        self.on_saved: list = []
+        """Called (without arguments) after every saved label or skip: the results follow."""
         self.item_box = w.VBox([self.progress, self.progress_text, self.item, w.HBox(list(self.buttons.values())),
                                 self.note, self.shortcuts, self.reveal, self.judge, self.last])
         self.item_box.layout.display = "none"
@@ -147,6 +153,7 @@ class LabellingUI(w.VBox):
             self._say(f"Cannot read the store: {html.escape(str(exc))}", error=True)
             return
         self.runs.options = [(f"{r.model} · judge {r.judge_model} · {r.run_id}", r.run_id) for r in runs.itertuples()]
+        self._protocols = dict(zip(runs["run_id"].astype(str), runs["protocol"].astype(str)))
         if len(runs) == 1:
             self.runs.value = (runs["run_id"].iloc[0],)
         self._say(f"{len(runs)} run(s) in {html.escape(str(self.store_path))}. Choose runs, your name and a sample size.")
@@ -238,6 +245,8 @@ class LabellingUI(w.VBox):
         self.note.value = ""
         self._position = L.resume_position(self._items)
         self._show()
+        for callback in self.on_saved:
+            callback()
 
     # -- display --------------------------------------------------------------------------
     def _prompt_text(self, prompt_id: str) -> str:
@@ -268,11 +277,24 @@ class LabellingUI(w.VBox):
             f"{_box(self._prompt_text(row.prompt_id))}<div><b>Response</b></div>{_box(response)}"
             f"<div><b>Requirement: {html.escape(req.label)}</b> <code>{html.escape(req.key)}</code>. "
             f"Does the response violate it?</div>"
-            f"<details open><summary>Rubric (the suite's rubric the judge saw)</summary>{_box(req.rubric)}</details>")
+            f"{self._rubric_html(row.run_id, row.prompt_id, row.requirement)}")
         self._show_judge()
         # Last, so that once the position reads "Item k", the item and the judge panel are k's too.
         self.progress_text.value = (f"<span class='eud-position'>Item {self._position + 1} of {len(self._items)}</span> · "
                                     f"{labelled} labelled, {done - labelled} skipped")
+
+    def _rubric_html(self, run_id: str, prompt_id: str, key: str) -> str:
+        """The rubric this check's verdict was judged with (by its recorded version), open."""
+        try:
+            version = str(self._verdicts[run_id].loc[(prompt_id, key), "rubric_version"] or "")
+        except KeyError:
+            version = ""
+        shown = find_rubric(key, version, self._protocols.get(run_id))
+        body = (_box(shown.text) + f"<div class='eud-status'>Text from {html.escape(shown.source)}.</div>"
+                if shown.text is not None else
+                f"<div class='eud-rubric-missing eud-error'>{html.escape(shown.missing)}</div>")
+        return (f"<details open class='eud-rubric' data-protocol='{html.escape(shown.protocol or '')}'><summary>"
+                f"Rubric the judge saw: {html.escape(shown.title)}</summary>{body}</details>")
 
     def _verdict(self, run_id: str, prompt_id: str, key: str) -> tuple[str, str]:
         try:

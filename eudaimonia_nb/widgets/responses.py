@@ -9,19 +9,22 @@ the dashboard shows it as its *Responses* tab and opens it filtered when a chart
 from __future__ import annotations
 
 import html
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from ..analysis.responses import VERDICT_KINDS, VERDICT_LABELS, Item, ResponseIndex, counts_text, page_bounds
+from ..analysis.responses import VERDICT_KINDS, VERDICT_LABELS, VERDICT_PLURALS, Item, ResponseIndex, page_bounds
 from ..benchmark.dataset import SOURCES
 from ..benchmark.design_code import REQUIREMENTS, requirement
 from ..formatting import plural
+from ..judging.rubric_lookup import find_rubric
 from ..plots import SOURCE_LABELS
 from .browser import TEXT_BOX_STYLE, highlight
+from .disagree import DisagreeBox
+from .item_table import ItemTable
 from .judging import VERDICT_STYLES
 
 PAGE_SIZE = 10
@@ -42,13 +45,18 @@ def badge(kind: str) -> str:
             f"padding:0 0.4em;border-radius:3px;white-space:nowrap'>{VERDICT_LABELS[kind]}</span>")
 
 
-def _rubric_html(key: str, used: str) -> str:
+def rubric_html(key: str, used: str, protocol: str = "") -> str:
+    """The rubric the verdict was judged with (found by its recorded version), folded, with its
+    protocol and source; where that text is not on this machine, why and how to fetch it."""
     req = requirement(key)
-    note = "" if not used or used == req.rubric_version else (
-        f" <i>(this verdict used rubric version {html.escape(used)}; the text below is the current "
-        f"version {req.rubric_version})</i>")
-    return (f"<details><summary>Rubric {html.escape(req.label)}{note}</summary>"
-            f"<div style='{TEXT_BOX_STYLE}'>{html.escape(req.rubric)}</div></details>")
+    shown = find_rubric(key, used, protocol or None)
+    summary = (f"Rubric {html.escape(req.label)}: <span class='eud-rubric-whose'>{html.escape(shown.title)}</span>")
+    if shown.text is None:
+        body = f"<div class='eud-rubric-missing' style='color:#8a1c00'>{html.escape(shown.missing)}</div>"
+    else:
+        body = (f"<div style='color:#555;font-size:12px'>Text from {html.escape(shown.source)}.</div>"
+                f"<div class='eud-rubric-text' style='{TEXT_BOX_STYLE}'>{html.escape(shown.text)}</div>")
+    return f"<details class='eud-rubric' data-protocol='{html.escape(shown.protocol or '')}'><summary>{summary}</summary>{body}</details>"
 
 
 def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | None = None) -> str:
@@ -75,7 +83,7 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
                     f"<td style='vertical-align:top'>{badge(check['kind'])}</td>"
                     f"<td class='eud-reasoning' style='text-align:left'>{detail or '<i>no reasoning</i>'}"
                     f"<div style='color:#555;font-size:12px'>{meta}</div>"
-                    f"{_rubric_html(req.key, check.get('rubric_version', ''))}</td></tr>")
+                    f"{rubric_html(req.key, check.get('rubric_version', ''), protocol)}</td></tr>")
     return (f"<div class='eud-item'><div><b>{html.escape(item.model)}</b> · prompt <code>{html.escape(item.prompt_id)}</code>"
             f" · {html.escape(SOURCE_LABELS.get(item.source, item.source))}</div>"
             f"<div><b>Prompt</b></div><div class='eud-prompt' style='{TEXT_BOX_STYLE}'>{prompt}</div>"
@@ -142,23 +150,39 @@ def _multi(description: str, rows: int = 5) -> w.SelectMultiple:
     return box
 
 
+ITEM_COLUMNS = [["model", "Run", True], ["prompt_id", "Prompt", True], ["source", "Source", True],
+                ["verdicts", "Verdicts", True], ["snippet", "Prompt text", False]]
+"""Columns of the item list (key, header, sortable); the run is its label, model · judge · protocol."""
+PAIR_COLUMNS = [["prompt_id", "Prompt", True], ["source", "Source", True], ["differ", "Verdicts that differ", True],
+                ["snippet", "Prompt text", False]]
+STATE_KEYS = ("mode", "model", "requirement", "source", "verdict", "run", "q", "a", "b", "differ", "item", "sort")
+"""What ``state()`` keeps (and a link carries): the view, its filters, the open item and the sort."""
+
+
 class ResponsesView(w.VBox):
     """Filter, page and open the items of a judgments table; or compare two models.
 
     Controls are public so code and tests can drive them: ``mode``, ``models``,
     ``requirements``, ``sources``, ``verdicts``, ``runs``, ``search``, ``prev_button``,
-    ``next_button``, ``item_list`` (choosing a row opens it in ``detail``), ``model_a``,
-    ``model_b``, ``only_different``. An empty multiple selection means "all".
+    ``next_button``, ``item_list`` (an ``ItemTable``: picking a row opens it in ``detail``),
+    ``model_a``, ``model_b``, ``only_different``, ``disagree`` (the "disagree with the judge" box).
+    An empty multiple selection means "all". Models, runs and verdicts filter the item list only;
+    requirements, source and search filter both views; ``filters_note`` says what applies.
+    ``state()`` / ``apply_state()`` read and set all of it as plain values (for the page's URL).
     """
 
     def __init__(self, frame: pd.DataFrame | None = None, *, prompts: Mapping[str, str] | None = None,
-                 protocols: Mapping[str, str] | None = None, page_size: int = PAGE_SIZE) -> None:
+                 protocols: Mapping[str, str] | None = None, page_size: int = PAGE_SIZE,
+                 store_path: str | None = None) -> None:
         self.page_size = page_size
         self.page = 0
         self.index: ResponseIndex | None = None
+        self.store_path = store_path
         self.protocols: dict[str, str] = dict(protocols or {})
         self.scope: dict[str, Collection[str] | None] = {}
         self._quiet = False
+        self.on_state: Callable[[], None] | None = None
+        """Called after every change of view, filters, sort or open item (the dashboard keeps the URL)."""
         self.message = w.HTML("")
         self.mode = w.ToggleButtons(options=[("Items", "items"), ("Side by side", "pair")], value="items",
                                     style={"button_width": "110px"})
@@ -181,28 +205,34 @@ class ResponsesView(w.VBox):
         self.prev_button = w.Button(description="◀ Previous", layout=w.Layout(width="auto"))
         self.next_button = w.Button(description="Next ▶", layout=w.Layout(width="auto"))
         self.status = w.HTML("")
-        self.item_list = w.Select(options=[], rows=page_size, layout=w.Layout(width="100%"))
+        self.filters_note = w.HTML("")
+        self.item_list = ItemTable(columns=ITEM_COLUMNS)
         self.detail = w.HTML("")
+        self.disagree = DisagreeBox()
         self.prev_button.on_click(lambda _: self.go_to(self.page - 1))
         self.next_button.on_click(lambda _: self.go_to(self.page + 1))
         for control in (self.models, self.requirements, self.runs, self.sources, self.verdicts, self.search,
                         self.model_a, self.model_b, self.only_different, self.mode):
             control.observe(self._on_filter, "value")
         self.item_list.observe(self._on_pick, "value")
-        filters = w.HBox([self.models, self.requirements, w.VBox([self.sources, self.search, self.runs]), self.verdicts],
-                         layout=w.Layout(flex_flow="row wrap"))
+        self.item_list.observe(self._on_sort, ["sort_by", "descending"])
+        self.items_filters = w.HBox([self.models, self.verdicts, self.runs], layout=w.Layout(flex_flow="row wrap"))
+        common = w.HBox([self.requirements, w.VBox([self.sources, self.search])], layout=w.Layout(flex_flow="row wrap"))
         pager = w.HBox([self.prev_button, self.next_button, self.status], layout=w.Layout(flex_flow="row wrap",
                                                                                         align_items="center"))
-        self.body = w.VBox([self.mode, self.pair_box, filters, pager, self.item_list, self.detail])
+        self.body = w.VBox([self.mode, self.pair_box, self.items_filters, common, self.filters_note, pager,
+                            self.item_list, self.detail, self.disagree])
         super().__init__([self.message, self.body])
-        self.set_data(frame, prompts=prompts, protocols=protocols)
+        self.set_data(frame, prompts=prompts, protocols=protocols, store_path=store_path)
 
     # -- data -----------------------------------------------------------------------------
     def set_data(self, frame: pd.DataFrame | None, *, prompts: Mapping[str, str] | None = None,
-                 protocols: Mapping[str, str] | None = None) -> None:
-        """Index a new judgments table (None: nothing loaded)."""
+                 protocols: Mapping[str, str] | None = None, store_path: str | None = None) -> None:
+        """Index a new judgments table (None: nothing loaded); ``store_path``: where a
+        "disagree with the judge" label is saved (None: nowhere, e.g. a results file)."""
         if protocols is not None:
             self.protocols = dict(protocols)
+        self.store_path = store_path
         self.index = ResponseIndex(frame, prompts) if frame is not None and not frame.empty else None
         if self.index is None or (self.index.simulated and not self.index.has_responses):
             self.message.value = f"<p class='eud-note'>{NO_RESPONSES_DEMO if self.index else 'No data loaded.'}</p>"
@@ -226,6 +256,7 @@ class ResponsesView(w.VBox):
                 control.value = ()
             self.sources.value = ""
             self.search.value = ""
+            self.item_list.sort_by, self.item_list.descending = "", False
         finally:
             self._quiet = False
         self.refresh()
@@ -255,16 +286,100 @@ class ResponsesView(w.VBox):
             self._quiet = False
         self.refresh()
 
+    # -- state (a link opens the same view) ---------------------------------------------------
+    def state(self) -> dict[str, list[str]]:
+        """The view as plain values: mode, filters, the pair, the open item and the sort."""
+        pairing = self.mode.value == "pair"
+        picked = self.item_list.value
+        item = ""
+        if picked and self.index is not None:
+            if pairing:
+                item = picked
+            else:
+                code = int(picked)
+                model, prompt_id = self.index.items[code]
+                item = f"{model}|{prompt_id}"
+        sort = f"{'-' if self.item_list.descending else ''}{self.item_list.sort_by}" if self.item_list.sort_by else ""
+        state = {"mode": [self.mode.value], "requirement": list(self.requirements.value), "source": [self.sources.value],
+                 "q": [self.search.value], "item": [item], "sort": [sort]}
+        if pairing:
+            state.update(a=[self.model_a.value or ""], b=[self.model_b.value or ""],
+                         differ=["1" if self.only_different.value else ""])
+        else:
+            state.update(model=list(self.models.value), verdict=list(self.verdicts.value), run=list(self.runs.value))
+        return {k: [v for v in values if v] for k, values in state.items() if any(values)}
+
+    def apply_state(self, state: Mapping[str, Sequence[str]]) -> None:
+        """Set the view from ``state()``'s values (unknown values are ignored), list, open the item."""
+        if self.index is None:
+            return
+
+        def values(key: str) -> list[str]:
+            return [str(v) for v in state.get(key, ())]
+
+        def one(key: str, default: str = "") -> str:
+            found = values(key)
+            return found[0] if found else default
+
+        self._quiet = True
+        try:
+            self.mode.value = "pair" if one("mode") == "pair" else "items"
+            self.models.value = tuple(m for m in values("model") if m in self.models.options)
+            keys = {v for _, v in self.requirements.options}
+            self.requirements.value = tuple(r for r in values("requirement") if r in keys)
+            self.sources.value = one("source") if one("source") in SOURCES else ""
+            self.verdicts.value = tuple(v for v in values("verdict") if v in VERDICT_KINDS)
+            self.runs.value = tuple(r for r in values("run") if r in self.runs.options)
+            self.search.value = one("q")
+            if one("a") in self.model_a.options:
+                self.model_a.value = one("a")
+            if one("b") in self.model_b.options:
+                self.model_b.value = one("b")
+            self.only_different.value = one("differ") == "1"
+            sort = one("sort")
+            columns = {c[0] for c in (PAIR_COLUMNS if self.mode.value == "pair" else ITEM_COLUMNS) if c[2]}
+            self.item_list.descending = sort.startswith("-")
+            self.item_list.sort_by = sort.lstrip("-") if sort.lstrip("-") in columns else ""
+        finally:
+            self._quiet = False
+        self.refresh()
+        item = one("item")
+        if item:
+            self.open_state_item(item)
+
+    def open_state_item(self, item: str) -> bool:
+        """Go to the page holding ``item`` (``model|prompt_id``, or a prompt id side by side) and open it."""
+        assert self.index is not None
+        if self.mode.value == "pair":
+            matches = np.flatnonzero(self._keys == item)
+            key = item
+        else:
+            model, _, prompt_id = item.partition("|")
+            code = self.index.code_of(model, prompt_id)
+            if code is None:
+                return False
+            matches = np.flatnonzero(self._keys == code)
+            key = str(code)
+        if not len(matches):
+            return False
+        self.go_to(int(matches[0]) // self.page_size, select=key)
+        return True
+
+    def _changed(self) -> None:
+        if self.on_state is not None and not self._quiet:
+            self.on_state()
+
     # -- listing --------------------------------------------------------------------------
     def current_mask(self) -> np.ndarray:
         """The checks the filters (and the dashboard's scope) select."""
         assert self.index is not None
         pairing = self.mode.value == "pair"
+        # Models, runs and verdicts belong to the item list: side by side compares every verdict.
         mask = self.index.mask(models=None if pairing else self.models.value,
                                requirements=self.requirements.value,
                                sources=[self.sources.value] if self.sources.value else None,
-                               verdicts=self.verdicts.value, runs=None if pairing else self.runs.value,
-                               text=self.search.value)
+                               verdicts=None if pairing else self.verdicts.value,
+                               runs=None if pairing else self.runs.value, text=self.search.value)
         scope_models, scope_reqs = self.scope.get("models"), self.scope.get("requirements")
         if scope_models is not None and not pairing:
             mask &= self.index.checks["model"].isin(list(scope_models)).to_numpy()
@@ -272,13 +387,34 @@ class ResponsesView(w.VBox):
             mask &= self.index.checks["requirement"].isin(list(scope_reqs)).to_numpy()
         return mask
 
+    def _filters_text(self) -> str:
+        pairing = self.mode.value == "pair"
+        parts = []
+        if not pairing:
+            for name, control in (("model", self.models), ("verdict", self.verdicts), ("run", self.runs)):
+                if control.value:
+                    labels = dict((v, k) for k, v in control.options) if control.options and isinstance(
+                        control.options[0], tuple) else {}
+                    parts.append(f"{name}: " + ", ".join(html.escape(labels.get(v, str(v))) for v in control.value))
+        if self.requirements.value:
+            parts.append("requirement: " + ", ".join(html.escape(requirement(k).label) for k in self.requirements.value))
+        if self.sources.value:
+            parts.append(f"source: {html.escape(SOURCE_LABELS[self.sources.value])}")
+        if self.search.value.strip():
+            parts.append(f"search: “{html.escape(self.search.value.strip())}”")
+        view = "Side by side" if pairing else "Items"
+        return (f"<span class='eud-status eud-filters-note'><b>{view}, filtered by</b> {'; '.join(parts)}.</span>"
+                if parts else f"<span class='eud-status eud-filters-note'><b>{view}:</b> no filter.</span>")
+
     def refresh(self) -> None:
         """Re-apply the filters and show the first page."""
         if self.index is None:
             return
         pairing = self.mode.value == "pair"
         self.pair_box.layout.display = "" if pairing else "none"
-        self.models.layout.display = "none" if pairing else ""
+        self.items_filters.layout.display = "none" if pairing else ""
+        self.item_list.columns = PAIR_COLUMNS if pairing else ITEM_COLUMNS
+        self.filters_note.value = self._filters_text()
         self._mask = self.current_mask()
         if pairing:
             a, b = self.model_a.value, self.model_b.value
@@ -287,7 +423,31 @@ class ResponsesView(w.VBox):
             self._keys = np.asarray(pd.unique(self._pairs["prompt_id"]), dtype=object)
         else:
             self._keys = self.index.matching_items(self._mask)
+        self._keys = self._sorted(self._keys)
         self.go_to(0)
+
+    def _sorted(self, keys: np.ndarray) -> np.ndarray:
+        """``keys`` in the order the table's sort asks for (data order when none)."""
+        column, index = self.item_list.sort_by, self.index
+        if not column or not len(keys) or index is None:
+            return keys
+        if self.mode.value == "pair":
+            if column == "differ":
+                counts = self._pairs.groupby("prompt_id", sort=False)["differ"].sum()
+                values = pd.Series(keys).map(counts).to_numpy()
+            elif column == "source":
+                values = pd.Series(keys).map(self._pairs.drop_duplicates("prompt_id").set_index("prompt_id")["source"]).to_numpy()
+            else:
+                values = keys
+        elif column == "verdicts":
+            violated = self._mask & (index.checks["kind"].to_numpy() == "violation")
+            values = np.bincount(index.item_code[violated], minlength=len(index.items))[keys]
+        else:
+            first = index._first_row[keys]
+            values = index.checks[column].to_numpy()[first]
+        order = pd.Series(values).reset_index(drop=True).sort_values(ascending=not self.item_list.descending,
+                                                                     kind="stable").index.to_numpy()
+        return keys[order]
 
     @staticmethod
     def _empty_pairs() -> pd.DataFrame:
@@ -299,8 +459,8 @@ class ResponsesView(w.VBox):
         """Items (or, side by side, prompts) the filters match."""
         return len(getattr(self, "_keys", ()))
 
-    def go_to(self, page: int) -> None:
-        """Show page ``page`` (0-based, clamped)."""
+    def go_to(self, page: int, *, select: str | None = None) -> None:
+        """Show page ``page`` (0-based, clamped) and open ``select`` (a row key) or its first row."""
         assert self.index is not None
         n = self.n_matches
         self.page, start, stop = page_bounds(n, page, self.page_size)
@@ -321,39 +481,57 @@ class ResponsesView(w.VBox):
             self.status.value = f"<span class='eud-status'>No {noun} matches these filters.</span>"
         self._quiet = True
         try:
-            self.item_list.options = self._pair_options(keys) if pairing else self._item_options(keys)
-            self.item_list.value = None
+            self.item_list.rows = self._pair_rows(keys) if pairing else self._item_rows(keys)
+            self.item_list.value = ""
         finally:
             self._quiet = False
         self.detail.value = ""
+        self.disagree.show_item(None, None)
         if len(keys):
-            self.item_list.value = self.item_list.options[0][1]
+            self.item_list.value = select if select in {r["key"] for r in self.item_list.rows} else \
+                self.item_list.rows[0]["key"]
+        else:
+            self._changed()
 
-    def _item_options(self, codes: np.ndarray) -> list[tuple[str, Any]]:
+    def _item_rows(self, codes: np.ndarray) -> list[dict[str, Any]]:
         assert self.index is not None
         table = self.index.summaries(codes, self._mask)
-        return [(f"{r.model} · {r.prompt_id} · {r.source} · {counts_text(r._asdict())}"
-                 + (f" · {r.snippet}" if r.snippet else ""), int(r.code)) for r in table.itertuples(index=False)]
+        rows = []
+        for r in table.to_dict("records"):  # not itertuples: "pass" is a keyword, renamed there
+            chips = [[kind, f"{r[kind]} {VERDICT_LABELS[kind] if r[kind] == 1 else VERDICT_PLURALS[kind]}"]
+                     for kind in VERDICT_KINDS if r[kind]]
+            rows.append({"key": str(int(r["code"])), "chips": chips,
+                         "cells": {"model": str(r["model"]), "prompt_id": str(r["prompt_id"]),
+                                   "source": SOURCE_LABELS.get(r["source"], r["source"]), "snippet": r["snippet"]}})
+        return rows
 
-    def _pair_options(self, prompt_ids: np.ndarray) -> list[tuple[str, Any]]:
+    def _pair_rows(self, prompt_ids: np.ndarray) -> list[dict[str, Any]]:
         part = self._pairs[self._pairs["prompt_id"].isin(list(prompt_ids))]
         differ = part.groupby("prompt_id", sort=False)["differ"].agg(["sum", "size"])
-        out = []
+        source = part.drop_duplicates("prompt_id").set_index("prompt_id")["source"]
+        rows = []
         for pid in prompt_ids:
             n_diff, size = (int(x) for x in differ.loc[pid])
-            snippet = " ".join(self.index.prompt_text.get(pid, "").split())[:100] if self.index else ""
-            out.append((f"{pid} · {n_diff} of {plural(size, 'requirement')} differ"
-                        + (f" · {snippet}" if snippet else ""), str(pid)))
-        return out
+            snippet = " ".join(self.index.prompt_text.get(pid, "").split())[:120] if self.index else ""
+            rows.append({"key": str(pid), "cells": {
+                "prompt_id": str(pid), "source": SOURCE_LABELS.get(source.get(pid, ""), str(source.get(pid, ""))),
+                "differ": f"{n_diff} of {plural(size, 'requirement')}", "snippet": snippet}})
+        return rows
 
     def _on_filter(self, _change: object) -> None:
         if not self._quiet:
             self.refresh()
 
+    def _on_sort(self, _change: object) -> None:
+        if not self._quiet and self.index is not None:
+            self._keys = self._sorted(self._keys)
+            self.go_to(0)
+
     def _on_pick(self, change: dict[str, Any]) -> None:
-        if self._quiet or change["new"] is None or self.index is None:
+        if self._quiet or not change["new"] or self.index is None:
             return
         self.open_item(change["new"])
+        self._changed()
 
     def open_item(self, key: Any) -> None:
         """Show one item (an item code) or, side by side, one prompt (a prompt id)."""
@@ -362,5 +540,8 @@ class ResponsesView(w.VBox):
         if self.mode.value == "pair":
             self.detail.value = pair_html(self.index, self.model_a.value, self.model_b.value, self._pairs, str(key),
                                           query=query)
+            self.disagree.show_item(None, None)
         else:
-            self.detail.value = item_html(self.index.item(int(key)), query=query, protocols=self.protocols)
+            item = self.index.item(int(key))
+            self.detail.value = item_html(item, query=query, protocols=self.protocols)
+            self.disagree.show_item(item, self.store_path)

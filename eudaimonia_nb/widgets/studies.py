@@ -25,9 +25,12 @@ from ..analysis.conditions import (CONDITION, condition_odds_ratios, condition_r
                                    paired_effects)
 from ..analysis.frames import is_simulated
 from ..analysis.power import HumanLabels, StudyPlan, minimum_detectable_effect, simulate_study
-from ..plots.analysis import sync_figure
-from ..plots.studies import attribute_figures, condition_rates_figure, effects_figure, power_curve_figure
+from ..formatting import readable_table
+from ..plots.analysis import fit_to_width, sync_figure
+from ..plots.studies import (attribute_figures, condition_rates_figure, effects_figure, empty_figure_note,
+                             power_curve_figure)
 from .figures import plotly_loader, shared_figure
+from .layout import busy
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +60,29 @@ def study_frame(kind: str, path: str | None, run_ids: tuple[str, ...], frame: pd
     return frame
 
 
-def _table_html(frame: pd.DataFrame, title: str) -> str:
-    body = frame.to_html(index=False, border=0, classes="eud-table", na_rep="–", float_format=lambda v: f"{v:.3g}")
+def _table_html(frame: pd.DataFrame, title: str, *, simulated: bool = False) -> str:
+    """A table that reads like a paper's (``formatting.readable_table``): named columns, rates in
+    %, differences in points, intervals folded into one cell that does not wrap."""
+    body = readable_table(frame, simulated=simulated).to_html(index=False, border=0, classes="eud-table")
     return f"<b>{html.escape(title)}</b><div class='eud-tablebox'>{body}</div>"
 
 
-def _percent_columns(effects: pd.DataFrame) -> pd.DataFrame:
-    out = effects.drop(columns=[c for c in ("se",) if c in effects.columns]).copy()
-    for column in ("rate_a", "rate_b", "diff", "ci_low", "ci_high"):
-        out[column] = (100 * out[column]).round(1)
-    return out
+EFFECT_COLUMNS = {"rate_a": "rate_condition_a", "rate_b": "rate_condition_b", "diff": "diff_condition",
+                  "ci_low": "diff_condition_ci_low", "ci_high": "diff_condition_ci_high"}
+"""``paired_effects`` columns under the names ``formatting`` reads as a condition effect."""
+
+
+def _effect_columns(effects: pd.DataFrame) -> pd.DataFrame:
+    return effects.drop(columns=[c for c in ("se",) if c in effects.columns]).rename(columns=EFFECT_COLUMNS)
 
 
 class StudiesPanel:
     """Conditions, effects, planner and attribute figures; display ``.widget``."""
 
     def __init__(self, load: Callable[[], pd.DataFrame], *, runs_frame: Callable[[], pd.DataFrame] | None = None,
-                 n_boot: int = 1000) -> None:
+                 n_boot: int = 1000, width: Callable[[], int | None] | None = None) -> None:
         self._load = load
+        self._width = width  # the page's width for figures (a phone's, say); None: plotly's own
         self._runs_frame = runs_frame
         self.n_boot = n_boot
         self.frame: pd.DataFrame | None = None
@@ -88,18 +96,19 @@ class StudiesPanel:
         self.tables = w.HTML("")
         self._build_planner()
         self.attributes_box = w.VBox([])
+        self.attributes_note = w.HTML("")
         self.widget = w.VBox([
             plotly_loader(),
             w.HTML("<h3>Conditions and their effects</h3>"), w.HBox([self.refresh_button, self.status]), self.banner,
             self.effects_box, self.tables,
             w.HTML("<h3>Plan a study (power by simulation)</h3>"), self.planner,
-            w.HTML("<h3>The paper's attribute analyses</h3>"), self.attributes_box,
+            w.HTML("<h3>The paper's attribute analyses</h3>"), self.attributes_box, self.attributes_note,
         ])
 
     # -- conditions and effects --------------------------------------------------------
     def compute(self) -> bool:
         """(Re)load the study and redraw effects and attribute figures; False on a message."""
-        self.status.value = "<span class='eud-status'>⏳ Computing the study…</span>"
+        self.status.value = busy("Computing the study…")
         try:
             frame = self._load()
             effects = paired_effects(frame, n_boot=self.n_boot)
@@ -115,11 +124,13 @@ class StudiesPanel:
                              "not a finding about any model.</div>" if simulated else "")
         self._show("condition_rates", condition_rates_figure(condition_rates(frame)), self.effects_box)
         self._show("effects", effects_figure(effects), self.effects_box)
-        tables = [_table_html(_percent_columns(effects), "Paired effects (points; p_holm across models)")]
+        tables = [_table_html(_effect_columns(effects), "Paired effects of condition B against A (95% "
+                              "prompt-bootstrap intervals; Holm p across models)", simulated=simulated)]
         try:
             fit = fit_condition_model(frame, interaction=False)
             tables.append(_table_html(condition_odds_ratios(fit),
-                                      f"Mixed model: {fit.formula} (odds ratios; converged: {fit.converged})"))
+                                      f"Mixed model: {fit.formula} (odds ratios; converged: "
+                                      f"{'yes' if fit.converged else 'no'})", simulated=simulated))
         except STUDY_ERRORS as exc:
             tables.append(f"<p class='eud-note'>Mixed model not fitted: {html.escape(str(exc))}</p>")
         self.tables.value = "".join(tables)
@@ -133,6 +144,7 @@ class StudiesPanel:
         return self._runs_frame() if self._runs_frame is not None else None
 
     def _show(self, name: str, figure: go.Figure, box: w.VBox) -> None:
+        fit_to_width(figure, self._width() if self._width else None)
         if name in self.figures:
             sync_figure(self.figures[name], figure)
         else:
@@ -141,8 +153,15 @@ class StudiesPanel:
 
     # -- attributes ---------------------------------------------------------------------
     def _show_attributes(self, runs: pd.DataFrame | None) -> None:
+        notes = []
         for name, figure in attribute_figures(attribute_rates()).items():
-            self._show(f"published_{name}", figure, self.attributes_box)
+            # A chart with nothing to draw (rates the paper did not publish) is a sentence, not an empty panel.
+            note = empty_figure_note(figure)
+            if note is None:
+                self._show(f"published_{name}", figure, self.attributes_box)
+            else:
+                notes.append(note)
+        self.attributes_note.value = "".join(f"<p class='eud-note'>{html.escape(n)}</p>" for n in notes)
         if runs is not None and not runs.empty and runs["violation"].notna().any():
             try:
                 table = attribute_rates(runs, n_boot=min(self.n_boot, 500))
@@ -150,8 +169,9 @@ class StudiesPanel:
                 log.info("attribute figures for the runs skipped: %s", exc)
                 return
             for name, figure in attribute_figures(table).items():
-                figure.update_layout(title_text=f"Your runs: {figure.layout.title.text}")
-                self._show(f"runs_{name}", figure, self.attributes_box)
+                if empty_figure_note(figure) is None:
+                    figure.update_layout(title_text=f"Your runs: {figure.layout.title.text}")
+                    self._show(f"runs_{name}", figure, self.attributes_box)
 
     # -- planner ------------------------------------------------------------------------
     def _build_planner(self) -> None:
@@ -198,7 +218,7 @@ class StudiesPanel:
 
     def plan(self) -> float | None:
         """Run the planner: power at the expected effect, the MDE and the curve."""
-        self.plan_result.value = "<span class='eud-status'>⏳ Simulating…</span>"
+        self.plan_result.value = busy("Simulating…")
         try:
             plan = self.current_plan()
             mde, curve = minimum_detectable_effect(plan)
@@ -227,4 +247,5 @@ def studies_panel(dashboard: object) -> StudiesPanel:
         return study_frame(source.kind, str(source.path) if source.path else None, source.run_ids,
                            dashboard.frame)  # type: ignore[attr-defined]
 
-    return StudiesPanel(load, runs_frame=lambda: dashboard.frame)  # type: ignore[attr-defined]
+    return StudiesPanel(load, runs_frame=lambda: dashboard.frame,  # type: ignore[attr-defined]
+                        width=lambda: dashboard.figure_width)  # type: ignore[attr-defined]
