@@ -47,9 +47,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(BASE_STAMP): pyproject.toml | $(VENV)/bin/python
+# An editable install copies no data files: link the offline Voila template into the venv and
+# make it the default, so plain `voila notebooks/...` and JupyterLab's Voila preview open offline.
+$(BASE_STAMP): pyproject.toml binder/install-voila-template | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	PATH="$(abspath $(BIN)):$$PATH" binder/install-voila-template "$(abspath $(VENV))"
 	touch $@
 
 # The [server] extra compiles llama.cpp from source (about 9 minutes on 2 cores, once;

@@ -254,3 +254,20 @@ def test_cluster_robust_interval_by_hand():
     low, high = _hand_wilson(rate * n_eff, n_eff, z=t)
     assert out["rate"] == pytest.approx(rate)
     assert (out["ci_low"], out["ci_high"]) == pytest.approx((low, high))
+
+
+def test_the_words_about_pooled_intervals_say_cluster_robust_not_wilson():
+    """The audit found the rates docstring and the dashboard page still calling every interval of
+    ``violation_rates`` Wilson; a group pooled over models gets the cluster-robust interval."""
+    from pathlib import Path
+
+    import eudaimonia_nb.analysis.rates as rates_module
+
+    first = rates_module.__doc__.split("- ``model_rates``")[0]
+    assert "cluster-robust" in first and "checks treated as independent;" not in first
+    page = (Path(__file__).resolve().parent.parent / "docs" / "dashboard.md").read_text(encoding="utf-8")
+    requirements_row = next(line for line in page.splitlines() if line.startswith("| Requirements |"))
+    assert "cluster-robust" in requirements_row and "checks treated as independent" not in requirements_row
+    frame = _table([("m1", "p1", "r1", "real", 1, ""), ("m2", "p1", "r1", "real", 0, ""),
+                    ("m1", "p2", "r1", "real", 0, ""), ("m2", "p2", "r1", "real", 0, "")])
+    assert violation_rates(frame, ["requirement"])["ci_method"].str.startswith("cluster-robust").all()

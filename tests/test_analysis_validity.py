@@ -1,6 +1,7 @@
 """Judge validity statistics against known answers: Krippendorff's published example, a
 hand-worked kappa table, and simulated studies with a known truth and a judge of known
-sensitivity and specificity (raw bias, PPI++ unbiasedness and coverage, label planning)."""
+sensitivity and specificity (raw bias, the corrected rate's unbiasedness and coverage, label
+planning); per-cell coverage is in test_analysis_validity_cells.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from eudaimonia_nb.analysis.agreement import (bootstrap_agreement, bootstrap_alpha, cohen_kappa, krippendorff_alpha,
                                               majority_vote, sensitivity_specificity)
-from eudaimonia_nb.analysis.ppi import CorrectedRate, corrected_rates, labels_needed, ppi_mean
+from eudaimonia_nb.analysis.ppi import CorrectedRate, labels_needed, ppi_mean
+from eudaimonia_nb.analysis.stratified import corrected_rates
 from eudaimonia_nb.store.sampling import equal_allocation, stratified_sample
 from eudaimonia_nb.analysis.simulate import simulate_imperfect_judge, simulate_with_truth
 from eudaimonia_nb.analysis.validity_study import run_studies, study_setup
@@ -158,16 +160,18 @@ def test_raw_rate_is_biased_as_expected_and_ppi_is_unbiased_and_covers(setup):
     assert abs(error.mean()) < 3 * mc(error)
     coverage = studies["covered"].mean()
     assert 0.93 <= coverage <= 0.97, f"coverage {coverage:.3f} (MC error {np.sqrt(coverage * (1 - coverage) / 1000):.3f})"
-    # The tuned lambda sits inside (0, 1): the judge helps, but is not trusted blindly.
-    assert 0.2 < studies["lam"].mean() < 1.0
+    # The judge helps: the labelled sample stratified by its verdict gives a narrower interval than
+    # as many labels drawn without it (a simple random sample, its own correct variance).
+    assert studies["se"].mean() < studies["labels_only_se"].mean()
+    assert studies["rate"].std() < studies["labels_only_rate"].std()
 
 
 def test_planning_predicts_the_labels_that_reach_a_target_width(setup):
     pilot = run_studies(setup, 150, 60, seed=3)
     needed = []
     for row in pilot.itertuples():
-        est = CorrectedRate(row.rate, row.ci_low, row.ci_high, row.se, row.lam, row.raw_rate, row.raw_se,
-                            len(setup.eta), row.n_labels, setup.n_prompts)
+        est = CorrectedRate(row.rate, row.ci_low, row.ci_high, row.se, np.nan, row.raw_rate, row.raw_se,
+                            len(setup.eta), row.n_labels, setup.n_prompts, row.floor_se, row.label_se)
         needed.append(labels_needed(est, 0.04))
     more = int(np.median(needed))
     assert more > 0
@@ -176,7 +180,7 @@ def test_planning_predicts_the_labels_that_reach_a_target_width(setup):
     assert half_width == pytest.approx(0.04, rel=0.12)
     # A target below the prompt-sampling floor cannot be reached by labelling.
     row = pilot.iloc[0]
-    est = CorrectedRate(row.rate, row.ci_low, row.ci_high, row.se, row.lam, row.raw_rate, row.raw_se,
-                        len(setup.eta), int(row.n_labels), setup.n_prompts)
-    assert labels_needed(est, 1.9 * row.raw_se) is None
+    est = CorrectedRate(row.rate, row.ci_low, row.ci_high, row.se, np.nan, row.raw_rate, row.raw_se,
+                        len(setup.eta), int(row.n_labels), setup.n_prompts, row.floor_se, row.label_se)
+    assert labels_needed(est, 1.9 * row.floor_se) is None
     assert labels_needed(est, 0.5) == 0

@@ -43,7 +43,7 @@ def test_postbuild_gives_the_voila_server_extension_the_offline_template():
     assert os.access(script, os.X_OK) and "set -euo pipefail" in script.read_text()
 
 
-def _head_of_rendered_dashboard(prefix: Path | None, tmp_path: Path) -> str:
+def _head_of_rendered_dashboard(prefix: Path | None, tmp_path: Path, query: str = "") -> str:
     """Start ``jupyter server`` on loopback as Binder does (Voila as a server extension), with
     ``prefix`` standing in for the Binder environment's sys.prefix, and read the page Binder's
     ``urlpath=voila/render/notebooks/03_analysis.ipynb`` opens, up to the end of its <head>."""
@@ -74,7 +74,7 @@ def _head_of_rendered_dashboard(prefix: Path | None, tmp_path: Path) -> str:
                 time.sleep(0.3)
         # Voila streams the page: the head (template, stylesheets) comes before any cell runs.
         page = b""
-        with urllib.request.urlopen(f"{base}/voila/render/notebooks/03_analysis.ipynb", timeout=120) as response:
+        with urllib.request.urlopen(f"{base}/voila/render/notebooks/03_analysis.ipynb{query}", timeout=120) as response:
             assert response.status == 200
             while b"</head>" not in page:
                 chunk = response.read1(65536)
@@ -100,9 +100,13 @@ def _remote_references(head: str) -> list[str]:
 
 @pytest.mark.slow
 def test_binder_dashboard_uses_the_offline_template(tmp_path):
-    # Without the step, Voila's default template links Font Awesome from a CDN: the check can fail.
-    default = _head_of_rendered_dashboard(None, tmp_path / "default")
-    assert any("cdn.jsdelivr.net" in url for url in _remote_references(default))
+    # Voila's stock template links Font Awesome from a CDN: the check can fail.
+    stock = _head_of_rendered_dashboard(None, tmp_path / "stock", query="?template=lab")
+    assert any("cdn.jsdelivr.net" in url for url in _remote_references(stock))
+    # The server extension of this environment (what JupyterLab's Voila preview uses) already has the
+    # offline template as its default: make's install step put it there (see test_first_run).
+    preview = _head_of_rendered_dashboard(None, tmp_path / "preview")
+    assert _remote_references(preview) == [] and "typeof value.setData" in preview
 
     # What postBuild does, into a fresh prefix in place of the Binder environment's.
     # The environment may already hold server settings: they are kept.
@@ -110,11 +114,15 @@ def test_binder_dashboard_uses_the_offline_template(tmp_path):
     config_file = prefix / "etc" / "jupyter" / "jupyter_server_config.json"
     config_file.parent.mkdir(parents=True)
     config_file.write_text(json.dumps({"ServerApp": {"shutdown_no_activity_timeout": 3600}}))
+    (prefix / "etc" / "jupyter" / "voila.json").write_text(json.dumps({"VoilaConfiguration": {"theme": "dark"}}))
     subprocess.run([str(REPO / "binder" / "install-voila-template"), str(prefix)], check=True, env=_env_python())
     linked = prefix / "share" / "jupyter" / "voila" / "templates" / "eudaimonia"
     assert linked.resolve() == (REPO / "share" / "jupyter" / "voila" / "templates" / "eudaimonia").resolve()
-    assert json.loads(config_file.read_text()) == {
-        "ServerApp": {"shutdown_no_activity_timeout": 3600}, "VoilaConfiguration": {"template": "eudaimonia"}}
+    # Server settings already there are kept; the default template goes into voila.json, which both
+    # the voila command and the server extension read.
+    assert json.loads(config_file.read_text()) == {"ServerApp": {"shutdown_no_activity_timeout": 3600}}
+    voila_file = prefix / "etc" / "jupyter" / "voila.json"
+    assert json.loads(voila_file.read_text()) == {"VoilaConfiguration": {"theme": "dark", "template": "eudaimonia"}}
 
     head = _head_of_rendered_dashboard(prefix, tmp_path / "binder")
     assert _remote_references(head) == []
@@ -122,5 +130,22 @@ def test_binder_dashboard_uses_the_offline_template(tmp_path):
     assert "typeof value.setData" in head, "the page comes from the eudaimonia template"
     # Running the step again (a rebuild) is harmless.
     subprocess.run([str(REPO / "binder" / "install-voila-template"), str(prefix)], check=True, env=_env_python())
-    assert json.loads(config_file.read_text())["VoilaConfiguration"] == {"template": "eudaimonia"}
+    assert json.loads(voila_file.read_text()) == {"VoilaConfiguration": {"theme": "dark", "template": "eudaimonia"}}
     assert linked.resolve() == (REPO / "share" / "jupyter" / "voila" / "templates" / "eudaimonia").resolve()
+
+
+def test_a_regular_install_carries_the_template_and_its_default_setting():
+    """``pip install .`` (not editable) copies the data files of pyproject.toml into the
+    environment: every file of the template, and etc/jupyter/voila.json naming it the default."""
+    import tomllib
+
+    data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    template = REPO / "share" / "jupyter" / "voila" / "templates" / "eudaimonia"
+    assert sorted(data_files["share/jupyter/voila/templates/eudaimonia"]) == sorted(
+        str(p.relative_to(REPO)) for p in template.iterdir() if p.is_file())
+    assert data_files["etc/jupyter"] == ["etc/jupyter/voila.json"]
+    assert json.loads((REPO / "etc" / "jupyter" / "voila.json").read_text()) == {
+        "VoilaConfiguration": {"template": "eudaimonia"}}
+    # make's install step (an editable install copies no data files) does the same by links.
+    makefile = (REPO / "Makefile").read_text()
+    assert 'binder/install-voila-template "$(abspath $(VENV))"' in makefile

@@ -42,10 +42,12 @@ def _offline_env(tmp_path: Path, dataset_path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def _serving(command: list[str], env: dict[str, str], port: int, log: Path, timeout: float = 180.0):
+def _serving(command: list[str], env: dict[str, str], port: int, log: Path, timeout: float = 180.0,
+             cwd: Path | None = None):
     """Start a server in its own process group; yield once ``port`` listens; stop the group."""
     with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                   cwd=cwd)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -135,3 +137,43 @@ def test_make_cli_help_describes_the_tool_and_every_command():
     assert "EUDAIMONIA" in text and "OpenAI-compatible" in text and "EUDAIMONIA_DATA_DIR" in text
     for command in ("fetch", "run", "runs", "export", "report", "rejudge", "serve-local", "labels", "validity", "study"):
         assert f"\n    {command} " in text, command
+
+
+@pytest.mark.slow
+def test_plain_voila_renders_the_dashboard_offline_with_the_installed_template(tmp_path, dataset_path):
+    """``voila notebooks/03_analysis.ipynb``, as Voila's docs and Binder users type it: no
+    ``--template``, no ``JUPYTER_PATH``. The install (make's, or a regular ``pip install .``) puts
+    the offline template and the setting that makes it the default into the environment, so the
+    page is styled by it and not one request leaves the machine (the stock template fetched Font
+    Awesome from a CDN and rendered unstyled offline)."""
+    from test_dashboard_helpers import VENV_BIN, chromium
+    from test_notebooks_browser import LOAD_MS, Watched
+
+    prefix = VENV_BIN.parent
+    installed = prefix / "share" / "jupyter" / "voila" / "templates" / "eudaimonia"
+    assert (installed / "index.html.j2").is_file(), "the install step puts the template into the environment"
+    assert json.loads((prefix / "etc" / "jupyter" / "voila.json").read_text())["VoilaConfiguration"] == {
+        "template": "eudaimonia"}
+    env = {k: v for k, v in _offline_env(tmp_path, dataset_path).items()
+           if k not in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH")}
+    env.update(EUDAIMONIA_DASHBOARD_SOURCE="demo", JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    port = free_port()
+    command = [str(VENV_BIN / "voila"), "notebooks/03_analysis.ipynb", "--no-browser", f"--port={port}",
+               "--Voila.ip=127.0.0.1"]
+    with _serving(command, env, port, tmp_path / "voila.log", cwd=REPO), chromium() as browser:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/static/voila.js", timeout=60):
+            pass
+        watched = Watched(browser, f"http://127.0.0.1:{port}/", (1440, 900))
+        try:
+            watched.page.wait_for_selector(".js-plotly-plot .trace", timeout=LOAD_MS)
+            html = watched.page.content()
+            assert "typeof value.setData" in html, "the page comes from the eudaimonia template"
+            # Styled: JupyterLab's theme variables (from voila.js's bundled CSS) are defined.
+            assert watched.page.evaluate(
+                "getComputedStyle(document.body).getPropertyValue('--jp-layout-color1').trim()") != ""
+            # What this test is about: nothing fetched from beyond the machine, and a whole page.
+            # (Console errors of the dashboard's widgets are test_notebooks_browser's concern.)
+            assert watched.off_machine == [], f"requests left the machine: {watched.off_machine}"
+            assert "Traceback" not in watched.page.inner_text("body")
+        finally:
+            watched.page.close()

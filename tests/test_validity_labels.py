@@ -137,12 +137,25 @@ def test_validity_json_has_the_documented_shape(store):
                 "--n-boot", "100")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"models", "agreement", "designs"}
+    assert list(data) == ["models", "by_requirement", "by_source", "unsure", "agreement", "designs"]
     assert [(d["design"], d["n_labels"], d["used"]) for d in data["designs"]] == [("stratified", 40, True)]
     assert [m["run_id"] for m in data["models"]] == [JUDGED_RUN, REJUDGED_RUN]
     for m in data["models"]:
-        assert list(m) == ["model", "run_id", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low", "ci_high"]
+        assert list(m) == ["model", "run_id", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low", "ci_high",
+                           "few_labels"]
         assert m["model"] == "model-a" and 0 <= m["ci_low"] <= m["corrected_rate"] <= m["ci_high"] <= 1
+        assert m["few_labels"] is False  # 40 labels
+    # The per-requirement table: 40 labels over 9 requirements, so every cell is flagged.
+    by_req = data["by_requirement"]
+    assert {r["run_id"] for r in by_req} == {JUDGED_RUN, REJUDGED_RUN}
+    assert all(list(r) == ["model", "run_id", "requirement", "n_checks", "n_labels", "raw_rate", "corrected_rate",
+                           "ci_low", "ci_high", "few_labels", "more_labels_needed"] for r in by_req)
+    judged = [r for r in by_req if r["run_id"] == JUDGED_RUN]
+    assert sum(r["n_labels"] for r in judged) == 40 and all(r["few_labels"] is True for r in judged)
+    assert all(r["more_labels_needed"] is None or isinstance(r["more_labels_needed"], int) for r in by_req)
+    assert {r["source"] for r in data["by_source"]} == {"real"}  # the store's prompts are real ones
+    assert sum(r["labelled"] for r in data["unsure"] if r["run_id"] == JUDGED_RUN) == 40
+    assert all(r["unsure"] == 0 for r in data["unsure"])
     rows = data["agreement"]
     assert all(list(r) == ["requirement", "rater_a", "rater_b", "n", "kappa", "kappa_ci_low", "kappa_ci_high"]
                for r in rows)
@@ -157,6 +170,31 @@ def test_validity_json_has_the_documented_shape(store):
     assert re.search(r"corrected \d+\.\d% \[\d+\.\d, \d+\.\d\]", text.stdout), text.stdout
     missing = _cli("validity", "--store", str(store), "--run", "nope")
     assert missing.returncode == 1 and "nope" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_unsure_share_per_stratum_is_reported_in_the_result_the_json_and_the_section(store):
+    from eudaimonia_nb.report import DataSource, Options, build_section, load_source
+
+    # Unsure on every third item the judge called a violation, never on its passes.
+    label_sample(store, "ann", lambda verdict, position: None if verdict == 1 and position % 3 == 0 else verdict)
+    result = compute_validity(store, [JUDGED_RUN], n_boot=50)
+    unsure = result.unsure
+    assert list(unsure.columns) == ["run_id", "requirement", "judge_verdict", "labelled", "unsure", "unsure_share"]
+    assert unsure["labelled"].sum() == 40
+    on_passes = unsure[unsure["judge_verdict"] == "no violation"]
+    assert (on_passes["unsure"] == 0).all() and unsure["unsure"].sum() > 0
+    assert np.allclose(unsure["unsure_share"], unsure["unsure"] / unsure["labelled"])
+    assert any("only called unsure" in n for n in result.notes)
+    data = json.loads(_cli("validity", "--store", str(store), "--run", JUDGED_RUN, "--format", "json",
+                           "--n-boot", "50").stdout)
+    assert sum(r["unsure"] for r in data["unsure"]) == unsure["unsure"].sum()
+    section = build_section("validity", load_source(DataSource("store", store)), Options(n_boot=50))
+    tables = {t.name: t.frame for t in section.tables}
+    shown = tables["validity_unsure"]
+    # The rejudge of the same responses shares the labels, so its strata show them too.
+    assert shown.loc[shown["run_id"] == JUDGED_RUN, "unsure"].sum() == unsure["unsure"].sum()
+    assert set(shown["run_id"]) == {JUDGED_RUN, REJUDGED_RUN}
+    assert any(n.startswith("<b>Unsure.</b>") and "missing at random" in n for n in section.notes)
 
 
 def test_the_text_summary_prints_no_interval_from_too_few_labels(store):

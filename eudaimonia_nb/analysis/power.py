@@ -111,6 +111,10 @@ class StudyPlan:
     """Family-wise significance level (Holm)."""
     prompt_sd: float = DEFAULT_PROMPT_SD
     """Prompt random-intercept SD (log-odds): the published calibration's default, or a fit's."""
+    effect_prompt_sd: float = 0.0
+    """SD across prompts of the condition's log-odds shift (0: the same shift on every prompt). A
+    condition effect that varies by prompt is what the study's mixed model does not describe; the
+    paired bootstrap, and so the planner, allow for it."""
     human_labels: HumanLabels | None = None
     """Human labels for corrected rates (needs ``effect_scale="rate"``), or None."""
     replicates: int = DEFAULT_REPLICATES
@@ -135,6 +139,8 @@ class StudyPlan:
             raise ValueError("StudyPlan: human labels correct rates, so give the effect as a rate difference")
         if self.prompt_sd <= 0:
             raise ValueError(f"StudyPlan.prompt_sd: expected > 0, got {self.prompt_sd}")
+        if self.effect_prompt_sd < 0:
+            raise ValueError(f"StudyPlan.effect_prompt_sd: expected >= 0, got {self.effect_prompt_sd}")
 
 
 @dataclass(frozen=True)
@@ -223,9 +229,9 @@ def plan_setup(plan: StudyPlan) -> _Setup:
     return _Setup(tuple(truth.models), checks, eta, index, source, np.asarray(prompt_ids))
 
 
-def _observed_rate_diff(setup: _Setup, delta: float, prompt_sd: float) -> float:
+def _observed_rate_diff(setup: _Setup, delta: float, prompt_sd: float, effect_sd: float = 0.0) -> float:
     base = marginal_probability(setup.eta, prompt_sd)
-    return float(np.mean(marginal_probability(setup.eta + delta, prompt_sd) - base))
+    return float(np.mean(marginal_probability(setup.eta + delta, float(np.hypot(prompt_sd, effect_sd))) - base))
 
 
 def delta_for(plan: StudyPlan, setup: _Setup | None = None) -> float:
@@ -240,15 +246,20 @@ def delta_for(plan: StudyPlan, setup: _Setup | None = None) -> float:
         target *= plan.human_labels.youden()  # the judge sees a J-times smaller difference
     if target == 0:
         return 0.0
-    return float(brentq(lambda d: _observed_rate_diff(setup, d, plan.prompt_sd) - target, -15, 15, xtol=1e-8))
+    return float(brentq(lambda d: _observed_rate_diff(setup, d, plan.prompt_sd, plan.effect_prompt_sd) - target,
+                        -15, 15, xtol=1e-8))
 
 
-def _draw(setup: _Setup, delta: float, prompt_sd: float, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _draw(setup: _Setup, delta: float, plan: StudyPlan, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` replicates of both conditions' verdicts: two arrays n x models x checks."""
-    u = rng.normal(0.0, prompt_sd, size=(n, 1, len(setup.prompt_source)))[..., setup.prompt_index]
+    shape = (n, 1, len(setup.prompt_source))
+    u = rng.normal(0.0, plan.prompt_sd, size=shape)[..., setup.prompt_index]
     eta = setup.eta[None] + u
     y_a = rng.random(eta.shape) < expit(eta)
-    y_b = rng.random(eta.shape) < expit(eta + delta)
+    shift = delta
+    if plan.effect_prompt_sd > 0:  # drawn only then, so plans without it keep their random numbers
+        shift = delta + rng.normal(0.0, plan.effect_prompt_sd, size=shape)[..., setup.prompt_index]
+    y_b = rng.random(eta.shape) < expit(eta + shift)
     return y_a.astype(float), y_b.astype(float)
 
 
@@ -284,7 +295,7 @@ def power(plan: StudyPlan, *, setup: _Setup | None = None) -> PowerResult:
     rejected, any_rejected = [], []
     for block, start in enumerate(range(0, plan.replicates, CHUNK)):
         n = min(CHUNK, plan.replicates - start)
-        y_a, y_b = _draw(setup, delta, plan.prompt_sd, np.random.default_rng([plan.seed, block]), n)
+        y_a, y_b = _draw(setup, delta, plan, np.random.default_rng([plan.seed, block]), n)
         p = two_sided_p(_z_statistics(setup, y_a, y_b, plan))
         reject = holm(p, family) <= plan.alpha
         rejected.append(reject.mean(axis=1))
@@ -294,7 +305,7 @@ def power(plan: StudyPlan, *, setup: _Setup | None = None) -> PowerResult:
     return PowerResult(
         power=value, mc_se=float(per_study.std(ddof=1) / np.sqrt(len(per_study))),
         power_any=float(np.concatenate(any_rejected).mean()), delta=delta,
-        rate_diff=_observed_rate_diff(setup, delta, plan.prompt_sd), n_checks=len(setup.checks),
+        rate_diff=_observed_rate_diff(setup, delta, plan.prompt_sd, plan.effect_prompt_sd), n_checks=len(setup.checks),
         n_prompts=len(setup.prompt_source), replicates=plan.replicates, seed=plan.seed)
 
 
@@ -350,7 +361,7 @@ def simulate_study(plan: StudyPlan, seed: int, *, conditions: tuple[str, str] = 
     (``plan_setup(plan)``) to draw many studies of one plan quickly."""
     setup = setup or plan_setup(plan)
     delta = delta_for(plan, setup)
-    y_a, y_b = _draw(setup, delta, plan.prompt_sd, np.random.default_rng([plan.seed, 0x5EED, seed]), 1)
+    y_a, y_b = _draw(setup, delta, plan, np.random.default_rng([plan.seed, 0x5EED, seed]), 1)
     frames = []
     for name, y in zip(conditions, (y_a[0], y_b[0])):
         for i, model in enumerate(setup.models):

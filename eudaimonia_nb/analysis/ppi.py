@@ -27,11 +27,9 @@ cluster-robust variance, and pulls in numba, scikit-learn and gdown; see docs/va
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from .rates import Z95
 
@@ -64,6 +62,12 @@ class CorrectedRate:
     """Checks with a usable (violation / no violation) human label."""
     n_prompts: int
     """Prompts (clusters) among the judged checks."""
+    floor_se: float = float("nan")
+    """The prompt-sampling part of ``se``, which no number of labels removes (stratified
+    estimator only; NaN: use ``raw_se`` as the floor)."""
+    label_se: float = float("nan")
+    """The labelling part of ``se`` for planning, at smoothed stratum rates (stratified estimator
+    only; it shrinks as 1 / sqrt(labels))."""
 
 
 def _cluster_totals(values: np.ndarray, index: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -116,45 +120,27 @@ def ppi_mean(judge: np.ndarray, human: np.ndarray, weight: np.ndarray, cluster: 
                          float(raw), raw_se, n, n_labels, n_clusters)
 
 
-def corrected_rates(frame: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
-    """``ppi_mean`` per group of ``by`` over a frame of judged checks.
-
-    ``frame``: one row per judged check with ``prompt_id``, ``judge`` (0/1), ``human`` (0/1,
-    fractional or NaN) and ``weight`` (1 / inclusion probability where labelled). Columns of the
-    result: the group columns and every field of ``CorrectedRate``, plus ``few_labels`` (fewer
-    than ``FEW_LABELS`` labels: read the interval with care).
-    """
-    by = [by] if isinstance(by, str) else list(by)
-    rows = []
-    groups = frame.groupby(by, sort=True, observed=True) if by else [((), frame)]
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        estimate = ppi_mean(part["judge"].to_numpy(), part["human"].to_numpy(), part["weight"].to_numpy(),
-                            part["prompt_id"].to_numpy())
-        rows.append({**dict(zip(by, key)), **estimate.__dict__})
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out["few_labels"] = out["n_labels"] < FEW_LABELS
-    return out
-
-
 def labels_needed(estimate: CorrectedRate, target_half_width: float) -> int | None:
     """How many more labels (spread like the current ones) bring the 95% half-width to the target.
 
-    Uses the analytic variance: the current variance is split into the prompt-sampling floor
-    (the raw rate's variance, which labels cannot remove) and a part from the labels, which
-    shrinks as 1 / n. 0 when the target is met; None when it is below the floor or there are
-    no labels to extrapolate from.
+    Uses the analytic variance: a prompt-sampling floor, which labels cannot remove, plus a part
+    from the labels, which shrinks as 1 / n. For the stratified estimator (``floor_se`` and
+    ``label_se`` set) the labelling part is evaluated at the Wilson centre of each stratum's rate,
+    so a small pilot whose strata show no judge error yet still plans for one; otherwise the
+    floor is the raw rate's variance and the labelling part the rest of ``se``. 0 when the target
+    is met; None when it is below the floor or there are no labels to extrapolate from.
     """
     if estimate.n_labels == 0 or not np.isfinite(estimate.se):
         return None
     target_var = (target_half_width / Z95) ** 2
-    total = estimate.se**2
-    if total <= target_var:
+    if np.isfinite(estimate.label_se) and np.isfinite(estimate.floor_se):
+        floor, label_part = estimate.floor_se**2, estimate.label_se**2
+    else:
+        floor = min(estimate.raw_se**2, estimate.se**2)
+        label_part = estimate.se**2 - floor
+    if max(estimate.se**2, floor + label_part) <= target_var:
         return 0
-    floor = min(estimate.raw_se**2, total)
     if target_var <= floor:
         return None
-    label_part = total - floor
     factor = label_part / (target_var - floor)
     return int(np.ceil(estimate.n_labels * (factor - 1)))

@@ -1,7 +1,10 @@
 """Violation rates with honest uncertainty.
 
-- ``violation_rates``: any grouping, with Wilson 95% intervals (checks treated as independent;
-  fine for one requirement or a small group, slightly narrow when many checks share prompts).
+- ``violation_rates``: any grouping. Wilson 95% intervals where every group holds at most one
+  check per prompt (e.g. model x requirement: checks independent); a group pooling several checks
+  of one prompt (over models, requirements or principles) gets the cluster-robust Wilson interval
+  (Wilson at the effective sample size of the prompt-clustered variance), since plain Wilson
+  covered only about 0.65 there. ``ci_method`` says which.
 - ``model_rates`` / ``real_vs_modified``: intervals from a bootstrap over prompts, because the
   checks on one prompt are correlated. Prompts are resampled within source (the benchmark
   fixes 322 real and 647 modified prompts), the same resampled prompts serve every model (so

@@ -131,7 +131,7 @@ def add_serve_local(sub: argparse._SubParsersAction) -> None:
 def _run_serve_local(args: argparse.Namespace) -> int:
     import subprocess
 
-    from ..judging.local_server import server_command
+    from ..judging.local_server import WHY_SUITE_PROTOCOL, example_run_command, server_command
 
     try:
         command = server_command(args.port, n_ctx=args.n_ctx)
@@ -140,6 +140,8 @@ def _run_serve_local(args: argparse.Namespace) -> int:
         return 1
     print(f"SmolLM2-135M-Instruct (a smoke-test model: its verdicts are not research results) at "
           f"http://127.0.0.1:{args.port}/v1; Ctrl-C to stop", file=sys.stderr)
+    print(f"Try it from another terminal:\n  {example_run_command(args.port)}\n({WHY_SUITE_PROTOCOL})",
+          file=sys.stderr)
     try:
         return subprocess.call(command)
     except KeyboardInterrupt:

@@ -48,7 +48,8 @@ def effects_json(effects: pd.DataFrame) -> dict[str, list[dict[str, object]]]:
 
 def effects_text(frame: pd.DataFrame, effects: pd.DataFrame, n_boot: int, seed: int) -> str:
     """A plain-text study report: per model, pooled, per requirement, mixed model."""
-    from ..analysis.conditions import condition_odds_ratios, fit_condition_model, paired_effects, pooled_effects
+    from ..analysis.conditions import (check_condition_model, condition_odds_ratios, fit_condition_model, paired_effects,
+                                       pooled_effects)
 
     def pct(table: pd.DataFrame) -> pd.DataFrame:
         out = table.copy()
@@ -63,11 +64,14 @@ def effects_text(frame: pd.DataFrame, effects: pd.DataFrame, n_boot: int, seed: 
     if effects["model"].nunique() > 1:
         parts += ["", "All models pooled", pct(pooled_effects(frame, n_boot=n_boot, seed=seed)).to_string(index=False)]
     by_req = paired_effects(frame, by="requirement", n_boot=n_boot, seed=seed)
-    parts += ["", "Per requirement (p_holm across models x requirements)", pct(by_req).to_string(index=False)]
+    parts += ["", "Per requirement (p_holm across models x requirements; McNemar exact where each prompt gives one check)", pct(by_req).to_string(index=False)]
     try:
         fit = fit_condition_model(frame)
-        parts += ["", f"Mixed model: {fit.formula} (converged: {fit.converged})",
-                  condition_odds_ratios(fit).to_string(index=False, float_format=lambda x: f"{x:.3g}")]
+        parts += ["", f"Mixed model, a cross-check of the paired effects above: {fit.formula} (converged: "
+                  f"{fit.converged})", condition_odds_ratios(fit).to_string(index=False, float_format=lambda x: f"{x:.3g}")]
+        parts += [f"WARNING: {w.strip()}" for w in fit.message.split("; WARNING: ")[1:]]
+        check = check_condition_model(frame, n_boot=n_boot, seed=seed)
+        parts += [f"{row.condition_b} vs {row.condition_a}: {row.note}" for row in check.itertuples()]
     except ValueError as exc:
         parts += ["", f"Mixed model not fitted: {exc}"]
     if "smoke_test" in frame.columns and frame["smoke_test"].any():

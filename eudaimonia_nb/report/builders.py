@@ -268,7 +268,8 @@ def _methods(frame: pd.DataFrame, options: Options) -> Section:
     notes.append(protocol_note(records, frame))
     notes += [
         "How each number is computed: rates are micro-averages over judged checks; per-model "
-        "intervals bootstrap prompts; per-requirement intervals are Wilson; the mixed model is a "
+        "intervals bootstrap prompts; model x requirement intervals are Wilson (one check per prompt), intervals "
+        "pooled over models cluster-robust Wilson (prompt-clustered variance); the mixed model is a "
         "logistic model with a random intercept per prompt (Laplace approximation); the GEE "
         "cross-check is binomial with exchangeable correlation within prompts and robust "
         "standard errors. See docs/analysis.md."]

@@ -1,5 +1,5 @@
 """Judge validity for runs in a results store: agreement (judge-human, human-human,
-judge-judge), the disagreement list, PPI++-corrected violation rates and label planning.
+judge-judge), the disagreement list, label-corrected violation rates (analysis.stratified) and label planning.
 
 Reads verdicts and responses through ``eudaimonia_nb.store`` and labels through
 ``eudaimonia_nb.store.labels``, and hands pandas frames to the CLI, the dashboard tab and the report.
@@ -26,22 +26,32 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.agreement import bootstrap_agreement, bootstrap_alpha, majority_vote
-from ..analysis.ppi import FEW_LABELS, CorrectedRate, corrected_rates, labels_needed
+from ..analysis.ppi import FEW_LABELS, CorrectedRate, labels_needed
+from ..analysis.stratified import corrected_rates
 from ..store.labels import QUEUE_PREFIX, load_labels
 from ..store.results import load_judgments, response_texts
 from .designs import inclusion_probabilities, leave_out, overshoots, sample_table
 
 KEY = ["run_id", "prompt_id", "requirement"]
+STRATA = {"strata": ["run_id", "requirement", "judge"], "coarser": [["run_id", "judge"], ["run_id"]]}
+"""The labelling sample's strata (run x requirement x judge verdict) and the coarser levels a
+post-stratum without labels borrows from (``analysis.ppi.corrected_rates``)."""
+UNSURE_NOTE_SHARE = 0.1
+"""An unsure share at or above this in any stratum earns a note in words."""
 DEFAULT_TARGET_HALF_WIDTH = 0.05
 """Planning target: a 95% interval of +/- 5 points."""
 
 ASSUMPTIONS = (
-    "Corrected rates: PPI++ (Angelopoulos et al. 2023) with the power-tuned weight on the judge, "
-    "Horvitz-Thompson weights from the labelling sample's inclusion probabilities, and a "
-    "prompt-clustered (linearisation) variance; the interval is for prompts like these, as the raw "
-    "rates' prompt bootstrap. Assumed: labels are the truth the rate is about (a person's reading of "
-    "the rubric); the sample was drawn as recorded; 'unsure' labels are missing at random within their "
-    "stratum; queue labels are not used. With fewer than 30 labels in a cell the normal interval is rough.")
+    "Corrected rates: the judge's verdict calibrated by the labels within each run x requirement x "
+    "verdict stratum (the stratified estimator, which is what PPI++ reduces to on this sample, for "
+    "any weight on the judge); a rate per source is post-stratified by source as well, and a "
+    "post-stratum without labels borrows its stratum's. Weights: the labelling sample's inclusion "
+    "probabilities. Interval: Jeffreys intervals per stratum combined by MOVER, plus the "
+    "prompt-clustered sampling variance; it is for prompts like these, as the raw rates' prompt "
+    "bootstrap. Assumed: labels are the truth the rate is about (a person's reading of the rubric); "
+    "the sample was drawn as recorded; 'unsure' labels are missing at random within their stratum "
+    "(the unsure share per stratum is shown); queue labels are not used. Intervals covered 0.94-0.98 "
+    "in simulation from 50 labels per cell; below 30 labels read them with care.")
 
 
 @dataclass
@@ -67,6 +77,11 @@ class ValidityResult:
     """Checks where judges split or a judge and a person differ, most contested first."""
     panel: pd.DataFrame
     """Majority-vote panel verdict per shared check (runs over the same response text)."""
+    unsure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per labelling stratum (``run_id``, ``requirement``, ``judge_verdict``): ``labelled`` checks
+    (any answer but a skip), ``unsure`` (checks whose every answer was unsure) and
+    ``unsure_share``. The corrected rates assume unsure checks are missing at random within their
+    stratum; a large share in one verdict stratum is where that assumption bites."""
     target_half_width: float = DEFAULT_TARGET_HALF_WIDTH
     """The planning target of ``more_labels_needed``."""
     notes: list[str] = field(default_factory=list)
@@ -283,6 +298,21 @@ def flip_table(checks: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
+def unsure_by_stratum(labels: pd.DataFrame, checks: pd.DataFrame) -> pd.DataFrame:
+    """Per run x requirement x judge verdict: checks labelled, checks only ever called unsure, and
+    their share (see ``ValidityResult.unsure``)."""
+    columns = ["run_id", "requirement", "judge_verdict", "labelled", "unsure", "unsure_share"]
+    data = labels.merge(checks[[*KEY, "violation"]], on=KEY, how="inner")
+    if data.empty:
+        return pd.DataFrame(columns=columns)
+    items = data.groupby(KEY).agg(certain=("label", "count"), violation=("violation", "first")).reset_index()
+    items["judge_verdict"] = items["violation"].map({1.0: "violation", 0.0: "no violation"})
+    out = items.groupby(["run_id", "requirement", "judge_verdict"], sort=True).agg(
+        labelled=("certain", "size"), unsure=("certain", lambda c: int((c == 0).sum()))).reset_index()
+    out["unsure_share"] = out["unsure"] / out["labelled"]
+    return out[columns]
+
+
 def _with_planning(rates: pd.DataFrame, target: float) -> pd.DataFrame:
     fields = list(CorrectedRate.__dataclass_fields__)
     needed = [labels_needed(CorrectedRate(**{f: getattr(r, f) for f in fields}), target)
@@ -309,14 +339,14 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
     labels = shared_labels(own, checks)
     items = item_weights(labels, checks)
     frame = _estimate_frame(checks, items)
-    by_model = corrected_rates(frame, ["run_id", "model_name"]) if not frame.empty else pd.DataFrame()
+    by_model = corrected_rates(frame, ["run_id", "model_name"], **STRATA) if not frame.empty else pd.DataFrame()
     models = by_model.rename(columns={"rate": "corrected_rate", "model_name": "model"})
     if not models.empty:
         models = models[["model", "run_id", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low", "ci_high",
-                         "se", "lam", "raw_se", "n_prompts", "few_labels"]]
-    by_req = _with_planning(corrected_rates(frame, ["run_id", "model", "requirement"]), target_half_width) \
+                         "se", "raw_se", "n_prompts", "few_labels"]]
+    by_req = _with_planning(corrected_rates(frame, ["run_id", "model", "requirement"], **STRATA), target_half_width) \
         if not frame.empty else pd.DataFrame()
-    by_source = corrected_rates(frame, ["run_id", "model", "source"]) if not frame.empty else pd.DataFrame()
+    by_source = corrected_rates(frame, ["run_id", "model", "source"], **STRATA) if not frame.empty else pd.DataFrame()
     jh = judge_human_agreement(checks, labels, items, n_boot, seed)
     hh, h_alpha = human_human_agreement(own, n_boot, seed)
     panel = judge_panel(checks)
@@ -326,7 +356,15 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
                                                                       "kappa", "kappa_ci_low", "kappa_ci_high"])
     alpha = pd.concat([t for t in (h_alpha, j_alpha) if not t.empty], ignore_index=True) if any(
         not t.empty for t in (h_alpha, j_alpha)) else pd.DataFrame()
+    unsure = unsure_by_stratum(labels, checks)
     notes = []
+    if not unsure.empty and (unsure["unsure_share"] >= UNSURE_NOTE_SHARE).any():
+        worst = unsure.sort_values("unsure_share", ascending=False).iloc[0]
+        notes.append(f"{int(unsure['unsure'].sum())} labelled checks were only called unsure (up to "
+                     f"{worst['unsure_share']:.0%} in one stratum: {worst['requirement']}, judge said "
+                     f"{worst['judge_verdict']}, run {worst['run_id']}). The corrected rates treat them as missing at "
+                     "random within their stratum; if people are unsure mostly where the judge is wrong, the "
+                     "corrected rate is off in that direction.")
     if labels.empty:
         notes.append("No human labels yet for these runs: the corrected rates need a labelled sample "
                      "(notebooks/04_validate_judge.ipynb, or `eudaimonia-nb labels import`).")
@@ -349,17 +387,27 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
                           alpha=alpha, flips=flip_table(checks, labels),
                           disagreements=disagreement_list(checks, panel, shared_labels(all_labels, checks)),
                           panel=panel.reset_index() if not panel.empty else panel,
-                          target_half_width=target_half_width, notes=notes, designs=designs)
+                          unsure=unsure, target_half_width=target_half_width, notes=notes, designs=designs)
 
 
 # ---------------------------------------------------------------------------- output
 
-JSON_MODEL_KEYS = ("model", "run_id", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low", "ci_high")
+JSON_MODEL_KEYS = ("model", "run_id", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low", "ci_high",
+                   "few_labels")
+JSON_REQUIREMENT_KEYS = ("model", "run_id", "requirement", "n_checks", "n_labels", "raw_rate", "corrected_rate",
+                         "ci_low", "ci_high", "few_labels", "more_labels_needed")
+JSON_SOURCE_KEYS = ("model", "run_id", "source", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low",
+                    "ci_high", "few_labels")
+JSON_UNSURE_KEYS = ("run_id", "requirement", "judge_verdict", "labelled", "unsure", "unsure_share")
 JSON_AGREEMENT_KEYS = ("requirement", "rater_a", "rater_b", "n", "kappa", "kappa_ci_low", "kappa_ci_high")
 JSON_DESIGN_KEYS = ("sample_id", "design", "run_id", "n_labels", "used")
 
 
 def _clean(value: object) -> object:
+    if value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -374,7 +422,13 @@ def to_json(result: ValidityResult) -> str:
             return []
         return [{k: _clean(row[k]) for k in keys} for row in frame.to_dict("records")]
 
+    def corrected(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.rename(columns={"rate": "corrected_rate"})
+
     return json.dumps({"models": records(result.models, JSON_MODEL_KEYS),
+                       "by_requirement": records(corrected(result.by_requirement), JSON_REQUIREMENT_KEYS),
+                       "by_source": records(corrected(result.by_source), JSON_SOURCE_KEYS),
+                       "unsure": records(result.unsure, JSON_UNSURE_KEYS),
                        "agreement": records(result.agreement, JSON_AGREEMENT_KEYS),
                        "designs": records(result.designs, JSON_DESIGN_KEYS)}, indent=2)
 

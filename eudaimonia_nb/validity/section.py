@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..analysis.ppi import FEW_LABELS, corrected_rates
+from ..analysis.ppi import FEW_LABELS
+from ..analysis.stratified import corrected_rates
+from ..benchmark.design_code import requirement
 from ..formatting import table_html
 from .summary import MIN_LABELS_FOR_INTERVAL, planning_frames, summary_frames
 
@@ -76,6 +78,21 @@ def validity_lead(frame: pd.DataFrame, store_path: str | Path | None, result: ob
     return lead
 
 
+def unsure_line(unsure: pd.DataFrame) -> str:
+    """One sentence: how many labelled checks were only called unsure, and where most."""
+    if unsure.empty:
+        return ""
+    total, labelled = int(unsure["unsure"].sum()), int(unsure["labelled"].sum())
+    if total == 0:
+        return f"<b>Unsure.</b> None of the {labelled} labelled checks was only called unsure."
+    worst = unsure.sort_values("unsure_share", ascending=False, kind="stable").iloc[0]
+    return (f"<b>Unsure.</b> {total} of {labelled} labelled checks were only called unsure; the largest share is "
+            f"{worst['unsure_share']:.0%} ({html.escape(requirement(worst['requirement']).label)}, judge said "
+            f"{html.escape(str(worst['judge_verdict']))}, run {html.escape(str(worst['run_id']))}). They are treated "
+            "as missing at random within their stratum: if people are unsure mostly where the judge errs, the "
+            "corrected rate leans the judge's way there.")
+
+
 def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot: int = 1000, seed: int = 0) -> Parts:
     """Figures, tables and notes of the section for the selected judgments (see ``validity_result``
     for the result behind them, which ``validity_lead`` summarises)."""
@@ -104,17 +121,22 @@ def validity_sections(frame: pd.DataFrame, store_path: str | Path | None, *, n_b
         "weighted by the labelling sample's inverse inclusion probabilities (so they describe all judged checks, not "
         "the over-sampled strata); person vs person and judge vs judge (runs over identical response text, e.g. a "
         "rejudge): kappa, and Krippendorff's alpha across a panel. Intervals: percentile bootstrap over prompts.")
+    unsure = unsure_line(result.unsure)
+    if unsure:
+        notes.append(unsure)
     notes.append(f"<b>Assumptions.</b> {html.escape(ASSUMPTIONS)} Cells with fewer than {FEW_LABELS} labels are "
                  "flagged in <code>few_labels</code>.")
     numbers, _ = summary_frames(result, labels)
     plan_numbers, plan = planning_frames(by_req, result.target_half_width, labels)
     tables = [("validity_planning", f"Planning: labels needed per requirement for a corrected 95% interval of "
-               f"±{100 * result.target_half_width:.0f} points (analytic PPI++ variance, labels spread like the "
-               "current ones)", plan_numbers, plan),
+               f"±{100 * result.target_half_width:.0f} points (analytic variance of the stratified estimator at smoothed "
+               "stratum rates, labels spread like the current ones)", plan_numbers, plan),
               ("validity_summary", "Summary per run (the table at the top, as numbers)", numbers),
               ("validity_rates", "Raw and corrected violation rates per run", result.models),
               ("validity_by_requirement", "Corrected rates per requirement, with labels still needed", by_req),
               ("validity_by_source", "Corrected rates, real vs modified prompts", result.by_source),
+              ("validity_unsure", "Unsure share per labelling stratum (unsure checks are assumed missing at random "
+               "within their stratum)", result.unsure),
               ("agreement", "Agreement (kappa; sensitivity and specificity against a person)", agreement),
               ("agreement_alpha", "Krippendorff's alpha per panel", result.alpha),
               ("flips", "Flip table: verdicts a person turned", result.flips),
