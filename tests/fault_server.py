@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import re
 import sys
 import threading
@@ -65,6 +66,14 @@ class Script:
     """Status of ``GET /models`` (401: the key is refused before any prompt is sent)."""
     quote_prompt: bool = False
     """Responses and judge reasoning quote the start of the prompt, so items can be told apart."""
+    response_variants: int = 0
+    """With N > 0, each respond call draws one of N response variants at random (as a model at
+    temperature > 0 would), so epochs of a prompt differ; their verdicts differ with them."""
+    judge_flip: float = 0.0
+    """Probability that a judge call answers the opposite of its deterministic verdict (a judge
+    whose calls on one response disagree with probability 2 f (1 - f))."""
+    seed: int = 0
+    """Seed of the response-variant and judge-flip draws."""
 
 
 AUTHORS_USER = re.compile(r"\AUSER: (.*)\nASSISTANT: ", re.DOTALL)
@@ -114,6 +123,7 @@ class FaultServer:
         """(kind, request body) of every chat request, in arrival order."""
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._rng = random.Random(self.script.seed)
         self._httpd = _Server(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
@@ -143,6 +153,11 @@ class FaultServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def draw(self) -> float:
+        """A uniform draw from the server's seeded generator (thread-safe)."""
+        with self._lock:
+            return self._rng.random()
 
     def behaviour(self, raw: bytes, body: dict) -> tuple[str, str]:
         kind, prompt = request_kind_and_prompt(body)
@@ -240,7 +255,14 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(script.timeout_sleep_s)
                 finish = "length" if behaviour == "length" else "stop"
                 quote = request_kind_and_prompt(body)[1][:40] if script.quote_prompt else None
-                self._json(200, _completion(body, _content(kind, behaviour, raw, body, quote), raw, finish))
+                content = _content(kind, behaviour, raw, body, quote)
+                if kind == "respond" and behaviour == "ok" and script.response_variants:
+                    content = f"Variant {int(server.draw() * script.response_variants)} of the response to: " \
+                              f"{request_kind_and_prompt(body)[1][:40]}"
+                elif kind == "judge" and behaviour == "ok" and script.judge_flip and server.draw() < script.judge_flip:
+                    field = "keep" if is_authors_judge(body) else "violation"
+                    content = json.dumps({"reasoning": "flipped", field: not scripted_violation(raw)})
+                self._json(200, _completion(body, content, raw, finish))
 
         def _trickle(self, payload: bytes) -> None:
             self.send_response(200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import at_least, check_url, message
+from .common import add_repeat_arguments, at_least, check_url, message, repeat_settings
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +44,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-failed", action="store_true", help="redo items that ended in an error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates; send nothing")
+    add_repeat_arguments(p)
     p.set_defaults(handler=_run_run)
 
 
@@ -75,7 +76,7 @@ def _run_run(args: argparse.Namespace) -> int:
             limit=args.limit, store_path=args.store, dataset_path=args.dataset, limit_seed=args.limit_seed,
             protocol=args.protocol, model_extra_body=parse_extra_body(args.model_extra_body, "--model-extra-body"),
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
-            condition=args.condition, system_prompt_file=args.system_prompt_file,
+            condition=args.condition, system_prompt_file=args.system_prompt_file, **repeat_settings(args),
         )
         if args.dry_run:
             estimate = dry_run(config)
@@ -96,10 +97,19 @@ def _run_run(args: argparse.Namespace) -> int:
         print(f"most common errors: {reasons}", file=sys.stderr)
     cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
     label = " [SMOKE TEST: verdicts are not research results]" if summary.smoke_test else ""
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors; this invocation: "
-          f"{summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, cost {cost}{label}")
+    print(f"{summary.n_checks} checks{_repeats_note(summary)}: {summary.verdicts} verdicts, {summary.errors} errors; "
+          f"this invocation: {summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, "
+          f"cost {cost}{label}")
     print(summary.run_id)
     return 0
+
+
+def _repeats_note(summary: object) -> str:
+    """`` x 3 epochs x 2 judge repeats`` for a run with repeats (its verdicts count each one)."""
+    from ..judging.repeats import describe_repeats
+
+    text = describe_repeats(getattr(summary, "epochs", 1), getattr(summary, "judge_repeats", 1))
+    return f" x {text}" if text else ""
 
 
 def add_rejudge(sub: argparse._SubParsersAction) -> None:
@@ -119,6 +129,7 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_repeat_arguments(p, epochs=False)  # the source run's epochs are rejudged, all of them
     p.set_defaults(handler=_run_rejudge)
 
 
@@ -140,7 +151,7 @@ def _run_rejudge(args: argparse.Namespace) -> int:
             judge_base_url=args.judge_base_url, judge_api_key_env=args.api_key_env, protocol=args.protocol,
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
-            dataset_path=args.dataset,
+            dataset_path=args.dataset, **repeat_settings(args),
         )
         summary = rejudge(config, progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -150,7 +161,7 @@ def _run_rejudge(args: argparse.Namespace) -> int:
             OSError, sqlite3.Error, RunLockedError, EndpointError, RunStopped) as exc:
         print(f"error: {message(exc)}", file=sys.stderr)
         return 1
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors "
+    print(f"{summary.n_checks} checks{_repeats_note(summary)}: {summary.verdicts} verdicts, {summary.errors} errors "
           f"(responses of {args.run_id}; the model was not called)")
     print(summary.run_id)
     return 0

@@ -17,6 +17,7 @@ from .config import RunConfig
 from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check
 from .protocols import judge_request as protocol_request
 from .recording import no_response_verdict
+from .repeats import judge_sample, judge_uses_cache, response_sample
 
 def open_clients(config: RunConfig, *, cache: RequestCache | None = None,
                  judge_only: bool = False) -> tuple[ReliableClient | None, ReliableClient]:
@@ -36,27 +37,33 @@ def response_request(prompt: str, config: RunConfig) -> ChatRequest:
                        extra_body=extra_body_json(config.model_extra_body))
 
 
-async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
-    """One response of the model under test to one prompt; an empty answer is a response error
-    (there is nothing to judge)."""
-    reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
+async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True,
+                  epoch: int = 1) -> ChatResponse:
+    """One response of the model under test to one prompt (as sample ``epoch``: see ``repeats``);
+    an empty answer is a response error (there is nothing to judge)."""
+    request = replace(response_request(prompt, config), sample=response_sample(epoch))
+    reply = await client.complete(request, use_cache=use_cache)
     if reply.ok and is_empty_response(reply.text):
         return replace(reply, error=EMPTY_RESPONSE)
     return reply
 
 
 async def judge(
-    client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True
+    client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True,
+    epoch: int = 1, judge_repeat: int = 1,
 ) -> VerdictRecord:
     """Judge one response on one requirement under the run's protocol; failures and replies
-    that stay unparseable become errors."""
+    that stay unparseable become errors. The response is that of ``epoch``; a ``judge_repeat``
+    after the first never reads the cache (see ``repeats``)."""
     protocol = get_protocol(config.protocol)
     request = protocol_request(
         protocol, requirement_key, prompt, response, model=config.judge_model, temperature=config.judge_temperature,
         max_tokens=config.judge_max_tokens, structured=config.structured_output,
         extra_body=extra_body_json(config.judge_extra_body),
     )
-    return await judge_check(client, protocol, request, requirement_key, use_cache=use_cache)
+    request = replace(request, sample=judge_sample(epoch, judge_repeat))
+    return await judge_check(client, protocol, request, requirement_key,
+                             use_cache=use_cache and judge_uses_cache(judge_repeat))
 
 
 async def respond_and_judge(

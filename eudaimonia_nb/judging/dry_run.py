@@ -18,6 +18,7 @@ from .client import CredentialError
 from .config import RunConfig
 from .judge import system_message
 from .pricing import Price, cost_usd
+from .repeats import describe_repeats
 from .protocols import get_protocol
 from .runner import Runner
 
@@ -40,9 +41,9 @@ class DryRunEstimate:
     n_checks: int
     """Checks in the subset."""
     response_calls: int
-    """Responses still to request."""
+    """Responses still to request (every epoch counts)."""
     judge_calls: int
-    """Checks still to judge."""
+    """Judge calls still to make (every epoch and judge repeat of a check counts)."""
     input_tokens: int
     """Estimated input tokens (characters / 4)."""
     output_tokens: int
@@ -51,11 +52,16 @@ class DryRunEstimate:
     """Estimated cost; None when a model is missing from the price table."""
     warnings: tuple[str, ...] = ()
     """What would stop or taint the real run (a key variable not set, an unofficial dataset file)."""
+    epochs: int = 1
+    """Responses per prompt in the run."""
+    judge_repeats: int = 1
+    """Judge calls per response and requirement."""
 
     def describe(self) -> str:
         cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        repeats = describe_repeats(self.epochs, self.judge_repeats)
         return (
-            f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks\n"
+            f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks{f' x {repeats}' if repeats else ''}\n"
             f"to send: {self.response_calls} response calls + {self.judge_calls} judge calls\n"
             f"estimated tokens: {self.input_tokens:,} input, {self.output_tokens:,} output "
             f"(assumes ~{ASSUMED_RESPONSE_TOKENS} tokens per response, ~{ASSUMED_VERDICT_TOKENS} per verdict)\n"
@@ -67,18 +73,18 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
     """Count the calls still to make and estimate tokens and cost; sends nothing."""
     runner = Runner(config, benchmark=benchmark, prices=prices)
     done_responses, done_checks = _stored_progress(runner)
-    todo = runner.plan.pending(done_checks, retry_failed=False)
+    todo = runner.plan.pending_samples(done_checks, retry_failed=False)
     texts = dict(zip(runner.prompts["prompt_id"], runner.prompts["text"]))
     response_tokens = min(config.max_tokens, ASSUMED_RESPONSE_TOKENS)
     verdict_tokens = min(config.judge_max_tokens, ASSUMED_VERDICT_TOKENS)
     system_chars = len(config.system_prompt or "")
-    response_ids = [pid for pid in todo if pid not in done_responses]
+    response_ids = [pid for pid, epoch in todo if (pid, epoch) not in done_responses]
     resp_in = sum(_tokens(system_chars + len(texts[pid])) for pid in response_ids)
     judge_calls = sum(len(v) for v in todo.values())
     system_chars = _judge_system_chars(config.protocol)
     judge_in = sum(
         _tokens(system_chars[req] + len(texts[pid])) + response_tokens
-        for pid, reqs in todo.items() for req in reqs
+        for (pid, _), items in todo.items() for req, _ in items
     )
     warnings = [] if runner.benchmark.official else [f"{runner.benchmark.path} is not the official benchmark file: "
                                                       f"results will not be comparable with the published figures"]
@@ -93,6 +99,7 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         response_calls=len(response_ids), judge_calls=judge_calls, input_tokens=resp_in + judge_in,
         output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
         cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
+        epochs=config.epochs, judge_repeats=config.judge_repeats,
     )
 
 
@@ -120,5 +127,11 @@ def _stored_progress(runner: Runner) -> tuple[dict, dict]:
         return {}, {}
     responses = response_texts(runner.store_path, runner.run_id)
     verdicts = verdict_details(runner.store_path, runner.run_id)
-    return ({r.prompt_id: (r.text, r.error) for r in responses.itertuples(index=False)},
-            {(v.prompt_id, v.requirement): v.error for v in verdicts.itertuples(index=False)})
+    # A store from before epochs (read as it is, never migrated by a dry run) has only the first ones.
+    for frame in (responses, verdicts):
+        for column in ("epoch", "judge_repeat"):
+            if column not in frame.columns:
+                frame[column] = 1
+    return ({(r.prompt_id, int(r.epoch)): (r.text, r.error) for r in responses.itertuples(index=False)},
+            {(v.prompt_id, v.requirement, int(v.epoch), int(v.judge_repeat)): v.error
+             for v in verdicts.itertuples(index=False)})

@@ -47,6 +47,10 @@ class RunSummary:
     """Run of the smoke-test model: not research results."""
     error_reasons: list[tuple[str, int]] = field(default_factory=list)
     """The most common error reasons in the store after this invocation, with counts."""
+    epochs: int = 1
+    """Responses per prompt (``verdicts`` and ``errors`` count every epoch and judge repeat)."""
+    judge_repeats: int = 1
+    """Judge calls per response and requirement."""
 
 
 @dataclass
@@ -90,12 +94,13 @@ class Tally:
 
 
 
-def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: ChatResponse) -> None:
-    """Store the model's reply to one prompt (text or error, tokens, latency, attempts)."""
+def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: ChatResponse, *, epoch: int = 1) -> None:
+    """Store the model's reply to one prompt (text or error, tokens, latency, attempts) as ``epoch``."""
     store.put_response(run_id, ResponseRecord(
         prompt_id=prompt_id, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
         completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
         finish_reason=reply.finish_reason, attempts=reply.attempts, cached=reply.cached, error=reply.error,
+        epoch=epoch,
     ))
 
 

@@ -23,8 +23,9 @@ PROTOCOL_NAMES = ("authors", "suite")
 """``protocols.PROTOCOLS`` names, repeated so that registering the subcommand imports nothing heavy
 (a test checks they agree)."""
 
-_GENERATION_FIELDS = ("model", "base_url", "system_prompt", "temperature", "max_tokens", "model_extra_body")
-"""Settings of the source run that made its responses, carried into the rejudge's identity."""
+_GENERATION_FIELDS = ("model", "base_url", "system_prompt", "temperature", "max_tokens", "model_extra_body", "epochs")
+"""Settings of the source run that made its responses, carried into the rejudge's identity (a
+source with several epochs is rejudged on every one of them)."""
 
 
 class RejudgeError(ValueError):
@@ -37,7 +38,7 @@ def rejudge_config(store_path: str | os.PathLike[str], run_id: str, *, judge_mod
     """The configuration of a rejudge of ``run_id``: the source's responses and checks, the new judge.
 
     ``settings`` are further ``RunConfig`` fields (concurrency, timeout_s, judge_max_tokens,
-    dataset_path...)."""
+    judge_repeats, dataset_path...); the epochs are the source's."""
     import pandas as pd
 
     from ..store.results import list_runs, load_judgments
@@ -70,13 +71,15 @@ def copy_responses(store_path: str | os.PathLike[str], source: str, target: str)
     names = [f.name for f in fields(ResponseRecord)]
     store = ResultsStore(store_path)
     try:
-        have = store.responses(target)
+        have = store.response_samples(target)
         copied = 0
         for row in rows.to_dict("records"):
-            if row["prompt_id"] in have:
+            row.setdefault("epoch", 1)
+            if (row["prompt_id"], int(row["epoch"])) in have:
                 continue
             values = {n: (None if isinstance(row[n], float) and pd.isna(row[n]) else row[n]) for n in names}
             values["cached"] = bool(values["cached"])
+            values["epoch"] = int(values["epoch"])
             store.put_response(target, ResponseRecord(**values))
             copied += 1
     finally:
