@@ -82,8 +82,12 @@ def summary_html(frame: pd.DataFrame, sections: Mapping[str, object], *, protoco
     simulated = is_simulated(frame)
     judged = int(frame["violation"].notna().sum())
     errors = int((frame["error"].fillna("") != "").sum())
+    checks = len(frame) if "epoch" not in frame.columns else len(frame.drop_duplicates(["model", "prompt_id", "requirement"]))
+    # With epochs or judge repeats a check has several verdicts: both counts are given.
+    counted = (f"{checks:,} checks ({judged:,} with a verdict" if checks == len(frame) else
+               f"{checks:,} checks, {len(frame):,} verdict slots over epochs and judge repeats ({judged:,} with a verdict")
     items = [f"<li><b>What was run:</b> {frame['model'].nunique():,} model(s), {frame['prompt_id'].nunique():,} prompts, "
-             f"{len(frame):,} checks ({judged:,} with a verdict, {errors:,} judge errors or not judged).</li>",
+             f"{counted}, {errors:,} judge errors or not judged).</li>",
              f"<li><b>Protocol:</b> {protocol}</li>"]
     items.append("<li><b>Comparability:</b> "
                  + ("simulated data calibrated to the published figures: an illustration, not a finding."

@@ -33,6 +33,7 @@ from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, s
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
                       Options, Section, VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame,
                       has_verdicts, load_source, notices, plural, principle_options)
+from ..report.repeats import REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, shown_sections
 from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
 from .responses import ResponsesView, drilldown_filters
@@ -202,7 +203,9 @@ class Dashboard:
         self._quiet = False
         self.source = source or DataSource.from_environment()
         self._build_controls(self.source)
-        self.tabs = {key: _Tab(key, self._attach_drilldown) for key in SECTION_TITLES}
+        self.tabs = {key: _Tab(key, self._attach_drilldown) for key in (*SECTION_TITLES, *REPEAT_SECTIONS)}
+        self.repeat_tabs: list[str] = []
+        """Repeat-only sections shown for the loaded data (the Noise tab, for runs with repeats)."""
         self.responses = ResponsesView()
         self.studies = studies_panel(self)
         # Tabs that are widgets of their own rather than report sections, after the sections:
@@ -214,8 +217,8 @@ class Dashboard:
         self._stale = set(self.tab_keys)
         self._prompts: dict[str, str] | None = None
         self._responses_of: pd.DataFrame | None = None
-        self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()] + [p[1] for p in self.panels.values()],
-                             titles=list(SECTION_TITLES.values()) + [p[0] for p in self.panels.values()])
+        self.tab_bar = w.Tab()
+        self._lay_out_tabs()
         self.tab_bar.observe(self._on_tab, "selected_index")
         self._probe = _WidthProbe()
         self._probe.observe(self._on_width, "width")
@@ -223,6 +226,13 @@ class Dashboard:
                              layout=w.Layout(width="100%"))
         if load:
             self.load()
+
+    def _lay_out_tabs(self) -> None:
+        """The tab bar's children and titles: the sections, the repeat-only ones that apply, the panels."""
+        keys = self.tab_keys
+        titles = {**SECTION_TITLES, **REPEAT_SECTIONS, **{k: p[0] for k, p in self.panels.items()}}
+        self.tab_bar.children = [self.tabs[k].box if k in self.tabs else self.panels[k][1] for k in keys]
+        self.tab_bar.titles = [titles[k] for k in keys]
 
     @property
     def figures(self) -> dict[str, go.FigureWidget]:
@@ -311,6 +321,11 @@ class Dashboard:
             self._set_status(f"Could not load the data: {html.escape(str(exc))}", error=True)
             return False
         self.source, self.frame = source, frame
+        if shown_sections(frame) != self.repeat_tabs:
+            selected = self.selected_key
+            self.repeat_tabs = shown_sections(frame)
+            self._lay_out_tabs()
+            self.tab_bar.selected_index = self.tab_keys.index(selected) if selected in self.tab_keys else 0
         self._set_models(sorted(frame["model"].astype(str).unique()))
         warnings = notices(frame)
         for tab in self.tabs.values():
@@ -383,7 +398,7 @@ class Dashboard:
     @property
     def tab_keys(self) -> list[str]:
         """Keys of every tab, in order: the report sections, then the panels."""
-        return [*SECTION_TITLES, *self.panels]
+        return [*SECTION_TITLES, *self.repeat_tabs, *self.panels]
 
     @property
     def selected_key(self) -> str:
@@ -414,8 +429,9 @@ class Dashboard:
         frame = self.filtered()
         if frame.empty or (not has_verdicts(frame) and key not in VERDICT_FREE_SECTIONS):
             message = "No judged checks match the current filters"
-            tab.show(Section(key, SECTION_TITLES[key], figures={
-                name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
+            title = SECTION_TITLES.get(key) or REPEAT_SECTIONS[key]
+            tab.show(Section(key, title, figures={
+                name: empty_figure(title, message) for name in FIGURE_NAMES.get(key) or REPEAT_FIGURE_NAMES[key]}),
                 self.figure_width)
             tab.notes.value, tab.tables.children = "", []
             hint = (self.empty_cause() if frame.empty else
