@@ -103,3 +103,35 @@ def test_the_report_has_a_noise_section_and_sentence_only_with_repeats(repeated)
     plain = build_report(simulate.demo_judgments().query("model in ['GPT-5.5', 'Grok 4']"), source="demo",
                          options=Options(n_boot=100))
     assert "id='noise'" not in plain and "Repeated verdicts:" not in plain
+
+
+def test_labels_and_validity_read_the_first_response_of_a_run_with_repeats(benchmark, tmp_path):
+    """A label is about one response: the sample holds one item per check (epoch 1), and the judge
+    side of the agreement is the majority of that response's judge calls."""
+    from fault_server import FaultServer, Script
+
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.runner import run
+    from eudaimonia_nb.store import labels as L
+    from eudaimonia_nb.store.results import load_judgments
+    from eudaimonia_nb.validity.measures import compute_validity
+
+    store = tmp_path / "s.sqlite"
+    prompts = tuple(benchmark.prompts.groupby("source").head(10)["prompt_id"])
+    with FaultServer(Script(response_variants=4, judge_flip=0.2, seed=8)) as server:
+        summary = run(RunConfig(model="sampled", base_url=server.base_url, judge_model="j", judge_base_url=server.base_url,
+                                api_key_env=None, judge_api_key_env=None, prompt_ids=prompts, store_path=str(store),
+                                epochs=2, judge_repeats=3), benchmark=benchmark, progress=False)
+    sample_id = L.draw_sample(store, [summary.run_id], 30, seed=0)
+    items = L.sample_items(store, sample_id, "ann")
+    assert not items.duplicated(["prompt_id", "requirement"]).any()
+    first = reduce_repeats(load_judgments(store, [summary.run_id]).query("epoch == 1"), "majority")
+    majority = first.set_index(["prompt_id", "requirement"])["violation"]
+    for r in items.itertuples():
+        L.save_label(store, run_id=r.run_id, prompt_id=r.prompt_id, requirement=r.requirement, labeller="ann",
+                     label=int(majority[(r.prompt_id, r.requirement)]), sample_id=sample_id,
+                     inclusion_probability=r.inclusion_probability)
+    result = compute_validity(store, [summary.run_id], n_boot=100)
+    overall = result.agreement[(result.agreement["kind"] == "judge-human")]
+    assert (overall["kappa"].dropna() == 1.0).all() and overall["n"].max() <= len(items)
+    assert int(result.models["n_checks"].iloc[0]) == summary.n_checks

@@ -361,16 +361,19 @@ def se_table(decomposition: pd.DataFrame, max_epochs: int = 5, max_repeats: int 
 
 
 def recommendation(row: pd.Series | dict, *, name: str = "this model") -> str:
-    """Which extra call narrows the interval of the rate more: another epoch or another judge call
-    per response (with what each costs in calls), in one sentence."""
+    """Which buys more precision per extra call: one more epoch (a model call per prompt, and its
+    judge calls) or one more judge call per response; in one sentence, with the standard error
+    of the rate now and after each, and what each costs in calls."""
     K, J = int(row.get("epochs") or 0), int(row.get("judge_repeats") or 0)
     if not K or "rate_var_prompt" not in row:
         return ""
     now = predicted_se(row, K, J)
     more_epochs, more_judge = predicted_se(row, K + 1, J), predicted_se(row, K, J + 1)
     n_prompts, n_checks = int(row["n_prompts"]), int(row["n_checks"])
-    epoch_calls = f"{n_prompts:,} model calls and {n_checks * J:,} judge calls"
-    judge_calls = f"{n_checks * K:,} judge calls"
+    epoch_cost, judge_cost = n_prompts + n_checks * J, n_checks * K
+    epoch_calls = f"{epoch_cost:,} calls: {n_prompts:,} to the model, {n_checks * J:,} to the judge"
+    judge_calls = f"{judge_cost:,} judge calls"
+    epoch_name, judge_name = f"a {K + 1}{_suffix(K + 1)} epoch", f"a {J + 1}{_suffix(J + 1)} judge call per response"
 
     def pts(value: float) -> str:
         return f"{100 * value:.2f}"
@@ -379,20 +382,18 @@ def recommendation(row: pd.Series | dict, *, name: str = "this model") -> str:
         return (f"For {name}, with one epoch and one judge call per response the design cannot say what repeats "
                 f"would buy: run --epochs 2 --judge-repeats 2 to find out.")
     if math.isnan(more_judge):
-        return (f"For {name}, epoch {K + 1} would move the standard error of the rate from {pts(now)} to "
-                f"{pts(more_epochs)} points ({epoch_calls}); judge repeats cannot be assessed with one judge call "
-                "per response.")
+        return (f"For {name}, {epoch_name} would move the standard error of the rate from {pts(now)} to "
+                f"{pts(more_epochs)} points ({epoch_calls}); judge calls cannot be assessed with one per response.")
     if math.isnan(more_epochs):
-        return (f"For {name}, judge call {J + 1} per response would move the standard error of the rate from "
-                f"{pts(now)} to {pts(more_judge)} points ({judge_calls}); epochs cannot be assessed with one epoch.")
-    gain_epoch, gain_judge = now - more_epochs, now - more_judge
-    better, worse = (("an epoch", gain_epoch, epoch_calls), ("a judge call per response", gain_judge, judge_calls))
-    if gain_judge > gain_epoch:
-        better, worse = worse, better
-    ordinal = f"{K + 1}{_suffix(K + 1)} epoch" if better[0] == "an epoch" else f"{J + 1}{_suffix(J + 1)} judge call"
-    return (f"For {name}, a {ordinal} narrows the interval more than {worse[0]}: the standard error of the rate goes "
-            f"from {pts(now)} to {pts(now - better[1])} points ({better[2]}), against {pts(now - worse[1])} "
-            f"({worse[2]}).")
+        return (f"For {name}, {judge_name} would move the standard error of the rate from {pts(now)} to "
+                f"{pts(more_judge)} points ({judge_calls}); epochs cannot be assessed with one epoch.")
+    options = [(epoch_name, more_epochs, epoch_calls, (now - more_epochs) / epoch_cost),
+               (judge_name, more_judge, judge_calls, (now - more_judge) / judge_cost)]
+    options.sort(key=lambda option: -option[3])
+    (best, best_se, best_calls, _), (other, other_se, other_calls, _) = options
+    return (f"For {name}, per extra call, {best} narrows the interval more than {other}: the standard error of the "
+            f"rate goes from {pts(now)} to {pts(best_se)} points ({best_calls}), against {pts(other_se)} "
+            f"({other_calls}).")
 
 
 def _suffix(n: int) -> str:
