@@ -135,3 +135,14 @@ def test_labels_and_validity_read_the_first_response_of_a_run_with_repeats(bench
     overall = result.agreement[(result.agreement["kind"] == "judge-human")]
     assert (overall["kappa"].dropna() == 1.0).all() and overall["n"].max() <= len(items)
     assert int(result.models["n_checks"].iloc[0]) == summary.n_checks
+
+
+def test_a_study_s_conditions_stay_apart_when_reduced():
+    """A study's runs share the model's name; the reduction keeps each run (condition) apart."""
+    a = _frame().assign(run_id="r-a", condition="a")
+    b = _frame().assign(run_id="r-b", condition="b", violation=lambda f: 1 - f["violation"])
+    out = reduce_repeats(pd.concat([a, b], ignore_index=True), "any")
+    assert out.groupby("condition").size().tolist() == [3, 3]
+    assert out.loc[out["condition"] == "b", "violation"].tolist()[:2] == [1.0, 1.0]
+    assert out.loc[out["condition"] == "a", "violation"].tolist()[:2] == [1.0, 1.0]
+    assert reduce_repeats(pd.concat([a, b]), "all").groupby("condition")["violation"].sum().tolist() == [0.0, 0.0]

@@ -35,7 +35,12 @@ REDUCER_ATTR = "reducer"
 REPEATS_ATTR = "repeats"
 """``frame.attrs`` key of ``{"epochs": K, "judge_repeats": J}``: the most of each a check had."""
 CHECK_KEY = ("model", "prompt_id", "requirement")
-"""What identifies one check of one model (a run has one model label)."""
+"""What identifies one check of one model; ``run_id`` and ``condition`` join it when present (a
+study's runs share the model's name across conditions)."""
+
+
+def _check_key(frame: pd.DataFrame) -> list[str]:
+    return [*CHECK_KEY, *(c for c in ("run_id", "condition") if c in frame.columns)]
 
 
 def check_reducer(name: str) -> str:
@@ -88,7 +93,7 @@ def reduce_repeats(frame: pd.DataFrame, reducer: str = DEFAULT_REDUCER) -> pd.Da
     work = frame.reset_index(drop=True)
     # Each check's first row is then its epoch 1, repeat 1 (the store's order already).
     work = work.sort_values([c for c in REPEAT_COLUMNS if c in work.columns], kind="stable")
-    check = work.groupby(list(CHECK_KEY), sort=False, observed=True).ngroup().to_numpy()
+    check = work.groupby(_check_key(work), sort=False, observed=True, dropna=False).ngroup().to_numpy()
     y = work["violation"].to_numpy(dtype=float)
     judged = ~np.isnan(y)
     n_checks = int(check.max()) + 1 if len(check) else 0

@@ -222,8 +222,9 @@ def run_table(store_path: str | os.PathLike[str], run_id: str) -> pd.DataFrame |
         frame = load_judgments(store_path, [run_id])
     except (FileNotFoundError, KeyError):
         return None
-    details = verdict_details(store_path, run_id)[["prompt_id", "requirement", "reasoning"]]
-    return frame.merge(details, on=["prompt_id", "requirement"], how="left")
+    details = verdict_details(store_path, run_id)
+    keys = ["prompt_id", "requirement", *(c for c in ("epoch", "judge_repeat") if c in details.columns)]
+    return frame.merge(details[[*keys, "reasoning"]], on=keys, how="left")
 
 
 def run_table_html(frame: pd.DataFrame | None, limit: int = MAX_TABLE_ROWS) -> str:

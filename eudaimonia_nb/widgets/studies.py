@@ -25,6 +25,7 @@ from ..analysis.conditions import (CONDITION, condition_odds_ratios, condition_r
                                    paired_effects)
 from ..analysis.frames import is_simulated
 from ..analysis.power import HumanLabels, StudyPlan, minimum_detectable_effect, simulate_study
+from ..analysis.reducers import reduce_repeats
 from ..plots.analysis import sync_figure
 from ..plots.studies import attribute_figures, condition_rates_figure, effects_figure, power_curve_figure
 from .figures import plotly_loader, shared_figure
@@ -51,7 +52,8 @@ def study_frame(kind: str, path: str | None, run_ids: tuple[str, ...], frame: pd
     if kind == "store":
         from ..judging.conditions import study_judgments
 
-        return study_judgments(path, list(run_ids) or None)
+        # Runs with epochs or judge repeats count each check once, as the mean of its verdicts.
+        return reduce_repeats(study_judgments(path, list(run_ids) or None))
     if CONDITION not in frame.columns:
         raise KeyError(f"the results file has no {CONDITION!r} column, so it holds no study")
     return frame
