@@ -42,6 +42,7 @@ interval more. ``analysis.power`` takes the same components (``StudyPlan.respons
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 
@@ -50,6 +51,7 @@ import pandas as pd
 
 from ..benchmark.dataset import SOURCES
 from ..benchmark.design_code import REQUIREMENT_KEYS
+from .cache import FitCache
 from .frames import is_simulated
 from .nested_quadrature import fit_nested_binomial
 from .rates import Z95, _percentiles, log_scale_interval, prompt_bootstrap_weights
@@ -289,8 +291,11 @@ def _fit_sds(g: _Group, notes: list[str]) -> dict[str, float]:
 
 # ---------------------------------------------------------------------------- public
 
+_cache: FitCache[pd.DataFrame] = FitCache(16)
+
+
 def decompose(frame: pd.DataFrame, by: str | Sequence[str] = "model", *, n_boot: int = 1000, seed: int = 0,
-              fit_sds: bool = True) -> pd.DataFrame:
+              fit_sds: bool = True, use_cache: bool = True) -> pd.DataFrame:
     """The noise decomposition of the module docstring, one row per group of ``by`` (``model``, or
     ``["model", "requirement"]``), from the UNREDUCED judgments (``epoch`` and ``judge_repeat``
     columns; a table without them is one epoch and one call). Columns: the group, ``epochs``,
@@ -298,9 +303,22 @@ def decompose(frame: pd.DataFrame, by: str | Sequence[str] = "model", *, n_boot:
     the flip rates, shares and SDs of ``WITH_INTERVALS`` each with ``_ci_low``/``_ci_high``,
     ``var_prompt``/``var_response``/``var_judge`` (one verdict's variance parts), the rate's
     variance parts ``rate_var_*``, ``se_rate`` (this design) and ``se_rate_benchmark`` (the whole
-    benchmark's checks), ``recommendation`` and ``note``. ``fit_sds=False`` skips the log-odds fit
-    (the slow part)."""
+    benchmark's checks of the requirements judged, ``benchmark_checks``), ``recommendation`` and
+    ``note``. ``fit_sds=False`` skips the log-odds fit
+    (the slow part). Results are cached on the table's content (a dashboard returning to a
+    selection gets them back at no cost)."""
     by = [by] if isinstance(by, str) else list(by)
+    columns = [c for c in (*by, "prompt_id", "requirement", "source", "violation", "epoch", "judge_repeat")
+               if c in frame.columns]
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame[list(dict.fromkeys(columns))], index=False)
+                            .to_numpy().tobytes())
+    digest.update(repr((tuple(by), n_boot, seed, fit_sds, is_simulated(frame))).encode())
+    out = _cache.get_or_fit(digest.hexdigest(), lambda: _decompose(frame, by, n_boot, seed, fit_sds),
+                            use_cache=use_cache)
+    return out.copy()
+
+
+def _decompose(frame: pd.DataFrame, by: list[str], n_boot: int, seed: int, fit_sds: bool) -> pd.DataFrame:
     missing = [c for c in (*by, "prompt_id", "requirement", "source", "violation") if c not in frame.columns]
     if missing:
         raise KeyError(f"decompose needs column(s) {', '.join(missing)}")
@@ -308,8 +326,8 @@ def decompose(frame: pd.DataFrame, by: str | Sequence[str] = "model", *, n_boot:
     rows = []
     for key, part in frame.groupby(by, sort=True, observed=True):
         key = key if isinstance(key, tuple) else (key,)
-        reqs = set(part["requirement"]) if "requirement" in by else set(design)
-        benchmark_checks = sum(design.get(r, 0) for r in reqs)
+        # The whole benchmark's checks of the requirements judged (a run may judge only some).
+        benchmark_checks = sum(design.get(r, 0) for r in set(part["requirement"]))
         row = dict(zip(by, key))
         row.update(_decompose_group(part, n_boot=n_boot, seed=seed, fit_sds=fit_sds, benchmark_checks=benchmark_checks))
         row["recommendation"] = recommendation(row, name=" ".join(map(str, key)))

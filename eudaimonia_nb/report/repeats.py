@@ -24,6 +24,8 @@ REPEAT_SECTIONS: dict[str, str] = {NOISE_KEY: "Noise"}
 """Sections shown only for data with repeated verdicts (key -> title); they read every verdict."""
 REPEAT_FIGURE_NAMES: dict[str, tuple[str, ...]] = {NOISE_KEY: ("noise_shares", "noise_flips", "noise_widths")}
 """Figures of those sections."""
+NOISE_SDS_PENDING = "⏳ Log-odds SDs of the nested model: being computed for this selection…"
+"""The Noise section's note while ``Options(cross_checks=False)`` left the log-odds fit out."""
 _CACHE: OrderedDict[str, pd.DataFrame] = OrderedDict()
 _CACHE_SIZE = 8
 
@@ -78,7 +80,9 @@ def noise_section(frame: pd.DataFrame, options: object) -> object:
     from .sections import Section, Table
 
     n_boot, seed = getattr(options, "n_boot", 1000), getattr(options, "seed", 0)
-    models = decompose(frame, "model", n_boot=n_boot, seed=seed)
+    # The dashboard draws the cheap part first (cross_checks=False), then the log-odds fit.
+    fit_sds = getattr(options, "cross_checks", True)
+    models = decompose(frame, "model", n_boot=n_boot, seed=seed, fit_sds=fit_sds)
     by_requirement = decompose(frame, ["model", "requirement"], n_boot=n_boot, seed=seed, fit_sds=False)
     widths = se_table(models)
     figures = {"noise_shares": noise_shares_figure(models), "noise_flips": noise_flips_figure(models),
@@ -104,6 +108,8 @@ def noise_section(frame: pd.DataFrame, options: object) -> object:
         "numbers of epochs and judge calls from the same components (see docs/analysis.md).",
     ]
     notes += [html.escape(f"{row.model}: {row.note}") for row in models.itertuples() if row.note]
+    if not fit_sds:
+        notes.insert(0, f"<b>{NOISE_SDS_PENDING}</b>")
     return Section(NOISE_KEY, REPEAT_SECTIONS[NOISE_KEY], figures=figures, tables=[
         Table("noise_by_model", "Noise decomposition per model", models[[c for c in shown if c in models.columns]]),
         Table("noise_by_requirement", "Flip rates and shares per model and requirement",

@@ -33,7 +33,7 @@ from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, s
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
                       Options, Section, VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame,
                       has_verdicts, load_source, notices, plural, principle_options)
-from ..report.repeats import REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, shown_sections
+from ..report.repeats import NOISE_SDS_PENDING, REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, shown_sections
 from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
 from .responses import ResponsesView, drilldown_filters
@@ -443,8 +443,10 @@ class Dashboard:
         # A heavy section is drawn twice: the fit as soon as it is there, then with its
         # cross-checks, so the tab is never blank for the slowest part.
         stages = ([replace(self.options, cross_checks=False), self.options] if key in HEAVY_SECTIONS
-                  else [self.options])
-        tab.status.value = ("<span class='eud-status'>⏳ Fitting the mixed-effects model for this selection "
+                  or key in REPEAT_SECTIONS else [self.options])
+        fitting = "the nested model of every verdict" if key in REPEAT_SECTIONS else "the mixed-effects model"
+        pending = NOISE_SDS_PENDING if key in REPEAT_SECTIONS else CROSS_CHECKS_PENDING
+        tab.status.value = (f"<span class='eud-status'>⏳ Fitting {fitting} for this selection "
                             "(first time only; fits are cached)…</span>" if len(stages) > 1 else
                             "<span class='eud-status'>Updating…</span>")
         started = time.perf_counter()
@@ -458,7 +460,7 @@ class Dashboard:
                 return
             tab.show(section, self.figure_width)
             if options is not self.options:
-                tab.status.value = f"<span class='eud-status'>{CROSS_CHECKS_PENDING}</span>"
+                tab.status.value = f"<span class='eud-status'>{pending}</span>"
         self.sections[key] = section
         self._stale.discard(key)
         took = time.perf_counter() - started
