@@ -21,7 +21,9 @@ that is not JSON), ``fenced`` (a judge verdict inside a Markdown code fence with
 ``length`` (a complete verdict, but ``finish_reason: length``), ``trickle`` (a 200 whose
 body arrives one byte every ``trickle_interval_s``, for about a minute),
 ``empty`` (a respond call answered with an empty message), ``keep_true`` / ``keep_false``
-(a judge verdict with that value).
+(a judge verdict with that value). With ``Script.response_variants`` each respond call draws one of
+N responses at random (epochs differ), and with ``Script.judge_flip`` each judge call answers the
+opposite of its deterministic verdict with that probability (seeded by ``Script.seed``).
 
 Run standalone (the benchmark and the SIGKILL test do) with
 ``python tests/fault_server.py --port 0 [--latency 0.2] [--rules rules.json]``; it prints
