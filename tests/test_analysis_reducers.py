@@ -146,3 +146,21 @@ def test_a_study_s_conditions_stay_apart_when_reduced():
     assert out.loc[out["condition"] == "b", "violation"].tolist()[:2] == [1.0, 1.0]
     assert out.loc[out["condition"] == "a", "violation"].tolist()[:2] == [1.0, 1.0]
     assert reduce_repeats(pd.concat([a, b]), "all").groupby("condition")["violation"].sum().tolist() == [0.0, 0.0]
+
+
+def test_the_report_command_offers_exactly_the_reducers(repeated, tmp_path):
+    """``report --reducer`` repeats the names (registering a command imports nothing heavy)."""
+    from eudaimonia_nb.cli.main import build_parser
+
+    report = next(a for a in build_parser()._subparsers._group_actions[0].choices["report"]._actions
+                  if "--reducer" in a.option_strings)
+    assert tuple(report.choices) == REDUCERS and report.default == REDUCERS[0]
+    path = tmp_path / "repeated.csv"
+    repeated.to_csv(path, index=False)
+    out = tmp_path / "r.html"
+    from eudaimonia_nb.cli.main import main
+
+    assert main(["report", "--source", "file", "--file", str(path), "--reducer", "any", "--n-boot", "50",
+                 "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "reducer <code>any</code>" in text and "id='noise'" in text

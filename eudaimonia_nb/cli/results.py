@@ -20,6 +20,9 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--errors", choices=("apart", "no_violation"), default="apart",
                    help="checks without a verdict: kept apart (default) or unparseable judge answers counted as "
                         "no violation (the authors' convention)")
+    p.add_argument("--reducer", choices=("mean", "majority", "any", "all"), default="mean",
+                   help="how a check's verdicts over epochs and judge repeats become one (default mean; runs "
+                        "without repeats are unaffected)")
     p.add_argument("--sample-responses", type=int, default=0, metavar="N",
                    help="append N responses per model with their verdicts (default 0: responses may be sensitive)")
     p.set_defaults(handler=_run_report)
@@ -45,7 +48,7 @@ def _run_report(args: argparse.Namespace) -> int:
         frame = load_source(source)
         with numeric_warnings_to_log():
             text = build_report(frame, source=source.describe(public=True),
-                                options=Options(n_boot=args.n_boot, errors=args.errors),
+                                options=Options(n_boot=args.n_boot, errors=args.errors, reducer=args.reducer),
                                 sample_responses=args.sample_responses,
                                 prompts=prompt_texts() if args.sample_responses else None)
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
