@@ -60,12 +60,23 @@ class NestedFit:
 class _Problem:
     def __init__(self, X: np.ndarray, k: np.ndarray, n: np.ndarray, inner: np.ndarray, outer_of_inner: np.ndarray,
                  cluster_of_outer: np.ndarray, n_nodes: int):
-        self.X, self.k, self.n = X, k.astype(float), n.astype(float)
+        k, n = k.astype(float), n.astype(float)
+        self.n_outer = int(cluster_of_outer.shape[0])
+        self.cluster_of_outer = cluster_of_outer
+        self.mult = np.ones(len(k))
+        if len(inner) == len(outer_of_inner) and bool(np.all(inner == np.arange(len(inner)))):
+            # One cell per inner group (the noise decomposition: a response's calls on one check):
+            # identical cells of one outer group (epochs with the same count) contribute the same
+            # factor, so each distinct one is computed once and counted with its multiplicity.
+            keyed = np.column_stack([outer_of_inner.astype(float), X, k, n])
+            _, first, self.mult = np.unique(keyed, axis=0, return_index=True, return_counts=True)
+            self.mult = self.mult.astype(float)
+            X, k, n, outer_of_inner = X[first], k[first], n[first], outer_of_inner[first]
+            inner = np.arange(len(first))
+        self.X, self.k, self.n = X, k, n
         self.inner = inner
         self.n_inner = int(outer_of_inner.shape[0])
         self.outer_of_inner = outer_of_inner
-        self.n_outer = int(cluster_of_outer.shape[0])
-        self.cluster_of_outer = cluster_of_outer
         self.outer = outer_of_inner[inner]
         nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
         self.nodes = nodes
@@ -81,9 +92,11 @@ class _Problem:
         self.cells_are_inner = len(inner) == self.n_inner and bool(np.all(inner == np.arange(len(inner))))
         self.to_inner = None if self.cells_are_inner else sparse.csr_matrix(
             (np.ones(len(inner)), (inner, np.arange(len(inner)))), shape=(self.n_inner, len(inner)))
-        self.to_outer = sparse.csr_matrix((np.ones(self.n_inner), (outer_of_inner, np.arange(self.n_inner))),
+        # Compressed cells are their own inner groups, each standing for ``mult`` identical ones.
+        inner_mult = self.mult if self.cells_are_inner else np.ones(self.n_inner)
+        self.to_outer = sparse.csr_matrix((inner_mult, (outer_of_inner, np.arange(self.n_inner))),
                                           shape=(self.n_outer, self.n_inner))
-        self.cells_to_outer = sparse.csr_matrix((np.ones(len(self.outer)), (self.outer, np.arange(len(self.outer)))),
+        self.cells_to_outer = sparse.csr_matrix((self.mult, (self.outer, np.arange(len(self.outer)))),
                                                 shape=(self.n_outer, len(self.outer)))
         self.evals = 0
 
@@ -122,7 +135,7 @@ class _Problem:
         cell_scores = np.column_stack([self.X * d_eta[:, None], d_o, d_i])
         if per_outer:
             return float(ell.sum()), np.asarray(self.cells_to_outer @ cell_scores)
-        return float(ell.sum()), cell_scores.sum(0)
+        return float(ell.sum()), self.mult @ cell_scores
 
 
 def _start(X: np.ndarray, k: np.ndarray, n: np.ndarray) -> np.ndarray:
