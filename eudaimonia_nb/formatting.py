@@ -14,7 +14,10 @@ import pandas as pd
 
 from .benchmark.design_code import REQUIREMENT_KEYS, requirement
 
-RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_errors_as_no_violation")
+NOISE_FRACTIONS = ("response_flip_rate", "judge_flip_rate", "share_prompt", "share_response", "share_judge")
+"""The noise decomposition's fractions (``analysis.noise``), shown as percentages with their intervals."""
+NOISE_SDS = ("sd_prompt", "sd_response")
+RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_errors_as_no_violation", *NOISE_FRACTIONS)
 """Fractions shown as percentages."""
 DIFF_COLUMNS = ("diff", "diff_adj")
 """Differences of fractions, shown in signed percentage points."""
@@ -29,6 +32,8 @@ INTERVALS = {
     "diff_adj": ("diff_adj_ci_low", "diff_adj_ci_high", "pts"),
     "odds_ratio": ("or_ci_low", "or_ci_high", "num"),
     "sd": ("sd_ci_low", "sd_ci_high", "num"),
+    **{name: (f"{name}_ci_low", f"{name}_ci_high", "pct") for name in NOISE_FRACTIONS},
+    **{name: (f"{name}_ci_low", f"{name}_ci_high", "num") for name in NOISE_SDS},
 }
 """Interval columns folded into one ``[a, b]`` cell beside their estimate."""
 HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "diff_adj_se", "variance")
@@ -47,6 +52,10 @@ COLUMN_NAMES = {
     "checks": "Checks", "judge_errors": "Judge errors", "rubric_version": "Rubric version",
     "protocol": "Protocol", "endpoint": "Endpoint host", "judge_endpoint": "Judge host",
     "package_version": "Version", "smoke_test": "Smoke test", "finished": "Finished",
+    "response_flip_rate": "Response flip rate", "judge_flip_rate": "Judge flip rate", "share_prompt": "Prompt share",
+    "share_response": "Response share", "share_judge": "Judge share", "sd_prompt": "Prompt SD (log-odds)",
+    "sd_response": "Response SD (log-odds)", "se_rate": "SE of the rate", "se_rate_benchmark": "SE, whole benchmark",
+    "judge_repeats": "Judge repeats", "n_verdicts": "Verdicts", "reducer": "Reducer",
 }
 """Readable names for analysis columns (others are shown as they are)."""
 RANDOM_EFFECTS = {"prompt_id": "Prompt (random intercept)", "model": "Model (random intercept)"}
@@ -141,7 +150,7 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
             shown = values.astype(str).map(lambda k: requirement(k).label if k in REQUIREMENT_KEYS else k)
         elif column == "name":
             shown = values.astype(str).map(lambda k: RANDOM_EFFECTS.get(k, k))
-        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd"):
+        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd", *NOISE_SDS):
             shown = values.map(lambda v: "–" if _missing(v) else f"{v:.2f}")
         elif pd.api.types.is_bool_dtype(values):
             shown = values.map(lambda v: "yes" if v else "no")

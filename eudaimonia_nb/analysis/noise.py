@@ -61,7 +61,9 @@ SHARE_COLUMNS = ("share_prompt", "share_response", "share_judge")
 SD_COLUMNS = ("sd_prompt", "sd_response")
 WITH_INTERVALS = (*FLIP_COLUMNS, *SHARE_COLUMNS, *SD_COLUMNS)
 """Columns of ``decompose`` that come with ``_ci_low`` and ``_ci_high``."""
-BENCHMARK_CHECKS_ATTR = "benchmark_checks"
+UNINFORMATIVE_LOG_SE = 2.0
+"""A log-SD standard error above this (a 95% interval wider than a factor of e^8) means the SD sits
+at its boundary: the interval is reported as [0, unknown] with a note."""
 
 
 def _design_checks() -> dict[str, int]:
@@ -285,6 +287,10 @@ def _fit_sds(g: _Group, notes: list[str]) -> dict[str, float]:
     out = {}
     for name, sd, se in (("sd_prompt", fit.sd_outer, fit.log_sd_se[0]), ("sd_response", fit.sd_inner, fit.log_sd_se[1])):
         low, high = log_scale_interval(sd, se, Z95)
+        if not math.isfinite(se) or se > UNINFORMATIVE_LOG_SE:
+            # At the boundary the log-scale interval spans many orders of magnitude: say so instead.
+            low, high = 0.0, math.nan
+            notes.append(f"{name} is indistinguishable from 0 here: its upper bound is not estimable")
         out[name], out[f"{name}_ci_low"], out[f"{name}_ci_high"] = sd, low, high
     return out
 
@@ -422,7 +428,7 @@ def noise_records(decomposition: pd.DataFrame) -> list[dict]:
     """The rows as plain JSON-ready dicts (NaN as None)."""
     def clean(value: object) -> object:
         if isinstance(value, (float, np.floating)):
-            return None if math.isnan(float(value)) else float(value)
+            return float(value) if math.isfinite(float(value)) else None
         if isinstance(value, np.integer):
             return int(value)
         if isinstance(value, np.bool_):

@@ -74,8 +74,8 @@ def _run_runs(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    columns = ["run_id", "model", "protocol", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test",
-               "dataset_official", "started_at", "ended_at", "rejudged_from"]
+    columns = ["run_id", "model", "protocol", "judge_model", "n_checks", "epochs", "judge_repeats", "n_verdicts",
+               "n_errors", "smoke_test", "dataset_official", "started_at", "ended_at", "rejudged_from"]
     print(runs[columns].to_string(index=False) if not runs.empty else "no runs")
     return 0
 

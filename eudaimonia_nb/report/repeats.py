@@ -68,6 +68,14 @@ def name_reducer(section: object, data: pd.DataFrame) -> object:
     return section
 
 
+def checks_text(frame: pd.DataFrame) -> str:
+    """``3,147 checks``, or ``3,147 checks (18,882 verdicts)`` for a table with repeats."""
+    if not has_repeats(frame):
+        return f"{len(frame):,} checks"
+    checks = len(frame.drop_duplicates([c for c in ("model", "run_id", "prompt_id", "requirement") if c in frame]))
+    return f"{checks:,} checks ({len(frame):,} verdicts over epochs and judge repeats)"
+
+
 def shown_sections(frame: pd.DataFrame) -> list[str]:
     """The repeat-only sections that apply to ``frame`` (those of ``REPEAT_SECTIONS`` when it has repeats)."""
     return list(REPEAT_SECTIONS) if has_repeats(frame) else []

@@ -33,7 +33,7 @@ from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, s
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
                       Options, Section, VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame,
                       has_verdicts, load_source, notices, plural, principle_options)
-from ..report.repeats import NOISE_SDS_PENDING, REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, shown_sections
+from ..report.repeats import NOISE_SDS_PENDING, REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, checks_text, shown_sections
 from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
 from .responses import ResponsesView, drilldown_filters
@@ -333,7 +333,7 @@ class Dashboard:
             tab.simulated = is_simulated(frame)
         self.report_download.layout.display = "none"
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
-        self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
+        self._set_status(f"{html.escape(source.describe())}: {checks_text(frame)}, "
                          f"{plural(frame['model'].nunique(), 'model')}; loaded {stamp} "
                          f"in {time.perf_counter() - started:.1f} s. Refresh to pick up new verdicts.")
         self._invalidate()
@@ -465,7 +465,7 @@ class Dashboard:
         self._stale.discard(key)
         took = time.perf_counter() - started
         log.info("section %s computed in %.2f s", key, took)
-        tab.status.value = (f"<span class='eud-status'>{len(frame):,} checks, "
+        tab.status.value = (f"<span class='eud-status'>{checks_text(frame)}, "
                             f"{plural(frame['model'].nunique(), 'model')}; computed in {took:.1f} s.</span>")
 
     @property
