@@ -73,6 +73,7 @@ def test_predicted_standard_errors_match_the_spread_over_replicates(design):
             rates.append(reduce_repeats(table)["violation"].mean())
         empirical = float(np.std(rates, ddof=1))  # Monte Carlo error of an SD from 300 draws: about 4%
         predicted = noise.predicted_se(row, epochs, repeats)
+        print(f"{epochs} epochs x {repeats} judge calls: predicted SE {predicted:.5f}, empirical {empirical:.5f}")
         assert abs(predicted / empirical - 1) < 0.2, (epochs, repeats, predicted, empirical)
     assert noise.predicted_se(row, 1, 1) > noise.predicted_se(row, 3, 2) > noise.predicted_se(row, 5, 4)
     # The whole benchmark has more checks: a smaller SE by sqrt(checks here / checks there).

@@ -40,6 +40,8 @@ def test_noise_json_reports_the_judge_flip_rate_of_the_server(benchmark, dataset
     (record,) = out["runs"]
     assert set(RUN_KEYS) <= set(record) and {"se_table", "smoke_test", "requirements"} <= set(record)
     truth = 2 * FLIP * (1 - FLIP)
+    print(f"judge flip rate {record['judge_flip_rate']:.4f} [{record['judge_flip_rate_ci_low']:.4f}, "
+          f"{record['judge_flip_rate_ci_high']:.4f}], truth {truth:.4f}; response flip rate {record['response_flip_rate']:.4f}")
     assert abs(record["judge_flip_rate"] - truth) < 0.04, (record["judge_flip_rate"], truth)
     assert record["judge_flip_rate_ci_low"] <= truth <= record["judge_flip_rate_ci_high"]
     # Responses differ between epochs, and their verdicts with them: more flips than the judge's alone.
