@@ -459,17 +459,24 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
     # not on every dashboard load.
     # Every planned (epoch, judge repeat) of a run gets a row, judged or not; a store written
     # before epochs existed (read as it is) has epoch 1 and repeat 1 only.
-    repeats = _has_repeat_columns(store_path)
-    on_sample = " AND v.epoch = e.i AND v.judge_repeat = j.i" if repeats else ""
+    columns, most = _repeat_design(store_path)
+    if most > 1:
+        # Every planned (epoch, judge repeat) of a run gets a row, judged or not.
+        grid = (f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {most}), "
+                f"plan AS (SELECT run_id, {_EPOCHS} AS epochs, {_REPEATS} AS repeats FROM runs)")
+        grid_join = "JOIN plan p ON p.run_id = c.run_id JOIN n e ON e.i <= p.epochs JOIN n j ON j.i <= p.repeats"
+        epoch, repeat, order = "e.i", "j.i", ", e.i, j.i"
+    else:
+        # No run has repeats (or the store predates them): one row per check, as always.
+        grid, grid_join, epoch, repeat, order = "", "", "1", "1", ""
+    on_sample = f" AND v.epoch = {epoch} AND v.judge_repeat = {repeat}" if columns else ""
     text_columns = ", s.text AS response, v.reasoning" if texts else ""
     text_join = (f"LEFT JOIN responses s ON s.run_id = c.run_id AND s.prompt_id = c.prompt_id"
-                 f"{' AND s.epoch = e.i' if repeats else ''}") if texts else ""
+                 f"{f' AND s.epoch = {epoch}' if columns else ''}") if texts else ""
     frame = _read(
         store_path,
         f"""
-            WITH RECURSIVE n(i) AS (
-                SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < (SELECT MAX(m) FROM (SELECT MAX({_EPOCHS}, {_REPEATS}) AS m FROM runs))
-            )
+            {grid}
             SELECT r.model, c.prompt_id, c.requirement, c.source,
                    CAST(v.violation AS REAL) AS violation,
                    CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
@@ -478,15 +485,14 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
                    c.rewriter_model, c.responder_model, r.smoke_test{text_columns},
                    -- runs recorded before protocols existed used the suite's framing
                    COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol,
-                   e.i AS epoch, j.i AS judge_repeat
+                   {epoch} AS epoch, {repeat} AS judge_repeat
             FROM run_checks c
             JOIN runs r ON r.run_id = c.run_id
-            JOIN n e ON e.i <= {_EPOCHS.replace("parameters", "r.parameters")}
-            JOIN n j ON j.i <= {_REPEATS.replace("parameters", "r.parameters")}
+            {grid_join}
             LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.prompt_id = c.prompt_id AND v.requirement = c.requirement{on_sample}
             {text_join}
             {where}
-            ORDER BY r.started_at, c.rowid, e.i, j.i
+            ORDER BY r.started_at, c.rowid{order}
             """,
         [PENDING, *(ids or [])],
     )
@@ -502,10 +508,13 @@ _REPEATS = "COALESCE(json_extract(parameters, '$.judge_repeats'), 1)"
 """A run's planned epochs and judge repeats, from its recorded parameters (1 before they existed)."""
 
 
-def _has_repeat_columns(store_path: str | os.PathLike[str] | None) -> bool:
-    """Whether the store's verdicts have the ``epoch`` and ``judge_repeat`` columns (schema 7)."""
-    found = _read(store_path, "SELECT COUNT(*) AS n FROM pragma_table_info('verdicts') WHERE name = 'judge_repeat'")
-    return bool(found["n"].iloc[0])
+def _repeat_design(store_path: str | os.PathLike[str] | None) -> tuple[bool, int]:
+    """Whether the store's tables have the ``epoch`` and ``judge_repeat`` columns (schema 7), and the
+    most epochs or judge repeats any of its runs plans."""
+    found = _read(store_path, f"""
+        SELECT (SELECT COUNT(*) FROM pragma_table_info('verdicts') WHERE name = 'judge_repeat') AS columns,
+               (SELECT COALESCE(MAX(MAX({_EPOCHS}, {_REPEATS})), 1) FROM runs) AS most""")
+    return bool(found["columns"].iloc[0]), int(found["most"].iloc[0])
 
 
 def _label_repeated_models(frame: pd.DataFrame) -> pd.DataFrame:
