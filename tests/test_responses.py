@@ -3,6 +3,7 @@ widget and drill-down, on a store of real judged runs made against the scripted 
 
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -193,3 +194,54 @@ def test_relative_store_paths_start_where_the_user_stands(judged, tmp_path, monk
     assert source.path == judged.path
     assert len(load_source(source)) > 0
     assert DataSource("store", judged.path).describe(public=True) == f"results store {judged.path.name}"
+
+
+def test_a_run_with_epochs_and_judge_repeats_reads_one_item_per_response(benchmark, tmp_path, prompts):
+    """An item is one response: each epoch's answer with the judge calls made on it, never the
+    verdicts on another epoch's answer; side by side pairs epoch e with epoch e, call j with call j."""
+    from fault_server import FaultServer, Script
+
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.runner import run
+    from eudaimonia_nb.report.appendix import sample_html
+    from eudaimonia_nb.store.results import response_texts
+
+    store = tmp_path / "s.sqlite"
+    ids = tuple(benchmark.prompts["prompt_id"].iloc[[0, 1, 400]])
+    with FaultServer(Script(response_variants=5, judge_flip=0.3, seed=11)) as server:
+        runs = [run(RunConfig(model=name, base_url=server.base_url, judge_model="j", judge_base_url=server.base_url,
+                              api_key_env=None, judge_api_key_env=None, prompt_ids=ids, store_path=str(store),
+                              epochs=2, judge_repeats=2), benchmark=benchmark, progress=False) for name in ("a", "b")]
+    frame = load_judgments(store, texts=True)
+    index = ResponseIndex(frame, prompts)
+    assert index.has_epochs and index.has_judge_repeats and len(index.items) == 2 * 3 * 2
+    texts = {(r.run_id, r.prompt_id, r.epoch): r.text for summary in runs
+             for r in response_texts(store, summary.run_id).itertuples()}
+    run_of = dict(zip(frame["model"], frame["run_id"]))
+    for code in range(len(index.items)):
+        item = index.item(code)
+        assert item.response == texts[(run_of[item.model], item.prompt_id, item.epoch)]
+        mine = frame[(frame["model"] == item.model) & (frame["prompt_id"] == item.prompt_id) & (frame["epoch"] == item.epoch)]
+        assert len(item.checks) == len(mine) == 2 * mine["requirement"].nunique()
+        assert sorted(item.checks["judge_repeat"]) == sorted(mine["judge_repeat"])
+    pairs = index.pair("a", "b")
+    per_model = int((frame["model"] == "a").sum())
+    assert len(pairs) == per_model and not pairs.duplicated(["prompt_id", "requirement", "epoch", "judge_repeat"]).any()
+
+    view = ResponsesView(frame, prompts=prompts)
+    labels = [label for label, _ in view.item_list.options]
+    assert any(" · epoch 2 · " in label for label in labels)
+    code = index.code_of("a", ids[0], 2)
+    view.open_item(code)
+    assert " · epoch 2 · " in view.detail.value and "judge call 2" in view.detail.value
+    assert html.escape(texts[(run_of["a"], ids[0], 2)]) in view.detail.value
+    view.mode.value = "pair"
+    view.model_a.value, view.model_b.value = "a", "b"
+    view.open_item(ids[0])
+    detail = view.detail.value
+    assert "<b>Epoch 1</b>" in detail and "<b>Epoch 2</b>" in detail and detail.count("eud-pair-table") == 2
+    second = detail[detail.index("<b>Epoch 2</b>"):]
+    assert html.escape(texts[(run_of["b"], ids[0], 2)]) in second
+    assert "verdict pairs differ" in view.item_list.options[0][0]
+    sample = sample_html(frame, prompts, per_model=2)
+    assert ", epoch " in sample and "(judge call 2)" in sample

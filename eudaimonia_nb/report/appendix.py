@@ -130,13 +130,17 @@ def sample_html(frame: pd.DataFrame, prompts: Mapping[str, str] | None, *, per_m
         chosen = np.sort(rng.choice(codes, size=min(per_model, len(codes)), replace=False)) if len(codes) else []
         for code in chosen:
             item = index.item(int(code))
+            # With repeats: which epoch's response this is, and which judge call each verdict was.
+            epoch = f", epoch {item.epoch}" if index.has_epochs else ""
             verdicts = "".join(
-                f"<li>{html.escape(requirement(c['requirement']).label)}: <b>{VERDICT_LABELS[c['kind']]}</b>"
+                f"<li>{html.escape(requirement(c['requirement']).label)}"
+                f"{' (judge call ' + str(c['judge_repeat']) + ')' if index.has_judge_repeats else ''}: "
+                f"<b>{VERDICT_LABELS[c['kind']]}</b>"
                 f"{' · ' + _shown(c['reasoning'], SAMPLE_REASONING_CHARS) if c.get('reasoning') else ''}</li>"
                 for c in item.checks.to_dict("records"))
             prompt = f"<pre class='eud-text'>{html.escape(item.prompt)}</pre>" if item.prompt else ""
             parts.append(f"<article><h3>{html.escape(item.model)} · prompt {html.escape(item.prompt_id)} "
-                         f"({html.escape(item.source)})</h3>{prompt}<pre class='eud-text'>{_shown(item.response, SAMPLE_RESPONSE_CHARS)}</pre>"
+                         f"({html.escape(item.source)}{epoch})</h3>{prompt}<pre class='eud-text'>{_shown(item.response, SAMPLE_RESPONSE_CHARS)}</pre>"
                          f"<ul>{verdicts}</ul></article>")
     return (f"<section id='responses'><h2>Sample of responses</h2><p>{per_model} item(s) per model, drawn at "
             f"random (seed {seed}) among items with a response.</p>{''.join(parts)}</section>")

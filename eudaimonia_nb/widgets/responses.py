@@ -51,9 +51,13 @@ def _rubric_html(key: str, used: str) -> str:
             f"<div style='{TEXT_BOX_STYLE}'>{html.escape(req.rubric)}</div></details>")
 
 
-def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | None = None) -> str:
-    """One item: prompt, response, and per requirement the verdict, reasoning, rubric, judge."""
+def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | None = None,
+              show_epoch: bool = False) -> str:
+    """One item: prompt, response, and per requirement the verdict, reasoning, rubric, judge (per
+    judge call when the response was judged more than once); ``show_epoch`` names the item's
+    epoch (data where prompts were answered more than once)."""
     protocols = protocols or {}
+    calls = "judge_repeat" in item.checks.columns and bool((item.checks["judge_repeat"] > 1).any())
     prompt = (highlight(item.prompt, query) if item.prompt else
               "<i>Prompt text not available: the benchmark file is not on this machine "
               "(<code>eudaimonia-nb fetch</code>).</i>")
@@ -68,7 +72,8 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
         judge = check.get("judge_model", "")
         protocol = check.get("protocol") or ""
         settings = protocols.get(check.get("run_id", ""), "")  # the run's short protocol summary
-        meta = " · ".join(p for p in (f"judge {html.escape(judge)}" if judge else "",
+        meta = " · ".join(p for p in (f"judge call {int(check['judge_repeat'])}" if calls else "",
+                                      f"judge {html.escape(judge)}" if judge else "",
                                       f"protocol: {html.escape(protocol)}" if protocol else "",
                                       html.escape(settings)) if p)
         rows.append(f"<tr data-requirement='{html.escape(req.key)}'><td style='vertical-align:top'><b>{html.escape(req.label)}</b></td>"
@@ -76,8 +81,9 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
                     f"<td class='eud-reasoning' style='text-align:left'>{detail or '<i>no reasoning</i>'}"
                     f"<div style='color:#555;font-size:12px'>{meta}</div>"
                     f"{_rubric_html(req.key, check.get('rubric_version', ''))}</td></tr>")
+    epoch = f" · epoch {item.epoch}" if show_epoch else ""
     return (f"<div class='eud-item'><div><b>{html.escape(item.model)}</b> · prompt <code>{html.escape(item.prompt_id)}</code>"
-            f" · {html.escape(SOURCE_LABELS.get(item.source, item.source))}</div>"
+            f"{epoch} · {html.escape(SOURCE_LABELS.get(item.source, item.source))}</div>"
             f"<div><b>Prompt</b></div><div class='eud-prompt' style='{TEXT_BOX_STYLE}'>{prompt}</div>"
             f"<div><b>Response</b></div><div class='eud-response' style='{TEXT_BOX_STYLE}'>{response}</div>"
             "<table class='eud-table eud-checks' style='width:100%'><tr><th>Requirement</th><th>Verdict</th>"
@@ -87,34 +93,44 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
 def pair_html(index: ResponseIndex, first: str, second: str, pairs: pd.DataFrame, prompt_id: str,
               *, query: str = "") -> str:
     """Two models on one prompt: requirements in rows with both verdicts (disagreements
-    marked), the two responses in columns."""
+    marked), the two responses in columns; one such block per epoch where prompts were answered
+    more than once (epoch e of one model beside epoch e of the other)."""
     rows = pairs[pairs["prompt_id"] == prompt_id]
     if rows.empty:
         return ""
-    code_a, code_b = index.code_of(first, prompt_id), index.code_of(second, prompt_id)
-    item_a = index.item(code_a) if code_a is not None else None
-    item_b = index.item(code_b) if code_b is not None else None
     prompt = index.prompt_text.get(prompt_id, "")
-    body = []
-    for row in rows.to_dict("records"):
-        style = f" style='{_DIFFER_STYLE}'" if row["differ"] else ""
-        mark = " <b title='the verdicts differ'>≠</b>" if row["differ"] else ""
-        body.append(f"<tr class='{'eud-differ' if row['differ'] else 'eud-agree'}'{style}>"
-                    f"<td><b>{html.escape(requirement(row['requirement']).label)}</b>{mark}</td>"
-                    f"<td style='text-align:left'>{badge(row['kind_a'])}<div>{highlight(row['reasoning_a'], query)}</div></td>"
-                    f"<td style='text-align:left'>{badge(row['kind_b'])}<div>{highlight(row['reasoning_b'], query)}</div></td></tr>")
+    calls = "judge_repeat" in rows.columns and bool((rows["judge_repeat"] > 1).any())
+    epochs = sorted(int(e) for e in rows["epoch"].unique()) if "epoch" in rows.columns else [1]
 
     def column(name: str, item: Item | None) -> str:
         text = highlight(item.response, query) if item and item.response else "<i>No response recorded.</i>"
         return (f"<div style='flex:1 1 300px;min-width:0'><b>{html.escape(name)}</b>"
                 f"<div class='eud-response' style='{TEXT_BOX_STYLE}'>{text}</div></div>")
 
+    blocks = []
+    for epoch in epochs:
+        part = rows[rows["epoch"] == epoch] if "epoch" in rows.columns else rows
+        code_a, code_b = index.code_of(first, prompt_id, epoch), index.code_of(second, prompt_id, epoch)
+        item_a = index.item(code_a) if code_a is not None else None
+        item_b = index.item(code_b) if code_b is not None else None
+        body = []
+        for row in part.to_dict("records"):
+            style = f" style='{_DIFFER_STYLE}'" if row["differ"] else ""
+            mark = " <b title='the verdicts differ'>≠</b>" if row["differ"] else ""
+            call = f" <span style='color:#555'>(judge call {int(row['judge_repeat'])})</span>" if calls else ""
+            body.append(f"<tr class='{'eud-differ' if row['differ'] else 'eud-agree'}'{style}>"
+                        f"<td><b>{html.escape(requirement(row['requirement']).label)}</b>{call}{mark}</td>"
+                        f"<td style='text-align:left'>{badge(row['kind_a'])}<div>{highlight(row['reasoning_a'], query)}</div></td>"
+                        f"<td style='text-align:left'>{badge(row['kind_b'])}<div>{highlight(row['reasoning_b'], query)}</div></td></tr>")
+        heading = f"<div><b>Epoch {epoch}</b></div>" if index.has_epochs else ""
+        blocks.append(heading + "<div style='display:flex;flex-wrap:wrap;gap:12px'>" + column(first, item_a)
+                      + column(second, item_b) + "</div>"
+                      f"<table class='eud-table eud-pair-table' style='width:100%'><tr><th>Requirement</th>"
+                      f"<th style='text-align:left'>{html.escape(first)}</th><th style='text-align:left'>"
+                      f"{html.escape(second)}</th></tr>{''.join(body)}</table>")
     return (f"<div class='eud-pair'><div>Prompt <code>{html.escape(prompt_id)}</code></div>"
             + (f"<div class='eud-prompt' style='{TEXT_BOX_STYLE}'>{highlight(prompt, query)}</div>" if prompt else "")
-            + "<div style='display:flex;flex-wrap:wrap;gap:12px'>" + column(first, item_a) + column(second, item_b) + "</div>"
-            f"<table class='eud-table eud-pair-table' style='width:100%'><tr><th>Requirement</th>"
-            f"<th style='text-align:left'>{html.escape(first)}</th><th style='text-align:left'>{html.escape(second)}</th></tr>"
-            f"{''.join(body)}</table></div>")
+            + "".join(blocks) + "</div>")
 
 
 def drilldown_filters(trace_name: str | None, x: object, y: object, models: Sequence[str]) -> dict[str, list[str]]:
@@ -291,8 +307,8 @@ class ResponsesView(w.VBox):
 
     @staticmethod
     def _empty_pairs() -> pd.DataFrame:
-        return pd.DataFrame(columns=["prompt_id", "requirement", "source", "kind_a", "kind_b", "reasoning_a",
-                                     "reasoning_b", "differ"])
+        return pd.DataFrame(columns=["prompt_id", "requirement", "epoch", "judge_repeat", "source", "kind_a", "kind_b",
+                                     "reasoning_a", "reasoning_b", "differ"])
 
     @property
     def n_matches(self) -> int:
@@ -332,17 +348,20 @@ class ResponsesView(w.VBox):
     def _item_options(self, codes: np.ndarray) -> list[tuple[str, Any]]:
         assert self.index is not None
         table = self.index.summaries(codes, self._mask)
-        return [(f"{r.model} · {r.prompt_id} · {r.source} · {counts_text(r._asdict())}"
+        epochs = self.index.has_epochs
+        return [(f"{r.model} · {r.prompt_id}{f' · epoch {r.epoch}' if epochs else ''} · {r.source} · {counts_text(r._asdict())}"
                  + (f" · {r.snippet}" if r.snippet else ""), int(r.code)) for r in table.itertuples(index=False)]
 
     def _pair_options(self, prompt_ids: np.ndarray) -> list[tuple[str, Any]]:
         part = self._pairs[self._pairs["prompt_id"].isin(list(prompt_ids))]
         differ = part.groupby("prompt_id", sort=False)["differ"].agg(["sum", "size"])
+        repeats = self.index is not None and (self.index.has_epochs or self.index.has_judge_repeats)
         out = []
         for pid in prompt_ids:
             n_diff, size = (int(x) for x in differ.loc[pid])
             snippet = " ".join(self.index.prompt_text.get(pid, "").split())[:100] if self.index else ""
-            out.append((f"{pid} · {n_diff} of {plural(size, 'requirement')} differ"
+            what = plural(size, "verdict pair") if repeats else plural(size, "requirement")
+            out.append((f"{pid} · {n_diff} of {what} differ"
                         + (f" · {snippet}" if snippet else ""), str(pid)))
         return out
 
@@ -363,4 +382,5 @@ class ResponsesView(w.VBox):
             self.detail.value = pair_html(self.index, self.model_a.value, self.model_b.value, self._pairs, str(key),
                                           query=query)
         else:
-            self.detail.value = item_html(self.index.item(int(key)), query=query, protocols=self.protocols)
+            self.detail.value = item_html(self.index.item(int(key)), query=query, protocols=self.protocols,
+                                          show_epoch=self.index.has_epochs)
