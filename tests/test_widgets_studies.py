@@ -115,3 +115,6 @@ def test_the_planner_takes_epochs_judge_calls_and_the_noise_of_loaded_runs(demo,
     rows = noise.decompose(runs, "model")
     assert plan.prompt_sd == pytest.approx(rows["sd_prompt"].mean()) and plan.response_sd == pytest.approx(rows["sd_response"].mean())
     assert plan.epochs == 2 and 0.3 < plan.response_sd < 2.0
+    # The attribute figures of the user's runs read each check once (repeated rows were refused).
+    loaded._show_attributes(runs)
+    assert any(name.startswith("runs_") for name in loaded.figures)
