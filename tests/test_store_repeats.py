@@ -116,3 +116,36 @@ def test_the_new_keys_hold_one_row_per_sample(tmp_path):
         assert len(store.verdict_errors(RUN)) == 3
     finally:
         store.close()
+
+
+def test_first_epoch_reads_the_first_response_and_its_judge_calls_only(tmp_path):
+    """What a label is about (``store.labels``, ``validity``), read without the other epochs."""
+    from eudaimonia_nb.store.results import response_texts
+
+    old = tmp_path / "old.sqlite"
+    _store_of_schema_2(old)  # read as it is: no epoch columns
+    pd.testing.assert_frame_equal(load_judgments(old, first_epoch=True), load_judgments(old))
+    assert len(response_texts(old, RUN, epoch=1)) == 2 and response_texts(old, RUN, epoch=2).empty
+
+    path = tmp_path / "s.sqlite"
+    _store_of_schema_2(path)
+    store = ResultsStore(path)
+    try:
+        key = list(rubric_versions())[0]
+        store.put_response(RUN, ResponseRecord("p1", "answer two", 1, 1, 0.1, "stop", 1, False, None, epoch=2))
+        for epoch, text in ((1, "answer one"), (2, "answer two")):
+            store.put_verdict(RUN, VerdictRecord("p1", key, epoch == 2, "r", "{}", 1, 1, 0.1, 1, False, None, "v",
+                                                 response_sha256(text), epoch=epoch, judge_repeat=2))
+    finally:
+        store.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE runs SET parameters = ?", ('{"protocol": "suite", "epochs": 2, "judge_repeats": 2}',))
+    db.commit()
+    db.close()
+    every = load_judgments(path, texts=True)
+    first = load_judgments(path, texts=True, first_epoch=True)
+    assert len(every) == 6 * 4 and len(first) == 6 * 2
+    pd.testing.assert_frame_equal(first, every[every["epoch"] == 1].reset_index(drop=True))
+    assert first.loc[(first["prompt_id"] == "p1") & (first["requirement"] == key), "violation"].tolist() == [1.0, 0.0]
+    assert response_texts(path, RUN, epoch=2)["text"].tolist() == ["answer two"]
+    assert sorted(response_texts(path, RUN, epoch=1)["prompt_id"]) == ["p1", "p2"]

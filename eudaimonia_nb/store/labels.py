@@ -129,9 +129,9 @@ def draw_sample(store_path: str | os.PathLike[str] | None, run_ids: Sequence[str
     try:
         if db.execute("SELECT 1 FROM label_samples WHERE sample_id = ?", (sample_id,)).fetchone():
             return sample_id
-        frame = load_judgments(store_path, run_ids)
+        frame = load_judgments(store_path, run_ids, first_epoch=True)
         # One item per check: the first response's first verdict (a label is about one response).
-        frame = frame[frame["violation"].notna() & (frame["epoch"] == 1) & (frame["judge_repeat"] == 1)]
+        frame = frame[frame["violation"].notna() & (frame["judge_repeat"] == 1)]
         sample = stratified_sample(frame, ["run_id", "requirement", "violation"], size, seed=seed)
         _insert_sample(db, sample_id, "stratified", run_ids, size, seed, sample)
     finally:

@@ -433,10 +433,12 @@ TEXT_COLUMNS = ["response", "reasoning"]
 
 
 def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: Iterable[str] | None = None,
-                   *, texts: bool = False) -> pd.DataFrame:
+                   *, texts: bool = False, first_epoch: bool = False) -> pd.DataFrame:
     """The long judgments table: one row per model x prompt x requirement of each run's checks,
     and per ``epoch`` and ``judge_repeat`` of runs with several (both 1 otherwise, so a run made
     with the defaults has one row per check; ``analysis.reducers`` turns repeats into one row).
+    ``first_epoch`` reads each check's first response (epoch 1) and its judge calls only (what
+    a label is about: ``store.labels``, ``validity``).
 
     ``violation`` is 1.0/0.0, or NaN with the reason in ``error`` (``"not judged yet"`` for a
     check an interrupted run has not reached). ``smoke_test`` marks rows from the local
@@ -464,7 +466,8 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
         # Every planned (epoch, judge repeat) of a run gets a row, judged or not.
         grid = (f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {most}), "
                 f"plan AS (SELECT run_id, {_EPOCHS} AS epochs, {_REPEATS} AS repeats FROM runs)")
-        grid_join = "JOIN plan p ON p.run_id = c.run_id JOIN n e ON e.i <= p.epochs JOIN n j ON j.i <= p.repeats"
+        grid_join = (f"JOIN plan p ON p.run_id = c.run_id JOIN n e ON e.i <= {'1' if first_epoch else 'p.epochs'} "
+                     "JOIN n j ON j.i <= p.repeats")
         epoch, repeat, order = "e.i", "j.i", ", e.i, j.i"
     else:
         # No run has repeats (or the store predates them): one row per check, as always.
@@ -556,9 +559,12 @@ def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str,
     return target
 
 
-def response_texts(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
-    """The responses of a run (for reading what was judged)."""
-    return _read(store_path, "SELECT * FROM responses WHERE run_id = ? ORDER BY rowid", [run_id])
+def response_texts(store_path: str | os.PathLike[str] | None, run_id: str, *, epoch: int | None = None) -> pd.DataFrame:
+    """The responses of a run (for reading what was judged); with ``epoch``, that epoch's only."""
+    if epoch is not None and _repeat_design(store_path)[0]:
+        return _read(store_path, "SELECT * FROM responses WHERE run_id = ? AND epoch = ? ORDER BY rowid", [run_id, epoch])
+    rows = _read(store_path, "SELECT * FROM responses WHERE run_id = ? ORDER BY rowid", [run_id])
+    return rows if epoch in (None, 1) else rows.iloc[:0]
 
 
 def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:

@@ -82,15 +82,12 @@ def judged_checks(store_path: str | os.PathLike[str] | None, run_ids: list[str] 
     """Judged checks of the runs with the SHA-256 of the response each verdict is about. A label is
     about one response: of a run with epochs, the first (epoch 1), whose judge calls are reduced
     to one verdict by majority (0 or 1, as agreement needs)."""
-    frame = load_judgments(store_path, run_ids)
-    frame = frame[frame["epoch"] == 1]
+    frame = load_judgments(store_path, run_ids, first_epoch=True)
     frame = reduce_repeats(frame, "majority").drop(columns=["reducer", "n_verdicts"], errors="ignore")
     frame = frame[frame["violation"].notna()].copy()
     hashes = []
     for run_id in frame["run_id"].unique():
-        texts = response_texts(store_path, run_id)
-        if "epoch" in texts.columns:
-            texts = texts[texts["epoch"] == 1]
+        texts = response_texts(store_path, run_id, epoch=1)
         hashes.append(pd.DataFrame({"run_id": run_id, "prompt_id": texts["prompt_id"],
                                     "text_hash": texts["text"].map(_text_hash)}))
     if hashes:
