@@ -174,3 +174,54 @@ def test_rejudge_with_repeats_judges_every_epoch_and_never_calls_the_model(bench
     pairs = rejudged.merge(original[["prompt_id", "requirement", "epoch", "response"]],
                            on=["prompt_id", "requirement", "epoch"], suffixes=("", "_source"))
     assert (pairs["response"] == pairs["response_source"]).all()
+
+
+def test_sigkill_mid_run_with_epochs_and_judge_repeats_then_rerun_repeats_no_finished_call(dataset_path, tmp_path):
+    """The console script killed mid-run (3 epochs x 2 judge calls), then run again: one result
+    per check, epoch and judge call, and only calls in flight at the kill sent twice."""
+    import os
+    import signal
+    import time
+
+    store = tmp_path / "s.sqlite"
+
+    def count(sql: str) -> int:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            return db.execute(sql).fetchone()[0]
+        finally:
+            db.close()
+
+    concurrency = 2
+    with FaultServer(Script(latency_s=0.1, response_variants=6, judge_flip=0.2, seed=9)) as server:
+        args = [*CLI, "run", "--model", "m", "--base-url", server.base_url, "--judge-model", "j", "--judge-base-url",
+                server.base_url, "--store", str(store), "--dataset", str(dataset_path), "--limit", "6", "--no-progress",
+                "--concurrency", str(concurrency), "--epochs", "3", "--judge-repeats", "2"]
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if store.is_file() and count("SELECT COUNT(*) FROM verdicts") >= 20:
+                    break
+            except sqlite3.OperationalError:
+                pass  # the file exists but its tables are not created yet
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate()
+        assert process.returncode == -signal.SIGKILL
+        n_results = count("SELECT COUNT(*) FROM run_checks") * 3 * 2
+        done, responded = count("SELECT COUNT(*) FROM verdicts"), count("SELECT COUNT(*) FROM responses")
+        assert 20 <= done < n_results  # really killed mid-way
+        before = dict(server.requests)
+        rerun = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr
+        # Only calls in flight at the kill (at most `concurrency` per endpoint) can be sent again.
+        assert server.requests["judge"] - before["judge"] <= n_results - done + concurrency
+        assert server.requests["respond"] - before["respond"] <= 6 * 3 - responded + concurrency
+        total = server.total_requests()
+        again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0 and server.total_requests() == total  # a complete run sends nothing
+    assert count("SELECT COUNT(*) FROM verdicts") == n_results
+    assert count("SELECT COUNT(*) FROM (SELECT DISTINCT prompt_id, requirement, epoch, judge_repeat FROM verdicts)") == n_results
+    assert count("SELECT COUNT(*) FROM responses") == 6 * 3
+    assert count("SELECT COUNT(*) FROM runs WHERE ended_at IS NOT NULL") == 1
