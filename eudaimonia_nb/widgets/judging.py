@@ -41,6 +41,7 @@ from ..judging.protocols import AUTHORS_JUDGE_MODEL, PROTOCOLS, parse_extra_body
 from ..judging.calls import open_clients, respond_and_judge
 from ..judging.config import RunConfig
 from ..judging.recording import RunSummary
+from ..judging.repeats import MAX_REPEATS, describe_repeats
 from ..judging.runner import Runner
 from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
@@ -235,13 +236,20 @@ def run_table_html(frame: pd.DataFrame | None, limit: int = MAX_TABLE_ROWS) -> s
     counts = {k: kinds.count(k) for k in VERDICT_STYLES}
     judged = counts["violation"] + counts["pass"]
     rate = f"{counts['violation'] / judged:.1%}" if judged else "n/a"
+    # A run with epochs or judge repeats has a row per response and judge call: say which.
+    repeats = any(c in frame.columns and len(frame) and frame[c].max() > 1 for c in ("epoch", "judge_repeat"))
+    unit = "results (checks x epochs x judge calls)" if repeats else "checks"
     summary = (
-        f"<div>{len(frame)} checks: {counts_text(counts) or 'none yet'} "
+        f"<div>{len(frame)} {unit}: {counts_text(counts) or 'none yet'} "
         f"(violation rate {rate} of {judged} verdicts; judge errors excluded)</div>"
     )
+
+    def cells(r: Any) -> list[str]:
+        out = [html.escape(str(r.prompt_id)), html.escape(requirement(r.requirement).label)]
+        return out + [f"epoch {int(r.epoch)}, call {int(r.judge_repeat)}"] if repeats else out
+
     rows = "".join(
-        _verdict_row(kind, [html.escape(str(r.prompt_id)), html.escape(requirement(r.requirement).label)],
-                     (r.error if kind in ("error", "pending") else r.reasoning) or "")
+        _verdict_row(kind, cells(r), (r.error if kind in ("error", "pending") else r.reasoning) or "")
         for kind, r in zip(kinds[:limit], frame.head(limit).itertuples(index=False))
     )
     more = f"<div><i>first {limit} of {len(frame)} rows shown</i></div>" if len(frame) > limit else ""
@@ -489,6 +497,9 @@ class LiveJudgingUI(widgets.VBox):
         self.source = widgets.Dropdown(options=[("both", "")] + [(s, s) for s in SOURCES], description="source")
         self.limit = widgets.BoundedIntText(value=5, min=0, max=len(bench.prompts), description="limit (0 = all)")
         self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency")
+        # Epochs and judge repeats (judging.repeats): K responses per prompt, J judge calls on each.
+        self.epochs = widgets.BoundedIntText(value=1, min=1, max=MAX_REPEATS, description="epochs")
+        self.judge_repeats = widgets.BoundedIntText(value=1, min=1, max=MAX_REPEATS, description="judge calls")
         self.store_path = widgets.Text(value=str(store_path or default_store_path()), description="store", layout=widgets.Layout(width="95%"))
         self.launch_button = widgets.Button(description="Launch run", button_style="primary")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="checks")
@@ -503,7 +514,9 @@ class LiveJudgingUI(widgets.VBox):
             widgets.VBox([self.prompt, self.run_button, self.single_status, self.single_output]),
             widgets.VBox([self.model_b, self.prompt_note(), self.compare_button, self.compare_status, self.compare_table,
                           widgets.HBox([self.left, self.right], layout=widgets.Layout(flex_flow=_WRAP))]),
-            widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
+            widgets.VBox([self.requirements, self.source, self.limit, self.concurrency,
+                          widgets.HBox([self.epochs, self.judge_repeats], layout=widgets.Layout(flex_flow=_WRAP)),
+                          self.store_path,
                           self.launch_button, self.progress, self.run_status, self.run_results]),
         ])
         for i, title in enumerate(("One prompt", "Compare two models", "Run a subset")):
@@ -578,15 +591,19 @@ class LiveJudgingUI(widgets.VBox):
         return self.settings.config(
             model, judge_settings, requirements=tuple(self.requirements.value) or None, source=self.source.value or None,
             limit=int(self.limit.value) or None, concurrency=int(self.concurrency.value), store_path=str(Path(store).expanduser()),
+            epochs=int(self.epochs.value), judge_repeats=int(self.judge_repeats.value),
         )
 
     async def run_subset(self, poll_s: float = 1.0) -> RunSummary:
         """Start (or resume) the run; the progress bar and table follow the store as it fills."""
         config = self.subset_config()
         runner = Runner(config, benchmark=self.bench)
-        self.progress.max = len(runner.checks)
+        self.progress.max = runner.plan.n_results  # every epoch and judge call of every check
+        repeats = describe_repeats(config.epochs, config.judge_repeats)
+        repeats = f" x {repeats}" if repeats else ""
         self.refresh_results(config.store_path, runner.run_id)  # a resumed run starts from what is stored
-        self.run_status.value = html.escape(f"run {runner.run_id}: {len(runner.prompts)} prompts, {len(runner.checks)} checks")
+        self.run_status.value = html.escape(f"run {runner.run_id}: {len(runner.prompts)} prompts, "
+                                            f"{len(runner.checks)} checks{repeats}")
         work = asyncio.ensure_future(runner.run(progress=False))
         while not work.done():
             await asyncio.wait({work}, timeout=poll_s)
@@ -594,7 +611,7 @@ class LiveJudgingUI(widgets.VBox):
         summary = work.result()
         self.refresh_results(config.store_path, runner.run_id)
         self.run_status.value = html.escape(
-            f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks; "
+            f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks{repeats}; "
             f"{summary.input_tokens + summary.output_tokens} tokens this time, {summary.elapsed_s:.1f} s"
             + "".join(f"; {n} x {reason}" for reason, n in summary.error_reasons)
         )
