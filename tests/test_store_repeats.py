@@ -58,6 +58,14 @@ def _dump(path) -> list[str]:
         db.close()
 
 
+def _migrated_with_a_second_epoch(path) -> tuple[ResultsStore, str]:
+    """The schema-2 store migrated, with a second response to p1 (epoch 2); the store is open."""
+    _store_of_schema_2(path)
+    store = ResultsStore(path)
+    store.put_response(RUN, ResponseRecord("p1", "answer two", 1, 1, 0.1, "stop", 1, False, None, epoch=2))
+    return store, list(rubric_versions())[0]
+
+
 @pytest.mark.parametrize("extra_column", [False, True])
 def test_a_store_from_before_epochs_is_backed_up_migrated_and_reads_the_same(tmp_path, caplog, extra_column):
     path = tmp_path / "s.sqlite"
@@ -95,11 +103,8 @@ def test_a_store_from_before_epochs_is_backed_up_migrated_and_reads_the_same(tmp
 
 def test_the_new_keys_hold_one_row_per_sample(tmp_path):
     path = tmp_path / "s.sqlite"
-    _store_of_schema_2(path)
-    store = ResultsStore(path)
+    store, key = _migrated_with_a_second_epoch(path)
     try:
-        key = list(rubric_versions())[0]
-        store.put_response(RUN, ResponseRecord("p1", "answer two", 1, 1, 0.1, "stop", 1, False, None, epoch=2))
         for repeat in (1, 2, 2):  # the second write of repeat 2 replaces the first
             store.put_verdict(RUN, VerdictRecord("p1", key, repeat == 1, "r", "{}", 1, 1, 0.1, 1, False, None, "v",
                                                  response_sha256("answer two"), epoch=2, judge_repeat=repeat))
@@ -128,11 +133,8 @@ def test_first_epoch_reads_the_first_response_and_its_judge_calls_only(tmp_path)
     assert len(response_texts(old, RUN, epoch=1)) == 2 and response_texts(old, RUN, epoch=2).empty
 
     path = tmp_path / "s.sqlite"
-    _store_of_schema_2(path)
-    store = ResultsStore(path)
+    store, key = _migrated_with_a_second_epoch(path)
     try:
-        key = list(rubric_versions())[0]
-        store.put_response(RUN, ResponseRecord("p1", "answer two", 1, 1, 0.1, "stop", 1, False, None, epoch=2))
         for epoch, text in ((1, "answer one"), (2, "answer two")):
             store.put_verdict(RUN, VerdictRecord("p1", key, epoch == 2, "r", "{}", 1, 1, 0.1, 1, False, None, "v",
                                                  response_sha256(text), epoch=epoch, judge_repeat=2))
