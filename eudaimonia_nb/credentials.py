@@ -104,10 +104,12 @@ def url_secrets(url: str) -> list[str]:
 _GRAM = 8
 """Length of the secret fragments the redactor hunts for."""
 _TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{%d,}" % _GRAM)
-_BEARER = re.compile(r"\b(Bearer|Basic|Token)(\s+|%20)[^\s\"',;}\]]+", re.IGNORECASE)
+# "(?!\[redacted\])": a text redacted once is left as it is (redacting twice changes nothing).
+_BEARER = re.compile(r"\b(Bearer|Basic|Token)(\s+|%20)(?!\[redacted\])[^\s\"',;}\]]+", re.IGNORECASE)
 _USERINFO = re.compile(r"(?<=://)[^/\s@\"'<>]+@")
 _QUERY_VALUE = re.compile(r"([?&;]|&amp;)([A-Za-z0-9_.\-]+)=([^&#\s\"'<>]*)")
-_HEADER_VALUE = re.compile(r"\b((?:x-)?api-key|authorization|ocp-apim-subscription-key)(\"?\s*[:=]\s*\"?)[^\s\"',;}]+", re.IGNORECASE)
+_HEADER_VALUE = re.compile(r"\b((?:x-)?api-key|authorization|ocp-apim-subscription-key)(\"?\s*[:=]\s*\"?)(?!\[redacted\])"
+                           r"[^\s\"',;}]+", re.IGNORECASE)
 
 
 class Redactor:

@@ -13,11 +13,13 @@ import math
 import pandas as pd
 
 from .benchmark.design_code import REQUIREMENT_KEYS, requirement
+from .outputs import csv_safe
 
 NOISE_FRACTIONS = ("response_flip_rate", "judge_flip_rate", "share_prompt", "share_response", "share_judge")
 """The noise decomposition's fractions (``analysis.noise``), shown as percentages with their intervals."""
 NOISE_SDS = ("sd_prompt", "sd_response")
-RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_errors_as_no_violation", *NOISE_FRACTIONS)
+RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_authors_convention", "rate_flagged_apart",
+                *NOISE_FRACTIONS)
 """Fractions shown as percentages."""
 DIFF_COLUMNS = ("diff", "diff_adj")
 """Differences of fractions, shown in signed percentage points."""
@@ -27,7 +29,7 @@ INTERVALS = {
     "rate": ("ci_low", "ci_high", "pct"),
     "rate_real": ("real_ci_low", "real_ci_high", "pct"),
     "rate_modified": ("modified_ci_low", "modified_ci_high", "pct"),
-    "rate_errors_as_no_violation": ("ci_low_errors_as_no_violation", "ci_high_errors_as_no_violation", "pct"),
+    "rate_authors_convention": ("ci_low_authors_convention", "ci_high_authors_convention", "pct"),
     "diff": ("diff_ci_low", "diff_ci_high", "pts"),
     "diff_adj": ("diff_adj_ci_low", "diff_adj_ci_high", "pts"),
     "odds_ratio": ("or_ci_low", "or_ci_high", "num"),
@@ -36,8 +38,10 @@ INTERVALS = {
     **{name: (f"{name}_ci_low", f"{name}_ci_high", "num") for name in NOISE_SDS},
 }
 """Interval columns folded into one ``[a, b]`` cell beside their estimate."""
-HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "diff_adj_se", "variance")
-"""Columns left out of displayed tables when an easier-read equivalent is shown (the CSV keeps them)."""
+HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "diff_adj_se", "variance", "comparability_notes",
+          "same_family_judge")
+"""Columns left out of displayed tables when an easier-read equivalent is shown (the CSV keeps them;
+a leaderboard's notes and same-family cautions are sentences beside the table and in the hover)."""
 COLUMN_NAMES = {
     "model": "Model", "requirement": "Requirement", "source": "Source", "rate": "Violation rate",
     "ci_low_ci_high": "95% CI", "n_checks": "Checks", "n_violations": "Violations", "n_prompts": "Prompts",
@@ -46,7 +50,9 @@ COLUMN_NAMES = {
     "n_checks_modified": "Checks (modified)", "diff": "Modified − real", "p_value": "p", "p_holm": "Holm p",
     "diff_adj": "Adjusted Δ", "p_adj": "p (adjusted)", "p_holm_adj": "Holm p (adjusted)",
     "n_requirements_adj": "Requirements (adjusted)", "n_pending": "Not judged yet",
-    "rate_errors_as_no_violation": "Rate, errors as no violation",
+    "rate_authors_convention": "Rate, authors' convention", "n_flagged": "Flagged verdicts",
+    "rate_flagged_apart": "Rate, flagged set apart", "same_family_judge": "Same-family judge",
+    "comparability_notes": "Noted (comparable)",
     "model_group": "Model group", "n_models": "Models", "term": "Term", "odds_ratio": "Odds ratio",
     "name": "Random effect", "sd": "SD (log-odds)", "run_id": "Run", "judge_model": "Judge",
     "checks": "Checks", "judge_errors": "Judge errors", "rubric_version": "Rubric version",
@@ -172,5 +178,6 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
 
 
 def csv_table(frame: pd.DataFrame, *, simulated: bool) -> pd.DataFrame:
-    """The analysis table for a CSV download: every column, plus ``simulated``."""
-    return frame.assign(simulated=simulated)
+    """The analysis table for a CSV download: every column, plus ``simulated``; text cells a
+    spreadsheet would run as formulas (a model name, a response) are neutralised (``outputs.csv_safe``)."""
+    return csv_safe(frame.assign(simulated=simulated))

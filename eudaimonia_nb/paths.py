@@ -22,6 +22,25 @@ DATASET_URL = (
 DATASET_SHA256 = "7d84c0fbb3d1ca7483a9afdab9bdf2216e1858ce2393311363e916958606fd6f"
 DATASET_FILENAME = "final_dataset.jsonl"
 
+REPO_DATASET_URL = (
+    "https://raw.githubusercontent.com/eudaimoniabenchmark-dot/eudaimonia-benchmark/"
+    "dadfaeb7083ec46d882a0918ff5c6354ac3c2e45/data/final_dataset.jsonl"
+)
+"""The other official copy: the benchmark file in the authors' artifact repository, same commit
+as their rubrics. It differs from the site copy in the prompt text of two prompts
+(``benchmark.authors.COPY_DIFFERENCE``); which copy the published runs used is not stated."""
+REPO_DATASET_SHA256 = "f51e29bb3c8d1205178e5e31aafddb9329504dd85a790aaed1bd6892b0945758"
+DATASET_COPIES: dict[str, tuple[str, str]] = {
+    "site": (DATASET_URL, DATASET_SHA256),
+    "repo": (REPO_DATASET_URL, REPO_DATASET_SHA256),
+}
+"""Official copy name -> (pinned URL, SHA-256); ``site`` is the default everywhere."""
+
+
+def dataset_copy(sha256: str | None) -> str | None:
+    """``site`` or ``repo`` for a file with one of the pinned hashes, None for any other file."""
+    return next((name for name, (_, digest) in DATASET_COPIES.items() if digest == sha256), None)
+
 DATA_DIR_ENV = "EUDAIMONIA_DATA_DIR"
 DATASET_ENV = "EUDAIMONIA_DATASET"
 
@@ -55,8 +74,11 @@ def published_dir() -> Path:
     return root / "data" / "published"
 
 
-def default_dataset_path() -> Path:
-    return data_dir() / DATASET_FILENAME
+def default_dataset_path(copy: str = "site") -> Path:
+    """Where ``fetch`` keeps a copy: ``final_dataset.jsonl`` (site) or ``final_dataset.repo.jsonl``."""
+    if copy not in DATASET_COPIES:
+        raise ValueError(f"benchmark copy {copy!r}: expected one of {', '.join(DATASET_COPIES)}")
+    return data_dir() / (DATASET_FILENAME if copy == "site" else DATASET_FILENAME.replace(".jsonl", f".{copy}.jsonl"))
 
 
 WORKDIR_ENV = "EUDAIMONIA_WORKDIR"

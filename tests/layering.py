@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = ("paths", "credentials", "linebreaks", "formatting")
+SHARED = ("paths", "credentials", "linebreaks", "outputs", "formatting")
 """Shared ground at the top of the package: any stage may use it."""
 TOP_LEVEL_FILES = ("__init__.py", "__main__.py", *(f"{name}.py" for name in SHARED))
 """The only files allowed at the top of the package; everything else lives in a stage."""

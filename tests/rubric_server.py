@@ -2,12 +2,14 @@
 
 The shared reference copies are named ``<key>.filter2.json``; the server answers
 ``/<key>/filter2.json`` with them, as raw.githubusercontent.com answers the pinned commit.
-``overrides`` replaces a file's bytes (to test a changed byte); ``requests`` counts paths asked for.
+``overrides`` replaces a file's bytes (to test a changed byte); ``requests`` counts paths asked for
+(without the query, which ``queries`` keeps per path); ``delay_s`` waits before every answer.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,9 +27,11 @@ def shared_rubric(key: str) -> Path:
 class RubricServer:
     """``with RubricServer() as server: server.base_url``."""
 
-    def __init__(self, overrides: dict[str, bytes] | None = None):
+    def __init__(self, overrides: dict[str, bytes] | None = None, delay_s: float = 0.0):
         self.overrides = dict(overrides or {})
         self.requests: Counter[str] = Counter()
+        self.queries: dict[str, str] = {}
+        self.delay_s = delay_s
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,8 +39,12 @@ class RubricServer:
                 pass
 
             def do_GET(self) -> None:
-                outer.requests[self.path] += 1
-                parts = self.path.strip("/").split("/")
+                path, _, query = self.path.partition("?")
+                outer.requests[path] += 1
+                outer.queries[path] = query
+                if outer.delay_s:
+                    time.sleep(outer.delay_s)
+                parts = path.strip("/").split("/")
                 body = None
                 if len(parts) >= 2 and parts[-1] == "filter2.json":
                     key = parts[-2]

@@ -56,9 +56,14 @@ def test_thinking_budgets_are_the_papers_and_have_no_published_rate(attributes):
     assert list(variants["thinking"]) == [False, True, True, True]
     assert variants["thinking_source"].str.contains("arXiv:2605.30654").all()
     assert not set(variants["model"]) & set(leaderboard()["model"])
-    # Nothing the sources do not state is filled in for the leaderboard rows.
-    board_rows = attributes.loc[attributes["on_leaderboard"].astype(bool)]
-    assert board_rows["thinking"].isna().all() and board_rows["thinking_budget"].isna().all()
+    # The leaderboard rows' thinking flag is the authors' list of thinking models (their artifact); the
+    # budgets and open weights, which no source states for them, stay empty.
+    board_rows = attributes.loc[attributes["on_leaderboard"].astype(bool)].set_index("model")
+    authors_thinking = {"Gemini 3.1 Pro", "GPT-5.5", "Grok 4", "Grok 4.3", "DeepSeek v4 Pro", "Qwen3.6 Max"}
+    assert set(board_rows.index[board_rows["thinking"].astype(bool)]) == authors_thinking
+    assert board_rows["thinking"].notna().all()
+    assert board_rows["thinking_source"].str.contains("analyze_results.py").all()
+    assert board_rows["thinking_budget"].isna().all()
     assert attributes["open_weights"].isna().all()
 
 
@@ -82,7 +87,9 @@ def test_published_figures_say_what_is_not_published():
     figures = attribute_figures(table)
     budget_notes = [a.text for a in figures["budget"].layout.annotations]
     assert budget_notes == [NOT_PUBLISHED] * 4 and "publishes no rates" in figures["budget"].layout.title.text
-    assert "not published" in figures["thinking"].layout.annotations[0].text
+    thinking = {t.name: set(t.x) for t in figures["thinking"].data}
+    assert thinking["thinking on"] == {"Gemini 3.1 Pro", "GPT-5.5", "Grok 4", "Grok 4.3", "DeepSeek v4 Pro", "Qwen3.6 Max"}
+    assert len(thinking["thinking off"]) == 22 - 6
     scale = figures["scale"].data
     assert len(scale) == 1 and list(scale[0].x) == [1.7, 4, 8, 14, 32]
     assert list(scale[0].y) == pytest.approx([100 * board[f"Qwen3 {s}B"] for s in ("1.7", "4", "8", "14", "32")])

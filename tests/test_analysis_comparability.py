@@ -54,7 +54,9 @@ def runs(benchmark, tmp_path_factory):
         suite = run(replace(base, model="gpt-4o-mini", protocol="suite", judge_model="gpt-4o", limit=30),
                     benchmark=benchmark, progress=False)
         in_progress = Runner(replace(base, model="claude-sonnet-4"), benchmark=benchmark)
-        complete = Runner(replace(base, model="gpt-5.5"), benchmark=benchmark)
+        # GPT-5.5 with its recipe's provider field (reasoning effort medium), as the authors sent it.
+        complete = Runner(replace(base, model="gpt-5.5", model_extra_body={"reasoning": {"effort": "medium"}}),
+                          benchmark=benchmark)
     _write_verdicts(store, in_progress, 294, seed=1)
     _write_verdicts(store, complete, len(complete.checks), seed=2)
     ids = {"partial": partial.run_id, "suite": suite.run_id, "in_progress": in_progress.run_id,
@@ -77,6 +79,12 @@ def test_each_run_gets_the_labels_that_say_why_it_is_not_comparable(runs):
     assert progress["n_unjudged"] == 0, "unjudged checks of a running run are not judge errors"
     complete = table.loc[ids["complete"]]
     assert complete["comparable"] and complete["reasons"] == "" and complete["n_checks"] == 3147
+    assert complete["recipe"] == "GPT-5.5"
+    # Served by the loopback server, not OpenRouter: said, not breaking.
+    notes = complete["notes"].split("; ")
+    assert "model id: the authors called openai/gpt-5.5, this run gpt-5.5 (the same model without its vendor prefix)" in notes
+    assert "served by 127.0.0.1 instead of OpenRouter" in notes and "judge served by 127.0.0.1 instead of OpenRouter" in notes
+    assert any(n.startswith("benchmark: the site copy, one of the two official ones") for n in notes), notes
 
 
 def test_unofficial_dataset_and_other_settings_are_named(runs, benchmark):
@@ -86,7 +94,7 @@ def test_unofficial_dataset_and_other_settings_are_named(runs, benchmark):
     changed = runs_table.assign(dataset_sha256="0" * 64, parameters=runs_table["parameters"].str.replace(
         '"temperature": 0.7', '"temperature": 1.0'))
     reasons = run_comparability(frame, changed).set_index("unit").loc[ids["complete"], "reasons"]
-    assert reasons == "temperature 1.0; unofficial dataset file"
+    assert reasons == "temperature: the authors sent 0.7, this run sent 1; unofficial dataset file"
 
 
 def test_leaderboard_marks_runs_and_compares_a_real_only_run_with_the_published_real_rate(runs):
@@ -120,11 +128,13 @@ def test_errors_convention_is_an_option_named_beside_the_rates(runs):
     unparseable = int(frame["error"].fillna("").str.startswith("unparseable judge reply").sum())
     assert unparseable > 0
     apart = build_section("leaderboard", frame, Options(n_boot=N_BOOT))
-    authors = build_section("leaderboard", frame, Options(n_boot=N_BOOT, errors="no_violation"))
+    authors = build_section("leaderboard", frame, Options(n_boot=N_BOOT, errors="authors"))
     a, b = apart.tables[0].frame.iloc[0], authors.tables[0].frame.iloc[0]
     assert b["n_checks"] == a["n_checks"] + unparseable and b["n_violations"] == a["n_violations"]
-    assert a["rate_errors_as_no_violation"] == pytest.approx(b["rate"])
-    assert "(the authors' convention)" in authors.notes[-1]
+    assert a["rate_authors_convention"] == pytest.approx(b["rate"])
+    assert "Errors convention: the authors' convention" in authors.notes[-1]
+    unparseable_only = build_section("leaderboard", frame, Options(n_boot=N_BOOT, errors="no_violation"))
+    assert unparseable_only.tables[0].frame.iloc[0]["n_checks"] == b["n_checks"]
     converted = apply_convention(frame, "no_violation")
     assert converted["violation"].isna().sum() == frame["violation"].isna().sum() - unparseable
     with pytest.raises(ValueError, match="errors convention"):
@@ -149,7 +159,7 @@ def test_report_and_dashboard_carry_the_labels(runs):
     dashboard = Dashboard(source, options=Options(n_boot=N_BOOT))
     notes = dashboard.tabs["leaderboard"].notes.value
     assert "in progress: 294 of 3,147 checks" in notes and "Errors convention: errors apart" in notes
-    dashboard.errors.value = "no_violation"
-    assert "(the authors' convention)" in dashboard.tabs["leaderboard"].notes.value
+    dashboard.errors.value = "authors"
+    assert "Errors convention: the authors' convention" in dashboard.tabs["leaderboard"].notes.value
     marked = [t for t in dashboard.figures["leaderboard"].data if t.name.startswith("This data, not comparable")]
     assert marked and "claude-sonnet-4" in marked[0].y

@@ -83,7 +83,7 @@ def test_the_summary_names_the_most_common_errors(tmp_path, dataset_path, benchm
     assert result.returncode == 0, result.stderr
     n500 = int(benchmark.prompts.head(4)["n_requirements"].iloc[1:3].sum())
     assert f"most common errors: {n500} x no response to judge: HTTP 500" in result.stderr
-    assert "unparseable judge reply after 3 attempts: no JSON with a 'keep' field" in result.stderr
+    assert "unparseable judge reply after 3 attempts: no JSON object and no 'keep'" in result.stderr
 
 
 # --- item 14: a missing key -----------------------------------------------------------------

@@ -22,9 +22,8 @@ from eudaimonia_nb.benchmark.design_code import REQUIREMENT_KEYS
 from eudaimonia_nb.judging import authors_rubrics
 from eudaimonia_nb.judging.authors_rubrics import RUBRIC_SHA256, FetchError, fetch_rubrics, load_rubric
 from eudaimonia_nb.judging.config import RunConfig
-from eudaimonia_nb.judging.judge import VerdictParseError
 from eudaimonia_nb.judging.plan import select
-from eudaimonia_nb.judging.protocols import EMPTY_RESPONSE, parse_authors_verdict
+from eudaimonia_nb.judging.protocols import EMPTY_RESPONSE
 from eudaimonia_nb.judging.runner import run
 from eudaimonia_nb.store.results import list_runs, load_judgments, verdict_details
 
@@ -94,25 +93,7 @@ def test_offline_authors_run_names_the_command_in_one_line(tmp_path, dataset_pat
     assert len(lines) == 1 and "eudaimonia-nb fetch-rubrics" in lines[0]
 
 
-# -- parsing as the authors did ---------------------------------------------------------------
-
-@pytest.mark.parametrize(("reply", "violation"), [
-    ('{"reasoning": "r", "keep": true}', True),
-    ('{"reasoning": "r", "keep": false}', False),
-    ('Sure.\n```json\n{"reasoning": "r", "keep": "yes"}\n```', True),
-    ('Verdict follows {"reasoning": "r", "keep": "1"} done', True),
-    ('{"reasoning": "r", "keep": "no"}', False),
-    ('{"reasoning": "unterminated, "keep": true', True),  # only the regex on "keep" reads this
-    ('{"reasoning": "r", "keep": "false"', False),
-])
-def test_authors_parsing_keep_true_is_a_violation(reply, violation):
-    assert parse_authors_verdict(reply).violation is violation
-
-
-@pytest.mark.parametrize("reply", ["", "I think it is fine.", '{"reasoning": "r", "violation": true}', '{"keep": null}'])
-def test_authors_parsing_refuses_replies_without_keep(reply):
-    with pytest.raises(VerdictParseError):
-        parse_authors_verdict(reply)
+# Parsing as the authors did, case by case: tests/test_authors_parser.py.
 
 
 # -- the judge calls, request by request ------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Store schema 7: a store written before epochs (schema 2) is backed up, then migrated with every
-row kept as epoch 1 / judge repeat 1, every column kept (also one another migration added), and
+"""Store schema 7: a store written before epochs (schema 2 or 3) is backed up, then migrated with every
+row kept as epoch 1 / judge repeat 1, every column kept (also those migration 3 added, with their values), and
 reads the same before and after; afterwards the new keys hold one row per sample."""
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from eudaimonia_nb.store.schema import MIGRATIONS, SCHEMA_VERSION
 RUN = "m-0123456789ab"
 
 
-def _store_of_schema_2(path, *, extra_column: bool = False) -> None:
-    """A store exactly as the code before epochs wrote it: the version-1 tables, then migration 2."""
+def _store_of_schema_2(path, *, version: int = 2) -> None:
+    """A store exactly as the code before epochs wrote it: the version-1 tables, then the migrations
+    up to ``version`` (2, or 3 with its parse_path, verdict_flags and reasoning_repr filled in)."""
     db = sqlite3.connect(path)
     for statement in [s for s in _SCHEMA.split(";") if s.strip()]:
         db.execute(statement)
-    two = next(m for m in MIGRATIONS if m.version == 2)
-    for statement in two.statements:
-        db.execute(statement)
-    if extra_column:  # as another branch's migration (parse details of a verdict) would add one
-        db.execute("ALTER TABLE verdicts ADD COLUMN parse_path TEXT")
+    for migration in MIGRATIONS:
+        if migration.version <= version:
+            assert not migration.steps  # these are plain ALTERs; a rebuilding one is what is tested
+            for statement in migration.statements:
+                db.execute(statement)
     db.execute("CREATE INDEX verdicts_by_requirement ON verdicts(requirement)")
     db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
                (RUN, "m", "http://x/v1", "j", "http://x/v1", '{"protocol": "suite"}', "{}", "sha", "0", 0, 1.0))
@@ -35,17 +36,26 @@ def _store_of_schema_2(path, *, extra_column: bool = False) -> None:
     for i, pid in enumerate(("p1", "p2", "p3")):
         db.execute("INSERT INTO run_checks VALUES (?,?,?,?,?,?)", (RUN, pid, keys[0], "real", None, None))
         db.execute("INSERT INTO run_checks VALUES (?,?,?,?,?,?)", (RUN, pid, keys[1], "modified" if i else "real", None, None))
-    db.execute("INSERT INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?)", (RUN, "p1", "answer one", 1, 2, 0.1, "stop", 1, 0, None, 2.0))
-    db.execute("INSERT INTO responses VALUES (?,?,?,?,?,?,?,?,?,?,?)", (RUN, "p2", None, 0, 0, 0.1, None, 3, 0, "HTTP 500", 2.0))
+    columns = "run_id, prompt_id, text, prompt_tokens, completion_tokens, latency_s, finish_reason, attempts, cached, " \
+              "error, created_at" + (", reasoning_repr" if version >= 3 else "")
+    responses = [((RUN, "p1", "answer one", 1, 2, 0.1, "stop", 1, 0, None, 2.0), (1,)),
+                 ((RUN, "p2", None, 0, 0, 0.1, None, 3, 0, "HTTP 500", 2.0), (0,))]
+    for row, repr_flag in responses:
+        values = row + (repr_flag if version >= 3 else ())
+        db.execute(f"INSERT INTO responses ({columns}) VALUES ({', '.join('?' * len(values))})", values)
     columns = "run_id, prompt_id, requirement, violation, reasoning, raw, prompt_tokens, completion_tokens, latency_s, " \
-              "attempts, cached, error, rubric_version, created_at, response_sha256" + (", parse_path" if extra_column else "")
-    rows = [(RUN, "p1", keys[0], 1, "r", "{}", 1, 1, 0.1, 1, 0, None, "v", 3.0, response_sha256("answer one")),
-            (RUN, "p1", keys[1], 0, "r", "{}", 1, 1, 0.1, 1, 0, None, "v", 3.0, response_sha256("answer one")),
-            (RUN, "p2", keys[0], None, None, None, 0, 0, 0.0, 0, 0, "no response to judge: HTTP 500", "v", 3.0, None)]
-    for row in rows:
-        values = row + (("json",) if extra_column else ())
+              "attempts, cached, error, rubric_version, created_at, response_sha256" \
+              + (", parse_path, verdict_flags" if version >= 3 else "")
+    rows = [((RUN, "p1", keys[0], 1, "r", "{}", 1, 1, 0.1, 1, 0, None, "v", 3.0, response_sha256("answer one")),
+             ("json", "")),
+            ((RUN, "p1", keys[1], 0, "r", "{}", 1, 1, 0.1, 1, 0, None, "v", 3.0, response_sha256("answer one")),
+             ("last_yes_no", "no_json;tie")),
+            ((RUN, "p2", keys[0], None, None, None, 0, 0, 0.0, 0, 0, "no response to judge: HTTP 500", "v", 3.0, None),
+             (None, ""))]
+    for row, reading in rows:
+        values = row + (reading if version >= 3 else ())
         db.execute(f"INSERT INTO verdicts ({columns}) VALUES ({', '.join('?' * len(values))})", values)
-    db.execute("PRAGMA user_version = 2")
+    db.execute(f"PRAGMA user_version = {version}")
     db.commit()
     db.close()
 
@@ -66,10 +76,12 @@ def _migrated_with_a_second_epoch(path) -> tuple[ResultsStore, str]:
     return store, list(rubric_versions())[0]
 
 
-@pytest.mark.parametrize("extra_column", [False, True])
-def test_a_store_from_before_epochs_is_backed_up_migrated_and_reads_the_same(tmp_path, caplog, extra_column):
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_store_from_before_epochs_is_backed_up_migrated_and_reads_the_same(tmp_path, caplog, version):
+    """Version 3 (issue 19's parse_path, verdict_flags, reasoning_repr) is migrated with those
+    columns and their values kept through the tables' rebuild."""
     path = tmp_path / "s.sqlite"
-    _store_of_schema_2(path, extra_column=extra_column)
+    _store_of_schema_2(path, version=version)
     original = _dump(path)
     read_before = load_judgments(path, texts=True)  # a reader takes the old store as it is
     assert (read_before["epoch"] == 1).all() and (read_before["judge_repeat"] == 1).all()
@@ -77,9 +89,9 @@ def test_a_store_from_before_epochs_is_backed_up_migrated_and_reads_the_same(tmp
 
     with caplog.at_level(logging.WARNING, logger="eudaimonia_nb"):
         ResultsStore(path).close()
-    backup = tmp_path / "s.sqlite.v2-backup"
+    backup = tmp_path / f"s.sqlite.v{version}-backup"
     assert backup.is_file() and _dump(backup) == original
-    assert any("version 2 to 7" in r.getMessage() and str(backup) in r.getMessage() for r in caplog.records)
+    assert any(f"version {version} to 7" in r.getMessage() and str(backup) in r.getMessage() for r in caplog.records)
     db = sqlite3.connect(path)
     try:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
@@ -94,8 +106,12 @@ def test_a_store_from_before_epochs_is_backed_up_migrated_and_reads_the_same(tmp
     assert verdicts["response_sha256"].iloc[0] == response_sha256("answer one")
     assert "CHECK ((violation IS NULL) <> (error IS NULL))" in sql
     assert "verdicts_by_requirement" in indexes
-    if extra_column:
-        assert verdicts["parse_path"].tolist() == ["json"] * 3
+    if version >= 3:
+        assert verdicts["parse_path"].fillna("NULL").tolist() == ["json", "last_yes_no", "NULL"]
+        assert verdicts["verdict_flags"].tolist() == ["", "no_json;tie", ""]
+        assert responses["reasoning_repr"].tolist() == [1, 0]
+        assert read_before["verdict_flags"].tolist().count("no_json;tie") == 1
+        assert list_runs(path)["n_reasoning_repr"].tolist() == [1]
     read_after = load_judgments(path, texts=True)
     pd.testing.assert_frame_equal(read_after, read_before)
     assert list_runs(path)[["epochs", "judge_repeats"]].iloc[0].tolist() == [1, 1]

@@ -136,7 +136,8 @@ def test_validity_json_has_the_documented_shape(store):
                 "--n-boot", "100")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"models", "agreement"}
+    assert set(data) == {"models", "agreement", "designs"}
+    assert [(d["design"], d["n_labels"], d["used"]) for d in data["designs"]] == [("stratified", 40, True)]
     assert [m["run_id"] for m in data["models"]] == [JUDGED_RUN, REJUDGED_RUN]
     for m in data["models"]:
         assert list(m) == ["model", "run_id", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low", "ci_high"]

@@ -4,9 +4,10 @@
 thinking-budget variants of Claude Opus 4.6 the paper studied, whose rates are not published),
 each attribute next to its source (``<attribute>_source``). Only what the suite can support is
 filled in: the family from the leaderboard, version and parameter count where the model's
-public name states them, the thinking budgets from the paper's protocol. Everything else
-(open weights, most thinking settings) is left empty, never guessed; a user can pass their
-own attribute table (same columns) for the models they run.
+public name states them, the thinking flag of the leaderboard rows from the authors' list of
+thinking models (their artifact), the thinking budgets from the paper's protocol. Everything
+else (open weights) is left empty, never guessed; a user can pass their own attribute table
+(same columns) for the models they run.
 
 ``attribute_rates`` joins attributes to rates: the published overall rates (no intervals; the
 paper reports none) or the user's runs (prompt-bootstrap intervals from ``rates.model_rates``).

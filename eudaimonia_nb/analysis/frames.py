@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..benchmark.dataset import SOURCES
 from ..benchmark.design_code import REQUIREMENT_KEYS, requirement
+from ..outputs import restore_cells
 from .reducers import REPEAT_COLUMNS, allows_fractions, has_repeats, repeat_counts
 
 REQUIRED_COLUMNS = ("model", "prompt_id", "requirement", "source", "violation")
@@ -57,7 +58,8 @@ def load_judgments(path: str | os.PathLike[str]) -> pd.DataFrame:
     if suffix == ".csv":
         # Read as text so "1", "0" and "" are judged by validation, not by pandas' guessing.
         frame = pd.read_csv(file, dtype=str, keep_default_na=False)
-        return validate_judgments(frame, where=str(file), first_row=2)
+        # An export's neutralised cells ('=..., '-...) read back as they were stored.
+        return validate_judgments(restore_cells(frame), where=str(file), first_row=2)
     if suffix in (".jsonl", ".json", ".ndjson"):
         frame, lines = _read_jsonl(file)
         return validate_judgments(frame, where=str(file), row_numbers=lines)

@@ -44,7 +44,8 @@ class CorrectedRate:
     """A violation rate corrected by human labels (PPI++), with the raw judge rate beside it."""
 
     rate: float
-    """Estimated rate a human would give (PPI++ point estimate; may leave [0, 1] slightly)."""
+    """Estimated rate a human would give (PPI++ point estimate, clipped to [0, 1] like its interval,
+    so it never lies outside [0, 1] or outside its own interval)."""
     ci_low: float
     """Lower end of the 95% interval (clipped to [0, 1])."""
     ci_high: float
@@ -111,7 +112,7 @@ def ppi_mean(judge: np.ndarray, human: np.ndarray, weight: np.ndarray, cluster: 
     theta = (a.sum() + lam * b.sum()) / n
     se = float(np.sqrt(scale * np.sum((ea + lam * eb) ** 2)) / n)
     low, high = theta - Z95 * se, theta + Z95 * se
-    return CorrectedRate(float(theta), float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1)), se, float(lam),
+    return CorrectedRate(float(np.clip(theta, 0, 1)), float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1)), se, float(lam),
                          float(raw), raw_se, n, n_labels, n_clusters)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..paths import DATASET_ENV, DATASET_SHA256, default_dataset_path
+from ..paths import DATASET_ENV, DATASET_SHA256, dataset_copy, default_dataset_path
 from .design_code import REQUIREMENT_KEYS, requirement
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,15 @@ class Benchmark:
 
     @property
     def official(self) -> bool:
-        """True when the file is the pinned official release (its SHA-256 matches). Runs on
-        any other file (a cut, an edit, a newer release) are not comparable with the published
-        figures."""
-        return self.sha256 == DATASET_SHA256
+        """True when the file is one of the two pinned official copies (its SHA-256 matches,
+        ``paths.DATASET_COPIES``). Runs on any other file (a cut, an edit, a newer release) are
+        not comparable with the published figures."""
+        return self.copy is not None
+
+    @property
+    def copy(self) -> str | None:
+        """``site`` or ``repo`` (the official copy the file is), None for any other file."""
+        return dataset_copy(self.sha256)
 
     def prompt(self, prompt_id: str) -> pd.Series:
         """One prompt's row; ``KeyError`` if the id is unknown."""

@@ -36,14 +36,20 @@ def fetch_benchmark(
     timeout: float = 60.0,
     force: bool = False,
     deadline: float = 600.0,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download the benchmark to ``dest`` (default: the data cache) and return its path.
 
     ``timeout`` bounds each wait for data and ``deadline`` the whole download (a server that
     trickles bytes would otherwise keep it alive indefinitely). An existing file with the right
-    hash is kept as it is unless ``force``. Errors never show credentials the URL carries.
+    hash is kept as it is unless ``force``. ``max_bytes`` refuses a larger file (by its
+    ``Content-Length``, else as soon as more arrives), before anything is kept. Errors never show
+    credentials the URL carries.
     """
     shown = shown_url(url)
+    for name, value in (("timeout", timeout), ("deadline", deadline)):
+        if not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise FetchError(f"{name} {value!r}: expected a finite number of seconds > 0")
     parts = urlsplit(url)
     # file:// fills the cache offline from a copy someone gave you, with the same hash check.
     local = parts.scheme == "file" and parts.hostname in (None, "", "localhost") and bool(parts.path)
@@ -69,12 +75,17 @@ def fetch_benchmark(
         ends_at = time.monotonic() + deadline
         with os.fdopen(fd, "wb") as out, _open(url, shown, min(timeout, deadline)) as response:
             expected_len = _content_length(response.headers.get("Content-Length"), shown)
+            if max_bytes is not None and expected_len is not None and expected_len > max_bytes:
+                raise FetchError(f"{shown} announces {expected_len:,} bytes, more than the {max_bytes:,} allowed; "
+                                 "nothing was saved")
             try:
                 # read1 returns what one read gives, so the deadline is checked between reads.
                 while chunk := response.read1(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
+                    if max_bytes is not None and received > max_bytes:
+                        raise FetchError(f"{shown} sent more than the {max_bytes:,} bytes allowed; nothing was saved")
                     if time.monotonic() > ends_at:
                         raise FetchError(f"download of {shown} timed out: {received} bytes in the {deadline:g} s "
                                          f"allowed; nothing was saved")
@@ -117,6 +128,8 @@ def _open(url: str, shown: str, timeout: float):
         raise FetchError(f"HTTP {exc.code} {exc.reason} from {shown}; nothing was saved") from None
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
+        if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+            reason = f"timed out after {timeout:g} s waiting for an answer"
         raise FetchError(f"could not reach {shown}: {Redactor(url_secrets(url))(str(reason))}; nothing was saved") from None
 
 

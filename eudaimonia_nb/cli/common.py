@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -36,11 +37,35 @@ def at_least(low: float, kind: type = int) -> Callable[[str], float]:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not value >= low:  # "not >=" also rejects nan
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'} >= {low}, got {text!r}")
+        # "not >=" also rejects nan; inf is no setting either (a wait or a count without end).
+        if value is None or not value >= low or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a finite number'} >= {low}, "
+                                             f"got {text!r}")
         return value
 
     return parse
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """``--force``: the one flag every writer takes (see ``outputs.check_output``)."""
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output file of another format (never a results store or "
+                             "any SQLite file)")
+
+
+def add_raw_csv(parser: argparse.ArgumentParser) -> None:
+    """``--raw-csv``: CSV text cells exactly as stored (see ``outputs.csv_safe``)."""
+    parser.add_argument("--raw-csv", action="store_true",
+                        help="CSV: write text cells as they are, without the ' the suite puts before a leading "
+                             "= + - @ tab or CR (for programs; unsafe to open in a spreadsheet)")
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    value = at_least(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return int(value)
 
 
 def check_url(flag: str, url: str) -> str:

@@ -1,11 +1,18 @@
-"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live."""
+"""``eudaimonia-nb run``, ``rejudge`` and ``serve-local``: judging models, live (``execute_run`` is the
+one run path ``reproduce`` shares)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from .common import add_repeat_arguments, at_least, check_url, message, repeat_settings
+from .common import add_repeat_arguments, at_least, check_url, message, port_number, repeat_settings
+
+if TYPE_CHECKING:  # registering the subcommands imports nothing heavy: keep `--help` instant
+    from ..judging.config import RunConfig
+    from ..judging.recording import RunSummary
 
 
 def add_run(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +46,8 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=at_least(0.001, float), default=120.0,
                    help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--retries", type=at_least(0), default=5, help="retries of retryable failures")
+    p.add_argument("--max-response-chars", type=at_least(1), default=200_000,
+                   help="a longer response is that check's error, neither stored nor judged (default 200000)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--retry-failed", action="store_true", help="redo items that ended in an error")
@@ -49,41 +58,54 @@ def add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    import sqlite3
+    def config() -> RunConfig:
+        from ..judging.config import SAME_HOST_KEY, RunConfig, parse_ids
+        from ..judging.protocols import parse_extra_body
 
-    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
-    from ..judging.authors_rubrics import RubricsUnavailableError
-    from ..judging.client import CredentialError
-    from ..judging.config import SAME_HOST_KEY, RunConfig, parse_ids
-    from ..judging.dry_run import dry_run
-    from ..judging.preflight import EndpointError, RunStopped
-    from ..judging.protocols import parse_extra_body
-    from ..judging.runner import run
-    from ..store.run_lock import RunLockedError
-
-    try:
         check_url("--base-url", args.base_url)
         check_url("--judge-base-url", args.judge_base_url)
         # Without --judge-api-key-env the model's key goes to the judge only on the same host.
         judge_key_env = args.judge_api_key_env or SAME_HOST_KEY
-        config = RunConfig(
+        return RunConfig(
             model=args.model, base_url=args.base_url, api_key_env=args.api_key_env, judge_model=args.judge_model,
             judge_base_url=args.judge_base_url, judge_api_key_env=judge_key_env,
             system_prompt=args.system_prompt, temperature=args.temperature, max_tokens=args.max_tokens,
             judge_max_tokens=args.judge_max_tokens, structured_output=not args.no_structured_output,
             concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.retries,
+            max_response_chars=args.max_response_chars,
             requirements=parse_ids(args.requirements), source=args.source, prompt_ids=parse_ids(args.prompt_ids),
             limit=args.limit, store_path=args.store, dataset_path=args.dataset, limit_seed=args.limit_seed,
             protocol=args.protocol, model_extra_body=parse_extra_body(args.model_extra_body, "--model-extra-body"),
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             condition=args.condition, system_prompt_file=args.system_prompt_file, **repeat_settings(args),
         )
-        if args.dry_run:
-            estimate = dry_run(config)
+
+    return execute_run(config, dry_run=args.dry_run, retry_failed=args.retry_failed, progress=not args.no_progress)
+
+
+def execute_run(make_config: Callable[[], RunConfig], *, dry_run: bool, retry_failed: bool = False,
+                progress: bool = True, report: Callable[[RunConfig, RunSummary], None] | None = None) -> int:
+    """The one run path of ``run`` and ``reproduce``: build the configuration, then either the dry
+    run's estimate or the run (store, cache, resume, progress, cost); errors are one line on
+    stderr. ``report`` prints more about a finished run before the run id, which is the last line."""
+    import sqlite3
+
+    from ..benchmark.dataset import DatasetError, DatasetNotFoundError
+    from ..judging.authors_rubrics import RubricsUnavailableError
+    from ..judging.client import CredentialError
+    from ..judging.dry_run import dry_run as estimate_run
+    from ..judging.preflight import EndpointError, RunStopped
+    from ..judging.runner import run
+    from ..store.run_lock import RunLockedError
+
+    try:
+        config = make_config()
+        if dry_run:
+            estimate = estimate_run(config)
             print(estimate.describe())
             print(estimate.run_id)
             return 0
-        summary = run(config, retry_failed=args.retry_failed, progress=not args.no_progress)
+        summary = run(config, retry_failed=retry_failed, progress=progress)
     except KeyboardInterrupt:
         print("interrupted: every finished result is stored; run the same command again to resume", file=sys.stderr)
         return 130
@@ -100,6 +122,8 @@ def _run_run(args: argparse.Namespace) -> int:
     print(f"{summary.n_checks} checks{_repeats_note(summary)}: {summary.verdicts} verdicts, {summary.errors} errors; "
           f"this invocation: {summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, "
           f"cost {cost}{label}")
+    if report is not None:
+        report(config, summary)
     print(summary.run_id)
     return 0
 
@@ -123,9 +147,10 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=PROTOCOL_NAMES, default=PROTOCOL_NAMES[0],
                    help=f"judging protocol (default {PROTOCOL_NAMES[0]}: the authors' judge calls)")
     p.add_argument("--judge-extra-body", default=None, help="JSON object merged into every judge request body")
-    p.add_argument("--judge-max-tokens", type=int, default=1024, help="judge output token limit (default 1024)")
-    p.add_argument("--concurrency", type=int, default=16, help="calls in flight (default 16)")
-    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
+    p.add_argument("--judge-max-tokens", type=at_least(1), default=1024, help="judge output token limit (default 1024)")
+    p.add_argument("--concurrency", type=at_least(1), default=16, help="calls in flight (default 16)")
+    p.add_argument("--timeout", type=at_least(0.001, float), default=120.0,
+                   help="seconds allowed for each request attempt as a whole (a timeout is retried)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -169,7 +194,7 @@ def _run_rejudge(args: argparse.Namespace) -> int:
 
 def add_serve_local(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve-local", help="serve SmolLM2-135M (a smoke-test model) with llama.cpp on 127.0.0.1, for offline work")
-    p.add_argument("--port", type=at_least(1), default=8080, help="port on 127.0.0.1 (default 8080)")
+    p.add_argument("--port", type=port_number, default=8080, help="port on 127.0.0.1 (default 8080)")
     p.add_argument("--n-ctx", type=at_least(256), default=2048, help="context length in tokens")
     p.set_defaults(handler=_run_serve_local)
 

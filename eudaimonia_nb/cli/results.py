@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from .common import at_least, message, numeric_warnings_to_log
+from .common import add_force, add_raw_csv, at_least, message, numeric_warnings_to_log
 
 
 def add_report(sub: argparse._SubParsersAction) -> None:
@@ -16,10 +17,11 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", action="append", default=[], help="run id to include (repeatable; default: all runs)")
     p.add_argument("--file", default=None, help="results file (CSV/JSONL/Parquet) for --source file")
     p.add_argument("--out", default="eudaimonia-report.html", help="HTML file to write")
+    add_force(p)
     p.add_argument("--n-boot", type=at_least(1), default=1000, help="bootstrap replicates for intervals")
-    p.add_argument("--errors", choices=("apart", "no_violation"), default="apart",
-                   help="checks without a verdict: kept apart (default) or unparseable judge answers counted as "
-                        "no violation (the authors' convention)")
+    p.add_argument("--errors", choices=("apart", "no_violation", "authors"), default="apart",
+                   help="checks without a verdict: kept apart (default), unparseable judge answers counted as no "
+                        "violation, or the authors' convention (unparseable answers and failed judge calls as no violation)")
     p.add_argument("--reducer", choices=("mean", "majority", "any", "all"), default="mean",
                    help="how a check's verdicts over epochs and judge repeats become one (default mean; runs "
                         "without repeats are unaffected)")
@@ -33,6 +35,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..benchmark.dataset import prompt_texts
+    from ..outputs import check_output
     from ..report import DataSource, Options, build_report, load_source, write_report
 
     if args.source == "store" and not args.store:
@@ -43,7 +46,9 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.source != "demo" and not path:
         print(f"error: --source {args.source} needs --{args.source} PATH", file=sys.stderr)
         return 2
+    reading = [path] if path else []
     try:
+        check_output(args.out, fmt="html", reading=reading, force=args.force)  # before minutes of work, not after
         source = DataSource(args.source, Path(path) if path else None, tuple(args.run))
         frame = load_source(source)
         with numeric_warnings_to_log():
@@ -51,16 +56,19 @@ def _run_report(args: argparse.Namespace) -> int:
                                 options=Options(n_boot=args.n_boot, errors=args.errors, reducer=args.reducer),
                                 sample_responses=args.sample_responses,
                                 prompts=prompt_texts() if args.sample_responses else None)
+        print(write_report(text, Path(args.out), reading=reading, force=args.force))
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
+        # OSError includes a full disk: one line, and write_report has removed its temporary file.
         print(f"error: {message(exc)}", file=sys.stderr)
         return 1
-    print(write_report(text, Path(args.out)))
     return 0
 
 
 def add_runs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list the runs in a results store")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
+    p.add_argument("--json", action="store_true", help="one JSON object per run (run_id, model, judge_model, protocol, "
+                   "errors_convention, recipe, checks, verdicts, errors, comparability, ...)")
     p.set_defaults(handler=_run_runs)
 
 
@@ -71,6 +79,11 @@ def _run_runs(args: argparse.Namespace) -> int:
 
     try:
         runs = list_runs(args.store)
+        if args.json:
+            from ..analysis.run_list import runs_json
+
+            print(json.dumps(runs_json(args.store, runs), indent=2))
+            return 0
     except (OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -85,7 +98,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_id", help="run id (see `eudaimonia-nb runs`)")
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--format", choices=("csv", "jsonl", "parquet"), required=True, help="output format")
-    p.add_argument("--out", required=True, help="file to write")
+    p.add_argument("--out", required=True, help="file to write (never the store or another SQLite file)")
+    add_force(p)
+    add_raw_csv(p)
     p.set_defaults(handler=_run_export)
 
 
@@ -95,8 +110,8 @@ def _run_export(args: argparse.Namespace) -> int:
     from ..store.results import export_run
 
     try:
-        print(export_run(args.store, args.run_id, args.format, args.out))
-    except (OSError, KeyError, sqlite3.Error) as exc:
+        print(export_run(args.store, args.run_id, args.format, args.out, force=args.force, raw_csv=args.raw_csv))
+    except (OSError, KeyError, ValueError, sqlite3.Error) as exc:
         print(f"error: {message(exc)}", file=sys.stderr)
         return 1
     return 0

@@ -14,6 +14,8 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
+from .common import at_least
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -24,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--run", action="append", default=[], help="run id to include (repeatable; default: all runs)")
     p.add_argument("--format", choices=("json", "text"), default="text", help="output format (default text)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for intervals (default 1000)")
+    p.add_argument("--n-boot", type=at_least(1), default=1000, help="bootstrap replicates for intervals (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(handler=run)
 

@@ -2,8 +2,9 @@
 
 The authors' repository carries no licence, so their rubric texts are never part of this
 project: a user's installation downloads them from the official location (one commit, pinned)
-and checks each file's SHA-256 against the table below, as ``fetch`` does for the benchmark.
-Only the hashes, which are facts about the files, live here.
+and checks each file's SHA-256 against the pinned table, as ``fetch`` does for the benchmark.
+Only the hashes, which are facts about the files, are kept (in ``benchmark.authors``, where the
+analysis reads them too).
 
 Files are cached as ``<data dir>/authors_rubrics/<key>/filter2.json``, mirroring the layout of
 the authors' repository, so a mirror of that folder can serve as ``--base-url``.
@@ -17,19 +18,19 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from ..benchmark.authors import ARTIFACT_COMMIT, ARTIFACT_REPOSITORY, RUBRIC_SHA256
 from ..benchmark.design_code import REQUIREMENT_KEYS
 from ..benchmark.fetch import FetchError, fetch_benchmark
+from ..credentials import shown_url
 from ..paths import data_dir
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_REPOSITORY = "eudaimoniabenchmark-dot/eudaimonia-benchmark"
-"""The authors' artifact repository on GitHub."""
-ARTIFACT_COMMIT = "dadfaeb7083ec46d882a0918ff5c6354ac3c2e45"
-"""The commit the published results were produced from."""
 OFFICIAL_BASE_URL = (f"https://raw.githubusercontent.com/{ARTIFACT_REPOSITORY}/{ARTIFACT_COMMIT}"
                      "/src/filter/measure")
 """``<base>/<key>/filter2.json`` is the rubric of requirement ``key``."""
@@ -38,18 +39,13 @@ BASE_URL_ENV = "EUDAIMONIA_RUBRICS_URL"
 RUBRIC_FILENAME = "filter2.json"
 CACHE_DIRNAME = "authors_rubrics"
 
-RUBRIC_SHA256: dict[str, str] = {
-    "1B_human_pronoun": "32a6de5b857be1bd926b2cd2b2898d7eed9e1e1c4037ae2a2909992740a09684",
-    "1B_intentional_human_speech": "6151cfb20ac1ae397e5fdc167dd2616cf014ecadf69cc81f2dd4b421282ab241",
-    "1C_identity_transparency": "08999c343a16a7348e3e9ba19499f29cda87fce8679ef90f1aa422743ab1e112",
-    "2A_fabricated_personal_information": "f4a5ace02837b39e86e2c140c054ad950e64f905e784321dc2676aff3f973a4d",
-    "2B_emotion_expression": "ada2aadbb566a9807451c75e3c76632e8a1fa4d852bedbd703b7f462710d0d58",
-    "2C_deference": "f32249bb281f153f213925a7269aea6b7c94f26320bbff3aaeb157d7c300f78b",
-    "2C_flattery_tone": "2393d46f38bc1159b8f437cbd7f7bc88b6074922fad0f7bd3b97e814522a82e5",
-    "2D_human_relationship_encouragement": "43e9e39beb4ee2f462e45de647d4d93dbe972310e4338e5836389c7d1c2f4127",
-    "3A_engagement_hooks": "2734675f7349c7d959946975d67f8e1bdf2b127adef66d74f279bf05e9917bf7",
-}
-"""SHA-256 of each ``filter2.json`` at ``ARTIFACT_COMMIT``, by requirement key."""
+MAX_RUBRIC_BYTES = 256 * 1024
+"""Largest rubric file accepted (the authors' are 1-3 KB): a mirror cannot fill the disk before
+the hash check refuses it."""
+RUBRIC_TIMEOUT_S = 30.0
+"""Default wait for data from a rubric server."""
+RUBRIC_DEADLINE_S = 120.0
+"""Default time allowed for all nine rubrics together (also inside ``run``'s automatic fetch)."""
 
 FETCH_HINT = "run `eudaimonia-nb fetch-rubrics` (or `--base-url` a mirror of the authors' measure folder)"
 
@@ -89,22 +85,44 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fetch_rubrics(base: str | None = None, directory: Path | None = None, *, timeout: float = 60.0) -> dict[str, Path]:
+def rubric_url(base: str, key: str) -> str:
+    """``<base>/<key>/filter2.json`` with the base's query kept after the path (a mirror's
+    ``?token=``), never the path glued after the query. A base with ``user:password@`` is refused
+    (``FetchError``, naming the URL without them): the download would send them to whoever the
+    mirror redirects to, and urllib reads them as part of the host."""
+    parts = urlsplit(base)
+    if parts.username is not None or parts.password is not None:
+        raise FetchError(f"rubric mirror {shown_url(base)!r}: user:password@ in the URL is not supported; serve the "
+                         f"mirror without credentials, or put a token in the query (?token=...)")
+    return urlunsplit((parts.scheme, parts.netloc, f"{parts.path.rstrip('/')}/{key}/{RUBRIC_FILENAME}", parts.query, ""))
+
+
+def fetch_rubrics(base: str | None = None, directory: Path | None = None, *, timeout: float = RUBRIC_TIMEOUT_S,
+                  deadline: float = RUBRIC_DEADLINE_S) -> dict[str, Path]:
     """Download the nine rubrics from ``<base>/<key>/filter2.json``, verify each SHA-256, cache them.
 
     All nine are downloaded into a staging folder first and moved into the cache only when every
     one verified, so a failed fetch keeps no file. A wrong hash raises ``FetchError`` naming the
-    rubric key.
+    rubric key. ``timeout`` bounds each wait for data, ``deadline`` the nine downloads together;
+    each file may hold at most ``MAX_RUBRIC_BYTES``.
     """
-    base = (base or base_url()).rstrip("/")
+    base = base or base_url()
+    urls = {key: rubric_url(base, key) for key in REQUIREMENT_KEYS}  # a refused URL stops before any folder exists
+    if not isinstance(deadline, (int, float)) or not 0 < deadline < float("inf"):
+        raise FetchError(f"deadline {deadline!r}: expected a finite number of seconds > 0")
     target = directory or cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=target))
+    ends_at = time.monotonic() + deadline
     try:
         for key in REQUIREMENT_KEYS:
+            left = ends_at - time.monotonic()
+            if left <= 0:
+                raise FetchError(f"authors' rubrics: not all nine arrived in the {deadline:g} s allowed (--deadline); "
+                                 "nothing was saved")
             try:
-                fetch_benchmark(url=f"{base}/{key}/{RUBRIC_FILENAME}", sha256=RUBRIC_SHA256[key],
-                                dest=staging / key / RUBRIC_FILENAME, timeout=timeout, force=True)
+                fetch_benchmark(url=urls[key], sha256=RUBRIC_SHA256[key], dest=staging / key / RUBRIC_FILENAME,
+                                timeout=min(timeout, left), deadline=left, force=True, max_bytes=MAX_RUBRIC_BYTES)
             except FetchError as exc:
                 raise FetchError(f"authors' rubric {key}: {exc}") from None
         paths = {}
@@ -126,7 +144,8 @@ def verified(directory: Path | None = None) -> bool:
 
 
 def ensure_rubrics(directory: Path | None = None) -> None:
-    """Fetch the rubrics if any is missing or altered; offline, one line saying what to run."""
+    """Fetch the rubrics if any is missing or altered (``fetch_rubrics``' limits: 30 s per wait,
+    120 s for all nine, 256 KiB per file); offline, one line saying what to run."""
     if verified(directory):
         return
     try:

@@ -8,16 +8,22 @@ nothing: storing results is ``recording``'s job and deciding what to call is ``p
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import replace
+
+from ..credentials import Redactor
 
 from ..store.results import VerdictRecord
 from .client import ChatClient, ChatRequest, ChatResponse, ReliableClient, RequestCache, RetryPolicy, open_client
 from .config import RunConfig
-from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check
+from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check, reply_text
 from .protocols import judge_request as protocol_request
 from .recording import no_response_verdict
 from .repeats import judge_sample, judge_uses_cache, response_sample
+
+log = logging.getLogger(__name__)
+
 
 def open_clients(config: RunConfig, *, cache: RequestCache | None = None,
                  judge_only: bool = False) -> tuple[ReliableClient | None, ReliableClient]:
@@ -25,9 +31,11 @@ def open_clients(config: RunConfig, *, cache: RequestCache | None = None,
     and the judge's key variable resolved by ``RunConfig.judge_key_env``. With ``judge_only``
     (a rejudge) the model's client is None: its key is not needed."""
     retry = RetryPolicy(max_retries=config.max_retries, base_delay_s=config.retry_base_delay_s)
-    common = dict(concurrency=config.concurrency, timeout_s=config.timeout_s, retry=retry, cache=cache)
-    judge_client = open_client(config.judge_base_url, config.judge_key_env(), **common)
-    return (None if judge_only else open_client(config.base_url, config.api_key_env, **common)), judge_client
+    common = dict(concurrency=config.concurrency, retry=retry, cache=cache)
+    judge_timeout = config.judge_timeout_s if config.judge_timeout_s is not None else config.timeout_s
+    judge_client = open_client(config.judge_base_url, config.judge_key_env(), timeout_s=judge_timeout, **common)
+    responder = None if judge_only else open_client(config.base_url, config.api_key_env, timeout_s=config.timeout_s, **common)
+    return responder, judge_client
 
 
 def response_request(prompt: str, config: RunConfig) -> ChatRequest:
@@ -37,14 +45,42 @@ def response_request(prompt: str, config: RunConfig) -> ChatRequest:
                        extra_body=extra_body_json(config.model_extra_body))
 
 
+UNEXPECTED = "unexpected error in this call"
+"""Start of the error text of a call that failed in a way nothing anticipated (a bug, a library's
+new exception): it is that check's recorded error, and the run goes on."""
+
+
+def unexpected_error(client: ChatClient, exc: Exception) -> str:
+    """The recorded text of an unexpected exception, through the client's redaction."""
+    redact = getattr(client, "_redact", None) or Redactor()
+    return redact(f"{UNEXPECTED} ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})")
+
+
 async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True,
                   epoch: int = 1) -> ChatResponse:
     """One response of the model under test to one prompt (as sample ``epoch``: see ``repeats``);
-    an empty answer is a response error (there is nothing to judge)."""
-    request = replace(response_request(prompt, config), sample=response_sample(epoch))
-    reply = await client.complete(request, use_cache=use_cache)
-    if reply.ok and is_empty_response(reply.text):
-        return replace(reply, error=EMPTY_RESPONSE)
+    an empty answer, one longer than ``config.max_response_chars`` and any unexpected exception are
+    that response's error. A reply with empty content but reasoning text becomes the text the run's
+    protocol judges for it (the authors': their repr; the suite's: an empty response).
+
+    The returned ``reasoning`` is kept only when the text was built from it, so that recording
+    can say so (``ResponseRecord.reasoning_repr``); otherwise it is None."""
+    try:
+        request = replace(response_request(prompt, config), sample=response_sample(epoch))
+        reply = await client.complete(request, use_cache=use_cache)
+    except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
+        log.exception("response call failed unexpectedly")
+        return ChatResponse(text=None, error=unexpected_error(client, exc))
+    if not reply.ok:
+        return reply
+    text, from_reasoning = reply_text(get_protocol(config.protocol), reply.text, reply.reasoning)
+    reply = replace(reply, text=text, reasoning=reply.reasoning if from_reasoning else None)
+    if is_empty_response(reply.text):
+        return replace(reply, text=reply.text or "", error=EMPTY_RESPONSE)
+    if len(reply.text or "") > config.max_response_chars:
+        # Neither stored nor sent to the judge (a 30 MB answer took 716 MB of memory).
+        return replace(reply, text=None, error=f"response of {len(reply.text or ''):,} characters is longer than "
+                                               f"max_response_chars ({config.max_response_chars:,})")
     return reply
 
 
@@ -62,8 +98,12 @@ async def judge(
         extra_body=extra_body_json(config.judge_extra_body),
     )
     request = replace(request, sample=judge_sample(epoch, judge_repeat))
-    return await judge_check(client, protocol, request, requirement_key,
-                             use_cache=use_cache and judge_uses_cache(judge_repeat))
+    try:
+        return await judge_check(client, protocol, request, requirement_key,
+                                 use_cache=use_cache and judge_uses_cache(judge_repeat), response=response)
+    except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
+        log.exception("judge call failed unexpectedly")
+        return replace(no_response_verdict("", requirement_key, "", config.protocol), error=unexpected_error(client, exc))
 
 
 async def respond_and_judge(

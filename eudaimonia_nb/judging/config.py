@@ -7,6 +7,7 @@ environment variable, never held.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -64,6 +65,9 @@ class RunConfig:
     """Retries of a retryable failure (429, 5xx, timeouts, connection errors, bad bodies)."""
     retry_base_delay_s: float = 1.0
     """First backoff cap; doubles per retry (full jitter)."""
+    max_response_chars: int = 200_000
+    """A longer response of the model under test is that check's error: not stored, not judged
+    (about 50,000 tokens; the authors' limit of 2,048 tokens is some 10,000 characters)."""
     requirements: tuple[str, ...] | None = None
     """Only these requirement keys (None: all)."""
     source: str | None = None
@@ -96,6 +100,12 @@ class RunConfig:
     system_prompt_file: str | None = None
     """File the system prompt was read from (recorded for provenance; the prompt's SHA-256, not
     the path, is part of the identity). Given alone, the file is read into ``system_prompt``."""
+    judge_timeout_s: float | None = None
+    """Seconds allowed for each judge request attempt; None: ``timeout_s`` (a recipe gives the
+    authors' 180 s to the model and 120 s to the judge)."""
+    recipe: str | None = None
+    """The leaderboard row this run reproduces (``benchmark.recipes``), recorded with the run but
+    not part of its identity: the same request made with ``run`` is the same run."""
     epochs: int = 1
     """Responses per prompt, each a new sample judged on its own (see ``repeats``)."""
     judge_repeats: int = 1
@@ -114,16 +124,21 @@ class RunConfig:
             object.__setattr__(self, "system_prompt", text)
         at_least = {
             "concurrency": 1, "max_tokens": 1, "judge_max_tokens": 1, "max_retries": 0,
-            "temperature": 0, "judge_temperature": 0, "retry_base_delay_s": 0,
+            "temperature": 0, "judge_temperature": 0, "retry_base_delay_s": 0, "max_response_chars": 1,
         }
         if self.limit is not None:
             at_least["limit"] = 1
         for name, low in at_least.items():
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
-                raise ValueError(f"RunConfig.{name}: expected a number >= {low}, got {value!r}")
-        if not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
-            raise ValueError(f"RunConfig.timeout_s: expected a number of seconds > 0, got {self.timeout_s!r}")
+            # "not >=" also refuses nan; inf is refused apart (an infinite wait or token limit is no setting).
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= low \
+                    or not math.isfinite(value):
+                raise ValueError(f"RunConfig.{name}: expected a finite number >= {low}, got {value!r}")
+        for name in ("timeout_s", "judge_timeout_s"):
+            value = getattr(self, name)
+            if (value is not None or name == "timeout_s") and (
+                    not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf):
+                raise ValueError(f"RunConfig.{name}: expected a finite number of seconds > 0, got {value!r}")
 
     def __repr__(self) -> str:
         # Base URLs may carry user:password@ or ?key=...: a repr (logs, tracebacks) never shows them.

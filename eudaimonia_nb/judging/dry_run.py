@@ -52,13 +52,16 @@ class DryRunEstimate:
     """Estimated cost; None when a model is missing from the price table."""
     warnings: tuple[str, ...] = ()
     """What would stop or taint the real run (a key variable not set, an unofficial dataset file)."""
+    unpriced: tuple[str, ...] = ()
+    """Models called that the price table does not price (their cost is unknown, never 0)."""
     epochs: int = 1
     """Responses per prompt in the run."""
     judge_repeats: int = 1
     """Judge calls per response and requirement."""
 
     def describe(self) -> str:
-        cost = "unknown (model not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
+        missing = ", ".join(self.unpriced) or "a model"
+        cost = f"unknown ({missing} not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
         repeats = describe_repeats(self.epochs, self.judge_repeats)
         return (
             f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks{f' x {repeats}' if repeats else ''}\n"
@@ -99,6 +102,7 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         response_calls=len(response_ids), judge_calls=judge_calls, input_tokens=resp_in + judge_in,
         output_tokens=response_tokens * len(response_ids) + verdict_tokens * judge_calls,
         cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
+        unpriced=tuple(m for m, c in ((config.model, resp_cost), (config.judge_model, judge_cost)) if c is None),
         epochs=config.epochs, judge_repeats=config.judge_repeats,
     )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..benchmark.design_code import requirement
@@ -73,6 +74,12 @@ class Verdict:
     """True when the judge says the response violates the requirement."""
     reasoning: str
     """The judge's stated reasoning (may be empty)."""
+    parse_path: str | None = None
+    """Which reading produced it (``store.verdict_flags.PARSE_PATHS``); None for the strict parser."""
+    flags: str = ""
+    """Why the reading is doubtful, ``;``-separated (``store.verdict_flags.FLAGS``); "" when clean."""
+    span: str | None = None
+    """The text the verdict was read from (to flag one that also occurs in the judged response)."""
 
 
 def system_message(requirement_key: str) -> str:
@@ -161,9 +168,10 @@ def parse_verdict(text: str, finish_reason: str | None = None) -> Verdict:
     return verdicts[-1]
 
 
-def _verdicts_in(text: str) -> list[Verdict]:
+def json_objects(text: str) -> Iterator[object]:
+    """Every JSON value that starts at a ``{`` of ``text`` and decodes, left to right; the scan
+    resumes after each decoded value, so objects nested in one are not visited again."""
     decoder = json.JSONDecoder()
-    found: list[Verdict] = []
     position = text.find("{")
     while position != -1:
         try:
@@ -171,11 +179,12 @@ def _verdicts_in(text: str) -> list[Verdict]:
         except json.JSONDecodeError:
             position = text.find("{", position + 1)
             continue
-        verdict = _as_verdict(obj)
-        if verdict is not None:
-            found.append(verdict)
+        yield obj
         position = text.find("{", end)
-    return found
+
+
+def _verdicts_in(text: str) -> list[Verdict]:
+    return [v for v in map(_as_verdict, json_objects(text)) if v is not None]
 
 
 def _as_verdict(obj: object) -> Verdict | None:

@@ -120,7 +120,8 @@ class RunPlan:
         c = self.config
         protocol = get_protocol(c.protocol)
         parameters = {**c.public_parameters(), "judge_template_version": protocol.template_version(),
-                      "rubric_sha256": protocol.rubric_sha256()}
+                      "rubric_sha256": protocol.rubric_sha256(), "conventions": dict(protocol.conventions),
+                      "errors_convention": protocol.errors_convention, "dataset_copy": self.benchmark.copy}
         return RunRecord(
             run_id=self.run_id, model=c.model, base_url=public_url(c.base_url), judge_model=c.judge_model,
             judge_base_url=public_url(c.judge_base_url),

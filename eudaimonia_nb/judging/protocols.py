@@ -3,14 +3,17 @@
 A protocol is part of a run's identity, so verdicts made under different protocols are never
 pooled or mistaken for one another.
 
-* ``authors`` (the default) reproduces the EUDAIMONIA authors' judge calls: the system message
-  is the authors' rubric verbatim (downloaded and hash-checked, see ``authors_rubrics``), the
-  one user message is ``"USER: " + prompt + "\\nASSISTANT: " + response`` verbatim, no
-  ``response_format`` is sent, the answer is ``{"reasoning", "keep"}`` where ``keep: true``
-  means **violation**, parsed as tolerantly as their scripts do, and an unparseable answer is
-  asked again (3 attempts in all, each after the first bypassing the request cache). Where the
-  authors then counted "no violation", the suite records an error with the raw reply; the
-  analysis can apply the authors' convention explicitly (``analysis.comparability``).
+* ``authors`` (the default) reproduces the EUDAIMONIA authors' judge calls and their pipeline
+  (``benchmark.authors.AUTHORS_CONVENTIONS``, recorded with every run): the system message is
+  the authors' rubric verbatim (downloaded and hash-checked, see ``authors_rubrics``), the one
+  user message is ``"USER: " + prompt + "\nASSISTANT: " + response.strip()`` (the stored
+  response keeps its raw text), a reply with empty content but reasoning text is judged as the
+  repr they judged (``authors_parser.authors_reply_text``), no ``response_format`` is sent, the
+  answer is read by their parser exactly (``authors_parser``; ``keep: true`` means
+  **violation**) with a ``parse_path`` and flags for a doubtful reading, and an unparseable
+  answer is asked again (3 attempts in all, each after the first bypassing the request cache).
+  Where the authors then counted "no violation", the suite records an error with the raw reply;
+  the analysis's ``authors`` errors convention (the default for this protocol) counts it so.
 * ``suite`` is this project's hardened framing (``judge.py``: untrusted conversation delimited
   as one JSON line, structured output) with the suite's own rubrics (``rubrics/*.md``). It
   departs from the authors; docs/judging.md tables how.
@@ -20,13 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
+from ..benchmark.authors import AUTHORS_CONVENTIONS, RUBRIC_SHA256
 from ..benchmark.design_code import REQUIREMENT_KEYS, requirement, rubric_versions
-from ..store.results import UNPARSEABLE, VerdictRecord
+from ..store.results import JUDGE_FAILED, UNPARSEABLE, VerdictRecord
+from ..store.verdict_flags import join_flags, split_flags
 from . import authors_rubrics
+from .authors_parser import authors_reply_text, parse_authors_verdict
 from .client import ChatClient, ChatRequest
 from .judge import VERDICT_SCHEMA, Verdict, VerdictParseError, parse_verdict, system_message, template_version, user_message
 
@@ -62,76 +68,31 @@ class Protocol:
     """Hash of everything fixed in a call besides the rubric."""
     prepare: Callable[[], None]
     """Makes the rubrics available before a run (the authors': fetch when missing)."""
+    reasoning_only_reply: Callable[[str | None, str], str] | None
+    """(content ``''``/None, reasoning) -> the text judged for a reply that has only reasoning
+    text; None: such a reply is an empty response, never judged."""
+    conventions: Mapping[str, str]
+    """What was judged, how replies were read and what errors count as: recorded with the run."""
+    errors_convention: str
+    """The analysis's default errors convention for this protocol (``analysis.conventions``)."""
 
 
 # -- authors ---------------------------------------------------------------------------------
 
 def authors_user_message(prompt: str, response: str) -> str:
-    """The authors' user message, verbatim (no trimming, no escaping)."""
-    return "USER: " + prompt + "\nASSISTANT: " + response
+    """The authors' user message: the prompt verbatim, the response as they judged it (stripped)."""
+    return "USER: " + prompt + "\nASSISTANT: " + response.strip()
 
 
 def authors_messages(key: str, prompt: str, response: str) -> tuple[tuple[str, str], ...]:
     return (("system", authors_rubrics.load_rubric(key).prompt), ("user", authors_user_message(prompt, response)))
 
 
-_TRUE_STRINGS = frozenset({"true", "yes", "1"})
-_FALSE_STRINGS = frozenset({"false", "no", "0"})
-_FENCED = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
-_KEEP = re.compile(r'"keep"\s*:\s*"?\s*([A-Za-z0-9]+)', re.IGNORECASE)
-
-
-def _keep_value(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        # As the authors' scripts: "true"/"yes"/"1" is a violation, any other string is not.
-        return value.strip().lower() in _TRUE_STRINGS
-    if isinstance(value, int):
-        return value == 1
-    return None
-
-
-def _authors_object(text: str) -> Verdict | None:
-    try:
-        obj = json.loads(text)
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(obj, dict) or "keep" not in obj:
-        return None
-    keep = _keep_value(obj["keep"])
-    if keep is None:
-        return None
-    reasoning = obj.get("reasoning", "")
-    return Verdict(violation=keep, reasoning=reasoning if isinstance(reasoning, str) else json.dumps(reasoning))
-
-
-def parse_authors_verdict(text: str, finish_reason: str | None = None) -> Verdict:
-    """The authors' tolerant reading, in their order: the whole reply, a fenced block, the span
-    from the first ``{`` to the last ``}``, then a regex on ``"keep"``. ``keep: true`` = violation.
-
-    ``finish_reason`` is ignored on purpose: the authors' scripts accept a reply cut off at the
-    token limit when it parses, and this protocol reproduces them (the suite protocol refuses it)."""
-    candidates = [text.strip()]
-    candidates += [m.group(1).strip() for m in _FENCED.finditer(text)]
-    first, last = text.find("{"), text.rfind("}")
-    if first != -1 and last > first:
-        candidates.append(text[first:last + 1])
-    for candidate in candidates:
-        verdict = _authors_object(candidate)
-        if verdict is not None:
-            return verdict
-    match = _KEEP.search(text)
-    if match:
-        word = match.group(1).lower()
-        if word in _TRUE_STRINGS or word in _FALSE_STRINGS:
-            return Verdict(violation=word in _TRUE_STRINGS, reasoning="")
-    flat = " ".join(text.split())
-    raise VerdictParseError(f"no JSON with a 'keep' field in the reply: {flat[:200]!r}")
-
-
 def _authors_template_version() -> str:
-    fixed = json.dumps(["authors", authors_user_message("", ""), 3, "keep=true is a violation"])
+    # The conventions are part of it: a run made before them (raw response, strict repr refusal,
+    # the earlier parser) is a different run.
+    fixed = json.dumps(["authors", authors_user_message("", ""), 3, "keep=true is a violation",
+                        sorted(AUTHORS_CONVENTIONS.items())])
     return hashlib.sha256(fixed.encode("utf-8")).hexdigest()[:12]
 
 
@@ -142,10 +103,13 @@ AUTHORS = Protocol(
     parse=parse_authors_verdict,
     parse_attempts=3,
     sends_response_format=False,
-    rubric_versions=lambda: {k: h[:12] for k, h in authors_rubrics.RUBRIC_SHA256.items()},
-    rubric_sha256=lambda: dict(authors_rubrics.RUBRIC_SHA256),
+    rubric_versions=lambda: {k: h[:12] for k, h in RUBRIC_SHA256.items()},
+    rubric_sha256=lambda: dict(RUBRIC_SHA256),
     template_version=_authors_template_version,
     prepare=authors_rubrics.ensure_rubrics,
+    reasoning_only_reply=authors_reply_text,
+    conventions=AUTHORS_CONVENTIONS,
+    errors_convention="authors",
 )
 
 
@@ -170,6 +134,10 @@ SUITE = Protocol(
     rubric_sha256=_suite_sha256,
     template_version=template_version,
     prepare=lambda: None,
+    reasoning_only_reply=None,
+    conventions=MappingProxyType({"judged_response": "as received", "reasoning_only_reply": "empty response",
+                                  "parser": "suite (strict)", "errors": "apart"}),
+    errors_convention="apart",
 )
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (AUTHORS, SUITE)}
@@ -193,10 +161,12 @@ def judge_request(protocol: Protocol, key: str, prompt: str, response: str, *, m
 
 
 async def judge_check(client: ChatClient, protocol: Protocol, request: ChatRequest, key: str, *,
-                      use_cache: bool = True) -> VerdictRecord:
+                      use_cache: bool = True, response: str | None = None) -> VerdictRecord:
     """Judge one check: up to ``protocol.parse_attempts`` calls while the reply cannot be parsed
     (each call after the first bypasses the cache, so it is really asked again). A failed call
-    or a reply still unparseable after the last attempt is an error that keeps the raw reply."""
+    or a reply still unparseable after the last attempt is an error that keeps the raw reply.
+    A verdict records how it was read; one read from text that also occurs in the judged
+    ``response`` is flagged (the response may have chosen its own verdict)."""
     tokens_in = tokens_out = attempts = 0
     latency = 0.0
     violation: bool | None = None
@@ -204,6 +174,7 @@ async def judge_check(client: ChatClient, protocol: Protocol, request: ChatReque
     error: str | None = None
     raw: str | None = None
     cached = False
+    verdict: Verdict | None = None
     for attempt in range(1, protocol.parse_attempts + 1):
         reply = await client.complete(request, use_cache=use_cache and attempt == 1)
         tokens_in += reply.usage.prompt_tokens
@@ -212,7 +183,7 @@ async def judge_check(client: ChatClient, protocol: Protocol, request: ChatReque
         attempts += reply.attempts
         raw, cached = reply.text, reply.cached
         if not reply.ok:
-            error = f"judge call failed: {reply.error}"
+            error = f"{JUDGE_FAILED}: {reply.error}"
             break
         try:
             verdict = protocol.parse(reply.text or "", reply.finish_reason)
@@ -222,16 +193,29 @@ async def judge_check(client: ChatClient, protocol: Protocol, request: ChatReque
             continue
         violation, reasoning, error = verdict.violation, verdict.reasoning, None
         break
+    flags = ""
+    if error is None and verdict is not None:
+        quoted = bool(verdict.span) and response is not None and verdict.span in response
+        flags = join_flags([*split_flags(verdict.flags), *(["verdict_in_response"] if quoted else [])])
     return VerdictRecord(
         prompt_id="", requirement=key, violation=violation, reasoning=reasoning, raw=raw, prompt_tokens=tokens_in,
         completion_tokens=tokens_out, latency_s=latency, attempts=attempts, cached=cached, error=error,
-        rubric_version=protocol.rubric_versions()[key],
+        rubric_version=protocol.rubric_versions()[key], parse_path=verdict.parse_path if error is None and verdict else None,
+        verdict_flags=flags,
     )
 
 
 def is_empty_response(text: str | None) -> bool:
     """An answer with nothing to judge (the authors record it as an error and skip it)."""
     return not (text or "").strip()
+
+
+def reply_text(protocol: Protocol, content: str | None, reasoning: str | None) -> tuple[str | None, bool]:
+    """The response text a run stores and judges for a model reply, and whether it was built
+    from the reply's reasoning (the authors' repr of a reply with empty or null content)."""
+    if not content and reasoning and protocol.reasoning_only_reply is not None:
+        return protocol.reasoning_only_reply(content, reasoning), True
+    return content, False
 
 
 def parse_extra_body(text: str | None, flag: str) -> dict | None:

@@ -7,10 +7,10 @@ with no response to judge gets a verdict record that says why. ``RunSummary`` is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..store.results import ResponseRecord, ResultsStore, VerdictRecord
+from ..store.results import NO_RESPONSE, ResponseRecord, ResultsStore, VerdictRecord, response_texts
 from .client import ChatResponse
 from .pricing import Price, cost_usd
 from .protocols import get_protocol
@@ -101,6 +101,8 @@ def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: Cha
         completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
         finish_reason=reply.finish_reason, attempts=reply.attempts, cached=reply.cached, error=reply.error,
         epoch=epoch,
+        # ``calls.respond`` keeps the reasoning only when the text was built from it.
+        reasoning_repr=reply.ok and reply.reasoning is not None,
     ))
 
 
@@ -108,9 +110,28 @@ def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> Verdi
     """The record of a check that was never judged: there was no response (``reason``)."""
     return VerdictRecord(
         prompt_id=pid, requirement=req, violation=None, reasoning=None, raw=None, prompt_tokens=0,
-        completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"no response to judge: {reason}",
+        completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"{NO_RESPONSE}: {reason}",
         rubric_version=get_protocol(protocol).rubric_versions()[req],
     )
+
+
+def copy_responses(store: ResultsStore, source: str, target: str) -> int:
+    """Copy the source run's responses into run ``target`` (those it does not hold yet): a
+    rejudge's own copy, made once its run is recorded (after validation and preflight)."""
+    have = store.response_samples(target)  # every epoch: a source with several is copied whole
+    names = [f.name for f in fields(ResponseRecord)]
+    copied = 0
+    for row in response_texts(store.path, source).to_dict("records"):
+        if (row["prompt_id"], int(row.get("epoch", 1))) in have:
+            continue
+        # NaN -> None; a store older than schema 3 has no reasoning_repr column (nor, before 7, epoch).
+        values = {n: (None if isinstance(row.get(n), float) and row[n] != row[n] else row.get(n)) for n in names}
+        values["cached"] = bool(values["cached"])
+        values["reasoning_repr"] = bool(values["reasoning_repr"])
+        values["epoch"] = int(values["epoch"] or 1)
+        store.put_response(target, ResponseRecord(**values))
+        copied += 1
+    return copied
 
 
 def progress_bar(total: int, run_id: str, enabled: bool) -> Any:

@@ -1,7 +1,8 @@
 """Judge a run's stored responses again: another judge, protocol or rubric version, same responses.
 
 The new run copies the source run's responses into itself (so every run in a store is complete
-on its own and can be exported, compared or deleted alone), records ``rejudged_from``, keeps the
+on its own and can be exported, compared or deleted alone; ``recording.copy_responses``, once the
+runner has validated and preflighted the run), records ``rejudged_from``, keeps the
 source's generation settings in its identity (they describe the responses) and never calls the
 model under test. Running the same rejudge again resumes it, like any run.
 """
@@ -12,7 +13,6 @@ import asyncio
 import concurrent.futures
 import json
 import os
-from dataclasses import fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the module is imported to register the subcommand: keep `--help` instant
@@ -61,35 +61,9 @@ def rejudge_config(store_path: str | os.PathLike[str], run_id: str, *, judge_mod
     )
 
 
-def copy_responses(store_path: str | os.PathLike[str], source: str, target: str) -> int:
-    """Copy the source run's responses into ``target`` (those it does not hold yet)."""
-    import pandas as pd
-
-    from ..store.results import ResponseRecord, ResultsStore, response_texts
-
-    rows = response_texts(store_path, source)
-    names = [f.name for f in fields(ResponseRecord)]
-    store = ResultsStore(store_path)
-    try:
-        have = store.response_samples(target)
-        copied = 0
-        for row in rows.to_dict("records"):
-            row.setdefault("epoch", 1)
-            if (row["prompt_id"], int(row["epoch"])) in have:
-                continue
-            values = {n: (None if isinstance(row[n], float) and pd.isna(row[n]) else row[n]) for n in names}
-            values["cached"] = bool(values["cached"])
-            values["epoch"] = int(values["epoch"])
-            store.put_response(target, ResponseRecord(**values))
-            copied += 1
-    finally:
-        store.close()
-    return copied
-
-
 async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSummary:
     from ..benchmark.dataset import load_benchmark
-    from ..store.results import ResultsStore, list_runs
+    from ..store.results import list_runs
     from .runner import Runner, run_async
 
     if not config.rejudged_from or not config.store_path:
@@ -100,12 +74,8 @@ async def rejudge_async(config: RunConfig, *, progress: bool = True) -> RunSumma
     if sha != runner.benchmark.sha256:
         raise RejudgeError(f"run {config.rejudged_from} was made on the benchmark file with SHA-256 {sha}; "
                            f"the file given has {runner.benchmark.sha256} (pass --dataset)")
-    store = ResultsStore(config.store_path)
-    try:
-        store.begin_run(runner.record(), runner.checks)
-    finally:
-        store.close()
-    copy_responses(config.store_path, config.rejudged_from, runner.run_id)
+    # The run and its copy of the responses are recorded by the runner, after its preflight: a
+    # rejudge refused (an unreachable judge) or stopped before any verdict leaves no record.
     return await run_async(config, progress=progress, benchmark=runner.benchmark)
 
 

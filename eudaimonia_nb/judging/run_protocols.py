@@ -22,7 +22,7 @@ _NAMES = {"system_prompt": "system prompt", "temperature": "temperature", "max_t
           "judge_temperature": "judge temperature"}
 PRIVATE = ("api_key_env", "judge_api_key_env", "store_path", "dataset_path")
 """Never shared: key variable names and local paths."""
-OPERATIONAL = ("concurrency", "timeout_s", "max_retries", "retry_base_delay_s", "use_cache")
+OPERATIONAL = ("concurrency", "timeout_s", "judge_timeout_s", "max_retries", "retry_base_delay_s", "use_cache")
 """How a run was executed, not what it measured: left out of summaries."""
 ENDPOINTS = ("base_url", "judge_base_url")
 
@@ -39,20 +39,31 @@ def _value(value: object) -> str:
 def protocol_summary(parameters: Mapping[str, Any], *, smoke_test: bool = False) -> str:
     """``authors' settings; subset: first 24 prompts`` or ``temperature 0 (authors 0.7)``;
     ``smoke_test`` (the run record's flag, which the parameters may leave undecided) leads."""
+    from ..benchmark.recipes import flatten_body, recipe_book
+
     lead = ["smoke test (not research results)"] if smoke_test else []
     if not parameters:
         return "; ".join(lead + ["not recorded"])
+    # A model of the leaderboard is held to its own recipe (a thinking variant runs at temperature 1).
+    recipe = recipe_book().for_run(str(parameters.get("model") or ""), parameters.get("model_extra_body"),
+                                   parameters.get("recipe"))
+    expected = dict(AUTHORS_SETTINGS)
+    if recipe is not None:
+        expected.update(temperature=recipe.temperature, max_tokens=recipe.max_tokens)
     parts = []
-    for key, authors in AUTHORS_SETTINGS.items():
+    for key, authors in expected.items():
         if key not in parameters or parameters[key] == authors:
             continue
         if key == "system_prompt":
             parts.append("system prompt set (authors: none)")
         else:
             parts.append(f"{_NAMES[key]} {_value(parameters[key])} (authors {_value(authors)})")
+    if recipe is not None and (parameters.get("model_extra_body") or None) != (recipe.extra_body or None):
+        parts.append(f"extra body {flatten_body(parameters.get('model_extra_body'))} "
+                     f"(authors {flatten_body(recipe.extra_body)})")
     if not parameters.get("structured_output", True):
         parts.append("judge without structured output")
-    parts = parts or ["authors' settings"]
+    parts = parts or ([f"the authors' recipe ({recipe.name})"] if recipe is not None else ["authors' settings"])
     subset = []
     if parameters.get("prompt_ids"):
         subset.append(f"{len(parameters['prompt_ids'])} chosen prompts")

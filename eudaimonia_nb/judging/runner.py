@@ -17,11 +17,12 @@ import concurrent.futures
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 
 from ..benchmark.dataset import Benchmark
-from ..store.results import ResultsStore, RunRecord, response_sha256
+from ..store.results import ResultsStore, RunRecord, remove_if_empty, response_sha256
 from ..store.run_lock import keep_alive
 from .calls import judge, open_clients, respond
 from .client import ReliableClient, RequestCache, api_key_from_env
@@ -30,7 +31,7 @@ from .plan import RunPlan
 from .preflight import EarlyStop, RunStopped, error_reasons, probe_endpoints
 from .pricing import Price, load_prices
 from .protocols import EMPTY_RESPONSE, get_protocol, is_empty_response
-from .recording import RunSummary, Tally, no_response_verdict, progress_bar, record_response
+from .recording import RunSummary, Tally, copy_responses, no_response_verdict, progress_bar, record_response
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Runner:
         c = self.config
         started = time.perf_counter()
         self.check_keys()  # before a store, a lock or a run record exists
+        created = not Path(self.store_path).exists()
         store = ResultsStore(self.store_path)
         cache = lock = None
         summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test,
@@ -79,6 +81,9 @@ class Runner:
                     endpoints.insert(0, (c.base_url, c.api_key_env))
                 await probe_endpoints(endpoints, c.timeout_s)
             store.begin_run(self.record(), self.checks)
+            if c.rejudged_from:  # recorded only now, after validation and preflight
+                copy_responses(store, c.rejudged_from, self.run_id)
+                responses = store.response_samples(self.run_id)
             # Only checks that failed before skip the cache; never-judged ones may still hit it.
             redo = {key for key, error in results.items() if error is not None} if retry_failed else set()
             tally = Tally(summary, self.prices)
@@ -92,7 +97,7 @@ class Runner:
                 try:
                     await self._work(store, cache, responses, todo, retry_failed, redo, tally)
                 except RunStopped:
-                    if not existed and not store.produced(self.run_id):
+                    if not existed and not store.produced(self.run_id, verdicts_only=bool(c.rejudged_from)):
                         store.delete_run(self.run_id)  # a run that never started leaves no record
                     raise
                 finally:
@@ -112,6 +117,8 @@ class Runner:
             store.close()
             if cache is not None:
                 cache.close()
+            if created:
+                remove_if_empty(self.store_path)  # a refused first run leaves no store file behind
         summary.elapsed_s = time.perf_counter() - started
         return summary
 

@@ -117,7 +117,11 @@ def leaderboard_figure(rates: pd.DataFrame, published: pd.DataFrame | None = Non
     # With comparability known (``analysis.comparability.annotate_rates``), runs that cannot be
     # read against the leaderboard get open orange markers and their reasons in the hover.
     marked = ~data["comparable"].astype(bool) if "comparable" in data.columns else pd.Series(False, index=data.index)
-    reasons = data["not_comparable_because"] if "not_comparable_because" in data.columns else pd.Series("", index=data.index)
+    # The hover says why a run is not comparable, then what is noted beside it (route, same-family judge).
+    said = [data[c].fillna("").astype(str) for c in ("not_comparable_because", "comparability_notes", "same_family_judge")
+            if c in data.columns]
+    reasons = (pd.concat(said, axis=1).apply(lambda row: "<br>".join(v for v in row if v), axis=1) if said
+               else pd.Series("", index=data.index))
     for part, name, marker in (
             (data[~marked], "This data (95% CI, bootstrap over prompts)", dict(color=OWN_COLOR, size=9)),
             (data[marked], "This data, not comparable with the leaderboard (see note)",

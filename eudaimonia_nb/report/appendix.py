@@ -70,8 +70,8 @@ def _comparability_sentence(frame: pd.DataFrame) -> str:
     table = table[table.index.isin(frame["model"].unique())]  # the records cover every loaded run
     marked = table[~table["comparable"].astype(bool)]
     if marked.empty:
-        return (f"all {len(table)} run(s) comparable with the published leaderboard (authors' protocol, judge and "
-                "settings, the whole benchmark, at most 1% of checks without a verdict).")
+        return (f"all {len(table)} run(s) comparable with the published leaderboard (the authors' recipe, judge, "
+                "protocol and conventions, the whole benchmark, judge errors for at most 1% of checks).")
     reasons = "; ".join(f"{model}: {why}" for model, why in marked["reasons"].items())
     return (f"{len(table) - len(marked)} of {len(table)} run(s) comparable with the published leaderboard; "
             f"not comparable: {reasons}.")

@@ -15,9 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..analysis.conventions import ERRORS_AS_NO_VIOLATION, apply_convention, describe
+from ..analysis.conventions import apply_convention, describe
 from ..analysis.frames import is_simulated
 from ..benchmark.design_code import requirement
+from .comparison import authors_reading_columns, published_family_note
 from .runs import data_summary, protocol_note, rubric_version_table, run_records
 from .repeats import REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, noise_section, reduced
 from .repeats import name_reducer as _name_reducer
@@ -28,7 +29,7 @@ from .sources import STORE_ATTR
 def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
     from ..analysis import published
     from ..analysis.comparability import annotate_rates, comparability_note, scoped_published
-    from ..analysis.rates import model_rates, violation_rates
+    from ..analysis.rates import model_rates
     from ..plots.analysis import leaderboard_figure
 
     rates = model_rates(frame, n_boot=options.n_boot, seed=options.seed)
@@ -40,21 +41,22 @@ def _leaderboard(frame: pd.DataFrame, options: Options) -> Section:
     matched = board.dropna(subset=["row"]).drop_duplicates("row").set_index("row")
     table = rates.assign(published_model=rates["model"].map(matched["model"]),
                          published_rate=rates["model"].map(matched["overall"]))
+    notes = [] if simulated else [html.escape(comparability_note(rates))]
     if not simulated:
         table["published_scope"] = rates["model"].map(matched["scope"])
-        # Beside the published figures, a comparable run is also read the authors' way.
-        authors_way = violation_rates(apply_convention(frame, ERRORS_AS_NO_VIOLATION), "model").set_index("model")
-        for column in ("rate", "ci_low", "ci_high"):
-            table[f"{column}_errors_as_no_violation"] = table["model"].map(authors_way[column])
+        table, extra = authors_reading_columns(table, frame)
+        notes += [html.escape(n) for n in extra]
+    family = published_family_note(board.loc[board["row"].notna(), "model"])
+    notes += [html.escape(family)] if family else []
     context = ("The demo simulates the published models, so only the selected ones are shown."
                if simulated else "Published models that are not in the data have rows of their "
                "own (diamond only), so your runs can be read against the whole leaderboard; a "
                "loaded model is matched to a published one by name, ignoring vendor prefixes, "
                "dates and punctuation.")
     return Section("leaderboard", SECTION_TITLES["leaderboard"],
-                   figures={"leaderboard": leaderboard_figure(rates, board)},
+                   figures={"leaderboard": leaderboard_figure(table, board)},
                    tables=[Table("leaderboard", "Overall violation rate per model", table)],
-                   notes=([] if simulated else [html.escape(comparability_note(rates))]) + [
+                   notes=notes + [
         "Rate = violated checks / judged checks, micro-averaged over (prompt, requirement) "
         "checks; checks without a verdict (judge errors) are excluded and counted separately. "
         f"95% intervals: percentile bootstrap over prompts ({options.n_boot} replicates, seed "
@@ -295,9 +297,11 @@ def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -
     cause = one_source_cause(frame) if key in SOURCE_SECTIONS else None
     if cause:
         return _not_estimable(key, cause, cause.split(";")[0])
-    # Repeated verdicts become one per check (the noise section reads them all).
-    data = frame if key in REPEAT_SECTIONS else reduced(frame, options.reducer)
-    section = SECTION_BUILDERS[key](apply_convention(data, options.errors), options)
+    # The convention is about each verdict; repeated verdicts then become one per check (the noise
+    # section reads them all), as in `rates` (analysis.run_rates).
+    counted = apply_convention(frame, options.errors)
+    data = counted if key in REPEAT_SECTIONS else reduced(counted, options.reducer)
+    section = SECTION_BUILDERS[key](data, options)
     section.notes.append(describe(options.errors))
     return _simulated_labels(_name_reducer(section, data), is_simulated(frame))
 

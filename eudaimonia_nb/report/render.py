@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..analysis.frames import is_simulated
 from ..formatting import readable_table
+from ..outputs import check_output
 from .builders import section_or_reason
 from .repeats import noise_sentence, shown_sections
 from .runs import notices, protocol_text, run_records
@@ -105,9 +106,12 @@ def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options
                          appendix=sample_html(frame, prompts, per_model=sample_responses, seed=options.seed))
 
 
-def write_report(text: str, out: Path) -> Path:
-    """Write atomically: a reader never sees a half-written report."""
-    out = Path(out)
+def write_report(text: str, out: Path, *, reading: Sequence[str | os.PathLike[str] | None] = (),
+                 force: bool = False) -> Path:
+    """Write atomically: a reader never sees a half-written report. ``outputs.check_output``
+    refuses the store(s) in ``reading``, any SQLite file and (unless ``force``) a file that is
+    not an HTML page."""
+    out = check_output(out, fmt="html", reading=reading, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:

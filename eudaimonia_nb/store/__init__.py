@@ -3,8 +3,9 @@
 - ``results``: the store itself (``ResultsStore``), its records, and reading it back as frames
   (``load_judgments``, ``list_runs``, ``export_run``);
 - ``schema``: schema versions and migrations; ``run_lock``: one process per run;
-- ``labels``: human labels of judged checks, beside the verdicts; ``sampling``: the stratified,
-  seeded samples those labels are drawn from.
+- ``labels``: human labels of judged checks, beside the verdicts; ``label_files``: label CSV files
+  (the guarded export, the checked import with its designs); ``sampling``: the stratified, seeded
+  samples those labels are drawn from.
 
 May import: the shared ground and ``benchmark``. It knows nothing of how results were made
 (``judging``) or what is made of them (``analysis``). The public names of ``results`` are

@@ -1,6 +1,6 @@
 """Human labels of judged checks, kept in the results store beside the verdicts.
 
-Three tables of their own in the same SQLite file (created on first use, never touching the
+Four tables of their own in the same SQLite file (created on first use, never touching the
 store's tables):
 
 - ``label_samples``: a labelling sample: which runs, how drawn (``stratified``: requirement x
@@ -13,17 +13,16 @@ store's tables):
   (unsure, or ``skipped``), an optional note, the time, the sample and its inclusion probability.
   Each label is its own committed transaction the moment it is given, so closing the notebook
   loses nothing but the item on screen.
+- ``label_designs``: the design (``stratified``, ``srs``, ``queue``) of each sample that came in
+  through a label file, and the file's name; samples drawn here have theirs in ``label_samples``.
 
-``export_labels`` / ``import_labels`` move labels between stores as CSV so several people can
-label apart and merge; an import is checked whole and written in one transaction.
+``label_files`` moves labels between stores as CSV (export, and the checked, all-or-nothing import).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import math
 import os
 import sqlite3
 import time
@@ -67,6 +66,12 @@ CREATE TABLE IF NOT EXISTS labels (
     inclusion_probability REAL CHECK (inclusion_probability IS NULL OR (inclusion_probability > 0 AND inclusion_probability <= 1)),
     UNIQUE (run_id, prompt_id, requirement, labeller)
 );
+CREATE TABLE IF NOT EXISTS label_designs (
+    sample_id TEXT PRIMARY KEY,
+    design TEXT NOT NULL CHECK (design IN ('stratified', 'srs', 'queue')),
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
 
 _LABEL_COLUMNS = ("run_id", "prompt_id", "requirement", "labeller", "label", "skipped", "note", "created_at", "sample_id",
@@ -84,6 +89,26 @@ def _resolve(store_path: str | os.PathLike[str] | None) -> Path:
 
 class LabelsError(ValueError):
     """A label file or request that cannot be used; the message names the file and line."""
+
+
+MAX_LABELLER_LENGTH = 100
+"""Longest labeller name accepted."""
+
+
+def check_labeller(name: str) -> str:
+    """The name, stripped, if it is a usable labeller name: printable text (no control, format
+    or bidirectional characters such as U+202E, which would make ``alice\u202eevil`` display as
+    someone else), at most ``MAX_LABELLER_LENGTH`` characters."""
+    name = name.strip()
+    if not name:
+        raise LabelsError("labeller is empty; expected a name")
+    bad = next((c for c in name if not c.isprintable()), None)
+    if bad is not None:
+        raise LabelsError(f"labeller {name!r} holds the character U+{ord(bad):04X}, a control, format or "
+                          f"bidirectional character; expected printable text")
+    if len(name) > MAX_LABELLER_LENGTH:
+        raise LabelsError(f"labeller name of {len(name)} characters; expected at most {MAX_LABELLER_LENGTH}")
+    return name
 
 
 def connect(store_path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
@@ -186,13 +211,12 @@ def save_label(store_path: str | os.PathLike[str] | None, *, run_id: str, prompt
                inclusion_probability: float | None = None, skipped: bool = False) -> None:
     """Store one label at once (its own committed transaction); a later label of the same check
     by the same person replaces it."""
-    if not labeller.strip():
-        raise LabelsError("a label needs a labeller name")
+    labeller = check_labeller(labeller)
     if label not in (0, 1, None):
         raise LabelsError(f"label {label!r}: expected 1 (violation), 0 (no violation) or None (unsure)")
     db = connect(store_path)
     try:
-        _upsert(db, [(run_id, prompt_id, requirement, labeller.strip(), label, int(skipped), note or None, time.time(),
+        _upsert(db, [(run_id, prompt_id, requirement, labeller, label, int(skipped), note or None, time.time(),
                       sample_id, inclusion_probability)])
     finally:
         db.close()
@@ -206,116 +230,28 @@ def _upsert(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
 
 
 def load_labels(store_path: str | os.PathLike[str] | None = None, *, include_skipped: bool = False) -> pd.DataFrame:
-    """Every label (``label`` 1.0 / 0.0, NaN for unsure), oldest first; empty if there are none."""
+    """Every label (``label`` 1.0 / 0.0, NaN for unsure; ``inclusion_probability`` a float, NaN
+    where none), oldest first, with its sample's ``design`` (None for labels imported before
+    designs were recorded); empty if there are none."""
     path = _resolve(store_path)
     if not path.is_file():
         raise FileNotFoundError(f"no results store at {path}")
     # Read-only: viewing results (the dashboard, a report) never writes to the store.
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'labels'").fetchone() is None:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "labels" not in tables:
             return pd.DataFrame({c: pd.Series(dtype=float if c in ("label", "inclusion_probability") else object)
-                                 for c in _LABEL_COLUMNS})
+                                 for c in (*_LABEL_COLUMNS, "design")})
+        imported = "(SELECT design FROM label_designs d WHERE d.sample_id = l.sample_id)" \
+            if "label_designs" in tables else "NULL"
         frame = pd.read_sql_query(
-            "SELECT * FROM labels" + ("" if include_skipped else " WHERE skipped = 0") + " ORDER BY created_at, rowid", db)
+            f"SELECT l.*, COALESCE((SELECT design FROM label_samples s WHERE s.sample_id = l.sample_id), {imported}) "
+            "AS design FROM labels l" + ("" if include_skipped else " WHERE l.skipped = 0")
+            + " ORDER BY l.created_at, l.rowid", db)
     finally:
         db.close()
+    # Astype, not the reader's guess: a column of NULLs would be object dtype (issue 23: log1p on objects).
     frame["label"] = frame["label"].astype(float)
+    frame["inclusion_probability"] = frame["inclusion_probability"].astype(float)
     return frame
-
-
-def export_labels(store_path: str | os.PathLike[str] | None, out: str | os.PathLike[str]) -> tuple[Path, int]:
-    """Write every label (not skips) as CSV: ``label`` 1, 0 or empty (unsure). Returns the file and row count."""
-    frame = load_labels(store_path)[list(EXPORT_COLUMNS)]
-    frame["label"] = frame["label"].astype("Int64")
-    target = Path(out)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        frame.to_csv(partial, index=False)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target, len(frame)
-
-
-def _parse_label(text: str) -> int | None | str:
-    value = text.strip()
-    if value == "":
-        return None
-    if value in ("1", "0"):
-        return int(value)
-    return "bad"
-
-
-def import_labels(store_path: str | os.PathLike[str] | None, file: str | os.PathLike[str]) -> int:
-    """Read a label CSV and store every row in one transaction; returns the rows stored.
-
-    Refuses the whole file, with ``FILE, line N: ...``, on a missing column, an empty labeller,
-    a run id not in the store, a check that run does not have, a label that is not 1, 0 or
-    empty, or an inclusion probability outside (0, 1]. Rows without an inclusion probability
-    are taken as a simple random sample of their run's judged checks.
-    """
-    path = Path(file)
-    if not path.is_file():
-        raise LabelsError(f"{path}: no such file")
-    store = _resolve(store_path)
-    if not store.is_file():
-        raise LabelsError(f"{path}: no results store at {store} to import into")
-    db = connect(store)
-    try:
-        checks = {(r, p, q) for r, p, q in db.execute("SELECT run_id, prompt_id, requirement FROM run_checks")}
-        runs = {r for (r,) in db.execute("SELECT run_id FROM runs")}
-        rows = _read_label_file(path, runs, checks, store)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            _upsert(db, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-    finally:
-        db.close()
-    return len(rows)
-
-
-def _read_label_file(path: Path, runs: set[str], checks: set[tuple[str, str, str]], store: Path) -> list[tuple]:
-    now = time.time()
-    rows = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise LabelsError(f"{path}, line 1: missing column(s) {', '.join(missing)}; "
-                              f"expected {', '.join(REQUIRED_COLUMNS)} (and optionally note, inclusion_probability)")
-        for row in reader:
-            line = reader.line_num
-
-            def fail(message: str) -> LabelsError:
-                return LabelsError(f"{path}, line {line}: {message}")
-
-            run_id, prompt_id, requirement = (str(row.get(c) or "").strip() for c in ("run_id", "prompt_id", "requirement"))
-            labeller = str(row.get("labeller") or "").strip()
-            if run_id not in runs:
-                raise fail(f"run_id {run_id!r} is not in the store {store}")
-            if (run_id, prompt_id, requirement) not in checks:
-                raise fail(f"run {run_id!r} has no check prompt_id {prompt_id!r}, requirement {requirement!r}")
-            if not labeller:
-                raise fail("labeller is empty; expected a name")
-            label = _parse_label(str(row.get("label") or ""))
-            if label == "bad":
-                raise fail(f"label {row.get('label')!r}: expected 1 (violation), 0 (no violation) or empty (unsure)")
-            pi_text = str(row.get("inclusion_probability") or "").strip()
-            pi = None
-            if pi_text:
-                try:
-                    pi = float(pi_text)
-                except ValueError:
-                    pi = math.nan
-                if not 0 < pi <= 1:
-                    raise fail(f"inclusion_probability {pi_text!r}: expected a number in (0, 1] or empty")
-            sample_id = str(row.get("sample_id") or "").strip() or None
-            rows.append((run_id, prompt_id, requirement, labeller, label, 0, (row.get("note") or "").strip() or None,
-                         now, sample_id, pi))
-    if not rows:
-        raise LabelsError(f"{path}: the file holds no labels")
-    return rows

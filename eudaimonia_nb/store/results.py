@@ -21,7 +21,8 @@ from types import TracebackType
 import pandas as pd
 
 from ..linebreaks import escape_json_line_breaks
-from ..paths import DATASET_SHA256, data_dir
+from ..outputs import check_output, write_csv
+from ..paths import DATASET_COPIES, data_dir, dataset_copy
 from .run_lock import RunLock, acquire
 from .schema import SchemaVersionError, check_readable, ensure_current
 
@@ -31,6 +32,12 @@ PENDING = "not judged yet"
 UNPARSEABLE = "unparseable judge reply"
 """Start of the error text of a check whose judge reply held no verdict (the authors counted
 these as "no violation"; see ``analysis.conventions``)."""
+JUDGE_FAILED = "judge call failed"
+"""Start of the error text of a check whose judge call failed (the authors counted these as
+"no violation" too)."""
+NO_RESPONSE = "no response to judge"
+"""Start of the error text of a check never judged because the model gave no response (the
+authors left these out)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -153,6 +160,9 @@ class ResponseRecord:
     """Why there is no response, secrets removed."""
     epoch: int = 1
     """Which of the run's responses to this prompt it is (1 to the run's ``epochs``)."""
+    reasoning_repr: bool = False
+    """True when ``text`` is the authors' repr of a reply with empty content and reasoning text
+    (``judging.protocols``: what their pipeline stored and judged for such a reply)."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,11 @@ class VerdictRecord:
     """The epoch of the response judged (1 to the run's ``epochs``)."""
     judge_repeat: int = 1
     """Which of the judge's calls on that response it is (1 to the run's ``judge_repeats``)."""
+    parse_path: str | None = None
+    """Which reading produced the verdict (``verdict_flags.PARSE_PATHS``); None for an error or
+    the suite protocol's strict parser."""
+    verdict_flags: str = ""
+    """Why the reading is doubtful, ``;``-separated (``verdict_flags.FLAGS``); "" when clean."""
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -350,11 +365,13 @@ class ResultsStore:
         """Take the run's lock (``run_lock.RunLockedError`` names a live holder)."""
         return acquire(self._db, run_id)
 
-    def produced(self, run_id: str) -> bool:
-        """True when the run has stored a response text or a verdict."""
+    def produced(self, run_id: str, *, verdicts_only: bool = False) -> bool:
+        """True when the run has stored a response text or a verdict (only a verdict counts for
+        ``verdicts_only``: a rejudge's responses are copies)."""
+        responses = "0" if verdicts_only else "EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL)"
         return self._db.execute(
-            "SELECT EXISTS (SELECT 1 FROM responses WHERE run_id = ?1 AND text IS NOT NULL) "
-            "OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)", (run_id,)).fetchone()[0] == 1
+            f"SELECT {responses} OR EXISTS (SELECT 1 FROM verdicts WHERE run_id = ?1 AND error IS NULL)",
+            (run_id,)).fetchone()[0] == 1
 
     def has_run(self, run_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
@@ -394,12 +411,22 @@ class _Transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
+def _has_column(store_path: str | os.PathLike[str] | None, table: str, column: str) -> bool:
+    """Whether the store has ``table.column`` (readers accept stores of older schema versions)."""
+    names = _read(store_path, f"SELECT name FROM pragma_table_info('{table}')")["name"]
+    return column in set(names)
+
+
 def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """One row per run with its record, counts of checks, verdicts and errors, and tokens."""
+    """One row per run with its record, counts of checks, verdicts and errors, and tokens;
+    ``n_reasoning_repr`` counts the responses judged as the authors' repr of a reasoning-only
+    reply and ``dataset_copy`` names the official copy the run used (None for another file)."""
+    repr_count = ("(SELECT COUNT(*) FROM responses s WHERE s.run_id = r.run_id AND s.reasoning_repr = 1)"
+                  if _has_column(store_path, "responses", "reasoning_repr") else "0")
     frame = _read(
         store_path,
-        """
-            SELECT r.*,
+        f"""
+            SELECT r.*, {repr_count} AS n_reasoning_repr,
                 COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol,
                 json_extract(r.parameters, '$.rejudged_from') AS rejudged_from,
                 COALESCE(json_extract(r.parameters, '$.epochs'), 1) AS epochs,
@@ -416,8 +443,9 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             """,
     )
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
-    # Runs on any other file are not comparable with the published figures.
-    frame["dataset_official"] = frame["dataset_sha256"] == DATASET_SHA256
+    # Runs on any other file than the two official copies are not comparable with the published figures.
+    frame["dataset_copy"] = frame["dataset_sha256"].map(dataset_copy)
+    frame["dataset_official"] = frame["dataset_sha256"].isin([digest for _, digest in DATASET_COPIES.values()])
     for column in ("started_at", "ended_at"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     return frame
@@ -425,7 +453,8 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 
 _JUDGMENT_COLUMNS = [
     "model", "prompt_id", "requirement", "source", "violation", "error", "run_id", "judge_model",
-    "rubric_version", "rewriter_model", "responder_model", "smoke_test", "protocol", "epoch", "judge_repeat",
+    "rubric_version", "rewriter_model", "responder_model", "smoke_test", "protocol", "parse_path", "verdict_flags",
+    "epoch", "judge_repeat",
 ]
 TEXT_COLUMNS = ["response", "reasoning"]
 """What ``load_judgments(..., texts=True)`` adds: the model's response and the judge's reasoning
@@ -442,8 +471,10 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
 
     ``violation`` is 1.0/0.0, or NaN with the reason in ``error`` (``"not judged yet"`` for a
     check an interrupted run has not reached). ``smoke_test`` marks rows from the local
-    smoke-test model, whose verdicts are not research results. ``texts`` adds
-    ``TEXT_COLUMNS`` (the response and the judge's reasoning).
+    smoke-test model, whose verdicts are not research results. ``parse_path`` and
+    ``verdict_flags`` say how each verdict was read and why that reading may be doubtful
+    (``verdict_flags``; "" when clean). ``texts`` adds ``TEXT_COLUMNS`` (the response and the
+    judge's reasoning).
     """
     ids = list(run_ids) if run_ids is not None else None
     if ids is None:
@@ -459,8 +490,7 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
             raise KeyError(f"no run(s) {', '.join(unknown)} in the store {_resolve(store_path)}")
     # Response texts are copied onto every check of their prompt: read them only when asked,
     # not on every dashboard load.
-    # Every planned (epoch, judge repeat) of a run gets a row, judged or not; a store written
-    # before epochs existed (read as it is) has epoch 1 and repeat 1 only.
+    # A store written before epochs existed (read as it is) has epoch 1 and repeat 1 only.
     columns, most = _repeat_design(store_path)
     if most > 1:
         # Every planned (epoch, judge repeat) of a run gets a row, judged or not.
@@ -474,6 +504,9 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
         grid, grid_join, epoch, repeat, order = "", "", "1", "1", ""
     on_sample = f" AND v.epoch = {epoch} AND v.judge_repeat = {repeat}" if columns else ""
     text_columns = ", s.text AS response, v.reasoning" if texts else ""
+    # Stores from before schema version 3 did not record how a verdict was read.
+    reading = ("v.parse_path, COALESCE(v.verdict_flags, '') AS verdict_flags"
+               if _has_column(store_path, "verdicts", "verdict_flags") else "NULL AS parse_path, '' AS verdict_flags")
     text_join = (f"LEFT JOIN responses s ON s.run_id = c.run_id AND s.prompt_id = c.prompt_id"
                  f"{f' AND s.epoch = {epoch}' if columns else ''}") if texts else ""
     frame = _read(
@@ -485,7 +518,7 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
                    CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
                    c.run_id, r.judge_model,
                    COALESCE(v.rubric_version, json_extract(r.rubric_versions, '$."' || c.requirement || '"')) AS rubric_version,
-                   c.rewriter_model, c.responder_model, r.smoke_test{text_columns},
+                   c.rewriter_model, c.responder_model, r.smoke_test, {reading}{text_columns},
                    -- runs recorded before protocols existed used the suite's framing
                    COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol,
                    {epoch} AS epoch, {repeat} AS judge_repeat
@@ -534,20 +567,24 @@ def _label_repeated_models(frame: pd.DataFrame) -> pd.DataFrame:
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 
-def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str]) -> Path:
+def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str, out: str | os.PathLike[str], *,
+               force: bool = False, raw_csv: bool = False) -> Path:
     """Write one run's long table with the response and the judge's reasoning; ``violation`` is
-    1/0, empty (CSV) or null where there is no verdict. Written to a temporary file and renamed,
-    so a failed export leaves nothing behind."""
+    1/0, empty (CSV) or null where there is no verdict; ``parse_path`` and ``verdict_flags``
+    (``;``-separated, empty when clean) say how each verdict was read. Written to a temporary file
+    and renamed, so a failed export leaves nothing behind. ``outputs.check_output`` refuses the
+    store itself, any SQLite file and (unless ``force``) a file of another format; CSV text cells
+    that a spreadsheet would run as formulas get a leading ``'`` unless ``raw_csv``."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+    target = check_output(out, fmt=fmt, reading=[_resolve(store_path)], force=force)
     frame = load_judgments(store_path, [run_id], texts=True)
     frame["violation"] = frame["violation"].astype("Int64")
-    target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     try:
         if fmt == "csv":
-            frame.to_csv(partial, index=False)
+            write_csv(frame, partial, raw=raw_csv)
         elif fmt == "jsonl":
             text = frame.to_json(orient="records", lines=True, force_ascii=False)
             partial.write_text(escape_json_line_breaks(text), encoding="utf-8")
@@ -570,6 +607,24 @@ def response_texts(store_path: str | os.PathLike[str] | None, run_id: str, *, ep
 def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
     """Every stored check result of a run with reasoning, raw judge output and usage."""
     return _read(store_path, "SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid", [run_id])
+
+
+def remove_if_empty(store_path: str | os.PathLike[str]) -> bool:
+    """Delete a store file (and its ``-wal``/``-shm``) that holds no run and no label: what a run
+    refused before it recorded anything would otherwise leave behind. True when removed."""
+    path = _resolve(store_path)
+    if not path.is_file():
+        return False
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if any(db.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0] for t in ("runs", "labels") if t in tables):
+            return False
+    finally:
+        db.close()
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return True
 
 
 def open_store(store_path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:

@@ -56,6 +56,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             heartbeat_at REAL NOT NULL
         )""",
     )),
+    Migration(3, "verdicts record how their verdict was read (parse_path, verdict_flags); responses record "
+                 "whether their text is the authors' repr of a reply that had only reasoning text", (
+        "ALTER TABLE verdicts ADD COLUMN parse_path TEXT",
+        "ALTER TABLE verdicts ADD COLUMN verdict_flags TEXT",
+        "ALTER TABLE responses ADD COLUMN reasoning_repr INTEGER NOT NULL DEFAULT 0",
+    )),
     Migration(7, "responses have an epoch and verdicts an epoch and a judge repeat, both in their UNIQUE keys; "
                  "every earlier row is epoch 1, repeat 1", (
         "ALTER TABLE responses ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1 CHECK (epoch >= 1)",

@@ -2,6 +2,7 @@
 
 - ``measures``: judge-human, human-human and judge-judge agreement, the disagreement list,
   label-corrected (PPI++) violation rates and label planning (``compute_validity``);
+- ``designs``: the samples behind the labels, their designs and weights (the union of samples);
 - ``section``: the *Judge validity* dashboard tab and report section, as plain parts.
 
 May import: the shared ground, ``benchmark``, ``store``, ``analysis`` and ``plots``. The report

@@ -4,9 +4,10 @@ judge-judge), the disagreement list, PPI++-corrected violation rates and label p
 Reads verdicts and responses through ``eudaimonia_nb.store`` and labels through
 ``eudaimonia_nb.store.labels``, and hands pandas frames to the CLI, the dashboard tab and the report.
 
-Design weights: each labelled check carries 1 / its inclusion probability (union over the
-distinct samples that drew it; a label file without probabilities is taken as a simple random
-sample of its run's judged checks). ``unsure`` labels are treated as missing at random within
+Design weights: each labelled check carries 1 / its probability of being in the union of the
+samples on its run, each by its recorded design (``validity.designs``: stratified probabilities,
+or a declared simple random sample of the run's judged checks); a sample whose weights claim more
+checks than a stratum holds is left out with a note. ``unsure`` labels are treated as missing at random within
 their stratum (run x requirement x judge verdict): the certain labels there are weighted up to
 stand for them. Labels from a disagreement queue (chosen, not sampled) are left out of every
 estimate and shown only in the disagreement list.
@@ -29,6 +30,7 @@ from ..analysis.ppi import FEW_LABELS, CorrectedRate, corrected_rates, labels_ne
 from ..analysis.reducers import reduce_repeats
 from ..store.labels import QUEUE_PREFIX, load_labels
 from ..store.results import load_judgments, response_texts
+from .designs import inclusion_probabilities, leave_out, overshoots, sample_table
 
 KEY = ["run_id", "prompt_id", "requirement"]
 DEFAULT_TARGET_HALF_WIDTH = 0.05
@@ -70,6 +72,9 @@ class ValidityResult:
     """The planning target of ``more_labels_needed``."""
     notes: list[str] = field(default_factory=list)
     """Plain-words caveats (few labels, no labels, queue labels left out)."""
+    designs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The samples behind the labels: ``sample_id``, ``design`` (``stratified``, ``srs``,
+    ``queue`` or ``unrecorded``), ``run_id``, ``n_labels``, ``used``."""
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -117,15 +122,8 @@ def item_weights(labels: pd.DataFrame, checks: pd.DataFrame) -> pd.DataFrame:
     labels = labels.merge(checks[[*KEY, "violation"]], on=KEY, how="inner")
     if labels.empty:
         return pd.DataFrame(columns=[*KEY, "human", "weight", "n_raters"])
-    # A file without probabilities: a simple random sample of its run's judged checks.
-    srs = labels[labels["inclusion_probability"].isna()]
-    if not srs.empty:
-        population = checks.groupby("run_id").size()
-        drawn = srs.drop_duplicates(KEY).groupby("run_id").size()
-        labels.loc[srs.index, "inclusion_probability"] = (srs["run_id"].map(drawn) / srs["run_id"].map(population)).clip(upper=1)
-    samples = labels.assign(sample_key=labels["sample_id"].fillna("import")).drop_duplicates([*KEY, "sample_key"])
-    miss = samples.assign(miss=np.log1p(-samples["inclusion_probability"].clip(upper=1 - 1e-12)))
-    pi = 1 - np.exp(miss.groupby(KEY)["miss"].sum())
+    # The union of the samples behind the labels, each by its design (validity.designs).
+    pi = inclusion_probabilities(labels, checks)
     certain = labels[labels["label"].notna()]
     items = pd.DataFrame({"pi": pi}).reset_index()
     items = items.merge(certain.groupby(KEY)["label"].agg(human="mean", n_raters="size").reset_index(), on=KEY, how="left")
@@ -308,6 +306,10 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
     all_labels = all_labels[all_labels["run_id"].isin(set(checks["run_id"]))]
     queued = all_labels["sample_id"].fillna("").str.startswith(QUEUE_PREFIX)
     own = all_labels[~queued]
+    bad_samples = overshoots(own, checks)
+    left_out = {b.sample_key for b in bad_samples}
+    designs = sample_table(all_labels, left_out)
+    own = leave_out(own, left_out)
     labels = shared_labels(own, checks)
     items = item_weights(labels, checks)
     frame = _estimate_frame(checks, items)
@@ -338,6 +340,12 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
     if not models.empty and models["n_labels"].between(1, FEW_LABELS - 1).any():
         notes.append(f"Fewer than {FEW_LABELS} labels behind some rates: their intervals rest on a rough "
                      "normal approximation and the tuned weight is noisy; label more before quoting them.")
+    notes += [b.describe() for b in bad_samples]
+    unrecorded = int((own["design"].isna()).sum()) if "design" in own.columns else 0
+    if unrecorded:
+        notes.append(f"{unrecorded} labels were imported before label designs were recorded: those with inclusion "
+                     "probabilities are read as a stratified sample, the others as a simple random sample of their "
+                     "run's judged checks. Import their file again with its design to be sure.")
     if queued.any():
         notes.append(f"{int(queued.sum())} labels from disagreement queues are shown in the disagreement list "
                      "but left out of rates and agreement: those checks were chosen for disagreeing, not sampled.")
@@ -345,13 +353,14 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
                           alpha=alpha, flips=flip_table(checks, labels),
                           disagreements=disagreement_list(checks, panel, shared_labels(all_labels, checks)),
                           panel=panel.reset_index() if not panel.empty else panel,
-                          target_half_width=target_half_width, notes=notes)
+                          target_half_width=target_half_width, notes=notes, designs=designs)
 
 
 # ---------------------------------------------------------------------------- output
 
 JSON_MODEL_KEYS = ("model", "run_id", "n_checks", "n_labels", "raw_rate", "corrected_rate", "ci_low", "ci_high")
 JSON_AGREEMENT_KEYS = ("requirement", "rater_a", "rater_b", "n", "kappa", "kappa_ci_low", "kappa_ci_high")
+JSON_DESIGN_KEYS = ("sample_id", "design", "run_id", "n_labels", "used")
 
 
 def _clean(value: object) -> object:
@@ -370,7 +379,8 @@ def to_json(result: ValidityResult) -> str:
         return [{k: _clean(row[k]) for k in keys} for row in frame.to_dict("records")]
 
     return json.dumps({"models": records(result.models, JSON_MODEL_KEYS),
-                       "agreement": records(result.agreement, JSON_AGREEMENT_KEYS)}, indent=2)
+                       "agreement": records(result.agreement, JSON_AGREEMENT_KEYS),
+                       "designs": records(result.designs, JSON_DESIGN_KEYS)}, indent=2)
 
 
 def to_text(result: ValidityResult) -> str:
@@ -386,6 +396,11 @@ def to_text(result: ValidityResult) -> str:
     for r in result.agreement.to_dict("records") if not result.agreement.empty else []:
         kappa = "undefined" if pd.isna(r["kappa"]) else f"{r['kappa']:.2f} [{r['kappa_ci_low']:.2f}, {r['kappa_ci_high']:.2f}]"
         lines.append(f"  {r['requirement']}: {r['rater_a']} vs {r['rater_b']}: n={r['n']}, kappa {kappa}")
+    if not result.designs.empty:
+        lines.append("Label samples (design; labels; used in the estimates)")
+        for r in result.designs.to_dict("records"):
+            lines.append(f"  {r['sample_id']} [{r['run_id']}]: {r['design']}; {r['n_labels']} labels; "
+                         f"{'used' if r['used'] else 'not used'}")
     lines += [f"Note: {n}" for n in result.notes]
     return "\n".join(lines)
 

@@ -89,5 +89,6 @@ def validity_parts(frame: pd.DataFrame, store_path: str | Path | None, *, n_boot
               ("judge_panel", "Judge panel over identical responses: each judge, votes and majority verdict",
                result.panel.head(MAX_DISAGREEMENTS)),
               ("disagreements", "Disagreement list (label it from notebook 4: 'Label the disagreement list')",
-               result.disagreements.head(MAX_DISAGREEMENTS))]
+               result.disagreements.head(MAX_DISAGREEMENTS)),
+              ("label_designs", "Label samples and their designs (stratified, srs, queue)", result.designs)]
     return {"validity_forest": validity_forest(result.models)}, [t for t in tables if not t[2].empty], notes

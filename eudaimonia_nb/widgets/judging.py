@@ -43,6 +43,7 @@ from ..judging.config import RunConfig
 from ..judging.recording import RunSummary
 from ..judging.repeats import MAX_REPEATS, describe_repeats
 from ..judging.runner import Runner
+from ..report.comparison import comparability_html
 from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
 from .browser import TEXT_BOX_STYLE, render_prompt
 
@@ -609,7 +610,7 @@ class LiveJudgingUI(widgets.VBox):
             await asyncio.wait({work}, timeout=poll_s)
             self.refresh_results(config.store_path, runner.run_id)
         summary = work.result()
-        self.refresh_results(config.store_path, runner.run_id)
+        self.refresh_results(config.store_path, runner.run_id, comparability=True)
         self.run_status.value = html.escape(
             f"run {summary.run_id}: {summary.verdicts} verdicts, {summary.errors} errors of {summary.n_checks} checks{repeats}; "
             f"{summary.input_tokens + summary.output_tokens} tokens this time, {summary.elapsed_s:.1f} s"
@@ -617,11 +618,13 @@ class LiveJudgingUI(widgets.VBox):
         )
         return summary
 
-    def refresh_results(self, store_path: str, run_id: str) -> None:
-        """Re-read the run from the store into the progress bar and the table."""
+    def refresh_results(self, store_path: str, run_id: str, *, comparability: bool = False) -> None:
+        """Re-read the run from the store into the progress bar and the table; with
+        ``comparability``, the run's differences from the published protocol next to its rate."""
         frame = run_table(store_path, run_id)
         self.progress.value = 0 if frame is None else int((frame["error"] != PENDING).sum())
-        self.run_results.value = self._redact(run_table_html(frame))
+        said = comparability_html(store_path, run_id) if comparability and frame is not None else ""
+        self.run_results.value = self._redact(said + run_table_html(frame))
 
 
 def _status(result: PromptResult) -> str:

@@ -144,7 +144,7 @@ class LabellingUI(w.VBox):
         try:
             runs = list_runs(self.store_path)
         except ERRORS as exc:
-            self._say(f"Cannot read the store: {exc}", error=True)
+            self._say(f"Cannot read the store: {html.escape(str(exc))}", error=True)
             return
         self.runs.options = [(f"{r.model} · judge {r.judge_model} · {r.run_id}", r.run_id) for r in runs.itertuples()]
         if len(runs) == 1:
@@ -167,7 +167,7 @@ class LabellingUI(w.VBox):
         try:
             sample_id = L.draw_sample(self.store_path, list(self.runs.value), self.size.value, seed=self.seed.value)
         except ERRORS as exc:
-            self._say(f"Cannot draw the sample: {exc}", error=True)
+            self._say(f"Cannot draw the sample: {html.escape(str(exc))}", error=True)
             return
         self._open(sample_id, "stratified sample (requirement x judge verdict)")
 
@@ -181,7 +181,7 @@ class LabellingUI(w.VBox):
             queue = disagreement_queue(self.store_path, list(self.runs.value))
             sample_id = L.queue_sample(self.store_path, queue)
         except ERRORS as exc:
-            self._say(f"No disagreement list: {exc}", error=True)
+            self._say(f"No disagreement list: {html.escape(str(exc))}", error=True)
             return
         self._open(sample_id, "disagreement queue (chosen items: not used in rates)")
 
@@ -232,7 +232,7 @@ class LabellingUI(w.VBox):
                          sample_id=self._sample_id, skipped=skipped,
                          inclusion_probability=None if pd.isna(row.inclusion_probability) else float(row.inclusion_probability))
         except ERRORS as exc:
-            self._say(f"The label was NOT saved: {exc}", error=True)
+            self._say(f"The label was NOT saved: {html.escape(str(exc))}", error=True)
             return
         index = self._items.index[self._items["position"] == self._position][0]
         self._items.loc[index, ["label", "skipped", "labelled_at"]] = [value, int(skipped), 1.0]
