@@ -16,8 +16,12 @@ import pandas as pd
 
 from .benchmark.design_code import REQUIREMENT_KEYS, requirement
 
+NOISE_FRACTIONS = ("response_flip_rate", "judge_flip_rate", "share_prompt", "share_response", "share_judge")
+"""The noise decomposition's fractions (``analysis.noise``), shown as percentages with their intervals."""
+NOISE_SDS = ("sd_prompt", "sd_response")
 RATE_COLUMNS = ("rate", "rate_real", "rate_modified", "published_rate", "rate_authors_convention", "rate_flagged_apart",
-                "rate_judge_a", "rate_judge_b", "agreement_share", "rate_condition_a", "rate_condition_b")
+                "rate_judge_a", "rate_judge_b", "agreement_share", "rate_condition_a", "rate_condition_b",
+                *NOISE_FRACTIONS)
 """Fractions shown as percentages."""
 DIFF_COLUMNS = ("diff", "diff_adj", "diff_judge_b_a", "diff_condition")
 """Differences of fractions, shown in signed percentage points."""
@@ -36,6 +40,8 @@ INTERVALS = {
     "agreement_share": ("agreement_share_ci_low", "agreement_share_ci_high", "pct"),
     "kappa": ("kappa_ci_low", "kappa_ci_high", "num"),
     "diff_condition": ("diff_condition_ci_low", "diff_condition_ci_high", "pts"),
+    **{name: (f"{name}_ci_low", f"{name}_ci_high", "pct") for name in NOISE_FRACTIONS},
+    **{name: (f"{name}_ci_low", f"{name}_ci_high", "num") for name in NOISE_SDS},
 }
 """Interval columns folded into one ``[a, b]`` cell beside their estimate."""
 HIDDEN = ("estimate", "std_error", "ci_low", "ci_high", "z", "diff_se", "diff_adj_se", "variance", "comparability_notes",
@@ -66,6 +72,10 @@ COLUMN_NAMES = {
     "rate_condition_b": "Rate under B", "diff_condition": "B − A (points)", "n_labels": "Labels",
     "coverage": "Coverage", "published_scope": "Published scope",
     "not_comparable_because": "Not comparable because", "note": "Note",
+    "response_flip_rate": "Response flip rate", "judge_flip_rate": "Judge flip rate", "share_prompt": "Prompt share",
+    "share_response": "Response share", "share_judge": "Judge share", "sd_prompt": "Prompt SD (log-odds)",
+    "sd_response": "Response SD (log-odds)", "se_rate": "SE of the rate", "se_rate_benchmark": "SE, whole benchmark",
+    "judge_repeats": "Judge repeats", "n_verdicts": "Verdicts", "reducer": "Reducer",
 }
 """Readable names for analysis columns (others are shown as they are)."""
 METHOD_COLUMNS = {"ci_method": "95% intervals", "sd_ci_method": "SD interval"}
@@ -187,7 +197,7 @@ def readable_table(frame: pd.DataFrame, *, simulated: bool = False) -> pd.DataFr
             shown = values.astype(str).map(lambda k: requirement(k).label if k in REQUIREMENT_KEYS else k)
         elif column == "name":
             shown = values.astype(str).map(lambda k: RANDOM_EFFECTS.get(k, k))
-        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd", "kappa"):
+        elif column in REQUIREMENT_KEYS or column in ("odds_ratio", "sd", "kappa", *NOISE_SDS):
             shown = values.map(lambda v: "–" if _missing(v) else f"{v:.2f}")
         elif pd.api.types.is_bool_dtype(values):
             shown = values.map(lambda v: "yes" if v else "no")

@@ -21,7 +21,9 @@ that is not JSON), ``fenced`` (a judge verdict inside a Markdown code fence with
 ``length`` (a complete verdict, but ``finish_reason: length``), ``trickle`` (a 200 whose
 body arrives one byte every ``trickle_interval_s``, for about a minute),
 ``empty`` (a respond call answered with an empty message), ``keep_true`` / ``keep_false``
-(a judge verdict with that value).
+(a judge verdict with that value). With ``Script.response_variants`` each respond call draws one of
+N responses at random (epochs differ), and with ``Script.judge_flip`` each judge call answers the
+opposite of its deterministic verdict with that probability (seeded by ``Script.seed``).
 
 Run standalone (the benchmark and the SIGKILL test do) with
 ``python tests/fault_server.py --port 0 [--latency 0.2] [--rules rules.json]``; it prints
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import re
 import sys
 import threading
@@ -68,6 +71,14 @@ class Script:
     canonical: bool = False
     """Pseudo-verdicts and attempt counts from ``canonical_bytes`` of the body (what decides the
     answer) rather than its raw bytes, so the fake batch servers answer the same calls alike."""
+    response_variants: int = 0
+    """With N > 0, each respond call draws one of N response variants at random (as a model at
+    temperature > 0 would), so epochs of a prompt differ; their verdicts differ with them."""
+    judge_flip: float = 0.0
+    """Probability that a judge call answers the opposite of its deterministic verdict (a judge
+    whose calls on one response disagree with probability 2 f (1 - f))."""
+    seed: int = 0
+    """Seed of the response-variant and judge-flip draws."""
 
 
 AUTHORS_USER = re.compile(r"\AUSER: (.*)\nASSISTANT: ", re.DOTALL)
@@ -124,6 +135,7 @@ class FaultServer:
         """(kind, request body) of every chat request, in arrival order."""
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._rng = random.Random(self.script.seed)
         self._httpd = _Server(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
@@ -153,6 +165,11 @@ class FaultServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def draw(self) -> float:
+        """A uniform draw from the server's seeded generator (thread-safe)."""
+        with self._lock:
+            return self._rng.random()
 
     def behaviour(self, raw: bytes, body: dict) -> tuple[str, str]:
         kind, prompt = request_kind_and_prompt(body)
@@ -252,7 +269,17 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(script.timeout_sleep_s)
                 finish = "length" if behaviour == "length" else "stop"
                 quote = request_kind_and_prompt(body)[1][:40] if script.quote_prompt else None
-                self._json(200, scripted_completion(kind, behaviour, raw, body, quote, finish))
+                reply = scripted_completion(kind, behaviour, raw, body, quote, finish)
+                content = None
+                if kind == "respond" and behaviour == "ok" and script.response_variants:
+                    content = f"Variant {int(server.draw() * script.response_variants)} of the response to: " \
+                              f"{request_kind_and_prompt(body)[1][:40]}"
+                elif kind == "judge" and behaviour == "ok" and script.judge_flip and server.draw() < script.judge_flip:
+                    field = "keep" if is_authors_judge(body) else "violation"
+                    content = json.dumps({"reasoning": "flipped", field: not scripted_violation(raw)})
+                if content is not None:
+                    reply["choices"][0]["message"]["content"] = content
+                self._json(200, reply)
 
         def _trickle(self, payload: bytes) -> None:
             self.send_response(200)

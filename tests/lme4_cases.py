@@ -116,9 +116,24 @@ def write_fit_point(result, path: Path) -> None:
     """A fixed-model ``MixedResult`` as a POINT.csv (``write_point``)."""
     names = lme4_names(list(result.params.index))
     write_point(float(result.variance_components["sd"].iloc[0]), dict(zip(names, result.params["estimate"])), path)
+def nested_case() -> tuple[pd.DataFrame, object]:
+    """Unreduced verdicts for the nested model: 3 models x 122 prompts of the synthetic design x 2
+    epochs x 2 judge calls (simulator seed 11, prompt SD 1, response SD 0.8), and the truth."""
+    from eudaimonia_nb.analysis.simulate import simulate_with_truth, synthetic_design
+
+    design = synthetic_design(0)
+    design = design[design["prompt_id"].isin(pd.unique(design["prompt_id"])[::8])]
+    return simulate_with_truth("common", seed=11, design=design, models=3, epochs=2, judge_repeats=2, response_sd=0.8)
+
+
+def nested_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """k violations of n judge calls per prompt x model x requirement x epoch (lme4's binomial form)."""
+    return frame.groupby(["prompt_id", "model", "requirement", "epoch"]).agg(
+        k=("violation", "sum"), n=("violation", "size"), source=("source", "first")).reset_index()
 
 
 def write_cases(directory: Path) -> None:
     """The CSVs ``tests/lme4_reference.R`` reads."""
     separated_case().to_csv(directory / "separated.csv", index=False)
     small_case().to_csv(directory / "small.csv", index=False)
+    nested_cells(nested_case()[0]).to_csv(directory / "nested.csv", index=False)

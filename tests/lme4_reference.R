@@ -30,3 +30,11 @@ print(cbind(estimate = fixef(fit),
 print(VarCorr(fit), digits = 10)
 cat("logLik", format(as.numeric(logLik(fit)), digits = 12), "\n")
 print(confint(fit, parm = "theta_", method = "profile"), digits = 10)
+
+d <- prep(read.csv(file.path(dir, "nested.csv")))
+d$response <- interaction(d$prompt_id, d$model, d$epoch, drop = TRUE)
+fit <- glmer(cbind(k, n - k) ~ source + requirement + model + (1 | prompt_id) + (1 | response),
+             data = d, family = binomial, nAGQ = 0)
+cat("nested, glmer(nAGQ=0), unreduced verdicts:\n")
+print(cbind(estimate = fixef(fit), se = sqrt(diag(as.matrix(vcov(fit))))), digits = 10)
+print(VarCorr(fit), digits = 10)

@@ -100,3 +100,50 @@ def test_holm_matches_the_step_down_rule_and_pads_the_family():
 def test_bad_plans_say_what_is_wrong(kwargs, message):
     with pytest.raises(ValueError, match=message):
         power(StudyPlan(replicates=10, **kwargs))
+
+
+def test_planner_with_epochs_and_judge_repeats_matches_the_actual_analysis():
+    """Response noise (SD 1.5 on the log-odds scale), 2 epochs x 2 judge calls: the planner's power
+    against the real paired analysis of the mean-reduced studies it simulates."""
+    plan = StudyPlan(n_models=1, prompts=100, effect=-0.05, replicates=4000, epochs=2, judge_repeats=2, response_sd=1.5)
+    study = simulate_study(plan, 0)
+    assert (study["reducer"] == "mean").all() and study.groupby(["condition", "prompt_id", "requirement"]).size().eq(1).all()
+    assert not study["violation"].isin([0.0, 1.0]).all()  # means of 4 calls, not single verdicts
+    planned = power(plan)
+    actual, actual_se = _rejection_rate(plan, 150)
+    tolerance = 3 * np.hypot(planned.mc_se, actual_se)
+    print(f"planner {planned.power:.3f} +- {planned.mc_se:.3f}; analysis {actual:.3f} +- {actual_se:.3f}")
+    assert 0.15 < planned.power < 0.95
+    assert abs(planned.power - actual) <= tolerance
+
+
+def test_more_epochs_buy_power_when_responses_vary():
+    base = dict(n_models=1, prompts=150, effect=-0.06, replicates=1500, response_sd=2.0)
+    one, three = power(StudyPlan(**base)), power(StudyPlan(**base, epochs=3))
+    assert three.power > one.power + 3 * np.hypot(one.mc_se, three.mc_se)
+    # The effect is on the marginal rate: response noise enters the calibration (prompt and response SDs together).
+    assert one.rate_diff == pytest.approx(-0.06, abs=1e-6) and three.rate_diff == pytest.approx(-0.06, abs=1e-6)
+    calm = power(StudyPlan(n_models=1, prompts=150, effect=-0.06, replicates=1500))
+    assert one.delta < calm.delta  # a larger log-odds shift gives the same rate difference through more noise
+    with pytest.raises(ValueError, match="StudyPlan.epochs"):
+        StudyPlan(epochs=0)
+    with pytest.raises(ValueError, match="StudyPlan.response_sd"):
+        StudyPlan(response_sd=-1.0)
+
+
+def test_plan_with_noise_takes_the_sds_of_a_decomposition(benchmark):
+    from eudaimonia_nb.analysis import noise, simulate
+    from eudaimonia_nb.analysis.noise_study import sample_design
+    from eudaimonia_nb.analysis.power import plan_with_noise
+
+    design = sample_design(benchmark.checks[["prompt_id", "requirement", "source"]], 200, seed=3)
+    frame, _ = simulate.simulate_with_truth("common", seed=5, design=design, models=1, epochs=3, judge_repeats=2,
+                                            prompt_sd=1.0, response_sd=0.7)
+    row = noise.decompose(frame, n_boot=100).iloc[0]
+    plan = plan_with_noise(StudyPlan(epochs=2, judge_repeats=3), row)
+    assert plan.prompt_sd == row["sd_prompt"] and plan.response_sd == row["sd_response"]
+    assert row["sd_response_ci_low"] <= 0.7 <= row["sd_response_ci_high"]
+    assert (plan.epochs, plan.judge_repeats) == (2, 3)  # the design planned, not the run's
+    no_judge, _ = simulate.simulate_with_truth("common", seed=5, design=design, models=1, epochs=3, response_sd=0.7)
+    with pytest.raises(ValueError, match="no log-odds SDs"):
+        plan_with_noise(StudyPlan(), noise.decompose(no_judge, n_boot=100).iloc[0])

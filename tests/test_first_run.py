@@ -135,7 +135,8 @@ def test_make_cli_help_describes_the_tool_and_every_command():
     text = done.stdout
     assert "usage: eudaimonia-nb" in text and "console script" not in text
     assert "EUDAIMONIA" in text and "OpenAI-compatible" in text and "EUDAIMONIA_DATA_DIR" in text
-    for command in ("fetch", "run", "runs", "export", "report", "rejudge", "serve-local", "labels", "validity", "study"):
+    for command in ("fetch", "run", "runs", "export", "report", "rejudge", "serve-local", "labels", "validity", "study",
+                    "noise"):
         assert f"\n    {command} " in text, command
 
 

@@ -23,7 +23,7 @@ from eudaimonia_nb.benchmark.recipes import RecipeError, load_recipe_book, recip
 from eudaimonia_nb.judging.pricing import load_prices, price_for
 from eudaimonia_nb.paths import DATASET_COPIES, project_root
 from eudaimonia_nb.store.results import ResultsStore, list_runs, load_judgments
-from eudaimonia_nb.store.schema import SCHEMA_VERSION
+from eudaimonia_nb.store.schema import SCHEMA_VERSION, rebuild_with_key
 
 CLI = [sys.executable, "-m", "eudaimonia_nb"]
 ROUTES = {"OpenRouter": "openrouter", "DeepSeek API": "deepseek", "local, OpenAI-compatible server": "local",
@@ -159,7 +159,7 @@ def test_fetch_copy_checks_each_copys_hash_and_keeps_them_apart(dataset_path, tm
 # -- the store ------------------------------------------------------------------------------
 
 def _v2_store(path, benchmark):
-    """A store as schema version 2 left it: written now, then the version-3 columns removed."""
+    """A store as schema version 2 left it: written now, then the columns of versions 3 and 7 removed."""
     from eudaimonia_nb.judging.config import RunConfig
     from eudaimonia_nb.judging.runner import Runner
     from eudaimonia_nb.store.results import VerdictRecord
@@ -174,7 +174,12 @@ def _v2_store(path, benchmark):
                                                    None, versions[row.requirement]))
     store.close()
     db = sqlite3.connect(path)
-    for table, column in (("verdicts", "parse_path"), ("verdicts", "verdict_flags"), ("responses", "reasoning_repr")):
+    # Migration 7 undone (the UNIQUE keys without epoch / judge_repeat, those columns dropped), then 3's columns.
+    rebuild_with_key(db, "responses", "UNIQUE (run_id, prompt_id, epoch)", "UNIQUE (run_id, prompt_id)")
+    rebuild_with_key(db, "verdicts", "UNIQUE (run_id, prompt_id, requirement, epoch, judge_repeat)",
+                     "UNIQUE (run_id, prompt_id, requirement)")
+    for table, column in (("verdicts", "judge_repeat"), ("verdicts", "epoch"), ("responses", "epoch"),
+                          ("verdicts", "parse_path"), ("verdicts", "verdict_flags"), ("responses", "reasoning_repr")):
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     db.execute("PRAGMA user_version = 2")
     db.commit()

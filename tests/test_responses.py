@@ -213,7 +213,7 @@ def test_the_item_list_sorts_all_matches_writes_no_violation_and_keeps_its_filte
     assert [violations[c] for c in shown] == sorted(violations.to_numpy(), reverse=True)[:5]
     view.item_list.sort_by, view.item_list.descending = "prompt_id", False
     ids = [r["cells"]["prompt_id"] for r in view.item_list.rows]
-    assert ids == sorted(p for _, p in index.items)[:5]
+    assert ids == sorted(p for _, p, _ in index.items)[:5]
     # The Items verdict filter does not follow into Side by side (it would hide half the pairs).
     view.verdicts.value = ("violation",)
     view.mode.value = "pair"
@@ -234,12 +234,12 @@ def test_the_view_round_trips_through_its_state(judged, frame, prompts):
     picked = view.item_list.rows[2]["key"]
     view.item_list.value = picked
     state = view.state()
-    model, prompt_id = view.index.items[int(picked)]
+    model, prompt_id, _ = view.index.items[int(picked)]
     assert state["item"] == [f"{model}|{prompt_id}"] and state["verdict"] == ["pass"] and state["sort"] == ["-prompt_id"]
     other = ResponsesView(frame, prompts=prompts, page_size=5)  # another kernel, say: item codes may differ
     other.apply_state(state)
     assert other.models.value == (MODELS[1],) and other.verdicts.value == ("pass",) and other.page == 1
-    assert other.index.items[int(other.item_list.value)] == (model, prompt_id)
+    assert other.index.items[int(other.item_list.value)] == (model, prompt_id, 1)
     assert f"prompt <code>{prompt_id}</code>" in other.detail.value
     other.apply_state({"mode": ["nonsense"], "model": ["no such model"], "verdict": ["bogus"]})
     assert other.mode.value == "items" and other.models.value == () and other.verdicts.value == ()
@@ -269,3 +269,52 @@ def test_disagreeing_with_the_judge_from_an_item_saves_into_the_queue(judged, fr
     nowhere = ResponsesView(frame, prompts=prompts)  # a results file: nowhere to save
     nowhere.verdicts.value = ("violation",)
     assert nowhere.disagree.save_button.disabled and "needs a results store" in nowhere.disagree.status.value
+def test_a_run_with_epochs_and_judge_repeats_reads_one_item_per_response(benchmark, tmp_path, prompts):
+    """An item is one response: each epoch's answer with the judge calls made on it, never the
+    verdicts on another epoch's answer; side by side pairs epoch e with epoch e, call j with call j."""
+    from fault_server import FaultServer, Script
+
+    from eudaimonia_nb.judging.config import RunConfig
+    from eudaimonia_nb.judging.runner import run
+    from eudaimonia_nb.report.appendix import sample_html
+    from eudaimonia_nb.store.results import response_texts
+
+    store = tmp_path / "s.sqlite"
+    ids = tuple(benchmark.prompts["prompt_id"].iloc[[0, 1, 400]])
+    with FaultServer(Script(response_variants=5, judge_flip=0.3, seed=11)) as server:
+        runs = [run(RunConfig(model=name, base_url=server.base_url, judge_model="j", judge_base_url=server.base_url,
+                              api_key_env=None, judge_api_key_env=None, prompt_ids=ids, store_path=str(store),
+                              epochs=2, judge_repeats=2), benchmark=benchmark, progress=False) for name in ("a", "b")]
+    frame = load_judgments(store, texts=True)
+    index = ResponseIndex(frame, prompts)
+    assert index.has_epochs and index.has_judge_repeats and len(index.items) == 2 * 3 * 2
+    texts = {(r.run_id, r.prompt_id, r.epoch): r.text for summary in runs
+             for r in response_texts(store, summary.run_id).itertuples()}
+    run_of = dict(zip(frame["model"], frame["run_id"]))
+    for code in range(len(index.items)):
+        item = index.item(code)
+        assert item.response == texts[(run_of[item.model], item.prompt_id, item.epoch)]
+        mine = frame[(frame["model"] == item.model) & (frame["prompt_id"] == item.prompt_id) & (frame["epoch"] == item.epoch)]
+        assert len(item.checks) == len(mine) == 2 * mine["requirement"].nunique()
+        assert sorted(item.checks["judge_repeat"]) == sorted(mine["judge_repeat"])
+    pairs = index.pair("a", "b")
+    per_model = int((frame["model"] == "a").sum())
+    assert len(pairs) == per_model and not pairs.duplicated(["prompt_id", "requirement", "epoch", "judge_repeat"]).any()
+
+    view = ResponsesView(frame, prompts=prompts)
+    prompts_shown = [r["cells"]["prompt_id"] for r in view.item_list.rows]
+    assert any(cell.endswith(" · epoch 2") for cell in prompts_shown), prompts_shown
+    code = index.code_of("a", ids[0], 2)
+    view.open_item(code)
+    assert " · epoch 2 · " in view.detail.value and "judge call 2" in view.detail.value
+    assert html.escape(texts[(run_of["a"], ids[0], 2)]) in view.detail.value
+    view.mode.value = "pair"
+    view.model_a.value, view.model_b.value = "a", "b"
+    view.open_item(ids[0])
+    detail = view.detail.value
+    assert "<b>Epoch 1</b>" in detail and "<b>Epoch 2</b>" in detail and detail.count("eud-pair-table") == 2
+    second = detail[detail.index("<b>Epoch 2</b>"):]
+    assert html.escape(texts[(run_of["b"], ids[0], 2)]) in second
+    assert "verdict pairs" in view.item_list.rows[0]["cells"]["differ"]
+    sample = sample_html(frame, prompts, per_model=2)
+    assert ", epoch " in sample and "(judge call 2)" in sample

@@ -331,3 +331,17 @@ def test_the_store_field_follows_the_dashboard_source(benchmark, tmp_path, monke
     ui = LiveJudgingUI(benchmark)
     assert ui.store_path.value == str(tmp_path / "mine.sqlite")
     assert ui.requirements.style.description_width == "110px" and ui.limit.style.description_width == "110px"
+def test_subset_run_with_epochs_and_judge_calls(benchmark, tmp_path):
+    store = tmp_path / "s.sqlite"
+    with FaultServer(Script(response_variants=4, judge_flip=0.3, seed=2)) as server:
+        ui = _ui(benchmark, server, store)
+        ui.requirements.value = ("2C_flattery_tone",)
+        ui.source.value, ui.limit.value = "real", 3
+        ui.epochs.value, ui.judge_repeats.value = 2, 3
+        summary = asyncio.run(ui.run_subset(poll_s=0.02))
+        assert server.requests["respond"] == 3 * 2 and server.requests["judge"] == 3 * 2 * 3
+    frame = load_judgments(store, [summary.run_id])
+    assert len(frame) == 18 and frame["violation"].notna().all()
+    assert ui.progress.max == 18 and ui.progress.value == 18
+    assert len(_rows(ui.run_results.value)) == 18 and "18 results (checks x epochs x judge calls)" in ui.run_results.value
+    assert "epoch 2, call 3" in ui.run_results.value and "x 2 epochs x 3 judge repeats" in ui.run_status.value

@@ -106,3 +106,37 @@ def test_studies_tab_reads_conditions_from_a_store(tmp_path, benchmark):
     dashboard.run_ids.value = panel.frame["run_id"].iloc[0]
     dashboard.load()
     assert panel.compute() is False and "at least two conditions" in panel.status.value
+
+
+def test_the_planner_takes_epochs_judge_calls_and_the_noise_of_loaded_runs(demo, benchmark):
+    from eudaimonia_nb.analysis import noise, simulate
+    from eudaimonia_nb.analysis.noise_study import sample_design
+    from eudaimonia_nb.widgets.studies import StudiesPanel, demo_study
+
+    panel = demo.studies
+    panel.plan_models.value, panel.plan_prompts.value, panel.plan_effect.value = 1, 150, -6.0
+    panel.plan_replicates.value, panel.plan_sd.value = 300, "published"
+    panel.plan_epochs.value, panel.plan_judge_repeats.value, panel.plan_response_sd.value = 3, 2, 1.5
+    plan = panel.current_plan()
+    assert (plan.epochs, plan.judge_repeats, plan.response_sd) == (3, 2, 1.5)
+    assert panel.plan() is not None
+    assert "response SD 1.50, 3 epochs x 2 judge calls per response" in panel.plan_result.value
+    # The demo's runs have no repeats: the noise option says why it cannot be used.
+    panel.plan_sd.value = "noise"
+    assert panel.plan() is None and "no loaded run has epochs and judge repeats" in panel.plan_result.value
+    panel.plan_sd.value, panel.plan_epochs.value, panel.plan_judge_repeats.value = "published", 1, 1
+    panel.plan_response_sd.value = 0.0
+
+    design = sample_design(benchmark.checks[["prompt_id", "requirement", "source"]], 150, seed=2)
+    runs, _ = simulate.simulate_with_truth("common", seed=6, design=design, models=2, epochs=2, judge_repeats=2,
+                                           response_sd=1.0)
+    loaded = StudiesPanel(demo_study, runs_frame=lambda: runs)
+    loaded.plan_sd.value = "noise"
+    loaded.plan_prompts.value, loaded.plan_epochs.value = 150, 2
+    plan = loaded.current_plan()
+    rows = noise.decompose(runs, "model")
+    assert plan.prompt_sd == pytest.approx(rows["sd_prompt"].mean()) and plan.response_sd == pytest.approx(rows["sd_response"].mean())
+    assert plan.epochs == 2 and 0.3 < plan.response_sd < 2.0
+    # The attribute figures of the user's runs read each check once (repeated rows were refused).
+    loaded._show_attributes(runs)
+    assert any(name.startswith("runs_") for name in loaded.figures)

@@ -15,6 +15,9 @@ Modules, one concept each (import them directly; nothing heavy loads here):
 - ``conditions``: paired condition effects of a study (bootstrap, Holm) and its mixed model.
 - ``power``: power and minimum detectable effect of a planned study, by simulation.
 - ``attributes``: model attributes with their sources, joined to published or own rates.
+- ``reducers``: a check's repeated verdicts (epochs, judge repeats) made into one.
+- ``noise``: prompt, response and judge noise told apart (``nested_quadrature`` fits its SDs;
+  ``noise_study`` checks it on simulated truth); ``nested``: the mixed model on unreduced verdicts.
 
 May import: the shared ground, ``benchmark`` and ``store`` (frames are read from the store or a
 file). Never ``judging`` (the analysis works on what was recorded, however it was made), nor

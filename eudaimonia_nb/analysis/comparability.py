@@ -167,6 +167,7 @@ def _one(key: str, part: pd.DataFrame, record: Mapping | None) -> dict:
         if protocol == "authors":
             diffs += _protocol_differences(params)
     diffs += _coverage_differences(part, params)
+    diffs += _repeat_differences(params)
     if n_checks and judge_errors / n_checks > MAX_UNJUDGED_SHARE:
         diffs.append(Difference("judge errors", "few (counted as no violation)", f"{judge_errors / n_checks:.1%} of checks",
                                 BREAKS, f"judge errors for {judge_errors / n_checks:.1%} of checks (unparseable or "
@@ -289,6 +290,19 @@ def _protocol_differences(params: Mapping) -> list[Difference]:
             diffs.append(Difference(label, authors, str(value), BREAKS,
                                     f"{label}: the authors' pipeline used {authors}, this run {value}"))
     return diffs
+
+
+def _repeat_differences(params: Mapping | None) -> list[Difference]:
+    """Epochs and judge repeats send the recipe's own requests more times: a note, not a break (the
+    reduced rate estimates the same expected rate with less sampling noise than the one draw per
+    check the published figure is)."""
+    epochs, repeats = int((params or {}).get("epochs") or 1), int((params or {}).get("judge_repeats") or 1)
+    if epochs == 1 and repeats == 1:
+        return []
+    run = f"{epochs} responses x {repeats} judge calls per check"
+    return [Difference("repeats", "1 response, 1 judge call per check", run, NOTE,
+                       f"{run}, reduced to one verdict per check (mean by default); the published figure is one "
+                       f"draw of each")]
 
 
 def _coverage_differences(part: pd.DataFrame, params: Mapping | None) -> list[Difference]:

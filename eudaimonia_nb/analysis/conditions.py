@@ -43,7 +43,7 @@ from .cache import FitCache
 from .frames import frame_key, is_simulated, judged
 from .laplace import fit_prompt_intercept
 from .mixed import MixedResult, coefficient_table
-from .rates import _percentiles, holm, log_scale_interval, prompt_bootstrap_weights, two_sided_p
+from .rates import _percentiles, holm, log_scale_interval, prompt_bootstrap_weights, two_sided_p, violation_count
 
 CONDITION = "condition"
 """The column naming each row's condition."""
@@ -221,7 +221,9 @@ def condition_rates(frame: pd.DataFrame) -> pd.DataFrame:
     out["n_errors"] = out["n_rows"] - out["n_checks"]
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rate"] = out["n_violations"] / out["n_checks"].where(out["n_checks"] > 0)
-    return out.drop(columns="n_rows").astype({"n_checks": int, "n_violations": int, "n_errors": int})
+    out = out.drop(columns="n_rows").astype({"n_checks": int, "n_errors": int})
+    out["n_violations"] = violation_count(out["n_violations"].to_numpy())
+    return out
 
 
 def fit_condition_model(frame: pd.DataFrame, *, interaction: bool = True, model: str | None = None,

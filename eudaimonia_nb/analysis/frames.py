@@ -3,8 +3,11 @@
 One row per model x prompt x requirement with ``model``, ``prompt_id``, ``requirement``,
 ``source`` (real/modified), ``violation`` (1.0, 0.0 or NaN when there is no verdict) and
 ``error`` ("" when none), plus optional metadata (``run_id``, ``family``, ``rewriter_model``,
-``responder_model``, ``judge_model``, ``rubric_version``, ``simulated``). Validation is
-all-or-nothing: a bad file loads nothing and the error names the file, row and column.
+``responder_model``, ``judge_model``, ``rubric_version``, ``simulated``). A run with epochs or
+judge repeats has one row per verdict, numbered by ``epoch`` and ``judge_repeat``: files load
+with them, and ``reducers.reduce_repeats`` makes one row per check before any analysis.
+Validation is all-or-nothing: a bad file loads nothing and the error names the file, row and
+column.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pandas as pd
 from ..benchmark.dataset import SOURCES
 from ..benchmark.design_code import REQUIREMENT_KEYS, requirement
 from ..store.outputs import restore_cells
+from .reducers import REPEAT_COLUMNS, allows_fractions, has_repeats, repeat_counts
 
 REQUIRED_COLUMNS = ("model", "prompt_id", "requirement", "source", "violation")
 """Columns every judgments table must have (``error`` is optional and defaults to "")."""
@@ -101,9 +105,10 @@ def _parse_violation(value: object) -> float | None:
 
 
 def _check_prompt_sources_and_duplicates(out: pd.DataFrame, fail: Callable[[int, str, str], JudgmentsError],
-                                         row_of: Callable[[int], int]) -> None:
+                                         row_of: Callable[[int], int], *, repeats: bool = False) -> None:
     """Raise ``fail(position, column, message)`` for the first prompt with two sources or the
-    first repeated model x prompt x requirement (shared by the loaders and the analysis check)."""
+    first repeated model x prompt x requirement (shared by the loaders and the analysis check).
+    With ``repeats`` (a loader), rows that differ in ``epoch`` or ``judge_repeat`` are distinct."""
     # Source is a property of the prompt: rates, the bootstrap (which resamples prompts within
     # source) and the models all rely on one source per prompt.
     first_source = out.groupby("prompt_id", sort=False)["source"].transform("first")
@@ -114,14 +119,28 @@ def _check_prompt_sources_and_duplicates(out: pd.DataFrame, fail: Callable[[int,
                                 f"earlier rows mark {first_source.iloc[i]!r}; expected one source per prompt")
     # Two rows for one model x prompt x requirement would count that check twice (two runs of
     # one model pooled, say): a silent double weight in every rate and fit.
-    repeated = out.duplicated(["model", "prompt_id", "requirement"])
+    key = ["model", "prompt_id", "requirement"]
+    if repeats:
+        key += [c for c in REPEAT_COLUMNS if c in out.columns]
+    repeated = out.duplicated(key)
     if repeated.any():
         i = int(np.flatnonzero(repeated)[0])
+        if has_repeats(out) and not repeats:
+            raise fail(i, "epoch", f"model {out['model'].iloc[i]!r} has repeated verdicts of its checks "
+                                   f"({describe_repeats_found(out)}); reduce them to one per check first: "
+                                   "eudaimonia_nb.analysis.reducers.reduce_repeats(frame, 'mean') (or 'majority', "
+                                   "'any', 'all')")
         first = int(np.flatnonzero((out["model"] == out["model"].iloc[i]) & (out["prompt_id"] == out["prompt_id"].iloc[i])
                                    & (out["requirement"] == out["requirement"].iloc[i]))[0])
         raise fail(i, "model", f"a second row for model {out['model'].iloc[i]!r}, prompt {out['prompt_id'].iloc[i]!r}, "
                                f"requirement {out['requirement'].iloc[i]!r} (first at row {row_of(first)}); "
                                "expected one row per model x prompt x requirement (give each run its own model label)")
+
+
+def describe_repeats_found(frame: pd.DataFrame) -> str:
+    """``up to 3 epochs and 2 judge repeats`` for a table with repeated verdicts."""
+    counts = repeat_counts(frame)
+    return f"up to {counts['epochs']} epochs and {counts['judge_repeats']} judge repeats"
 
 
 ANALYSIS_INPUT = "analysis input (rows counted from 0, as frame.iloc)"
@@ -147,6 +166,8 @@ def check_analysis_frame(frame: pd.DataFrame, where: str = ANALYSIS_INPUT) -> No
 
     violation = pd.to_numeric(out["violation"], errors="coerce")
     bad = ~(violation.isin((0.0, 1.0)) | out["violation"].isna())
+    # The ``mean`` reducer's verdicts are shares of violations, between 0 and 1.
+    bad &= ~(allows_fractions(out) & violation.between(0.0, 1.0))
     if out["violation"].dtype == object:  # "1" would pass the numeric test but not the sums
         bad |= out["violation"].map(type).eq(str)
     if bad.any():
@@ -202,7 +223,15 @@ def validate_judgments(frame: pd.DataFrame, *, where: str = "judgments table", f
         i = int(np.flatnonzero(bad)[0])
         raise fail(i, "requirement", f"unknown requirement {out['requirement'].iloc[i]!r}; "
                                      f"expected one of {', '.join(REQUIREMENT_KEYS)}")
-    _check_prompt_sources_and_duplicates(out, fail, row_of)
+    for column in REPEAT_COLUMNS:
+        if column in out.columns:
+            numbers = pd.to_numeric(out[column], errors="coerce")
+            bad = ~(numbers.notna() & (numbers >= 1) & (numbers == numbers.round()))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise fail(i, column, f"{out[column].iloc[i]!r}; expected a whole number >= 1")
+            out[column] = numbers.astype(int)
+    _check_prompt_sources_and_duplicates(out, fail, row_of, repeats=True)
     parsed = [_parse_violation(v) for v in out["violation"].tolist()]
     for i, value in enumerate(parsed):
         if value is None:

@@ -21,6 +21,13 @@ Wald p, and Holm across the family. So one replicate costs microseconds and a cu
 of replicates; ``tests/test_analysis_power.py`` checks that this matches the rejection rate of
 the actual bootstrap analysis on simulated studies within Monte Carlo error.
 
+Epochs and judge repeats (``epochs``, ``judge_repeats``, ``response_sd``): each model answers
+each prompt ``epochs`` times per condition, every answer with its own effect
+v ~ N(0, response_sd^2), and each answer is judged ``judge_repeats`` times; a check's verdict is
+the mean of its calls (the ``mean`` reducer), so more epochs shrink the response and judge noise
+and more judge calls the judge's. ``plan_with_noise`` takes ``prompt_sd`` and ``response_sd``
+from a noise decomposition (``analysis.noise``) of a run with repeats.
+
 Optional human labels (corrected rates): the judge's sensitivity and specificity, estimated from
 ``n_labels`` human-labelled checks, turn an observed difference d into d / J (J = Se + Sp - 1);
 the planner inflates the variance by the uncertainty of J (delta method:
@@ -123,6 +130,14 @@ class StudyPlan:
     """Seed of the simulation (see the module docstring)."""
     design: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     """Checks to plan on (``prompt_id``, ``requirement``, ``source``); None: the benchmark's."""
+    epochs: int = 1
+    """Responses per model, prompt and condition, each judged (the run's ``--epochs``)."""
+    judge_repeats: int = 1
+    """Judge calls per response (``--judge-repeats``); a check's verdict is the mean of its calls."""
+    response_sd: float = 0.0
+    """SD (log-odds) of a response's own effect, drawn afresh per epoch and condition: the
+    ``sd_response`` of a noise decomposition (``plan_with_noise``). 0: responses do not vary
+    beyond the judge's Bernoulli draw, as in the published calibration."""
 
     def __post_init__(self) -> None:
         if self.n_models < 1 or self.n_conditions < 2 or self.replicates < 10:
@@ -141,6 +156,17 @@ class StudyPlan:
             raise ValueError(f"StudyPlan.prompt_sd: expected > 0, got {self.prompt_sd}")
         if self.effect_prompt_sd < 0:
             raise ValueError(f"StudyPlan.effect_prompt_sd: expected >= 0, got {self.effect_prompt_sd}")
+        for name in ("epochs", "judge_repeats"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"StudyPlan.{name}: expected a whole number >= 1, got {value!r}")
+        if not self.response_sd >= 0:
+            raise ValueError(f"StudyPlan.response_sd: expected >= 0, got {self.response_sd}")
+
+    @property
+    def call_sd(self) -> float:
+        """SD of a judge call's log-odds around the fixed part: prompt and response effects together."""
+        return float(np.hypot(self.prompt_sd, self.response_sd))
 
 
 @dataclass(frozen=True)
@@ -168,6 +194,15 @@ class PowerResult:
     """Seed used."""
     assumptions: str = ASSUMPTIONS
     """What the simulation assumes."""
+
+
+def plan_with_noise(plan: StudyPlan, noise: pd.Series | dict) -> StudyPlan:
+    """``plan`` with the prompt and response SDs of a noise decomposition row (``noise.decompose``),
+    keeping its epochs and judge repeats (set those to the design being planned)."""
+    sd_prompt, sd_response = noise.get("sd_prompt"), noise.get("sd_response")
+    if sd_prompt is None or sd_response is None or not (np.isfinite(sd_prompt) and np.isfinite(sd_response)):
+        raise ValueError("the noise decomposition has no log-odds SDs (it needs a run with epochs and judge repeats)")
+    return replace(plan, prompt_sd=max(float(sd_prompt), 1e-3), response_sd=float(sd_response))
 
 
 def prompt_sd_from_fit(result: MixedResult) -> float:
@@ -221,7 +256,8 @@ def plan_setup(plan: StudyPlan) -> _Setup:
     checks = _checks(plan)
     models: int | Sequence[str] = plan.models if plan.models is not None else plan.n_models
     # Only the truth is used (the calibration for these checks and prompt SD), not the draws.
-    _, truth = simulate_with_truth("published", seed=plan.seed, design=checks, models=models, prompt_sd=plan.prompt_sd)
+    _, truth = simulate_with_truth("published", seed=plan.seed, design=checks, models=models, prompt_sd=plan.prompt_sd,
+                                   response_sd=plan.response_sd)
     eta = linear_predictor(truth.models, truth.model_intercepts, truth.source_effects, truth.requirement_effects,
                            truth.requirement_source_effects, checks)
     index, prompt_ids = pd.factorize(checks["prompt_id"])
@@ -246,21 +282,34 @@ def delta_for(plan: StudyPlan, setup: _Setup | None = None) -> float:
         target *= plan.human_labels.youden()  # the judge sees a J-times smaller difference
     if target == 0:
         return 0.0
-    return float(brentq(lambda d: _observed_rate_diff(setup, d, plan.prompt_sd, plan.effect_prompt_sd) - target,
+    return float(brentq(lambda d: _observed_rate_diff(setup, d, plan.call_sd, plan.effect_prompt_sd) - target,
                         -15, 15, xtol=1e-8))
 
 
 def _draw(setup: _Setup, delta: float, plan: StudyPlan, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` replicates of both conditions' verdicts: two arrays n x models x checks."""
+    """``n`` replicates of both conditions' verdicts: two arrays n x models x checks (each check's
+    mean over its epochs and judge calls when the plan has repeats)."""
     shape = (n, 1, len(setup.prompt_source))
     u = rng.normal(0.0, plan.prompt_sd, size=shape)[..., setup.prompt_index]
     eta = setup.eta[None] + u
-    y_a = rng.random(eta.shape) < expit(eta)
-    shift = delta
-    if plan.effect_prompt_sd > 0:  # drawn only then, so plans without it keep their random numbers
-        shift = delta + rng.normal(0.0, plan.effect_prompt_sd, size=shape)[..., setup.prompt_index]
-    y_b = rng.random(eta.shape) < expit(eta + shift)
-    return y_a.astype(float), y_b.astype(float)
+    if plan.epochs == 1 and plan.judge_repeats == 1 and plan.response_sd == 0:
+        y_a = rng.random(eta.shape) < expit(eta)
+        shift = delta
+        if plan.effect_prompt_sd > 0:  # drawn only then, so plans without it keep their random numbers
+            shift = delta + rng.normal(0.0, plan.effect_prompt_sd, size=shape)[..., setup.prompt_index]
+        y_b = rng.random(eta.shape) < expit(eta + shift)
+        return y_a.astype(float), y_b.astype(float)
+    shifts = [0.0, delta]
+    if plan.effect_prompt_sd > 0:
+        shifts[1] = delta + rng.normal(0.0, plan.effect_prompt_sd, size=shape)[..., setup.prompt_index]
+    out = []
+    for shift in shifts:
+        total = np.zeros(eta.shape)
+        for _ in range(plan.epochs):
+            v = rng.normal(0.0, plan.response_sd, size=(n, eta.shape[1], len(setup.prompt_source)))[..., setup.prompt_index]
+            total += rng.binomial(plan.judge_repeats, expit(eta + shift + v)) / plan.judge_repeats
+        out.append(total / plan.epochs)
+    return out[0], out[1]
 
 
 def _z_statistics(setup: _Setup, y_a: np.ndarray, y_b: np.ndarray, plan: StudyPlan) -> np.ndarray:
@@ -305,7 +354,7 @@ def power(plan: StudyPlan, *, setup: _Setup | None = None) -> PowerResult:
     return PowerResult(
         power=value, mc_se=float(per_study.std(ddof=1) / np.sqrt(len(per_study))),
         power_any=float(np.concatenate(any_rejected).mean()), delta=delta,
-        rate_diff=_observed_rate_diff(setup, delta, plan.prompt_sd, plan.effect_prompt_sd), n_checks=len(setup.checks),
+        rate_diff=_observed_rate_diff(setup, delta, plan.call_sd, plan.effect_prompt_sd), n_checks=len(setup.checks),
         n_prompts=len(setup.prompt_source), replicates=plan.replicates, seed=plan.seed)
 
 
@@ -367,6 +416,8 @@ def simulate_study(plan: StudyPlan, seed: int, *, conditions: tuple[str, str] = 
         for i, model in enumerate(setup.models):
             frames.append(setup.checks.assign(model=model, condition=name, violation=y[i], error=""))
     frame = pd.concat(frames, ignore_index=True)
+    if plan.epochs > 1 or plan.judge_repeats > 1:
+        frame["reducer"] = "mean"  # each check's verdict is the mean of its calls (analysis.reducers)
     frame["simulated"] = True
     frame.attrs["simulated"] = True
     return frame

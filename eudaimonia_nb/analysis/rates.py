@@ -73,6 +73,14 @@ def wilson_interval(k: np.ndarray | float, n: np.ndarray | float, z: float = Z95
     return low, high
 
 
+def violation_count(sums: np.ndarray) -> np.ndarray:
+    """Summed verdicts as counts: whole numbers, except where checks reduced by the ``mean`` of
+    their repeats (``reducers``) contribute fractions, which are kept (never truncated)."""
+    sums = np.asarray(sums, dtype=float)
+    whole = np.round(sums)
+    return whole.astype(int) if np.allclose(sums, whole, rtol=0, atol=1e-9) else sums
+
+
 def _mark(result: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     # Results computed from simulated judgments say so, so they never pass as real findings.
     result.attrs["simulated"] = is_simulated(frame)
@@ -153,7 +161,8 @@ def violation_rates(frame: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFram
         out = pd.DataFrame({"n_checks": [work["_judged"].sum()], "n_violations": [work["_viol"].sum()],
                             "n_errors": [work["_error"].sum()]})
         code = np.zeros(len(work), dtype=int)
-    out = out.astype({"n_checks": int, "n_violations": int, "n_errors": int})
+    out = out.astype({"n_checks": int, "n_errors": int})
+    out["n_violations"] = violation_count(out["n_violations"].to_numpy())
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rate"] = np.where(out["n_checks"] > 0, out["n_violations"] / out["n_checks"].replace(0, 1), np.nan)
     judged_rows = work["_judged"].to_numpy()
@@ -242,7 +251,7 @@ def bootstrap_rates(frame: pd.DataFrame, unit: str = "model", n_boot: int = 1000
     draws = _ratio(prompt_bootstrap_weights(t.prompt_source, n_boot, seed), t.violations, t.checks)
     low, high = _percentiles(draws)
     out = pd.DataFrame({unit: t.units, "rate": rate, "ci_low": low, "ci_high": high,
-                        "n_checks": t.checks.sum(1).astype(int), "n_violations": t.violations.sum(1).astype(int),
+                        "n_checks": t.checks.sum(1).astype(int), "n_violations": violation_count(t.violations.sum(1)),
                         "n_prompts": (t.checks > 0).sum(1), "n_errors": t.errors})
     out["note"] = np.where(out["n_checks"] == 0, [f"no judged checks: all {n:,} rows are judge errors"
                                                   for n in out["n_errors"]], "")

@@ -17,6 +17,17 @@ Presets:
   exactly true, which is what parameter-recovery and coverage checks need.
 - ``null``: ``common`` with no source effect.
 
+Repeated verdicts (``epochs``, ``judge_repeats``, ``response_sd``): each model answers each
+prompt ``epochs`` times, and each answer is judged ``judge_repeats`` times,
+
+    logit P(verdict) = (as above) + v[model, prompt, epoch],   v ~ N(0, response_sd^2)
+
+where v is the response's own effect (shared by the requirements judged on that response, as
+u is shared by a prompt's checks and its models) and each judge call is a Bernoulli draw given
+the response: the judge's noise. Its size on the probability scale (two calls on one response
+disagreeing) and the other known values of the noise decomposition are ``noise_truth``. With
+repeats, the calibration integrates over u + v, so the rates still match the published figures.
+
 Every simulated table has ``simulated=True`` on every row and in ``frame.attrs``.
 """
 
@@ -71,6 +82,12 @@ class SimulationTruth:
     """The drawn prompt intercepts u, indexed by prompt_id."""
     design_name: str = "benchmark"
     """``benchmark`` (the real file's design) or ``synthetic``."""
+    response_sd: float = 0.0
+    """Standard deviation of the response effects v (log-odds); 0 without repeats."""
+    epochs: int = 1
+    """Responses per model and prompt."""
+    judge_repeats: int = 1
+    """Judge calls per response and requirement."""
 
     @property
     def common_source_effect(self) -> float | None:
@@ -258,6 +275,9 @@ def simulate_with_truth(
     prompt_sd: float = DEFAULT_PROMPT_SD,
     error_rate: float = 0.0,
     match_draws: bool = False,
+    epochs: int = 1,
+    judge_repeats: int = 1,
+    response_sd: float = 0.0,
 ) -> tuple[pd.DataFrame, SimulationTruth]:
     """Draw a judgments table and return it with its truth.
 
@@ -266,10 +286,12 @@ def simulate_with_truth(
     ``models``: how many leaderboard models (best first) or which names; default all 22.
     ``source_effect``: the common effect for ``common`` (default -0.35). ``error_rate``: share
     of rows turned into judge errors (violation NaN, ``error`` set). ``match_draws`` (preset
-    ``published`` only): after the prompt effects and the uniform draws are made, shift each
-    model's intercept (and, for a model with a published pair, its source effect) so that the
-    realised rates equal the published ones (``match_published_on_draws``); the truth returned
-    holds the shifted values.
+    ``published`` only, without repeats): after the prompt effects and the uniform draws are made,
+    shift each model's intercept (and, for a model with a published pair, its source effect) so
+    that the realised rates equal the published ones (``match_published_on_draws``); the truth
+    returned holds the shifted values. ``epochs``, ``judge_repeats`` and ``response_sd``: repeated
+    verdicts (module docstring), one row per verdict with ``epoch`` and ``judge_repeat`` columns;
+    with the defaults the table and its random draws are exactly those of a table without repeats.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
@@ -279,7 +301,12 @@ def simulate_with_truth(
     missing = {"prompt_id", "requirement", "source"} - set(design.columns)
     if missing:
         raise ValueError(f"design is missing column(s) {', '.join(sorted(missing))}")
-    cal = _calibrate(_design_counts(design), float(prompt_sd))
+    repeated = epochs != 1 or judge_repeats != 1 or response_sd != 0
+    if repeated and (int(epochs) != epochs or int(judge_repeats) != judge_repeats or epochs < 1 or judge_repeats < 1
+                     or response_sd < 0):
+        raise ValueError("epochs and judge_repeats must be whole numbers >= 1 and response_sd >= 0")
+    # A call's log-odds vary by u + v around the fixed part: calibrate on their joint SD.
+    cal = _calibrate(_design_counts(design), float(np.hypot(prompt_sd, response_sd)))
     if models is None:
         chosen = cal.models
     elif isinstance(models, int):
@@ -303,25 +330,30 @@ def simulate_with_truth(
     checks = design.reset_index(drop=True)
     eta = linear_predictor(chosen, intercepts, source_effects, cal.requirement_effects, req_source, checks)
     eta = eta + u.reindex(checks["prompt_id"]).to_numpy()[None, :]
-    draws = rng.random(eta.shape)
-    if match_draws:
-        if preset != "published":
-            raise ValueError("match_draws calibrates to the published figures: use it with preset 'published'")
-        intercepts, source_effects = match_published_on_draws(chosen, intercepts, source_effects, eta, draws,
-                                                              (checks["source"] == "modified").to_numpy())
-        eta = linear_predictor(chosen, intercepts, source_effects, cal.requirement_effects, req_source, checks)
-        eta = eta + u.reindex(checks["prompt_id"]).to_numpy()[None, :]
-    violation = (draws < expit(eta)).astype(float).ravel()
-
+    if match_draws and preset != "published":
+        raise ValueError("match_draws calibrates to the published figures: use it with preset 'published'")
+    if match_draws and repeated:
+        # Matching shifts each model to hit its rate on one draw per check; with repeats there is no
+        # single draw to match, and the published figures were made from one response per prompt.
+        raise ValueError("match_draws matches one draw per check: it cannot be combined with epochs or judge repeats")
+    if repeated:
+        frame, checks = _draw_repeats(rng, eta, checks, chosen, prompts, int(epochs), int(judge_repeats), float(response_sd))
+    else:
+        draws = rng.random(eta.shape)
+        if match_draws:
+            intercepts, source_effects = match_published_on_draws(chosen, intercepts, source_effects, eta, draws,
+                                                                  (checks["source"] == "modified").to_numpy())
+            eta = linear_predictor(chosen, intercepts, source_effects, cal.requirement_effects, req_source, checks)
+            eta = eta + u.reindex(checks["prompt_id"]).to_numpy()[None, :]
+        frame = pd.DataFrame({
+            "model": np.repeat(np.array(chosen, dtype=object), len(checks)),
+            "prompt_id": np.tile(checks["prompt_id"].to_numpy(), len(chosen)),
+            "requirement": np.tile(checks["requirement"].to_numpy(), len(chosen)),
+            "source": np.tile(checks["source"].to_numpy(), len(chosen)),
+            "violation": (draws < expit(eta)).astype(float).ravel(),
+            "error": "",
+        })
     n_checks = len(checks)
-    frame = pd.DataFrame({
-        "model": np.repeat(np.array(chosen, dtype=object), n_checks),
-        "prompt_id": np.tile(checks["prompt_id"].to_numpy(), len(chosen)),
-        "requirement": np.tile(checks["requirement"].to_numpy(), len(chosen)),
-        "source": np.tile(checks["source"].to_numpy(), len(chosen)),
-        "violation": violation,
-        "error": "",
-    })
     if error_rate > 0:
         broken = rng.random(len(frame)) < error_rate
         frame.loc[broken, "violation"] = np.nan
@@ -339,7 +371,7 @@ def simulate_with_truth(
         preset=preset, seed=seed, models=tuple(chosen), model_intercepts=intercepts,
         source_effects=source_effects, requirement_effects=dict(cal.requirement_effects),
         requirement_source_effects=req_source, prompt_sd=float(prompt_sd), prompt_effects=u,
-        design_name=design_name)
+        design_name=design_name, response_sd=float(response_sd), epochs=int(epochs), judge_repeats=int(judge_repeats))
     return frame, truth
 
 
@@ -381,6 +413,32 @@ def match_published_on_draws(models: Sequence[str], intercepts: dict[str, float]
         elif model in overall.index:
             intercepts[model] += _shift_for_rate(threshold[i], float(overall[model]))
     return intercepts, source_effects
+def _draw_repeats(rng: np.random.Generator, eta: np.ndarray, checks: pd.DataFrame, models: Sequence[str],
+                  prompts: np.ndarray, epochs: int, judge_repeats: int, response_sd: float
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Verdicts of ``epochs`` responses x ``judge_repeats`` judge calls per model and check (``eta``:
+    models x checks log-odds with the prompt effect), in the store's order: model, check, epoch,
+    repeat. Returns the table and the checks repeated to its rows (for the metadata columns)."""
+    prompt_index = pd.Index(prompts).get_indexer(checks["prompt_id"])
+    v = rng.normal(0.0, response_sd, size=(len(models), len(prompts), epochs)) if response_sd > 0 else \
+        np.zeros((len(models), len(prompts), epochs))
+    # models x checks x epochs x repeats
+    logits = eta[:, :, None] + v[:, prompt_index, :]
+    p = expit(logits)[..., None]
+    y = (rng.random((*logits.shape, judge_repeats)) < p).astype(float)
+    n_checks, per_check = len(checks), epochs * judge_repeats
+    rows = np.tile(np.repeat(np.arange(n_checks), per_check), len(models))
+    frame = pd.DataFrame({
+        "model": np.repeat(np.array(models, dtype=object), n_checks * per_check),
+        "prompt_id": checks["prompt_id"].to_numpy()[rows],
+        "requirement": checks["requirement"].to_numpy()[rows],
+        "source": checks["source"].to_numpy()[rows],
+        "violation": y.ravel(),
+        "error": "",
+        "epoch": np.tile(np.repeat(np.arange(1, epochs + 1), judge_repeats), n_checks * len(models)),
+        "judge_repeat": np.tile(np.arange(1, judge_repeats + 1), n_checks * epochs * len(models)),
+    })
+    return frame, checks.iloc[np.repeat(np.arange(n_checks), per_check)].reset_index(drop=True)
 
 
 def linear_predictor(models: Sequence[str], model_intercepts: dict[str, float], source_effects: dict[str, float],
@@ -519,3 +577,29 @@ def simulate_many_models(n_models: int, seed: int = 0, design: pd.DataFrame | No
     eta = eta + truth.prompt_effects.reindex(checks["prompt_id"]).to_numpy()[None, :]
     frame["violation"] = (rng.random(eta.shape) < expit(eta)).astype(float).ravel()
     return frame, replace(truth, model_intercepts=intercepts)
+def noise_truth(truth: SimulationTruth, design: pd.DataFrame, model: str, *, requirement: str | None = None,
+                n_nodes: int = 40) -> dict[str, float]:
+    """The known values a noise decomposition (``analysis.noise``) of ``model`` estimates, on the
+    checks of ``design`` (one ``requirement`` only, if given), from the truth of a simulation with
+    repeats: ``sd_prompt`` and ``sd_response`` (log-odds), the expected ``rate``, the
+    ``judge_flip_rate`` (two judge calls on one response disagreeing, E 2 p (1 - p) over prompts and
+    responses), the ``response_flip_rate`` (calls on two responses to one prompt disagreeing, judge
+    noise included), the per-verdict variances ``var_prompt``, ``var_response``, ``var_judge`` and
+    their ``share_*`` of the total, by Gauss-Hermite quadrature over u and v."""
+    checks = design if requirement is None else design[design["requirement"] == requirement]
+    eta = linear_predictor([model], truth.model_intercepts, truth.source_effects, truth.requirement_effects,
+                           truth.requirement_source_effects, checks.reset_index(drop=True))[0]
+    nodes, weights = gauss_hermite(n_nodes)
+    # p[c, i, l] at u = prompt_sd * a_i and v = response_sd * b_l
+    p = expit(eta[:, None, None] + truth.prompt_sd * nodes[None, :, None] + truth.response_sd * nodes[None, None, :])
+    mean_given_u = p @ weights                              # checks x u-nodes: E_v p
+    judge = float(np.mean(2 * ((p * (1 - p)) @ weights) @ weights))
+    response = float(np.mean(2 * (mean_given_u * (1 - mean_given_u)) @ weights))
+    rate = float(np.mean(mean_given_u @ weights))
+    total = rate * (1 - rate)
+    var_judge, var_response = judge / 2, (response - judge) / 2
+    var_prompt = total - response / 2
+    return {"sd_prompt": truth.prompt_sd, "sd_response": truth.response_sd, "rate": rate,
+            "judge_flip_rate": judge, "response_flip_rate": response, "var_prompt": var_prompt,
+            "var_response": var_response, "var_judge": var_judge, "share_prompt": var_prompt / total,
+            "share_response": var_response / total, "share_judge": var_judge / total}

@@ -86,3 +86,33 @@ def check_url(flag: str, url: str) -> str:
 def message(exc: BaseException) -> str:
     # str(KeyError) wraps the message in quotes.
     return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def add_repeat_arguments(p: argparse.ArgumentParser, *, epochs: bool = True) -> None:
+    """``--epochs K`` (when the command calls the model) and ``--judge-repeats J``, for every command
+    that judges (``run``, ``rejudge``; a ``reproduce`` or batch command adds them the same way and
+    reads them with ``repeat_settings``)."""
+    from ..judging.repeats import MAX_REPEATS
+
+    if epochs:
+        p.add_argument("--epochs", type=at_least(1), default=1,
+                       help=f"responses per prompt, each a new sample judged on its own (default 1, at most {MAX_REPEATS}); "
+                            "a larger K later resumes the run's epoch 1 from the cache and adds the others")
+    p.add_argument("--judge-repeats", type=at_least(1), default=1,
+                   help=f"judge calls per response and requirement, each a fresh call past the cache (default 1, at "
+                        f"most {MAX_REPEATS}); with epochs, `eudaimonia-nb noise` tells response noise from judge noise")
+
+
+def repeat_settings(args: argparse.Namespace) -> dict[str, int]:
+    """The ``RunConfig`` fields ``epochs`` and ``judge_repeats`` from ``add_repeat_arguments``' flags,
+    checked (``ValueError`` names the flag); a command without ``--epochs`` leaves it out."""
+    from ..judging.repeats import check_repeats
+
+    settings = {"judge_repeats": args.judge_repeats}
+    if hasattr(args, "epochs"):
+        settings["epochs"] = args.epochs
+    try:
+        check_repeats(settings.get("epochs", 1), settings["judge_repeats"], where="flags")
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("flags.epochs", "--epochs").replace("flags.judge_repeats", "--judge-repeats")) from None
+    return settings

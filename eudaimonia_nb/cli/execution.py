@@ -133,9 +133,17 @@ def execute(config: RunConfig, args: argparse.Namespace, *, rejudge: bool = Fals
     cost = "unknown" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
     label = " [SMOKE TEST: verdicts are not research results]" if summary.smoke_test else ""
     source = f" (responses of {config.rejudged_from}; the model was not called)" if rejudge else ""
-    print(f"{summary.n_checks} checks: {summary.verdicts} verdicts, {summary.errors} errors{source}; this invocation: "
+    print(f"{summary.n_checks} checks{_repeats_note(summary)}: {summary.verdicts} verdicts, {summary.errors} errors{source}; this invocation: "
           f"{summary.checks_judged} results, {summary.input_tokens + summary.output_tokens} tokens, cost {cost}{label}")
     if report is not None:
         report(config, summary)
     print(summary.run_id)
     return 0
+
+
+def _repeats_note(summary: RunSummary) -> str:
+    """`` x 3 epochs x 2 judge repeats`` for a run with repeats (its verdicts count each one)."""
+    from ..judging.repeats import describe_repeats
+
+    text = describe_repeats(getattr(summary, "epochs", 1), getattr(summary, "judge_repeats", 1))
+    return f" x {text}" if text else ""

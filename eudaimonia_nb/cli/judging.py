@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .common import at_least, check_url, port_number
+from .common import add_repeat_arguments, at_least, check_url, port_number, repeat_settings
 from .execution import add_execution_flags, execute_run
 
 if TYPE_CHECKING:  # registering the subcommands imports nothing heavy: keep `--help` instant
@@ -53,6 +53,7 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates (live and batch); send nothing")
     add_execution_flags(p)
+    add_repeat_arguments(p)
     p.set_defaults(handler=_run_run)
 
 
@@ -76,7 +77,7 @@ def _run_run(args: argparse.Namespace) -> int:
             limit=args.limit, store_path=args.store, dataset_path=args.dataset, limit_seed=args.limit_seed,
             protocol=args.protocol, model_extra_body=parse_extra_body(args.model_extra_body, "--model-extra-body"),
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
-            condition=args.condition, system_prompt_file=args.system_prompt_file,
+            condition=args.condition, system_prompt_file=args.system_prompt_file, **repeat_settings(args),
         )
 
     return execute_run(config, args)
@@ -101,6 +102,7 @@ def add_rejudge(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_execution_flags(p, rejudge=True)
+    add_repeat_arguments(p, epochs=False)  # the source run's epochs are rejudged, all of them
     p.set_defaults(handler=_run_rejudge)
 
 
@@ -115,7 +117,7 @@ def _run_rejudge(args: argparse.Namespace) -> int:
             judge_base_url=args.judge_base_url, judge_api_key_env=args.api_key_env, protocol=args.protocol,
             judge_extra_body=parse_extra_body(args.judge_extra_body, "--judge-extra-body"),
             judge_max_tokens=args.judge_max_tokens, concurrency=args.concurrency, timeout_s=args.timeout,
-            dataset_path=args.dataset,
+            dataset_path=args.dataset, **repeat_settings(args),
         )
 
     return execute_run(config, args, rejudge=True)

@@ -11,14 +11,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import batches, data, interop, judging, rates, reproduce, results, study, validity
+from . import batches, data, interop, judging, noise, rates, reproduce, results, study, validity
 from .common import Registrar
 
 # Subcommands, in the order `--help` lists them.
 REGISTRARS: list[Registrar] = [
     data.add_fetch, results.add_report, judging.add_run, results.add_runs, results.add_export, judging.add_serve_local,
     data.add_fetch_rubrics, judging.add_rejudge, validity.add_parsers, study.add_parser, reproduce.add_recipes,
-    reproduce.add_reproduce, rates.add_rates, interop.add_import_inspect, batches.add_batches,
+    reproduce.add_reproduce, rates.add_rates, interop.add_import_inspect, batches.add_batches, noise.add_noise,
 ]
 
 EPILOG = ("The benchmark file, the results store (results.sqlite) and the request cache live in data/ of the "

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .common import at_least, check_url, message
+from .common import add_repeat_arguments, at_least, check_url, message, repeat_settings
 from .execution import add_execution_flags, execute_run
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ def add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost estimates (live and batch); send nothing")
     add_execution_flags(p)
+    add_repeat_arguments(p)  # more samples of the same requests: the recipe is unchanged
     for flag, (dest, kind) in REFUSED_FLAGS.items():
         p.add_argument(flag, dest=f"refused_{dest}", type=kind, default=None, help=argparse.SUPPRESS,
                        nargs="+" if flag == "--prompt-ids" else None)
@@ -101,6 +102,7 @@ def reproduce_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.store is not None:
         overrides["store_path"] = args.store
     overrides["concurrency"] = args.concurrency
+    overrides.update(repeat_settings(args))  # ValueError names --epochs / --judge-repeats
     for _, (dest, _) in REFUSED_FLAGS.items():
         value = getattr(args, f"refused_{dest}")
         if value is not None:

@@ -22,6 +22,9 @@ def add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--errors", choices=("apart", "no_violation", "authors"), default="apart",
                    help="checks without a verdict: kept apart (default), unparseable judge answers counted as no "
                         "violation, or the authors' convention (unparseable answers and failed judge calls as no violation)")
+    p.add_argument("--reducer", choices=("mean", "majority", "any", "all"), default="mean",
+                   help="how a check's verdicts over epochs and judge repeats become one (default mean; runs "
+                        "without repeats are unaffected)")
     p.add_argument("--sample-responses", type=int, default=0, metavar="N",
                    help="append N responses per model with their verdicts (default 0: responses may be sensitive)")
     p.set_defaults(handler=_run_report)
@@ -50,7 +53,7 @@ def _run_report(args: argparse.Namespace) -> int:
         frame = load_source(source)
         with numeric_warnings_to_log():
             text = build_report(frame, source=source.describe(public=True),
-                                options=Options(n_boot=args.n_boot, errors=args.errors),
+                                options=Options(n_boot=args.n_boot, errors=args.errors, reducer=args.reducer),
                                 sample_responses=args.sample_responses,
                                 prompts=prompt_texts() if args.sample_responses else None)
         print(write_report(text, Path(args.out), reading=reading, force=args.force))
@@ -84,8 +87,8 @@ def _run_runs(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    columns = ["run_id", "model", "protocol", "judge_model", "n_checks", "n_verdicts", "n_errors", "smoke_test",
-               "dataset_official", "started_at", "ended_at", "rejudged_from"]
+    columns = ["run_id", "model", "protocol", "judge_model", "n_checks", "epochs", "judge_repeats", "n_verdicts",
+               "n_errors", "smoke_test", "dataset_official", "started_at", "ended_at", "rejudged_from"]
     print(runs[columns].to_string(index=False) if not runs.empty else "no runs")
     return 0
 

@@ -84,10 +84,12 @@ def run(args: argparse.Namespace) -> int:
     import sqlite3
 
     from ..analysis.conditions import paired_effects
+    from ..analysis.reducers import reduce_repeats
     from ..judging.conditions import study_judgments
 
     try:
-        frame = study_judgments(args.store, args.run or None)
+        # Runs with epochs or judge repeats count each check once, as the mean of its verdicts.
+        frame = reduce_repeats(study_judgments(args.store, args.run or None))
         effects = paired_effects(frame, n_boot=args.n_boot, seed=args.seed)
         text = (json.dumps(effects_json(effects), indent=2) if args.format == "json"
                 else effects_text(frame, effects, args.n_boot, args.seed))

@@ -20,6 +20,7 @@ from .cost_cap import CostCapReached
 from .protocols import EMPTY_RESPONSE, extra_body_json, get_protocol, is_empty_response, judge_check, reply_text
 from .protocols import judge_request as protocol_request
 from .recording import no_response_verdict
+from .repeats import judge_sample, judge_uses_cache, response_sample
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,13 @@ def checked_response(reply: ChatResponse, config: RunConfig) -> ChatResponse:
     return reply
 
 
-async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True) -> ChatResponse:
-    """One response of the model under test to one prompt, as ``checked_response`` reads it; any
-    unexpected exception is that response's error."""
+async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cache: bool = True,
+                  epoch: int = 1) -> ChatResponse:
+    """One response of the model under test to one prompt (as sample ``epoch``: see ``repeats``),
+    as ``checked_response`` reads it; any unexpected exception is that response's error."""
     try:
-        reply = await client.complete(response_request(prompt, config), use_cache=use_cache)
+        request = replace(response_request(prompt, config), sample=response_sample(epoch))
+        reply = await client.complete(request, use_cache=use_cache)
     except CostCapReached:
         raise  # the run's stop (--max-cost), not this call's error
     except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
@@ -99,14 +102,16 @@ def judge_request(requirement_key: str, prompt: str, response: str, config: RunC
 
 
 async def judge(
-    client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True
+    client: ChatClient, requirement_key: str, prompt: str, response: str, config: RunConfig, *, use_cache: bool = True,
+    epoch: int = 1, judge_repeat: int = 1,
 ) -> VerdictRecord:
     """Judge one response on one requirement under the run's protocol; failures and replies
-    that stay unparseable become errors."""
-    request = judge_request(requirement_key, prompt, response, config)
+    that stay unparseable become errors. The response is that of ``epoch``; a ``judge_repeat``
+    after the first never reads the cache (see ``repeats``)."""
+    request = replace(judge_request(requirement_key, prompt, response, config), sample=judge_sample(epoch, judge_repeat))
     try:
-        return await judge_check(client, get_protocol(config.protocol), request, requirement_key, use_cache=use_cache,
-                                 response=response)
+        return await judge_check(client, get_protocol(config.protocol), request, requirement_key,
+                                 use_cache=use_cache and judge_uses_cache(judge_repeat), response=response)
     except CostCapReached:
         raise  # the run's stop (--max-cost), not this check's error
     except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end

@@ -59,6 +59,9 @@ class ChatRequest:
     extra_body: str | None = None
     """JSON object of provider fields (reasoning effort, thinking budgets...) merged into the
     request body; a string so the request stays hashable (and part of the cache key)."""
+    sample: str | None = None
+    """Which repeated sample of the same call this is (``epoch 2``, see ``repeats``): part of the
+    cache key only, never sent. None for a first sample, whose key is what it always was."""
 
     def payload(self) -> dict[str, Any]:
         """Keyword arguments for ``chat.completions.create``."""
@@ -510,7 +513,9 @@ class RequestCache:
 
     @staticmethod
     def key(endpoint: str, request: ChatRequest) -> str:
-        fields = {"endpoint": endpoint, **{f: getattr(request, f) for f in _REQUEST_FIELDS}}
+        # ``sample`` only when set, so the keys of calls made before epochs existed still match.
+        fields = {"endpoint": endpoint, **{f: getattr(request, f) for f in _REQUEST_FIELDS
+                                           if f != "sample" or request.sample is not None}}
         blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -17,6 +17,7 @@ from .client import cache_scope, public_url
 from .conditions import check_condition, read_system_prompt, system_prompt_sha256
 from .keys import key_env_for
 from .protocols import DEFAULT_PROTOCOL, check_extra_body, get_protocol
+from .repeats import check_repeats
 
 SMOKE_TEST_PATTERN = re.compile(r"smollm", re.IGNORECASE)
 """Model names treated as the local smoke-test model unless a run says otherwise."""
@@ -105,12 +106,17 @@ class RunConfig:
     recipe: str | None = None
     """The leaderboard row this run reproduces (``benchmark.recipes``), recorded with the run but
     not part of its identity: the same request made with ``run`` is the same run."""
+    epochs: int = 1
+    """Responses per prompt, each a new sample judged on its own (see ``repeats``)."""
+    judge_repeats: int = 1
+    """Judge calls per response and requirement, each a fresh call (see ``repeats``)."""
 
     def __post_init__(self) -> None:
         get_protocol(self.protocol)  # a clear error listing the protocols
         check_extra_body(self.model_extra_body, "model_extra_body")
         check_extra_body(self.judge_extra_body, "judge_extra_body")
         check_condition(self.condition)
+        check_repeats(self.epochs, self.judge_repeats)
         if self.system_prompt_file is not None:
             text = read_system_prompt(self.system_prompt_file)
             if self.system_prompt is not None and self.system_prompt != text:
@@ -174,6 +180,10 @@ class RunConfig:
             identity["condition"] = self.condition
         if self.system_prompt is not None:
             identity["system_prompt_sha256"] = system_prompt_sha256(self.system_prompt)
+        if self.epochs != 1:
+            identity["epochs"] = self.epochs
+        if self.judge_repeats != 1:
+            identity["judge_repeats"] = self.judge_repeats
         return identity
 
     @property

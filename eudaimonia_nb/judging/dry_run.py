@@ -18,6 +18,7 @@ from .client import CredentialError
 from .config import RunConfig
 from .judge import system_message
 from .pricing import BATCH_DISCOUNTS, Price, cost_usd
+from .repeats import describe_repeats
 from .protocols import get_protocol
 from .runner import Runner
 
@@ -40,9 +41,9 @@ class DryRunEstimate:
     n_checks: int
     """Checks in the subset."""
     response_calls: int
-    """Responses still to request."""
+    """Responses still to request (every epoch counts)."""
     judge_calls: int
-    """Checks still to judge."""
+    """Judge calls still to make (every epoch and judge repeat of a check counts)."""
     input_tokens: int
     """Estimated input tokens (characters / 4)."""
     output_tokens: int
@@ -58,13 +59,18 @@ class DryRunEstimate:
     every dialect when none was: mode -> estimated cost (None when unpriced)."""
     worst_case_usd: float | None = None
     """Every output at its token limit, live: what ``--max-cost`` reserves, at most."""
+    epochs: int = 1
+    """Responses per prompt in the run."""
+    judge_repeats: int = 1
+    """Judge calls per response and requirement."""
 
     def describe(self) -> str:
         missing = ", ".join(self.unpriced) or "a model"
         cost = f"unknown ({missing} not in the price table)" if self.cost_usd is None else f"${self.cost_usd:,.2f}"
         batch = "; ".join(f"{mode} {_usd(c)}" for mode, c in self.batch_cost_usd.items())
+        repeats = describe_repeats(self.epochs, self.judge_repeats)
         return (
-            f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks\n"
+            f"run {self.run_id}: {self.n_prompts} prompts, {self.n_checks} checks{f' x {repeats}' if repeats else ''}\n"
             f"to send: {self.response_calls} response calls + {self.judge_calls} judge calls\n"
             f"estimated tokens: {self.input_tokens:,} input, {self.output_tokens:,} output "
             f"(assumes ~{ASSUMED_RESPONSE_TOKENS} tokens per response, ~{ASSUMED_VERDICT_TOKENS} per verdict)\n"
@@ -83,18 +89,18 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
     the respond and judge phases' modes, ``live`` or a dialect; None: every dialect); sends nothing."""
     runner = Runner(config, benchmark=benchmark, prices=prices)
     done_responses, done_checks = _stored_progress(runner)
-    todo = runner.plan.pending(done_checks, retry_failed=False)
+    todo = runner.plan.pending_samples(done_checks, retry_failed=False)
     texts = dict(zip(runner.prompts["prompt_id"], runner.prompts["text"]))
     response_tokens = min(config.max_tokens, ASSUMED_RESPONSE_TOKENS)
     verdict_tokens = min(config.judge_max_tokens, ASSUMED_VERDICT_TOKENS)
     system_chars = len(config.system_prompt or "")
-    response_ids = [pid for pid in todo if pid not in done_responses]
+    response_ids = [pid for pid, epoch in todo if (pid, epoch) not in done_responses]
     resp_in = sum(_tokens(system_chars + len(texts[pid])) for pid in response_ids)
     judge_calls = sum(len(v) for v in todo.values())
     system_chars = _judge_system_chars(config.protocol)
     judge_in = sum(
         _tokens(system_chars[req] + len(texts[pid])) + response_tokens
-        for pid, reqs in todo.items() for req in reqs
+        for (pid, _), items in todo.items() for req, _ in items
     )
     warnings = [] if runner.benchmark.official else [f"{runner.benchmark.path} is not the official benchmark file: "
                                                       f"results will not be comparable with the published figures"]
@@ -121,6 +127,7 @@ def dry_run(config: RunConfig, *, benchmark: Benchmark | None = None, prices: di
         cost_usd=None if resp_cost is None or judge_cost is None else resp_cost + judge_cost, warnings=tuple(warnings),
         batch_cost_usd=batch, worst_case_usd=worst,
         unpriced=tuple(m for m, c in ((config.model, resp_cost), (config.judge_model, judge_cost)) if c is None),
+        epochs=config.epochs, judge_repeats=config.judge_repeats,
     )
 
 
@@ -148,5 +155,11 @@ def _stored_progress(runner: Runner) -> tuple[dict, dict]:
         return {}, {}
     responses = response_texts(runner.store_path, runner.run_id)
     verdicts = verdict_details(runner.store_path, runner.run_id)
-    return ({r.prompt_id: (r.text, r.error) for r in responses.itertuples(index=False)},
-            {(v.prompt_id, v.requirement): v.error for v in verdicts.itertuples(index=False)})
+    # A store from before epochs (read as it is, never migrated by a dry run) has only the first ones.
+    for frame in (responses, verdicts):
+        for column in ("epoch", "judge_repeat"):
+            if column not in frame.columns:
+                frame[column] = 1
+    return ({(r.prompt_id, int(r.epoch)): (r.text, r.error) for r in responses.itertuples(index=False)},
+            {(v.prompt_id, v.requirement, int(v.epoch), int(v.judge_repeat)): v.error
+             for v in verdicts.itertuples(index=False)})

@@ -132,10 +132,33 @@ class RunPlan:
 
     def pending(self, results: dict[tuple[str, str], str | None], retry_failed: bool) -> dict[str, list[str]]:
         """Prompt id -> the requirements still to judge, given the stored results (check -> error
-        or None); with ``retry_failed`` the checks that ended in an error are redone too."""
+        or None); with ``retry_failed`` the checks that ended in an error are redone too. Only
+        the first sample (epoch 1, judge repeat 1): ``pending_samples`` covers every one."""
         todo: dict[str, list[str]] = {}
         for pid, req in zip(self.checks["prompt_id"], self.checks["requirement"]):
             key = (pid, req)
             if key not in results or (retry_failed and results[key] is not None):
                 todo.setdefault(pid, []).append(req)
+        return todo
+
+    # -- epochs and judge repeats --------------------------------------------------------------
+    @property
+    def n_results(self) -> int:
+        """Check results the complete run holds: checks x epochs x judge repeats."""
+        return len(self.checks) * self.config.epochs * self.config.judge_repeats
+
+    def pending_samples(self, results: dict[tuple[str, str, int, int], str | None], retry_failed: bool
+                        ) -> dict[tuple[str, int], list[tuple[str, int]]]:
+        """(prompt id, epoch) -> the (requirement, judge repeat) pairs still to judge, given the
+        stored results ((prompt, requirement, epoch, judge repeat) -> error or None, as
+        ``ResultsStore.verdict_samples``); with ``retry_failed`` the ones that ended in an error
+        are redone too. Epoch by epoch, so an interrupted run has whole epochs first."""
+        todo: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        checks = list(zip(self.checks["prompt_id"], self.checks["requirement"]))
+        for epoch in range(1, self.config.epochs + 1):
+            for pid, req in checks:
+                for repeat in range(1, self.config.judge_repeats + 1):
+                    key = (pid, req, epoch, repeat)
+                    if key not in results or (retry_failed and results[key] is not None):
+                        todo.setdefault((pid, epoch), []).append((req, repeat))
         return todo

@@ -49,6 +49,10 @@ class RunSummary:
     """Run of the smoke-test model: not research results."""
     error_reasons: list[tuple[str, int]] = field(default_factory=list)
     """The most common error reasons in the store after this invocation, with counts."""
+    epochs: int = 1
+    """Responses per prompt (``verdicts`` and ``errors`` count every epoch and judge repeat)."""
+    judge_repeats: int = 1
+    """Judge calls per response and requirement."""
 
 
 @dataclass
@@ -92,12 +96,13 @@ class Tally:
 
 
 
-def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: ChatResponse) -> None:
-    """Store the model's reply to one prompt (text or error, tokens, latency, attempts)."""
+def record_response(store: ResultsStore, run_id: str, prompt_id: str, reply: ChatResponse, *, epoch: int = 1) -> None:
+    """Store the model's reply to one prompt (text or error, tokens, latency, attempts) as ``epoch``."""
     store.put_response(run_id, ResponseRecord(
         prompt_id=prompt_id, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
         completion_tokens=reply.usage.completion_tokens, latency_s=reply.latency_s,
         finish_reason=reply.finish_reason, attempts=reply.attempts, cached=reply.cached, error=reply.error,
+        epoch=epoch,
         # ``calls.respond`` keeps the reasoning only when the text was built from it.
         reasoning_repr=reply.ok and reply.reasoning is not None,
     ))
@@ -125,16 +130,17 @@ def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> Verdi
 def copy_responses(store: ResultsStore, source: str, target: str) -> int:
     """Copy the source run's responses into run ``target`` (those it does not hold yet): a
     rejudge's own copy, made once its run is recorded (after validation and preflight)."""
-    have = store.responses(target)
+    have = store.response_samples(target)  # every epoch: a source with several is copied whole
     names = [f.name for f in fields(ResponseRecord)]
     copied = 0
     for row in response_texts(store.path, source).to_dict("records"):
-        if row["prompt_id"] in have:
+        if (row["prompt_id"], int(row.get("epoch", 1))) in have:
             continue
-        # NaN -> None; a store older than schema 3 has no reasoning_repr column.
+        # NaN -> None; a store older than schema 3 has no reasoning_repr column (nor, before 7, epoch).
         values = {n: (None if isinstance(row.get(n), float) and row[n] != row[n] else row.get(n)) for n in names}
         values["cached"] = bool(values["cached"])
         values["reasoning_repr"] = bool(values["reasoning_repr"])
+        values["epoch"] = int(values["epoch"] or 1)
         store.put_response(target, ResponseRecord(**values))
         copied += 1
     return copied

@@ -24,8 +24,9 @@ PROTOCOL_NAMES = ("authors", "suite")
 """``protocols.PROTOCOLS`` names, repeated so that registering the subcommand imports nothing heavy
 (a test checks they agree)."""
 
-_GENERATION_FIELDS = ("model", "base_url", "system_prompt", "temperature", "max_tokens", "model_extra_body")
-"""Settings of the source run that made its responses, carried into the rejudge's identity."""
+_GENERATION_FIELDS = ("model", "base_url", "system_prompt", "temperature", "max_tokens", "model_extra_body", "epochs")
+"""Settings of the source run that made its responses, carried into the rejudge's identity (a
+source with several epochs is rejudged on every one of them)."""
 
 
 class RejudgeError(ValueError):
@@ -38,7 +39,7 @@ def rejudge_config(store_path: str | os.PathLike[str], run_id: str, *, judge_mod
     """The configuration of a rejudge of ``run_id``: the source's responses and checks, the new judge.
 
     ``settings`` are further ``RunConfig`` fields (concurrency, timeout_s, judge_max_tokens,
-    dataset_path...)."""
+    judge_repeats, dataset_path...); the epochs are the source's."""
     import pandas as pd
 
     from ..store.results import list_runs, load_judgments

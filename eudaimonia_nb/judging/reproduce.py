@@ -9,8 +9,9 @@ caches and costs like any run, and a ``run`` with the same request is the same r
 
 Only what does not change the request may be overridden (``REPRODUCE_OVERRIDES``): where the
 routes point (another gateway, a local server), key variables, a partial subset, concurrency,
-the store, the benchmark copy. Anything else raises ``RecipeFieldError`` naming the recipe's
-value: a variant of a recipe is a ``run``.
+the store, the benchmark copy, epochs and judge repeats (the same requests sent more times).
+Anything else raises ``RecipeFieldError`` naming the recipe's value: a variant of a recipe is a
+``run``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from .config import RunConfig
 REPRODUCE_OVERRIDES = frozenset({
     "base_url", "judge_base_url", "api_key_env", "judge_api_key_env", "limit", "limit_seed", "source", "requirements",
     "concurrency", "store_path", "dataset_path", "use_cache", "max_retries", "retry_base_delay_s", "smoke_test",
+    "epochs", "judge_repeats",
 })
-"""``RunConfig`` fields a reproduction may set: none of them changes what is sent."""
+"""``RunConfig`` fields a reproduction may set: none of them changes what a request sends (``epochs``
+and ``judge_repeats`` send the recipe's requests more times: more samples of the same protocol)."""
 
 RECIPE_FIELDS = {
     "model": "the model id", "temperature": "the temperature", "max_tokens": "max_tokens",

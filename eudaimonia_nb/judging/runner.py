@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -75,15 +76,16 @@ class Runner:
         created = not Path(self.store_path).exists()
         store = ResultsStore(self.store_path)
         cache = lock = None
-        summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test)
+        summary = RunSummary(self.run_id, len(self.prompts), len(self.checks), smoke_test=c.is_smoke_test,
+                             epochs=c.epochs, judge_repeats=c.judge_repeats)
         try:
             await asyncio.to_thread(get_protocol(c.protocol).prepare)  # the authors' rubrics, fetched if missing
             lock = store.lock_run(self.run_id)  # a second process on this run stops here, naming this one
             cache = RequestCache(self.store_path) if c.use_cache else None
             existed = store.has_run(self.run_id)
-            responses = store.responses(self.run_id)
-            results = store.verdict_errors(self.run_id)
-            todo = self.plan.pending(results, retry_failed)
+            responses = store.response_samples(self.run_id)
+            results = store.verdict_samples(self.run_id)
+            todo = self.plan.pending_samples(results, retry_failed)
             if todo:  # one cheap call per endpoint before a run record exists (a rejudge never calls the model)
                 endpoints = [(c.judge_base_url, c.judge_key_env())]
                 if not c.rejudged_from:
@@ -92,7 +94,7 @@ class Runner:
             store.begin_run(self.record(), self.checks)
             if c.rejudged_from:  # recorded only now, after validation and preflight
                 copy_responses(store, c.rejudged_from, self.run_id)
-                responses = store.responses(self.run_id)
+                responses = store.response_samples(self.run_id)
             cap = None if self.max_cost_usd is None else CostCap(self.max_cost_usd, self.prices,
                                                                  spent_usd(store, self.run_id, self.prices))
             # Only checks that failed before skip the cache; never-judged ones may still hit it.
@@ -102,7 +104,7 @@ class Runner:
                 if c.is_smoke_test:
                     log.warning("smoke-test model %s: its verdicts are not research results", c.model)
                 tally.bar = progress_bar(sum(len(v) for v in todo.values()), self.run_id, progress)
-                self._early_stop = EarlyStop({"respond": sum(1 for pid in todo if pid not in responses),
+                self._early_stop = EarlyStop({"respond": sum(1 for unit in todo if unit not in responses),
                                               "judge": sum(len(v) for v in todo.values())})
                 heartbeat = asyncio.ensure_future(keep_alive(lock))
                 check_open_files(c.concurrency * (1 if c.rejudged_from else 2))
@@ -119,12 +121,12 @@ class Runner:
                     heartbeat.cancel()
                     if tally.bar is not None:
                         tally.bar.close()
-            final = store.verdict_errors(self.run_id)
+            final = store.verdict_samples(self.run_id)
             summary.verdicts = sum(1 for e in final.values() if e is None)
             summary.errors = sum(1 for e in final.values() if e is not None)
             summary.error_reasons = error_reasons(final.values())
             summary.cost_usd = tally.cost()
-            if len(final) == len(self.checks) and (todo or not store.ended(self.run_id)):
+            if len(final) == self.plan.n_results and (todo or not store.ended(self.run_id)):
                 store.end_run(self.run_id)
         finally:
             if lock is not None:
@@ -138,8 +140,9 @@ class Runner:
         return summary
 
     async def _work(
-        self, store: ResultsStore, cache: RequestCache | None, responses: dict[str, tuple[str | None, str | None]],
-        todo: dict[str, list[str]], retry_failed: bool, redo: set[tuple[str, str]], tally: Tally, cap: CostCap | None = None,
+        self, store: ResultsStore, cache: RequestCache | None,
+        responses: dict[tuple[str, int], tuple[str | None, str | None]], todo: dict[tuple[str, int], list[tuple[str, int]]],
+        retry_failed: bool, redo: set[tuple[str, str, int, int]], tally: Tally, cap: CostCap | None = None,
     ) -> None:
         # A rejudge never calls the model, so it needs neither its client nor its key.
         responder, judge_client = open_clients(self.config, cache=cache, judge_only=bool(self.config.rejudged_from))
@@ -148,8 +151,9 @@ class Runner:
         writer = ResultWriter(store)
         texts = self.plan.prompt_texts()
         tasks = [asyncio.ensure_future(
-            self._prompt(pid, texts[pid], reqs, responses.get(pid), retry_failed, redo, writer, responder, judge_client, tally)
-        ) for pid, reqs in todo.items()]
+            self._prompt(pid, epoch, texts[pid], items, responses.get((pid, epoch)), retry_failed, redo, writer, responder,
+                         judge_client, tally)
+        ) for (pid, epoch), items in todo.items()]
         try:
             await asyncio.gather(*tasks)
         except BaseException:
@@ -166,17 +170,18 @@ class Runner:
         writer.close()
 
     async def _prompt(
-        self, pid: str, text: str, reqs: list[str], stored: tuple[str | None, str | None] | None, retry_failed: bool,
-        redo: set[tuple[str, str]], writer: ResultWriter, responder: ReliableClient | CappedClient | None,
-        judge_client: ReliableClient | CappedClient, tally: Tally,
+        self, pid: str, epoch: int, text: str, items: list[tuple[str, int]], stored: tuple[str | None, str | None] | None,
+        retry_failed: bool, redo: set[tuple[str, str, int, int]], writer: ResultWriter,
+        responder: ReliableClient | CappedClient | None, judge_client: ReliableClient | CappedClient, tally: Tally,
     ) -> None:
+        """One response (epoch ``epoch`` of prompt ``pid``, stored or asked for) and its judge calls ``items``."""
         c = self.config
         store = writer.store
         if responder is None:
             stored = stored or (None, f"no stored response in run {c.rejudged_from}")
         if responder is not None and (stored is None or (retry_failed and stored[1] is not None)):
-            reply = await respond(responder, text, c, use_cache=stored is None)
-            writer.add(lambda: (record_response(store, self.run_id, pid, reply),
+            reply = await respond(responder, text, c, use_cache=stored is None, epoch=epoch)
+            writer.add(lambda: (record_response(store, self.run_id, pid, reply, epoch=epoch),
                                 add_spend(store, self.run_id, "live", c.model, reply.usage.prompt_tokens,
                                           reply.usage.completion_tokens)))
             tally.summary.responses_requested += 1
@@ -188,13 +193,15 @@ class Runner:
             if response_error is None and is_empty_response(response_text):
                 response_error = EMPTY_RESPONSE  # stored before empty answers were errors
         if response_error is not None:
-            for req in reqs:
-                record = no_response_verdict(pid, req, response_error, c.protocol)
+            for req, repeat in items:
+                record = replace(no_response_verdict(pid, req, response_error, c.protocol), epoch=epoch, judge_repeat=repeat)
                 writer.add(lambda r=record: store.put_verdict(self.run_id, r), lambda: tally.tick(error=True))
             return
 
-        async def one(req: str) -> None:
-            verdict = await judge(judge_client, req, text, response_text or "", c, use_cache=(pid, req) not in redo)
+        async def one(req: str, repeat: int) -> None:
+            verdict = await judge(judge_client, req, text, response_text or "", c,
+                                  use_cache=(pid, req, epoch, repeat) not in redo, epoch=epoch, judge_repeat=repeat)
+            verdict = replace(verdict, epoch=epoch, judge_repeat=repeat)
             writer.add(lambda: (record_verdict(store, self.run_id, pid, verdict, response_text or ""),
                                 add_spend(store, self.run_id, "live", c.judge_model, verdict.prompt_tokens,
                                           verdict.completion_tokens)),
@@ -202,7 +209,7 @@ class Runner:
             tally.add(c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
             self._early_stop.observe("judge", judge_client.endpoint, verdict.error)
 
-        await asyncio.gather(*(one(req) for req in reqs))
+        await asyncio.gather(*(one(req, repeat) for req, repeat in items))
 
 
 async def run_async(config: RunConfig, *, retry_failed: bool = False, progress: bool = True, benchmark: Benchmark | None = None,

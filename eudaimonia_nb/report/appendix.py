@@ -87,8 +87,12 @@ def summary_html(frame: pd.DataFrame, sections: Mapping[str, object], *, protoco
     simulated = is_simulated(frame)
     judged = int(frame["violation"].notna().sum())
     errors = int((frame["error"].fillna("") != "").sum())
+    checks = len(frame) if "epoch" not in frame.columns else len(frame.drop_duplicates(["model", "prompt_id", "requirement"]))
+    # With epochs or judge repeats a check has several verdicts: both counts are given.
+    counted = (f"{checks:,} checks ({judged:,} with a verdict" if checks == len(frame) else
+               f"{checks:,} checks, {len(frame):,} verdict slots over epochs and judge repeats ({judged:,} with a verdict")
     items = [f"<li><b>What was run:</b> {frame['model'].nunique():,} model(s), {frame['prompt_id'].nunique():,} prompts, "
-             f"{len(frame):,} checks ({judged:,} with a verdict, {errors:,} judge errors or not judged).</li>",
+             f"{counted}, {errors:,} judge errors or not judged).</li>",
              f"<li><b>Protocol:</b> {protocol}</li>"]
     items.append("<li><b>Comparability:</b> "
                  + ("simulated data calibrated to the published figures: an illustration, not a finding."
@@ -132,17 +136,21 @@ def sample_html(frame: pd.DataFrame, prompts: Mapping[str, str] | None, *, per_m
         chosen = np.sort(rng.choice(codes, size=min(per_model, len(codes)), replace=False)) if len(codes) else []
         for code in chosen:
             item = index.item(int(code))
+            # With repeats: which epoch's response this is, and which judge call each verdict was.
+            epoch = f", epoch {item.epoch}" if index.has_epochs else ""
             lines = []
             for c in item.checks.to_dict("records"):
                 version = str(c.get("rubric_version") or "")
                 rubrics.setdefault((c["requirement"], version), str(c.get("protocol") or ""))
                 reasoning = f" · {_shown(c['reasoning'], SAMPLE_REASONING_CHARS)}" if c.get("reasoning") else ""
-                lines.append(f"<li>{html.escape(requirement(c['requirement']).label)}: <b>{VERDICT_LABELS[c['kind']]}</b>"
+                call = f" (judge call {c['judge_repeat']})" if index.has_judge_repeats else ""
+                lines.append(f"<li>{html.escape(requirement(c['requirement']).label)}{call}: "
+                             f"<b>{VERDICT_LABELS[c['kind']]}</b>"
                              f"{reasoning} <span class='eud-rubric-ref'>(rubric {html.escape(version or 'not recorded')})"
                              "</span></li>")
             prompt = f"<pre class='eud-text'>{html.escape(item.prompt)}</pre>" if item.prompt else ""
             parts.append(f"<article><h3>{html.escape(item.model)} · prompt {html.escape(item.prompt_id)} "
-                         f"({html.escape(item.source)})</h3>{prompt}<pre class='eud-text'>{_shown(item.response, SAMPLE_RESPONSE_CHARS)}</pre>"
+                         f"({html.escape(item.source)}{epoch})</h3>{prompt}<pre class='eud-text'>{_shown(item.response, SAMPLE_RESPONSE_CHARS)}</pre>"
                          f"<ul>{''.join(lines)}</ul></article>")
     return (f"<section id='responses'><h2>Sample of responses</h2><p>{per_model} item(s) per model, drawn at "
             f"random (seed {seed}) among items with a response.</p>{''.join(parts)}{rubrics_html(rubrics)}</section>")

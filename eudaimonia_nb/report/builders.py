@@ -20,6 +20,8 @@ from ..analysis.frames import is_simulated
 from ..benchmark.design_code import requirement
 from .comparison import authors_reading_columns, published_family_note
 from .runs import data_summary, protocol_note, rubric_version_table, run_records
+from .repeats import REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, noise_section, reduced
+from .repeats import name_reducer as _name_reducer
 from .sections import CROSS_CHECKS_PENDING, FIGURE_NAMES, SECTION_TITLES, SOURCE_SECTIONS, Options, Section, Table, one_source_cause
 from .sources import STORE_ATTR
 
@@ -346,6 +348,8 @@ SECTION_BUILDERS: dict[str, Callable[[pd.DataFrame, Options], Section]] = {
     "judge_compare": _judge_compare,
     "validity": _validity,
     "methods": _methods,
+    # Shown only for data with repeated verdicts (report.repeats).
+    "noise": noise_section,
 }
 
 
@@ -356,9 +360,13 @@ def build_section(key: str, frame: pd.DataFrame, options: Options = Options()) -
     cause = one_source_cause(frame) if key in SOURCE_SECTIONS else None
     if cause:
         return _not_estimable(key, cause, cause.split(";")[0])
-    section = SECTION_BUILDERS[key](apply_convention(frame, options.errors), options)
+    # The convention is about each verdict; repeated verdicts then become one per check (the noise
+    # section reads them all), as in `rates` (analysis.run_rates).
+    counted = apply_convention(frame, options.errors)
+    data = counted if key in REPEAT_SECTIONS else reduced(counted, options.reducer)
+    section = SECTION_BUILDERS[key](data, options)
     section.notes.append(describe(options.errors))
-    return _simulated_labels(section, is_simulated(frame))
+    return _simulated_labels(_name_reducer(section, data), is_simulated(frame))
 
 
 def section_or_reason(key: str, frame: pd.DataFrame, options: Options) -> Section:
@@ -375,8 +383,9 @@ def _not_estimable(key: str, cause: str, short: str) -> Section:
     """A section that says why it has no numbers: ``cause`` as its note, ``short`` on each figure."""
     from ..plots.analysis import empty_figure
 
-    return Section(key, SECTION_TITLES[key], notes=[html.escape(cause)], figures={
-        name: empty_figure(SECTION_TITLES[key], short) for name in FIGURE_NAMES[key]})
+    title = SECTION_TITLES.get(key) or REPEAT_SECTIONS[key]
+    return Section(key, title, notes=[html.escape(cause)], figures={
+        name: empty_figure(title, short) for name in FIGURE_NAMES.get(key) or REPEAT_FIGURE_NAMES[key]})
 
 
 def _simulated_labels(section: Section, simulated: bool) -> Section:

@@ -20,6 +20,7 @@ from ..analysis.frames import is_simulated
 from ..formatting import table_html
 from ..store.outputs import check_output
 from .builders import section_or_reason
+from .repeats import noise_sentence, shown_sections
 from .runs import notices, protocol_text, run_records
 from .sections import NO_VERDICTS_NOTICE, SECTION_TITLES, VERDICT_FREE_SECTIONS, Options, Section, Table, has_verdicts
 
@@ -90,7 +91,7 @@ def render_report(sections: Sequence[Section], *, title: str, source: str,
 
 
 def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options(),
-                 keys: Sequence[str] = tuple(SECTION_TITLES), computed: Mapping[str, Section] | None = None,
+                 keys: Sequence[str] | None = None, computed: Mapping[str, Section] | None = None,
                  sample_responses: int = 0, prompts: Mapping[str, str] | None = None) -> str:
     """Compute every section for ``frame`` and render them as one HTML page.
 
@@ -104,15 +105,18 @@ def build_report(frame: pd.DataFrame, *, source: str, options: Options = Options
     from .appendix import sample_html, summary_html
 
     computed = computed or {}
+    # The Noise section only where the runs have epochs or judge repeats (``repeats``).
+    keys = [*SECTION_TITLES, *shown_sections(frame)] if keys is None else list(keys)
     warnings = notices(frame)
     if not has_verdicts(frame):
         keys = [key for key in keys if key in VERDICT_FREE_SECTIONS]
         warnings = [*warnings, NO_VERDICTS_NOTICE]
     sections = [computed.get(key) or section_or_reason(key, frame, options) for key in keys]
     protocol = protocol_text(run_records(frame), frame)
+    noise = noise_sentence(frame) if has_verdicts(frame) else ""
+    summary = summary_html(frame, {s.key: s for s in sections}, protocol=protocol)
     return render_report(sections, title="EUDAIMONIA analysis report", source=source, warnings=warnings,
-                         simulated=is_simulated(frame), summary=summary_html(frame, {s.key: s for s in sections},
-                                                                             protocol=protocol),
+                         simulated=is_simulated(frame), summary=summary + (f"<p>{html.escape(noise)}</p>" if noise else ""),
                          appendix=sample_html(frame, prompts, per_model=sample_responses, seed=options.seed))
 
 

@@ -84,6 +84,9 @@ class Options:
     errors: str = ERRORS_APART
     """What a check without a verdict counts as (``analysis.conventions``): ``apart`` (default)
     or ``no_violation`` (the authors' convention for unparseable judge answers)."""
+    reducer: str = "mean"
+    """How a check's repeated verdicts (epochs, judge repeats) become one (``analysis.reducers``:
+    ``mean``, ``majority``, ``any``, ``all``); without repeats it changes nothing."""
     cross_checks: bool = True
     """Whether the mixed-model section also runs its GEE cross-check and selection check (about
     three quarters of its time). The dashboard draws the fit first with ``False``, then adds them;

@@ -154,8 +154,15 @@ def draw_sample(store_path: str | os.PathLike[str] | None, run_ids: Sequence[str
     try:
         if db.execute("SELECT 1 FROM label_samples WHERE sample_id = ?", (sample_id,)).fetchone():
             return sample_id
-        frame = load_judgments(store_path, run_ids)
+        frame = load_judgments(store_path, run_ids, first_epoch=True)
+        # One item per check, about its first response (a label is about one response), in the stratum
+        # of the majority of that response's judge calls: the verdict validity compares labels with
+        # (validity.measures.judged_checks), so its per-stratum weight check holds the same strata.
         frame = frame[frame["violation"].notna()]
+        key = ["run_id", "prompt_id", "requirement"]
+        grouped = frame.groupby(key, sort=False)["violation"]
+        frame = frame.assign(violation=(grouped.transform("sum") > grouped.transform("size") / 2).astype(float))
+        frame = frame.drop_duplicates(key, keep="first")
         sample = stratified_sample(frame, ["run_id", "requirement", "violation"], size, seed=seed)
         _insert_sample(db, sample_id, "stratified", run_ids, size, seed, sample)
     finally:

@@ -158,6 +158,8 @@ class ResponseRecord:
     """Answered from the request cache."""
     error: str | None
     """Why there is no response, secrets removed."""
+    epoch: int = 1
+    """Which of the run's responses to this prompt it is (1 to the run's ``epochs``)."""
     reasoning_repr: bool = False
     """True when ``text`` is the authors' repr of a reply with empty content and reasoning text
     (``judging.protocols``: what their pipeline stored and judged for such a reply)."""
@@ -194,6 +196,10 @@ class VerdictRecord:
     response_sha256: str | None = None
     """SHA-256 of the response text judged (``response_sha256``); the store refuses a verdict
     whose hash differs from the stored response. None when there was no response to judge."""
+    epoch: int = 1
+    """The epoch of the response judged (1 to the run's ``epochs``)."""
+    judge_repeat: int = 1
+    """Which of the judge's calls on that response it is (1 to the run's ``judge_repeats``)."""
     parse_path: str | None = None
     """Which reading produced the verdict (``verdict_flags.PARSE_PATHS``); None for an error or
     the suite protocol's strict parser."""
@@ -307,18 +313,35 @@ class ResultsStore:
         return row is not None and row[0] is not None
 
     def responses(self, run_id: str) -> dict[str, tuple[str | None, str | None]]:
-        """prompt_id -> (text, error) of every stored response of the run."""
-        rows = self._db.execute("SELECT prompt_id, text, error FROM responses WHERE run_id = ?", (run_id,))
+        """prompt_id -> (text, error) of the run's stored first responses (epoch 1; see
+        ``response_samples`` for every epoch)."""
+        rows = self._db.execute("SELECT prompt_id, text, error FROM responses WHERE run_id = ? AND epoch = 1", (run_id,))
         return {pid: (text, error) for pid, text, error in rows}
 
     def verdict_errors(self, run_id: str) -> dict[tuple[str, str], str | None]:
-        """(prompt_id, requirement) -> error (None for a verdict) of every stored check result."""
-        rows = self._db.execute("SELECT prompt_id, requirement, error FROM verdicts WHERE run_id = ?", (run_id,))
+        """(prompt_id, requirement) -> error (None for a verdict) of the run's first check results
+        (epoch 1, judge repeat 1; see ``verdict_samples`` for every one)."""
+        rows = self._db.execute("SELECT prompt_id, requirement, error FROM verdicts WHERE run_id = ? "
+                                "AND epoch = 1 AND judge_repeat = 1", (run_id,))
         return {(pid, req): error for pid, req, error in rows}
+
+    # -- epochs and judge repeats (store schema 7) --------------------------------------------
+    def response_samples(self, run_id: str) -> dict[tuple[str, int], tuple[str | None, str | None]]:
+        """(prompt_id, epoch) -> (text, error) of every stored response of the run."""
+        rows = self._db.execute("SELECT prompt_id, epoch, text, error FROM responses WHERE run_id = ?", (run_id,))
+        return {(pid, epoch): (text, error) for pid, epoch, text, error in rows}
+
+    def verdict_samples(self, run_id: str) -> dict[tuple[str, str, int, int], str | None]:
+        """(prompt_id, requirement, epoch, judge_repeat) -> error (None for a verdict) of every
+        stored check result of the run."""
+        rows = self._db.execute("SELECT prompt_id, requirement, epoch, judge_repeat, error FROM verdicts WHERE run_id = ?",
+                                (run_id,))
+        return {(pid, req, epoch, repeat): error for pid, req, epoch, repeat, error in rows}
 
     def put_response(self, run_id: str, record: ResponseRecord) -> None:
         names = [f.name for f in fields(ResponseRecord)]
-        self._upsert("responses", ["run_id", *names, "created_at"], ["run_id", "prompt_id"], (run_id, *astuple(record), time.time()))
+        self._upsert("responses", ["run_id", *names, "created_at"], ["run_id", "prompt_id", "epoch"],
+                     (run_id, *astuple(record), time.time()))
 
     def put_verdict(self, run_id: str, record: VerdictRecord) -> None:
         """Store a check result; one that names the response it judged is checked against the
@@ -328,14 +351,16 @@ class ResultsStore:
         names = [f.name for f in fields(VerdictRecord)]
         with self._transaction():
             if record.response_sha256 is not None:
-                row = self._db.execute("SELECT text FROM responses WHERE run_id = ? AND prompt_id = ?",
-                                       (run_id, record.prompt_id)).fetchone()
+                row = self._db.execute("SELECT text FROM responses WHERE run_id = ? AND prompt_id = ? AND epoch = ?",
+                                       (run_id, record.prompt_id, record.epoch)).fetchone()
                 stored = response_sha256(row[0]) if row is not None and row[0] is not None else None
                 if stored != record.response_sha256:
-                    raise StoreError(f"{self.path}: run {run_id}, prompt {record.prompt_id}: the verdict judged a response "
-                                     f"that is not the stored one (another process wrote it?); the verdict was not stored")
-            self._upsert("verdicts", ["run_id", *names, "created_at"], ["run_id", "prompt_id", "requirement"],
-                         (run_id, *astuple(record), time.time()))
+                    epoch = f", epoch {record.epoch}" if record.epoch != 1 else ""
+                    raise StoreError(f"{self.path}: run {run_id}, prompt {record.prompt_id}{epoch}: the verdict judged a "
+                                     f"response that is not the stored one (another process wrote it?); the verdict was "
+                                     f"not stored")
+            self._upsert("verdicts", ["run_id", *names, "created_at"],
+                         ["run_id", "prompt_id", "requirement", "epoch", "judge_repeat"], (run_id, *astuple(record), time.time()))
 
     def write_run(self, record: RunRecord, checks: pd.DataFrame, responses: Iterable[ResponseRecord],
                   verdicts: Iterable[VerdictRecord], *, started_at: float, ended_at: float | None) -> None:
@@ -433,6 +458,8 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             SELECT r.*, {repr_count} AS n_reasoning_repr,
                 COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol,
                 json_extract(r.parameters, '$.rejudged_from') AS rejudged_from,
+                COALESCE(json_extract(r.parameters, '$.epochs'), 1) AS epochs,
+                COALESCE(json_extract(r.parameters, '$.judge_repeats'), 1) AS judge_repeats,
                 (SELECT COUNT(*) FROM run_checks c WHERE c.run_id = r.run_id) AS n_checks,
                 (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id AND v.error IS NULL) AS n_verdicts,
                 (SELECT COUNT(*) FROM verdicts v WHERE v.run_id = r.run_id AND v.error IS NOT NULL) AS n_errors,
@@ -456,6 +483,7 @@ def list_runs(store_path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 _JUDGMENT_COLUMNS = [
     "model", "prompt_id", "requirement", "source", "violation", "error", "run_id", "judge_model",
     "rubric_version", "rewriter_model", "responder_model", "smoke_test", "protocol", "parse_path", "verdict_flags",
+    "epoch", "judge_repeat",
 ]
 TEXT_COLUMNS = ["response", "reasoning"]
 """What ``load_judgments(..., texts=True)`` adds: the model's response and the judge's reasoning
@@ -463,8 +491,12 @@ TEXT_COLUMNS = ["response", "reasoning"]
 
 
 def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: Iterable[str] | None = None,
-                   *, texts: bool = False) -> pd.DataFrame:
-    """The long judgments table: one row per model x prompt x requirement of each run's checks.
+                   *, texts: bool = False, first_epoch: bool = False) -> pd.DataFrame:
+    """The long judgments table: one row per model x prompt x requirement of each run's checks,
+    and per ``epoch`` and ``judge_repeat`` of runs with several (both 1 otherwise, so a run made
+    with the defaults has one row per check; ``analysis.reducers`` turns repeats into one row).
+    ``first_epoch`` reads each check's first response (epoch 1) and its judge calls only (what
+    a label is about: ``store.labels``, ``validity``).
 
     ``violation`` is 1.0/0.0, or NaN with the reason in ``error`` (``"not judged yet"`` for a
     check an interrupted run has not reached). ``smoke_test`` marks rows from the local
@@ -487,14 +519,29 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
             raise KeyError(f"no run(s) {', '.join(unknown)} in the store {_resolve(store_path)}")
     # Response texts are copied onto every check of their prompt: read them only when asked,
     # not on every dashboard load.
+    # A store written before epochs existed (read as it is) has epoch 1 and repeat 1 only.
+    columns, most = _repeat_design(store_path)
+    if most > 1:
+        # Every planned (epoch, judge repeat) of a run gets a row, judged or not.
+        grid = (f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {most}), "
+                f"plan AS (SELECT run_id, {_EPOCHS} AS epochs, {_REPEATS} AS repeats FROM runs)")
+        grid_join = (f"JOIN plan p ON p.run_id = c.run_id JOIN n e ON e.i <= {'1' if first_epoch else 'p.epochs'} "
+                     "JOIN n j ON j.i <= p.repeats")
+        epoch, repeat, order = "e.i", "j.i", ", e.i, j.i"
+    else:
+        # No run has repeats (or the store predates them): one row per check, as always.
+        grid, grid_join, epoch, repeat, order = "", "", "1", "1", ""
+    on_sample = f" AND v.epoch = {epoch} AND v.judge_repeat = {repeat}" if columns else ""
     text_columns = ", s.text AS response, v.reasoning" if texts else ""
     # Stores from before schema version 3 did not record how a verdict was read.
     reading = ("v.parse_path, COALESCE(v.verdict_flags, '') AS verdict_flags"
                if _has_column(store_path, "verdicts", "verdict_flags") else "NULL AS parse_path, '' AS verdict_flags")
-    text_join = "LEFT JOIN responses s ON s.run_id = c.run_id AND s.prompt_id = c.prompt_id" if texts else ""
+    text_join = (f"LEFT JOIN responses s ON s.run_id = c.run_id AND s.prompt_id = c.prompt_id"
+                 f"{f' AND s.epoch = {epoch}' if columns else ''}") if texts else ""
     frame = _read(
         store_path,
         f"""
+            {grid}
             SELECT r.model, c.prompt_id, c.requirement, c.source,
                    CAST(v.violation AS REAL) AS violation,
                    CASE WHEN v.run_id IS NULL THEN ? ELSE COALESCE(v.error, '') END AS error,
@@ -502,16 +549,19 @@ def load_judgments(store_path: str | os.PathLike[str] | None = None, run_ids: It
                    COALESCE(v.rubric_version, json_extract(r.rubric_versions, '$."' || c.requirement || '"')) AS rubric_version,
                    c.rewriter_model, c.responder_model, r.smoke_test, {reading}{text_columns},
                    -- runs recorded before protocols existed used the suite's framing
-                   COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol
+                   COALESCE(json_extract(r.parameters, '$.protocol'), 'suite') AS protocol,
+                   {epoch} AS epoch, {repeat} AS judge_repeat
             FROM run_checks c
             JOIN runs r ON r.run_id = c.run_id
-            LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.prompt_id = c.prompt_id AND v.requirement = c.requirement
+            {grid_join}
+            LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.prompt_id = c.prompt_id AND v.requirement = c.requirement{on_sample}
             {text_join}
             {where}
-            ORDER BY r.started_at, c.rowid
+            ORDER BY r.started_at, c.rowid{order}
             """,
         [PENDING, *(ids or [])],
     )
+    frame = frame.astype({"epoch": int, "judge_repeat": int})
     frame["violation"] = frame["violation"].astype(float)
     frame["smoke_test"] = frame["smoke_test"].astype(bool)
     frame.attrs["smoke_test"] = bool(frame["smoke_test"].any())
@@ -529,6 +579,20 @@ def _label_repeated_models(frame: pd.DataFrame, store_path: str | os.PathLike[st
         rows = _read(store_path, "SELECT run_id, json_extract(parameters, '$.condition') AS condition FROM runs")
         conditions = dict(zip(rows["run_id"].astype(str), rows["condition"]))
     return relabel(frame, conditions)
+
+
+_EPOCHS = "COALESCE(json_extract(parameters, '$.epochs'), 1)"
+_REPEATS = "COALESCE(json_extract(parameters, '$.judge_repeats'), 1)"
+"""A run's planned epochs and judge repeats, from its recorded parameters (1 before they existed)."""
+
+
+def _repeat_design(store_path: str | os.PathLike[str] | None) -> tuple[bool, int]:
+    """Whether the store's tables have the ``epoch`` and ``judge_repeat`` columns (schema 7), and the
+    most epochs or judge repeats any of its runs plans."""
+    found = _read(store_path, f"""
+        SELECT (SELECT COUNT(*) FROM pragma_table_info('verdicts') WHERE name = 'judge_repeat') AS columns,
+               (SELECT COALESCE(MAX(MAX({_EPOCHS}, {_REPEATS})), 1) FROM runs) AS most""")
+    return bool(found["columns"].iloc[0]), int(found["most"].iloc[0])
 
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
@@ -563,9 +627,12 @@ def export_run(store_path: str | os.PathLike[str] | None, run_id: str, fmt: str,
     return target
 
 
-def response_texts(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:
-    """The responses of a run (for reading what was judged)."""
-    return _read(store_path, "SELECT * FROM responses WHERE run_id = ? ORDER BY rowid", [run_id])
+def response_texts(store_path: str | os.PathLike[str] | None, run_id: str, *, epoch: int | None = None) -> pd.DataFrame:
+    """The responses of a run (for reading what was judged); with ``epoch``, that epoch's only."""
+    if epoch is not None and _repeat_design(store_path)[0]:
+        return _read(store_path, "SELECT * FROM responses WHERE run_id = ? AND epoch = ? ORDER BY rowid", [run_id, epoch])
+    rows = _read(store_path, "SELECT * FROM responses WHERE run_id = ? ORDER BY rowid", [run_id])
+    return rows if epoch in (None, 1) else rows.iloc[:0]
 
 
 def verdict_details(store_path: str | os.PathLike[str] | None, run_id: str) -> pd.DataFrame:

@@ -11,15 +11,18 @@ before versioning, which are version 1). Opening a store for writing:
 * a new store gets the version-1 tables from ``store.py`` and then every migration, so new and
   migrated stores go through the same statements.
 
-Readers accept older versions as they are (they read only version-1 columns) and refuse newer
-ones. To change the schema, append a ``Migration`` to ``MIGRATIONS``; never edit the
+Readers accept older versions as they are (they read only version-1 columns, and treat a store
+without the version-7 ``epoch`` and ``judge_repeat`` columns as epoch 1, repeat 1) and refuse
+newer ones. To change the schema, append a ``Migration`` to ``MIGRATIONS``; never edit the
 version-1 tables in ``store.py`` or an existing migration.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +39,9 @@ class Migration:
     """What it adds, for the log and the docs."""
     statements: tuple[str, ...]
     """SQL run in order, in one transaction with the others of the same upgrade."""
+    steps: tuple[Callable[[sqlite3.Connection], None], ...] = ()
+    """Functions run after ``statements``, in the same transaction, for changes SQL alone cannot
+    make in place (a new UNIQUE key needs the table rebuilt from its current definition)."""
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -118,6 +124,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             reason TEXT NOT NULL
         )""",
     )),
+    Migration(7, "responses have an epoch and verdicts an epoch and a judge repeat, both in their UNIQUE keys; "
+                 "every earlier row is epoch 1, repeat 1", (
+        "ALTER TABLE responses ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1 CHECK (epoch >= 1)",
+        "ALTER TABLE verdicts ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1 CHECK (epoch >= 1)",
+        "ALTER TABLE verdicts ADD COLUMN judge_repeat INTEGER NOT NULL DEFAULT 1 CHECK (judge_repeat >= 1)",
+    ), steps=(
+        lambda db: rebuild_with_key(db, "responses", "UNIQUE (run_id, prompt_id)", "UNIQUE (run_id, prompt_id, epoch)"),
+        lambda db: rebuild_with_key(db, "verdicts", "UNIQUE (run_id, prompt_id, requirement)",
+                                    "UNIQUE (run_id, prompt_id, requirement, epoch, judge_repeat)"),
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 """The version this code writes."""
@@ -160,6 +176,8 @@ def ensure_current(db: sqlite3.Connection, path: Path, base_schema: str) -> None
             if migration.version > version:
                 for statement in migration.statements:
                     db.execute(statement)
+                for step in migration.steps:
+                    step(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
@@ -190,6 +208,24 @@ def _backup(db: sqlite3.Connection, path: Path, version: int) -> Path:
     finally:
         copy.close()
     return target
+
+
+def rebuild_with_key(db: sqlite3.Connection, table: str, old_key: str, new_key: str) -> None:
+    """Rebuild ``table`` with its UNIQUE constraint ``old_key`` replaced by ``new_key`` (SQLite cannot
+    alter a constraint), keeping every row, every column (also those other migrations added) and
+    every index. SQLite's own recipe: create the new table, copy, drop the old one, rename."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    if row is None or row[0].count(old_key) != 1:
+        raise sqlite3.DatabaseError(f"table {table}: expected exactly one {old_key} in its definition to replace")
+    definition = re.sub(rf"^CREATE TABLE\s+\"?{table}\"?", f"CREATE TABLE {table}_rebuilt", row[0], count=1)
+    indexes = [sql for (sql,) in db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
+    db.execute(definition.replace(old_key, new_key))
+    db.execute(f"INSERT INTO {table}_rebuilt SELECT * FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for sql in indexes:
+        db.execute(sql)
 
 
 def _statements(script: str) -> list[str]:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..analysis.agreement import bootstrap_agreement, bootstrap_alpha, majority_vote
 from ..analysis.ppi import FEW_LABELS, CorrectedRate, labels_needed
+from ..analysis.reducers import reduce_repeats
 from ..analysis.stratified import corrected_rates
 from ..store.labels import QUEUE_PREFIX, load_labels
 from ..store.results import load_judgments, response_texts
@@ -98,12 +99,15 @@ def _text_hash(text: object) -> str | None:
 
 
 def judged_checks(store_path: str | os.PathLike[str] | None, run_ids: list[str] | None) -> pd.DataFrame:
-    """Judged checks of the runs with the SHA-256 of the response each verdict is about."""
-    frame = load_judgments(store_path, run_ids)
+    """Judged checks of the runs with the SHA-256 of the response each verdict is about. A label is
+    about one response: of a run with epochs, the first (epoch 1), whose judge calls are reduced
+    to one verdict by majority (0 or 1, as agreement needs)."""
+    frame = load_judgments(store_path, run_ids, first_epoch=True)
+    frame = reduce_repeats(frame, "majority").drop(columns=["reducer", "n_verdicts"], errors="ignore")
     frame = frame[frame["violation"].notna()].copy()
     hashes = []
     for run_id in frame["run_id"].unique():
-        texts = response_texts(store_path, run_id)
+        texts = response_texts(store_path, run_id, epoch=1)
         hashes.append(pd.DataFrame({"run_id": run_id, "prompt_id": texts["prompt_id"],
                                     "text_hash": texts["text"].map(_text_hash)}))
     if hashes:

@@ -32,6 +32,7 @@ from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, s
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
                       Options, Section, VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame,
                       has_verdicts, load_source, notices, plural, principle_options)
+from ..report.repeats import NOISE_SDS_PENDING, REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, checks_text, shown_sections
 from ..store.results import default_store_path
 from .figures import plotly_loader, shared_figure
 from .layout import STYLE, DownloadButton, busy, tables_widgets
@@ -129,7 +130,9 @@ class Dashboard:
         self._quiet = False
         self.source = source or DataSource.from_environment()
         self._build_controls(self.source)
-        self.tabs = {key: _Tab(key, self._attach_drilldown) for key in SECTION_TITLES}
+        self.tabs = {key: _Tab(key, self._attach_drilldown) for key in (*SECTION_TITLES, *REPEAT_SECTIONS)}
+        self.repeat_tabs: list[str] = []
+        """Repeat-only sections shown for the loaded data (the Noise tab, for runs with repeats)."""
         self.responses = ResponsesView()
         self._studies_box = w.VBox([])
         self._studies = None
@@ -143,8 +146,8 @@ class Dashboard:
         self._stale = set(self.tab_keys)
         self._prompts: dict[str, str] | None = None
         self._responses_of: pd.DataFrame | None = None
-        self.tab_bar = w.Tab(children=[t.box for t in self.tabs.values()] + [p[1] for p in self.panels.values()],
-                             titles=list(SECTION_TITLES.values()) + [p[0] for p in self.panels.values()])
+        self.tab_bar = w.Tab()
+        self._lay_out_tabs()
         self.tab_bar.observe(self._on_tab, "selected_index")
         # The open tab (and the Responses tab's filters and item) live in the page's URL: a link
         # opens the same view.
@@ -157,6 +160,13 @@ class Dashboard:
                              layout=w.Layout(width="100%"))
         if load:
             self.load()
+
+    def _lay_out_tabs(self) -> None:
+        """The tab bar's children and titles: the sections, the repeat-only ones that apply, the panels."""
+        keys = self.tab_keys
+        titles = {**SECTION_TITLES, **REPEAT_SECTIONS, **{k: p[0] for k, p in self.panels.items()}}
+        self.tab_bar.children = [self.tabs[k].box if k in self.tabs else self.panels[k][1] for k in keys]
+        self.tab_bar.titles = [titles[k] for k in keys]
 
     @property
     def studies(self):  # -> StudiesPanel
@@ -259,6 +269,11 @@ class Dashboard:
             self._set_status(f"Could not load the data: {html.escape(str(exc))}", error=True)
             return False
         self.source, self.frame, self._texts = source, frame, None
+        if shown_sections(frame) != self.repeat_tabs:
+            selected = self.selected_key
+            self.repeat_tabs = shown_sections(frame)
+            self._lay_out_tabs()
+            self.tab_bar.selected_index = self.tab_keys.index(selected) if selected in self.tab_keys else 0
         self._set_models(sorted(frame["model"].astype(str).unique()))
         warnings = notices(frame)
         for tab in self.tabs.values():
@@ -266,7 +281,7 @@ class Dashboard:
             tab.simulated = is_simulated(frame)
         self.report_download.layout.display = "none"
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
-        self._set_status(f"{html.escape(source.describe())}: {len(frame):,} checks, "
+        self._set_status(f"{html.escape(source.describe())}: {checks_text(frame)}, "
                          f"{plural(frame['model'].nunique(), 'model')}; loaded {stamp} "
                          f"in {time.perf_counter() - started:.1f} s. Refresh to pick up new verdicts.")
         self._invalidate()
@@ -362,7 +377,7 @@ class Dashboard:
     @property
     def tab_keys(self) -> list[str]:
         """Keys of every tab, in order: the report sections, then the panels."""
-        return [*SECTION_TITLES, *self.panels]
+        return [*SECTION_TITLES, *self.repeat_tabs, *self.panels]
 
     @property
     def selected_key(self) -> str:
@@ -394,8 +409,9 @@ class Dashboard:
         frame = self.filtered()
         if frame.empty or (not has_verdicts(frame) and key not in VERDICT_FREE_SECTIONS):
             message = "No judged checks match the current filters"
-            tab.show(Section(key, SECTION_TITLES[key], figures={
-                name: empty_figure(SECTION_TITLES[key], message) for name in FIGURE_NAMES[key]}),
+            title = SECTION_TITLES.get(key) or REPEAT_SECTIONS[key]
+            tab.show(Section(key, title, figures={
+                name: empty_figure(title, message) for name in FIGURE_NAMES.get(key) or REPEAT_FIGURE_NAMES[key]}),
                 self.figure_width)
             tab.lead.value, tab.notes.value, tab.tables.children = "", "", []
             hint = (self.empty_cause() if frame.empty else
@@ -407,9 +423,11 @@ class Dashboard:
         # A heavy section is drawn twice: the fit as soon as it is there, then with its
         # cross-checks, so the tab is never blank for the slowest part.
         stages = ([replace(self.options, cross_checks=False), self.options] if key in HEAVY_SECTIONS
-                  else [self.options])
-        tab.status.value = busy("Fitting the mixed-effects model for this selection (first time only; fits are "
-                                "cached)…" if len(stages) > 1 else "Updating…")
+                  or key in REPEAT_SECTIONS else [self.options])
+        fitting = "the nested model of every verdict" if key in REPEAT_SECTIONS else "the mixed-effects model"
+        pending = NOISE_SDS_PENDING if key in REPEAT_SECTIONS else CROSS_CHECKS_PENDING
+        tab.status.value = busy(f"Fitting {fitting} for this selection (first time only; fits are cached)…"
+                                if len(stages) > 1 else "Updating…")
         started = time.perf_counter()
         for options in stages:
             try:
@@ -421,12 +439,12 @@ class Dashboard:
                 return
             tab.show(section, self.figure_width)
             if options is not self.options:
-                tab.status.value = busy(CROSS_CHECKS_PENDING)
+                tab.status.value = busy(pending)
         self.sections[key] = section
         self._stale.discard(key)
         took = time.perf_counter() - started
         log.info("section %s computed in %.2f s", key, took)
-        tab.status.value = (f"<span class='eud-status'>{len(frame):,} checks, "
+        tab.status.value = (f"<span class='eud-status'>{checks_text(frame)}, "
                             f"{plural(frame['model'].nunique(), 'model')}; computed in {took:.1f} s.</span>")
 
     @property

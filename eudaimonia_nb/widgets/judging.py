@@ -41,6 +41,7 @@ from ..judging.protocols import AUTHORS_JUDGE_MODEL, PROTOCOLS, parse_extra_body
 from ..judging.calls import open_clients, respond_and_judge
 from ..judging.config import RunConfig
 from ..judging.recording import RunSummary
+from ..judging.repeats import MAX_REPEATS, describe_repeats
 from ..judging.runner import Runner
 from ..report.comparison import comparability_html
 from ..store.results import PENDING, VerdictRecord, default_store_path, load_judgments, verdict_details
@@ -231,8 +232,9 @@ def run_table(store_path: str | os.PathLike[str], run_id: str) -> pd.DataFrame |
         frame = load_judgments(store_path, [run_id])
     except (FileNotFoundError, KeyError):
         return None
-    details = verdict_details(store_path, run_id)[["prompt_id", "requirement", "reasoning"]]
-    return frame.merge(details, on=["prompt_id", "requirement"], how="left")
+    details = verdict_details(store_path, run_id)
+    keys = ["prompt_id", "requirement", *(c for c in ("epoch", "judge_repeat") if c in details.columns)]
+    return frame.merge(details[[*keys, "reasoning"]], on=keys, how="left")
 
 
 def run_table_html(frame: pd.DataFrame | None, limit: int = MAX_TABLE_ROWS) -> str:
@@ -247,13 +249,20 @@ def run_table_html(frame: pd.DataFrame | None, limit: int = MAX_TABLE_ROWS) -> s
     done = counts_text({k: v for k, v in counts.items() if k != "error"})
     errors = [f"{failed_model} without a response (the model call failed; nothing to judge)" if failed_model else "",
               f"{failed_judge} judge error{'s' if failed_judge != 1 else ''}" if failed_judge else ""]
+    # A run with epochs or judge repeats has a row per response and judge call: say which.
+    repeats = any(c in frame.columns and len(frame) and frame[c].max() > 1 for c in ("epoch", "judge_repeat"))
+    unit = "results (checks x epochs x judge calls)" if repeats else "checks"
     summary = (
-        f"<div>{len(frame)} checks: {', '.join(p for p in (done, *errors) if p) or 'none yet'} "
+        f"<div>{len(frame)} {unit}: {', '.join(p for p in (done, *errors) if p) or 'none yet'} "
         f"(violation rate {rate} of {judged} verdicts; errors excluded)</div>"
     )
+
+    def cells(r: Any) -> list[str]:
+        out = [html.escape(str(r.prompt_id)), html.escape(requirement(r.requirement).label)]
+        return out + [f"epoch {int(r.epoch)}, call {int(r.judge_repeat)}"] if repeats else out
+
     rows = "".join(
-        _verdict_row(kind, [html.escape(str(r.prompt_id)), html.escape(requirement(r.requirement).label)],
-                     (r.error if kind in ("error", "pending") else r.reasoning) or "")
+        _verdict_row(kind, cells(r), (r.error if kind in ("error", "pending") else r.reasoning) or "")
         for kind, r in zip(kinds[:limit], frame.head(limit).itertuples(index=False))
     )
     more = f"<div><i>first {limit} of {len(frame)} rows shown</i></div>" if len(frame) > limit else ""
@@ -537,9 +546,13 @@ class LiveJudgingUI(widgets.VBox):
         self.source = widgets.Dropdown(options=[("both", "")] + [(s, s) for s in SOURCES], description="source")
         self.limit = widgets.BoundedIntText(value=5, min=0, max=len(bench.prompts), description="limit (0 = all)")
         self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency")
+        # Epochs and judge repeats (judging.repeats): K responses per prompt, J judge calls on each.
+        self.epochs = widgets.BoundedIntText(value=1, min=1, max=MAX_REPEATS, description="epochs")
+        self.judge_repeats = widgets.BoundedIntText(value=1, min=1, max=MAX_REPEATS, description="judge calls")
         # The dashboard's store when EUDAIMONIA_DASHBOARD_SOURCE names one, as notebook 4 does.
         self.store_path = widgets.Text(value=str(store_path or store_from_environment()), description="store", layout=widgets.Layout(width="95%"))
-        for field in (self.requirements, self.source, self.limit, self.concurrency, self.store_path):
+        for field in (self.requirements, self.source, self.limit, self.concurrency, self.epochs, self.judge_repeats,
+                      self.store_path):
             field.style.description_width = "110px"  # "requirements" and "limit (0 = all)" uncut
         self.launch_button = widgets.Button(description="Launch run", button_style="primary")
         # One Stop per action: it cancels the action's task; a run keeps what it has stored.
@@ -566,7 +579,9 @@ class LiveJudgingUI(widgets.VBox):
             widgets.VBox([self.model_b, self.prompt_note(), widgets.HBox([self.compare_button, self.stop_compare]),
                           self.compare_status, self.compare_table,
                           widgets.HBox([self.left, self.right], layout=widgets.Layout(flex_flow=_WRAP))]),
-            widgets.VBox([self.requirements, self.source, self.limit, self.concurrency, self.store_path,
+            widgets.VBox([self.requirements, self.source, self.limit, self.concurrency,
+                          widgets.HBox([self.epochs, self.judge_repeats], layout=widgets.Layout(flex_flow=_WRAP)),
+                          self.store_path,
                           widgets.HBox([self.launch_button, self.stop_button]), self.progress, self.run_status,
                           self.batch_status, self.run_results]),
         ])
@@ -669,15 +684,19 @@ class LiveJudgingUI(widgets.VBox):
         return self.settings.config(
             model, judge_settings, requirements=tuple(self.requirements.value) or None, source=self.source.value or None,
             limit=int(self.limit.value) or None, concurrency=int(self.concurrency.value), store_path=str(Path(store).expanduser()),
+            epochs=int(self.epochs.value), judge_repeats=int(self.judge_repeats.value),
         )
 
     async def run_subset(self, poll_s: float = 1.0) -> RunSummary:
         """Start (or resume) the run; the progress bar and table follow the store as it fills."""
         config = self.subset_config()
         runner = Runner(config, benchmark=self.bench)
-        self.progress.max = len(runner.checks)
+        self.progress.max = runner.plan.n_results  # every epoch and judge call of every check
+        repeats = describe_repeats(config.epochs, config.judge_repeats)
+        repeats = f" x {repeats}" if repeats else ""
         self.refresh_results(config.store_path, runner.run_id)  # a resumed run starts from what is stored
-        self.run_status.value = html.escape(f"run {runner.run_id}: {len(runner.prompts)} prompts, {len(runner.checks)} checks")
+        self.run_status.value = html.escape(f"run {runner.run_id}: {len(runner.prompts)} prompts, "
+                                            f"{len(runner.checks)} checks{repeats}")
         work = asyncio.ensure_future(runner.run(progress=False))
         try:
             while not work.done():
@@ -699,7 +718,7 @@ class LiveJudgingUI(widgets.VBox):
         frame = self.refresh_results(config.store_path, runner.run_id, comparability=True)
         # Whose call failed: a check without a response never reached the judge.
         model_failed, judge_failed = error_split(frame["error"] if frame is not None else ())
-        parts = [f"{summary.verdicts} verdicts of {summary.n_checks} checks"]
+        parts = [f"{summary.verdicts} verdicts of {summary.n_checks} checks{repeats}"]
         if model_failed:
             parts.append(f"{model_failed} without a response (the model call failed; the judge was not called)")
         if judge_failed:

@@ -197,9 +197,11 @@ class LabellingUI(w.VBox):
         self._items = L.sample_items(self.store_path, sample_id, self.labeller.value.strip())
         for run_id in self._items["run_id"].unique():
             if run_id not in self._texts:
-                texts = response_texts(self.store_path, run_id)
+                # A label is about the first response (epoch 1) and its first verdict, of runs with repeats too.
+                texts = _first_sample(response_texts(self.store_path, run_id))
                 self._texts[run_id] = dict(zip(texts["prompt_id"], texts["text"].fillna("")))
-                self._verdicts[run_id] = verdict_details(self.store_path, run_id).set_index(["prompt_id", "requirement"])
+                self._verdicts[run_id] = _first_sample(verdict_details(self.store_path, run_id)).set_index(
+                    ["prompt_id", "requirement"])
         self._position = L.resume_position(self._items)
         self.progress.max = len(self._items)
         self.item_box.layout.display = ""
@@ -323,3 +325,11 @@ class LabellingUI(w.VBox):
     def _say(self, message: str, *, error: bool = False) -> None:
         colour = "#b00020" if error else "#555"
         self.status.value = f"<span class='{'eud-error' if error else 'eud-status'}' style='color:{colour}'>{message}</span>"
+
+
+def _first_sample(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows of epoch 1 and judge repeat 1 (all rows of a store from before epochs)."""
+    for column in ("epoch", "judge_repeat"):
+        if column in rows.columns:
+            rows = rows[rows[column] == 1]
+    return rows

@@ -59,9 +59,13 @@ def rubric_html(key: str, used: str, protocol: str = "") -> str:
     return f"<details class='eud-rubric' data-protocol='{html.escape(shown.protocol or '')}'><summary>{summary}</summary>{body}</details>"
 
 
-def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | None = None) -> str:
-    """One item: prompt, response, and per requirement the verdict, reasoning, rubric, judge."""
+def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | None = None,
+              show_epoch: bool = False) -> str:
+    """One item: prompt, response, and per requirement the verdict, reasoning, rubric, judge (per
+    judge call when the response was judged more than once); ``show_epoch`` names the item's
+    epoch (data where prompts were answered more than once)."""
     protocols = protocols or {}
+    calls = "judge_repeat" in item.checks.columns and bool((item.checks["judge_repeat"] > 1).any())
     prompt = (highlight(item.prompt, query) if item.prompt else
               "<i>Prompt text not available: the benchmark file is not on this machine "
               "(<code>eudaimonia-nb fetch</code>).</i>")
@@ -76,7 +80,8 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
         judge = check.get("judge_model", "")
         protocol = check.get("protocol") or ""
         settings = protocols.get(check.get("run_id", ""), "")  # the run's short protocol summary
-        meta = " · ".join(p for p in (f"judge {html.escape(judge)}" if judge else "",
+        meta = " · ".join(p for p in (f"judge call {int(check['judge_repeat'])}" if calls else "",
+                                      f"judge {html.escape(judge)}" if judge else "",
                                       f"protocol: {html.escape(protocol)}" if protocol else "",
                                       html.escape(settings)) if p)
         rows.append(f"<tr data-requirement='{html.escape(req.key)}'><td style='vertical-align:top'><b>{html.escape(req.label)}</b></td>"
@@ -84,8 +89,9 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
                     f"<td class='eud-reasoning' style='text-align:left'>{detail or '<i>no reasoning</i>'}"
                     f"<div style='color:#555;font-size:12px'>{meta}</div>"
                     f"{rubric_html(req.key, check.get('rubric_version', ''), protocol)}</td></tr>")
+    epoch = f" · epoch {item.epoch}" if show_epoch else ""
     return (f"<div class='eud-item'><div><b>{html.escape(item.model)}</b> · prompt <code>{html.escape(item.prompt_id)}</code>"
-            f" · {html.escape(SOURCE_LABELS.get(item.source, item.source))}</div>"
+            f"{epoch} · {html.escape(SOURCE_LABELS.get(item.source, item.source))}</div>"
             f"<div><b>Prompt</b></div><div class='eud-prompt' style='{TEXT_BOX_STYLE}'>{prompt}</div>"
             f"<div><b>Response</b></div><div class='eud-response' style='{TEXT_BOX_STYLE}'>{response}</div>"
             "<table class='eud-table eud-checks' style='width:100%'><tr><th>Requirement</th><th>Verdict</th>"
@@ -95,34 +101,44 @@ def item_html(item: Item, *, query: str = "", protocols: Mapping[str, str] | Non
 def pair_html(index: ResponseIndex, first: str, second: str, pairs: pd.DataFrame, prompt_id: str,
               *, query: str = "") -> str:
     """Two models on one prompt: requirements in rows with both verdicts (disagreements
-    marked), the two responses in columns."""
+    marked), the two responses in columns; one such block per epoch where prompts were answered
+    more than once (epoch e of one model beside epoch e of the other)."""
     rows = pairs[pairs["prompt_id"] == prompt_id]
     if rows.empty:
         return ""
-    code_a, code_b = index.code_of(first, prompt_id), index.code_of(second, prompt_id)
-    item_a = index.item(code_a) if code_a is not None else None
-    item_b = index.item(code_b) if code_b is not None else None
     prompt = index.prompt_text.get(prompt_id, "")
-    body = []
-    for row in rows.to_dict("records"):
-        style = f" style='{_DIFFER_STYLE}'" if row["differ"] else ""
-        mark = " <b title='the verdicts differ'>≠</b>" if row["differ"] else ""
-        body.append(f"<tr class='{'eud-differ' if row['differ'] else 'eud-agree'}'{style}>"
-                    f"<td><b>{html.escape(requirement(row['requirement']).label)}</b>{mark}</td>"
-                    f"<td style='text-align:left'>{badge(row['kind_a'])}<div>{highlight(row['reasoning_a'], query)}</div></td>"
-                    f"<td style='text-align:left'>{badge(row['kind_b'])}<div>{highlight(row['reasoning_b'], query)}</div></td></tr>")
+    calls = "judge_repeat" in rows.columns and bool((rows["judge_repeat"] > 1).any())
+    epochs = sorted(int(e) for e in rows["epoch"].unique()) if "epoch" in rows.columns else [1]
 
     def column(name: str, item: Item | None) -> str:
         text = highlight(item.response, query) if item and item.response else "<i>No response recorded.</i>"
         return (f"<div style='flex:1 1 300px;min-width:0'><b>{html.escape(name)}</b>"
                 f"<div class='eud-response' style='{TEXT_BOX_STYLE}'>{text}</div></div>")
 
+    blocks = []
+    for epoch in epochs:
+        part = rows[rows["epoch"] == epoch] if "epoch" in rows.columns else rows
+        code_a, code_b = index.code_of(first, prompt_id, epoch), index.code_of(second, prompt_id, epoch)
+        item_a = index.item(code_a) if code_a is not None else None
+        item_b = index.item(code_b) if code_b is not None else None
+        body = []
+        for row in part.to_dict("records"):
+            style = f" style='{_DIFFER_STYLE}'" if row["differ"] else ""
+            mark = " <b title='the verdicts differ'>≠</b>" if row["differ"] else ""
+            call = f" <span style='color:#555'>(judge call {int(row['judge_repeat'])})</span>" if calls else ""
+            body.append(f"<tr class='{'eud-differ' if row['differ'] else 'eud-agree'}'{style}>"
+                        f"<td><b>{html.escape(requirement(row['requirement']).label)}</b>{call}{mark}</td>"
+                        f"<td style='text-align:left'>{badge(row['kind_a'])}<div>{highlight(row['reasoning_a'], query)}</div></td>"
+                        f"<td style='text-align:left'>{badge(row['kind_b'])}<div>{highlight(row['reasoning_b'], query)}</div></td></tr>")
+        heading = f"<div><b>Epoch {epoch}</b></div>" if index.has_epochs else ""
+        blocks.append(heading + "<div style='display:flex;flex-wrap:wrap;gap:12px'>" + column(first, item_a)
+                      + column(second, item_b) + "</div>"
+                      f"<table class='eud-table eud-pair-table' style='width:100%'><tr><th>Requirement</th>"
+                      f"<th style='text-align:left'>{html.escape(first)}</th><th style='text-align:left'>"
+                      f"{html.escape(second)}</th></tr>{''.join(body)}</table>")
     return (f"<div class='eud-pair'><div>Prompt <code>{html.escape(prompt_id)}</code></div>"
             + (f"<div class='eud-prompt' style='{TEXT_BOX_STYLE}'>{highlight(prompt, query)}</div>" if prompt else "")
-            + "<div style='display:flex;flex-wrap:wrap;gap:12px'>" + column(first, item_a) + column(second, item_b) + "</div>"
-            f"<table class='eud-table eud-pair-table' style='width:100%'><tr><th>Requirement</th>"
-            f"<th style='text-align:left'>{html.escape(first)}</th><th style='text-align:left'>{html.escape(second)}</th></tr>"
-            f"{''.join(body)}</table></div>")
+            + "".join(blocks) + "</div>")
 
 
 def drilldown_filters(trace_name: str | None, x: object, y: object, models: Sequence[str]) -> dict[str, list[str]]:
@@ -297,8 +313,8 @@ class ResponsesView(w.VBox):
                 item = picked
             else:
                 code = int(picked)
-                model, prompt_id = self.index.items[code]
-                item = f"{model}|{prompt_id}"
+                model, prompt_id, epoch = self.index.items[code]
+                item = f"{model}|{prompt_id}" + (f"|{epoch}" if epoch != 1 else "")
         sort = f"{'-' if self.item_list.descending else ''}{self.item_list.sort_by}" if self.item_list.sort_by else ""
         state = {"mode": [self.mode.value], "requirement": list(self.requirements.value), "source": [self.sources.value],
                  "q": [self.search.value], "item": [item], "sort": [sort]}
@@ -348,14 +364,16 @@ class ResponsesView(w.VBox):
             self.open_state_item(item)
 
     def open_state_item(self, item: str) -> bool:
-        """Go to the page holding ``item`` (``model|prompt_id``, or a prompt id side by side) and open it."""
+        """Go to the page holding ``item`` (``model|prompt_id``, ``model|prompt_id|epoch`` past the first
+        epoch, or a prompt id side by side) and open it."""
         assert self.index is not None
         if self.mode.value == "pair":
             matches = np.flatnonzero(self._keys == item)
             key = item
         else:
-            model, _, prompt_id = item.partition("|")
-            code = self.index.code_of(model, prompt_id)
+            model, _, rest = item.partition("|")
+            prompt_id, _, epoch = rest.partition("|")
+            code = self.index.code_of(model, prompt_id, int(epoch) if epoch.isdigit() else 1)
             if code is None:
                 return False
             matches = np.flatnonzero(self._keys == code)
@@ -451,8 +469,8 @@ class ResponsesView(w.VBox):
 
     @staticmethod
     def _empty_pairs() -> pd.DataFrame:
-        return pd.DataFrame(columns=["prompt_id", "requirement", "source", "kind_a", "kind_b", "reasoning_a",
-                                     "reasoning_b", "differ"])
+        return pd.DataFrame(columns=["prompt_id", "requirement", "epoch", "judge_repeat", "source", "kind_a", "kind_b",
+                                     "reasoning_a", "reasoning_b", "differ"])
 
     @property
     def n_matches(self) -> int:
@@ -496,12 +514,14 @@ class ResponsesView(w.VBox):
     def _item_rows(self, codes: np.ndarray) -> list[dict[str, Any]]:
         assert self.index is not None
         table = self.index.summaries(codes, self._mask)
+        epochs = self.index.has_epochs
         rows = []
         for r in table.to_dict("records"):  # not itertuples: "pass" is a keyword, renamed there
             chips = [[kind, f"{r[kind]} {VERDICT_LABELS[kind] if r[kind] == 1 else VERDICT_PLURALS[kind]}"]
                      for kind in VERDICT_KINDS if r[kind]]
+            prompt = f"{r['prompt_id']} · epoch {r['epoch']}" if epochs else str(r["prompt_id"])
             rows.append({"key": str(int(r["code"])), "chips": chips,
-                         "cells": {"model": str(r["model"]), "prompt_id": str(r["prompt_id"]),
+                         "cells": {"model": str(r["model"]), "prompt_id": prompt,
                                    "source": SOURCE_LABELS.get(r["source"], r["source"]), "snippet": r["snippet"]}})
         return rows
 
@@ -509,13 +529,16 @@ class ResponsesView(w.VBox):
         part = self._pairs[self._pairs["prompt_id"].isin(list(prompt_ids))]
         differ = part.groupby("prompt_id", sort=False)["differ"].agg(["sum", "size"])
         source = part.drop_duplicates("prompt_id").set_index("prompt_id")["source"]
+        # With repeats a prompt holds one verdict pair per requirement, epoch and judge call.
+        repeats = self.index is not None and (self.index.has_epochs or self.index.has_judge_repeats)
         rows = []
         for pid in prompt_ids:
             n_diff, size = (int(x) for x in differ.loc[pid])
             snippet = " ".join(self.index.prompt_text.get(pid, "").split())[:120] if self.index else ""
+            what = plural(size, "verdict pair") if repeats else plural(size, "requirement")
             rows.append({"key": str(pid), "cells": {
                 "prompt_id": str(pid), "source": SOURCE_LABELS.get(source.get(pid, ""), str(source.get(pid, ""))),
-                "differ": f"{n_diff} of {plural(size, 'requirement')}", "snippet": snippet}})
+                "differ": f"{n_diff} of {what}", "snippet": snippet}})
         return rows
 
     def _on_filter(self, _change: object) -> None:
@@ -543,5 +566,5 @@ class ResponsesView(w.VBox):
             self.disagree.show_item(None, None)
         else:
             item = self.index.item(int(key))
-            self.detail.value = item_html(item, query=query, protocols=self.protocols)
+            self.detail.value = item_html(item, query=query, protocols=self.protocols, show_epoch=self.index.has_epochs)
             self.disagree.show_item(item, self.store_path)

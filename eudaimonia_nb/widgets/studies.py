@@ -24,7 +24,8 @@ from ..analysis.attributes import attribute_rates
 from ..analysis.conditions import (CONDITION, condition_odds_ratios, condition_rates, fit_condition_model,
                                    paired_effects)
 from ..analysis.frames import is_simulated
-from ..analysis.power import HumanLabels, StudyPlan, minimum_detectable_effect, simulate_study
+from ..analysis.power import HumanLabels, StudyPlan, minimum_detectable_effect, plan_with_noise, simulate_study
+from ..analysis.reducers import reduce_repeats
 from ..formatting import readable_table
 from ..plots.analysis import fit_to_width, sync_figure
 from ..plots.studies import (attribute_figures, condition_rates_figure, effects_figure, empty_figure_note,
@@ -54,7 +55,8 @@ def study_frame(kind: str, path: str | None, run_ids: tuple[str, ...], frame: pd
     if kind == "store":
         from ..judging.conditions import study_judgments
 
-        return study_judgments(path, list(run_ids) or None)
+        # Runs with epochs or judge repeats count each check once, as the mean of its verdicts.
+        return reduce_repeats(study_judgments(path, list(run_ids) or None))
     if CONDITION not in frame.columns:
         raise KeyError(f"the results file has no {CONDITION!r} column, so it holds no study")
     return frame
@@ -164,7 +166,8 @@ class StudiesPanel:
         self.attributes_note.value = "".join(f"<p class='eud-note'>{html.escape(n)}</p>" for n in notes)
         if runs is not None and not runs.empty and runs["violation"].notna().any():
             try:
-                table = attribute_rates(runs, n_boot=min(self.n_boot, 500))
+                # Runs with epochs or judge repeats count each check once (the mean of its verdicts).
+                table = attribute_rates(reduce_repeats(runs), n_boot=min(self.n_boot, 500))
             except STUDY_ERRORS as exc:
                 log.info("attribute figures for the runs skipped: %s", exc)
                 return
@@ -184,8 +187,15 @@ class StudiesPanel:
         self.plan_effect = w.FloatText(value=-5.0, description="expected effect", style=style)
         self.plan_alpha = w.BoundedFloatText(value=0.05, min=0.001, max=0.5, step=0.01, description="α (Holm)", style=style)
         self.plan_sd = w.Dropdown(options=[("published calibration (1.0)", "published"),
-                                           ("fitted to the loaded study", "fitted")],
+                                           ("fitted to the loaded study", "fitted"),
+                                           ("noise of the loaded runs", "noise")],
                                   value="published", description="prompt SD from", style=style)
+        # Epochs and judge repeats (analysis.noise): each check's verdict is the mean of its calls.
+        self.plan_epochs = w.BoundedIntText(value=1, min=1, max=20, description="epochs", style=style)
+        self.plan_judge_repeats = w.BoundedIntText(value=1, min=1, max=20, description="judge calls per response",
+                                                   style=style)
+        self.plan_response_sd = w.BoundedFloatText(value=0.0, min=0.0, max=10.0, step=0.1,
+                                                   description="response SD (log-odds)", style=style)
         self.plan_labels = w.BoundedIntText(value=0, min=0, max=10_000, description="human labels (0 = none)", style=style)
         self.plan_replicates = w.BoundedIntText(value=400, min=50, max=20_000, description="replicates", style=style)
         self.plan_seed = w.IntText(value=StudyPlan().seed, description="seed", style=style)
@@ -195,7 +205,9 @@ class StudiesPanel:
         self.plan_box = w.VBox([])
         self.planner = w.VBox([
             w.HBox([w.VBox([self.plan_models, self.plan_prompts, self.plan_conditions, self.plan_scale, self.plan_effect]),
-                    w.VBox([self.plan_alpha, self.plan_sd, self.plan_labels, self.plan_replicates, self.plan_seed])]),
+                    w.VBox([self.plan_alpha, self.plan_sd, self.plan_labels, self.plan_replicates, self.plan_seed]),
+                    w.VBox([self.plan_epochs, self.plan_judge_repeats, self.plan_response_sd])],
+                   layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.plan_button, self.plan_result]), self.plan_box,
         ])
 
@@ -207,14 +219,34 @@ class StudiesPanel:
         plan = StudyPlan(n_models=int(self.plan_models.value), prompts=int(self.plan_prompts.value) or None,
                          n_conditions=int(self.plan_conditions.value), effect=effect, effect_scale=scale,
                          alpha=float(self.plan_alpha.value), human_labels=labels,
-                         replicates=int(self.plan_replicates.value), seed=int(self.plan_seed.value))
-        if self.plan_sd.value == "fitted":
+                         replicates=int(self.plan_replicates.value), seed=int(self.plan_seed.value),
+                         epochs=int(self.plan_epochs.value), judge_repeats=int(self.plan_judge_repeats.value),
+                         response_sd=float(self.plan_response_sd.value))
+        if self.plan_sd.value == "noise":
+            plan = plan_with_noise(plan, self._run_noise())
+        elif self.plan_sd.value == "fitted":
             from ..analysis.power import prompt_sd_from_fit
 
             if self.frame is None:
                 raise ValueError("no study is loaded to fit the prompt SD to; choose the published calibration")
             plan = replace(plan, prompt_sd=prompt_sd_from_fit(fit_condition_model(self.frame, interaction=False)))
         return plan
+
+    def _run_noise(self) -> dict[str, float]:
+        """The prompt and response SDs of the loaded runs' noise decomposition (``analysis.noise``;
+        the mean over models whose runs have epochs and judge repeats)."""
+        from ..analysis.noise import decompose
+        from ..analysis.reducers import has_repeats
+
+        runs = self._runs()
+        if runs is None or runs.empty or not has_repeats(runs):
+            raise ValueError("no loaded run has epochs and judge repeats to take the noise from (run with --epochs 2 "
+                             "--judge-repeats 2, or choose another prompt SD)")
+        rows = decompose(runs, "model")
+        rows = rows[np.isfinite(rows["sd_prompt"].astype(float)) & np.isfinite(rows["sd_response"].astype(float))]
+        if rows.empty:
+            raise ValueError("the loaded runs' noise has no log-odds SDs: they need both epochs and judge repeats")
+        return {"sd_prompt": float(rows["sd_prompt"].mean()), "sd_response": float(rows["sd_response"].mean())}
 
     def plan(self) -> float | None:
         """Run the planner: power at the expected effect, the MDE and the curve."""
@@ -233,10 +265,18 @@ class StudiesPanel:
         self.plan_result.value = (
             f"<span class='eud-status'>Power at {unit(plan.effect)}: <b>{result.power:.2f}</b> "
             f"(Monte Carlo SE {result.mc_se:.3f}; {result.n_prompts} prompts, {result.n_checks} checks per model, "
-            f"prompt SD {plan.prompt_sd:.2f}). Minimum detectable effect at 80% power: <b>{mde_text}</b>. "
+            f"prompt SD {plan.prompt_sd:.2f}{_repeats_text(plan)}). Minimum detectable effect at 80% power: <b>{mde_text}</b>. "
             f"{result.replicates} simulated studies per point, seed {result.seed}.</span>")
         self._show("power_curve", power_curve_figure(curve, mde=mde), self.plan_box)
         return result.power
+
+
+def _repeats_text(plan: StudyPlan) -> str:
+    """``, response SD 0.80, 3 epochs x 2 judge calls`` (empty for one response judged once)."""
+    if plan.epochs == 1 and plan.judge_repeats == 1 and plan.response_sd == 0:
+        return ""
+    return (f", response SD {plan.response_sd:.2f}, {plan.epochs} epoch{'s' if plan.epochs != 1 else ''} x "
+            f"{plan.judge_repeats} judge call{'s' if plan.judge_repeats != 1 else ''} per response")
 
 
 def studies_panel(dashboard: object) -> StudiesPanel:
