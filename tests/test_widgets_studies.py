@@ -106,3 +106,18 @@ def test_studies_tab_reads_conditions_from_a_store(tmp_path, benchmark):
     dashboard.run_ids.value = panel.frame["run_id"].iloc[0]
     dashboard.load()
     assert panel.compute() is False and "at least two conditions" in panel.status.value
+
+
+def test_planner_takes_the_judges_sensitivity_and_specificity_and_shows_them(demo):
+    panel = demo.studies
+    panel.plan_models.value, panel.plan_prompts.value, panel.plan_effect.value = 1, 100, -10.0
+    panel.plan_replicates.value, panel.plan_labels.value = 50, 100
+    panel.plan_sensitivity.value, panel.plan_specificity.value = 0.8, 0.7
+    plan = panel.current_plan()
+    assert (plan.human_labels.sensitivity, plan.human_labels.specificity) == (0.8, 0.7)
+    assert panel.plan() is not None
+    text = panel.plan_result.value
+    assert "100 human labels per run" in text and "sensitivity 0.80" in text and "specificity 0.70" in text
+    assert "the judge sees -5.0 points" in text  # J = 0.5
+    panel.plan_sensitivity.value, panel.plan_specificity.value = 0.5, 0.4
+    assert panel.plan() is None and "better than chance" in panel.plan_result.value
