@@ -3,6 +3,8 @@ size under the null. Monte Carlo error is stated and used in every comparison.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -67,10 +69,11 @@ def test_power_grows_with_effect_prompts_and_shrinks_with_label_noise():
     assert (curve["ci_low"] <= curve["power"]).all() and (curve["power"] <= curve["ci_high"]).all()
     more = power(StudyPlan(n_models=1, prompts=400, effect=-0.06, replicates=1000))
     assert more.power > curve["power"].iloc[2] + 3 * more.mc_se
-    labelled = power(StudyPlan(n_models=1, prompts=150, effect=-0.06, replicates=1000,
+    labelled = power(StudyPlan(n_models=1, prompts=150, effect=-0.06, replicates=200,
                                human_labels=HumanLabels(n_labels=100, sensitivity=0.8, specificity=0.8)))
-    # The judge sees 0.6 x the true difference, and J's uncertainty widens the interval.
-    assert labelled.rate_diff == pytest.approx(-0.06 * 0.6, abs=1e-6)
+    # The judge sees 0.6 x the true difference, and the corrected rates carry the labels' noise.
+    assert labelled.rate_diff == pytest.approx(-0.06, abs=1e-6)
+    assert labelled.judge_rate_diff == pytest.approx(-0.06 * 0.6, abs=1e-6)
     assert labelled.power < curve["power"].iloc[2] - 3 * labelled.mc_se
 
 
@@ -94,8 +97,9 @@ def test_holm_matches_the_step_down_rule_and_pads_the_family():
     (dict(effect=0.0, effect_scale="odds_ratio"), "odds ratio must be > 0"),
     (dict(effect=1.5), "rate difference"),
     (dict(alpha=1.5), "alpha"),
-    (dict(effect=2.0, effect_scale="odds_ratio", human_labels=HumanLabels(50)), "rate difference"),
+    (dict(effect=2.0, effect_scale="odds_ratio", human_labels=HumanLabels(50, 0.9, 0.9)), "rate difference"),
     (dict(prompts=("no-such-prompt",)), "unknown prompt id"),
+    (dict(epochs=2, human_labels=HumanLabels(50, 0.9, 0.9)), "one response and one judge call per check"),
 ])
 def test_bad_plans_say_what_is_wrong(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -147,3 +151,55 @@ def test_plan_with_noise_takes_the_sds_of_a_decomposition(benchmark):
     no_judge, _ = simulate.simulate_with_truth("common", seed=5, design=design, models=1, epochs=3, response_sd=0.7)
     with pytest.raises(ValueError, match="no log-odds SDs"):
         plan_with_noise(StudyPlan(), noise.decompose(no_judge, n_boot=100).iloc[0])
+def _corrected_analysis_rejects(plan: StudyPlan, replicates: int) -> tuple[float, float]:
+    """Share of simulated studies in which the suite's validity pipeline finds the effect: the
+    simulated verdicts are the people's, a judge with the plan's Se / Sp judges every check, each
+    run gets a seeded ``store.sampling.stratified_sample`` of n_labels (requirement x verdict), and
+    ``corrected_rates`` with the validity section's strata gives each run's corrected rate and SE;
+    the test is (b - a) / sqrt(se_a^2 + se_b^2), two-sided at plan.alpha (one model: no Holm)."""
+    import pandas as pd
+
+    from eudaimonia_nb.analysis.rates import two_sided_p
+    from eudaimonia_nb.analysis.simulate import imperfect_verdicts
+    from eudaimonia_nb.analysis.stratified import corrected_rates
+    from eudaimonia_nb.store.sampling import stratified_sample
+
+    labels = plan.human_labels
+    setup = plan_setup(plan)
+    hits = []
+    for seed in range(replicates):
+        frame = simulate_study(plan, seed, setup=setup)
+        rng = np.random.default_rng([99, seed])
+        truth = frame["violation"].to_numpy(float)
+        frame["judge"] = imperfect_verdicts(truth, np.full(len(truth), labels.sensitivity),
+                                            np.full(len(truth), labels.specificity), rng)
+        frame["run_id"] = frame["model"] + "/" + frame["condition"]
+        frame["row"] = np.arange(len(frame))
+        frame["human"], frame["weight"] = np.nan, np.nan
+        for k, (_, run) in enumerate(frame.groupby("run_id")):
+            sample = stratified_sample(run, ["requirement", "judge"], labels.n_labels, seed=seed * 10 + k)
+            rows = sample["row"].to_numpy()
+            frame.loc[rows, "human"] = frame.loc[rows, "violation"].to_numpy()
+            frame.loc[rows, "weight"] = 1.0 / sample["inclusion_probability"].to_numpy()
+        rates = corrected_rates(frame, ["run_id", "condition"], strata=["run_id", "requirement", "judge"],
+                                coarser=[["run_id", "judge"], ["run_id"]]).set_index("condition")
+        z = (rates.loc["b", "rate"] - rates.loc["a", "rate"]) / np.hypot(rates.loc["a", "se"], rates.loc["b", "se"])
+        hits.append(float(two_sided_p(z) <= plan.alpha))
+    hits = np.asarray(hits)
+    return float(hits.mean()), float(hits.std(ddof=1) / np.sqrt(replicates))
+
+
+def test_human_label_power_matches_the_corrected_rate_analysis():
+    """The audit's case (issue 23 point 5): 1 model on all prompts, a true 5-point reduction, 200
+    labels per run, Se = Sp = 0.85. The old planner (Rogan-Gladen d / J with a delta-method
+    variance) promised 0.94; the suite's corrected rates achieve far less."""
+    plan = StudyPlan(n_models=1, effect=-0.05, replicates=200,
+                     human_labels=HumanLabels(n_labels=200, sensitivity=0.85, specificity=0.85))
+    planned = power(plan)
+    actual, actual_se = _corrected_analysis_rejects(plan, 200)
+    tolerance = 3 * np.hypot(planned.mc_se, actual_se)
+    print(f"labelled: planner {planned.power:.3f} +- {planned.mc_se:.3f}; "
+          f"corrected-rate analysis {actual:.3f} +- {actual_se:.3f}")
+    assert 0.1 < actual < 0.9
+    assert abs(planned.power - actual) <= tolerance
+    assert planned.assumptions != power(replace(plan, human_labels=None, replicates=10)).assumptions

@@ -140,3 +140,16 @@ def test_the_planner_takes_epochs_judge_calls_and_the_noise_of_loaded_runs(demo,
     # The attribute figures of the user's runs read each check once (repeated rows were refused).
     loaded._show_attributes(runs)
     assert any(name.startswith("runs_") for name in loaded.figures)
+def test_planner_takes_the_judges_sensitivity_and_specificity_and_shows_them(demo):
+    panel = demo.studies
+    panel.plan_models.value, panel.plan_prompts.value, panel.plan_effect.value = 1, 100, -10.0
+    panel.plan_replicates.value, panel.plan_labels.value = 50, 100
+    panel.plan_sensitivity.value, panel.plan_specificity.value = 0.8, 0.7
+    plan = panel.current_plan()
+    assert (plan.human_labels.sensitivity, plan.human_labels.specificity) == (0.8, 0.7)
+    assert panel.plan() is not None
+    text = panel.plan_result.value
+    assert "100 human labels per run" in text and "sensitivity 0.80" in text and "specificity 0.70" in text
+    assert "the judge sees -5.0 points" in text  # J = 0.5
+    panel.plan_sensitivity.value, panel.plan_specificity.value = 0.5, 0.4
+    assert panel.plan() is None and "better than chance" in panel.plan_result.value

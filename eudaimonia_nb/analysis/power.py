@@ -28,11 +28,19 @@ the mean of its calls (the ``mean`` reducer), so more epochs shrink the response
 and more judge calls the judge's. ``plan_with_noise`` takes ``prompt_sd`` and ``response_sd``
 from a noise decomposition (``analysis.noise``) of a run with repeats.
 
-Optional human labels (corrected rates): the judge's sensitivity and specificity, estimated from
-``n_labels`` human-labelled checks, turn an observed difference d into d / J (J = Se + Sp - 1);
-the planner inflates the variance by the uncertainty of J (delta method:
-var(d / J) = var(d) / J^2 + d^2 var(J) / J^4), and the effect given on the true scale is
-observed as effect x J. Seeds: replicate r of a plan with seed s uses
+Optional human labels (corrected rates): the simulated verdicts are then the people's (true)
+violations, the effect is given on that scale, and a judge with the plan's sensitivity and
+specificity gives its verdict on every check. Each run (model x condition) gets a labelling
+sample of ``n_labels`` checks stratified by requirement x judge verdict with equal allocation
+(``store.sampling.sample_rows``, what the labelling notebook draws), and the test is the one a
+user can make from the suite's output: each run's corrected rate and SE from the suite's
+estimator (``analysis.stratified.stratified_rate``, what ``validity`` reports), the difference
+b - a over sqrt(se_a^2 + se_b^2) (the two samples are independent; the shared prompts make this
+slightly conservative), a Wald p and Holm. The planner calls that estimator on every replicate,
+so it is slower (about 20 ms per run and replicate). An earlier version planned the
+Rogan-Gladen correction d / J of the paired difference with the delta method, which the suite
+does not compute: it promised 0.94 where the corrected rates achieve far less
+(``tests/test_analysis_power.py``). Seeds: replicate r of a plan with seed s uses
 ``numpy.random.default_rng([s, r // CHUNK])``, the same for every effect size (common random
 numbers, so a curve is smooth and monotone up to Monte Carlo error).
 """
@@ -65,20 +73,28 @@ ASSUMPTIONS = (
     "prompt-bootstrap analysis (its delta-method limit), two-sided, Holm across models x "
     "condition pairs (pairs not simulated count as not rejected: a conservative bound)."
 )
+ASSUMPTIONS_LABELLED = (
+    "Simulated from the suite's calibrated logistic model with a normal prompt intercept shared "
+    "by both conditions, as the people's verdicts; every model shifted by the same conditional "
+    "log-odds delta under condition b; a judge with the plan's sensitivity and specificity on every "
+    "check, the same under both conditions; in each run a labelling sample stratified by "
+    "requirement x judge verdict (equal allocation). The test is the difference of the two runs' "
+    "corrected rates (the suite's stratified estimator) over the root sum of their squared SEs, "
+    "two-sided, Holm across models x condition pairs."
+)
 
 
 @dataclass(frozen=True)
 class HumanLabels:
-    """Human labels of a sample of checks, used to correct rates for judge error."""
+    """Human labels of a sample of each run's checks, used to correct its rate for judge error."""
 
     n_labels: int
-    """Checks labelled by people (split between violations and passes by ``prevalence``)."""
-    sensitivity: float = 0.9
-    """Expected P(judge says violation | human says violation)."""
-    specificity: float = 0.9
-    """Expected P(judge says pass | human says pass)."""
-    prevalence: float | None = None
-    """Share of human-labelled violations; None: the planned baseline rate."""
+    """Checks labelled by people in each run (model x condition), stratified by requirement x
+    judge verdict with equal allocation."""
+    sensitivity: float
+    """Expected P(judge says violation | human says violation): no default, it must be chosen."""
+    specificity: float
+    """Expected P(judge says pass | human says pass): no default, it must be chosen."""
 
     def __post_init__(self) -> None:
         if self.n_labels < 2:
@@ -88,14 +104,8 @@ class HumanLabels:
                              "(a judge better than chance)")
 
     def youden(self) -> float:
-        """J = Se + Sp - 1: an observed difference is J times the true one."""
+        """J = Se + Sp - 1: the judge sees a difference J times the true one."""
         return self.sensitivity + self.specificity - 1
-
-    def var_youden(self, prevalence: float) -> float:
-        """Binomial sampling variance of J's estimate from the labels."""
-        share = self.prevalence if self.prevalence is not None else prevalence
-        pos, neg = max(self.n_labels * share, 1.0), max(self.n_labels * (1 - share), 1.0)
-        return self.sensitivity * (1 - self.sensitivity) / pos + self.specificity * (1 - self.specificity) / neg
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,10 @@ class StudyPlan:
                 raise ValueError(f"StudyPlan.{name}: expected a whole number >= 1, got {value!r}")
         if not self.response_sd >= 0:
             raise ValueError(f"StudyPlan.response_sd: expected >= 0, got {self.response_sd}")
+        if self.human_labels is not None and (self.epochs > 1 or self.judge_repeats > 1 or self.response_sd > 0):
+            # The labelling sample labels one verdict per check; repeated verdicts are means, not 0/1.
+            raise ValueError("StudyPlan: human labels are planned on one response and one judge call per check: "
+                             "use epochs = judge_repeats = 1 and response_sd = 0 with them")
 
     @property
     def call_sd(self) -> float:
@@ -183,7 +197,8 @@ class PowerResult:
     delta: float
     """The conditional log-odds shift simulated."""
     rate_diff: float
-    """The expected rate difference (observed, judge scale) that ``delta`` produces."""
+    """The expected rate difference that ``delta`` produces (people's scale with human labels,
+    else the judge's)."""
     n_checks: int
     """Paired checks per model."""
     n_prompts: int
@@ -194,6 +209,8 @@ class PowerResult:
     """Seed used."""
     assumptions: str = ASSUMPTIONS
     """What the simulation assumes."""
+    judge_rate_diff: float = float("nan")
+    """With human labels: the difference the judge sees (``rate_diff`` x J), else NaN."""
 
 
 def plan_with_noise(plan: StudyPlan, noise: pd.Series | dict) -> StudyPlan:
@@ -277,9 +294,7 @@ def delta_for(plan: StudyPlan, setup: _Setup | None = None) -> float:
     if plan.effect_scale == "odds_ratio":
         return float(np.log(plan.effect))
     setup = setup or plan_setup(plan)
-    target = plan.effect
-    if plan.human_labels is not None:
-        target *= plan.human_labels.youden()  # the judge sees a J-times smaller difference
+    target = plan.effect  # with human labels, on the people's scale (the verdicts simulated are theirs)
     if target == 0:
         return 0.0
     return float(brentq(lambda d: _observed_rate_diff(setup, d, plan.call_sd, plan.effect_prompt_sd) - target,
@@ -328,12 +343,41 @@ def _z_statistics(setup: _Setup, y_a: np.ndarray, y_b: np.ndarray, plan: StudyPl
         cols = setup.prompt_source == value
         var += cols.sum() * resid[..., cols].var(axis=-1)
     var /= N**2
-    if plan.human_labels is not None:
-        base = float(expit(setup.eta).mean())
-        labels = plan.human_labels
-        var = var + diff**2 * labels.var_youden(base) / labels.youden() ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(var > 0, diff / np.sqrt(var), 0.0)
+
+
+def _corrected_z_statistics(setup: _Setup, y_a: np.ndarray, y_b: np.ndarray, labels: HumanLabels,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Difference of the two runs' corrected rates over its SE, n x models: the judge's verdicts
+    drawn from the people's (``y_a``, ``y_b``), a stratified labelling sample per run, and the
+    suite's stratified estimator on each run."""
+    from ..store.sampling import sample_rows
+    from .simulate import imperfect_verdicts
+    from .stratified import stratified_rate
+
+    requirement = pd.factorize(setup.checks["requirement"])[0].astype(np.int64)
+    n_checks = len(requirement)
+    sens, spec = np.full(n_checks, labels.sensitivity), np.full(n_checks, labels.specificity)
+    everything = np.zeros(n_checks, dtype=np.int64)
+    z = np.zeros(y_a.shape[:2])
+    for r in range(y_a.shape[0]):
+        for m in range(y_a.shape[1]):
+            estimates = []
+            for truth in (y_a[r, m], y_b[r, m]):
+                judge = imperfect_verdicts(truth, sens, spec, rng)
+                verdict = judge.astype(np.int64)
+                stratum = 2 * requirement + verdict
+                rows, sizes, taken = sample_rows(stratum, labels.n_labels, rng)
+                human = np.full(n_checks, np.nan)
+                weight = np.full(n_checks, np.nan)
+                human[rows], weight[rows] = truth[rows], sizes / taken
+                estimates.append(stratified_rate(judge, human, weight, setup.prompt_index,
+                                                 [stratum, verdict, everything]))
+            a, b = estimates
+            se = float(np.hypot(a.se, b.se))
+            z[r, m] = (b.rate - a.rate) / se if np.isfinite(se) and se > 0 else 0.0
+    return z
 
 
 def power(plan: StudyPlan, *, setup: _Setup | None = None) -> PowerResult:
@@ -344,18 +388,24 @@ def power(plan: StudyPlan, *, setup: _Setup | None = None) -> PowerResult:
     rejected, any_rejected = [], []
     for block, start in enumerate(range(0, plan.replicates, CHUNK)):
         n = min(CHUNK, plan.replicates - start)
-        y_a, y_b = _draw(setup, delta, plan, np.random.default_rng([plan.seed, block]), n)
-        p = two_sided_p(_z_statistics(setup, y_a, y_b, plan))
+        rng = np.random.default_rng([plan.seed, block])
+        y_a, y_b = _draw(setup, delta, plan, rng, n)
+        z = (_z_statistics(setup, y_a, y_b, plan) if plan.human_labels is None
+             else _corrected_z_statistics(setup, y_a, y_b, plan.human_labels, rng))
+        p = two_sided_p(z)
         reject = holm(p, family) <= plan.alpha
         rejected.append(reject.mean(axis=1))
         any_rejected.append(reject.any(axis=1))
     per_study = np.concatenate(rejected)
     value = float(per_study.mean())
+    rate_diff = _observed_rate_diff(setup, delta, plan.call_sd, plan.effect_prompt_sd)
     return PowerResult(
         power=value, mc_se=float(per_study.std(ddof=1) / np.sqrt(len(per_study))),
         power_any=float(np.concatenate(any_rejected).mean()), delta=delta,
-        rate_diff=_observed_rate_diff(setup, delta, plan.call_sd, plan.effect_prompt_sd), n_checks=len(setup.checks),
-        n_prompts=len(setup.prompt_source), replicates=plan.replicates, seed=plan.seed)
+        rate_diff=rate_diff, n_checks=len(setup.checks),
+        n_prompts=len(setup.prompt_source), replicates=plan.replicates, seed=plan.seed,
+        assumptions=ASSUMPTIONS if plan.human_labels is None else ASSUMPTIONS_LABELLED,
+        judge_rate_diff=rate_diff * plan.human_labels.youden() if plan.human_labels is not None else float("nan"))
 
 
 def power_curve(plan: StudyPlan, effects: Sequence[float]) -> pd.DataFrame:

@@ -196,7 +196,12 @@ class StudiesPanel:
                                                    style=style)
         self.plan_response_sd = w.BoundedFloatText(value=0.0, min=0.0, max=10.0, step=0.1,
                                                    description="response SD (log-odds)", style=style)
-        self.plan_labels = w.BoundedIntText(value=0, min=0, max=10_000, description="human labels (0 = none)", style=style)
+        self.plan_labels = w.BoundedIntText(value=0, min=0, max=10_000, description="human labels per run (0 = none)",
+                                            style=style)
+        self.plan_sensitivity = w.BoundedFloatText(value=0.9, min=0.01, max=1.0, step=0.01,
+                                                   description="judge sensitivity", style=style)
+        self.plan_specificity = w.BoundedFloatText(value=0.9, min=0.01, max=1.0, step=0.01,
+                                                   description="judge specificity", style=style)
         self.plan_replicates = w.BoundedIntText(value=400, min=50, max=20_000, description="replicates", style=style)
         self.plan_seed = w.IntText(value=StudyPlan().seed, description="seed", style=style)
         self.plan_button = w.Button(description="Plan", button_style="primary")
@@ -205,7 +210,8 @@ class StudiesPanel:
         self.plan_box = w.VBox([])
         self.planner = w.VBox([
             w.HBox([w.VBox([self.plan_models, self.plan_prompts, self.plan_conditions, self.plan_scale, self.plan_effect]),
-                    w.VBox([self.plan_alpha, self.plan_sd, self.plan_labels, self.plan_replicates, self.plan_seed]),
+                    w.VBox([self.plan_alpha, self.plan_sd, self.plan_labels, self.plan_sensitivity, self.plan_specificity,
+                            self.plan_replicates, self.plan_seed]),
                     w.VBox([self.plan_epochs, self.plan_judge_repeats, self.plan_response_sd])],
                    layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.plan_button, self.plan_result]), self.plan_box,
@@ -215,7 +221,8 @@ class StudiesPanel:
         """The plan the planner's controls describe."""
         scale = self.plan_scale.value
         effect = float(self.plan_effect.value) / (100.0 if scale == "rate" else 1.0)
-        labels = HumanLabels(int(self.plan_labels.value)) if self.plan_labels.value else None
+        labels = HumanLabels(int(self.plan_labels.value), sensitivity=float(self.plan_sensitivity.value),
+                             specificity=float(self.plan_specificity.value)) if self.plan_labels.value else None
         plan = StudyPlan(n_models=int(self.plan_models.value), prompts=int(self.plan_prompts.value) or None,
                          n_conditions=int(self.plan_conditions.value), effect=effect, effect_scale=scale,
                          alpha=float(self.plan_alpha.value), human_labels=labels,
@@ -262,11 +269,15 @@ class StudiesPanel:
             return None
         unit = (lambda v: f"{100 * v:.1f} points") if plan.effect_scale == "rate" else (lambda v: f"OR {v:.2f}")
         mde_text = unit(mde) if mde is not None else "beyond the curve's range"
+        labels = plan.human_labels
+        label_text = (f" Corrected rates from {labels.n_labels} human labels per run, judge sensitivity "
+                      f"{labels.sensitivity:.2f} and specificity {labels.specificity:.2f} (the judge sees "
+                      f"{unit(result.judge_rate_diff)})." if labels is not None else "")
         self.plan_result.value = (
             f"<span class='eud-status'>Power at {unit(plan.effect)}: <b>{result.power:.2f}</b> "
             f"(Monte Carlo SE {result.mc_se:.3f}; {result.n_prompts} prompts, {result.n_checks} checks per model, "
             f"prompt SD {plan.prompt_sd:.2f}{_repeats_text(plan)}). Minimum detectable effect at 80% power: <b>{mde_text}</b>. "
-            f"{result.replicates} simulated studies per point, seed {result.seed}.</span>")
+            f"{result.replicates} simulated studies per point, seed {result.seed}.{html.escape(label_text)}</span>")
         self._show("power_curve", power_curve_figure(curve, mde=mde), self.plan_box)
         return result.power
 
