@@ -8,7 +8,9 @@ A live run is planned, executed and recorded by three modules that other executo
 - ``recording``: responses and verdicts into the store, the tally and the run summary;
 - ``runner``: ``Runner`` and ``run``, the live, resumable orchestration of the three.
 
-Around them: ``client`` (typed chat calls, retries and the request cache above the provider),
+Around them: ``chat`` (the call's typed contract: request, response, failure), ``completion_body``
+(the one reader of a reply body), ``cache`` (the request cache), ``client`` (the provider and the
+one wrapper above it that owns retries and the cache),
 ``protocols`` (how a judge call is framed and its answer read; a new protocol goes here),
 ``judge`` (the suite protocol's framing and parser), ``authors_rubrics`` (the authors' rubrics,
 fetched and verified), ``preflight`` (endpoint probes, early stops), ``pricing``, ``keys``,

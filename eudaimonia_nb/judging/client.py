@@ -18,154 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
-import os
 import random
-import sqlite3
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from ..credentials import Redactor, cache_scope, public_url, split_base_url, url_secrets
+# The contract, the body reader and the cache live in their own modules; their names are
+# importable from here too, where every caller has always found them.
+from .cache import RequestCache
+from .chat import CallFailure, ChatClient, ChatRequest, ChatResponse, CredentialError, Provider, Usage, api_key_from_env
+from .completion_body import _parse_completion, _short
 
 log = logging.getLogger(__name__)
 
-from ..credentials import NO_KEY, Redactor, cache_scope, public_url, split_base_url, url_secrets
-
-
-class CredentialError(RuntimeError):
-    """The configured API-key environment variable is not set."""
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """Everything that determines a chat completion (and so its cache key)."""
-
-    model: str
-    """Model name as the endpoint knows it."""
-    messages: tuple[tuple[str, str], ...]
-    """(role, content) pairs in order."""
-    temperature: float = 0.7
-    """Sampling temperature."""
-    max_tokens: int = 2048
-    """Upper bound on completion tokens."""
-    response_format: str | None = None
-    """JSON-encoded ``response_format`` (structured outputs), or None for free text. Kept as a
-    string so the request stays hashable."""
-    seed: int | None = None
-    """Sample index or seed; part of the cache key so distinct samples are distinct calls."""
-    extra_body: str | None = None
-    """JSON object of provider fields (reasoning effort, thinking budgets...) merged into the
-    request body; a string so the request stays hashable (and part of the cache key)."""
-    sample: str | None = None
-    """Which repeated sample of the same call this is (``epoch 2``, see ``repeats``): part of the
-    cache key only, never sent. None for a first sample, whose key is what it always was."""
-
-    def payload(self) -> dict[str, Any]:
-        """Keyword arguments for ``chat.completions.create``."""
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": r, "content": c} for r, c in self.messages],
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-        if self.response_format is not None:
-            body["response_format"] = json.loads(self.response_format)
-        if self.seed is not None:
-            body["seed"] = self.seed
-        if self.extra_body is not None:
-            body.update(json.loads(self.extra_body))
-        return body
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts the endpoint reported (0 when it reported none)."""
-
-    prompt_tokens: int = 0
-    """Input tokens."""
-    completion_tokens: int = 0
-    """Output tokens."""
-
-
-@dataclass(frozen=True)
-class ChatResponse:
-    """The outcome of one logical call (after retries): text or an error, never both missing."""
-
-    text: str | None
-    """The assistant message content; None when the call failed, or when the message had null
-    content but reasoning text (``reasoning``)."""
-    usage: Usage = field(default_factory=Usage)
-    """Token usage summed over the attempt that succeeded."""
-    latency_s: float = 0.0
-    """Wall time of the whole call including retries and waits (0 for a cache hit)."""
-    finish_reason: str | None = None
-    """``stop``, ``length``, ... as reported; None on failure."""
-    error: str | None = None
-    """Why the call failed, secrets removed; None on success."""
-    attempts: int = 0
-    """HTTP attempts made (0 for a cache hit)."""
-    cached: bool = False
-    """True when answered from the request cache without a call."""
-    reasoning: str | None = None
-    """The message's reasoning text (``reasoning_content`` or ``reasoning``), when it had any."""
-
-    @property
-    def ok(self) -> bool:
-        """True when the call produced text (``error`` is None)."""
-        return self.error is None
-
-
-class CallFailure(Exception):
-    """One failed attempt, classified."""
-
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None, status: int | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.status = status
-
-
-class Provider(Protocol):
-    """Makes one attempt; raises ``CallFailure`` on any failure."""
-
-    endpoint: str
-    """Endpoint for records and logs (no credentials, no query)."""
-    cache_scope: str
-    """Endpoint identity for cache keys: ``endpoint`` plus a digest of the URL's query, so
-    endpoints that differ only there (Azure's ``api-version``) never share cached answers."""
-
-    async def attempt(self, request: ChatRequest, timeout_s: float) -> ChatResponse: ...
-
-
-class ChatClient(Protocol):
-    """What runs and widgets call: never raises for a failed call."""
-
-    endpoint: str
-
-    async def complete(self, request: ChatRequest, *, use_cache: bool = True) -> ChatResponse:
-        """``use_cache=False`` forces a fresh call (e.g. retrying a failed item); its result
-        still refreshes the cache."""
-        ...
-
-
-def api_key_from_env(var: str | None) -> str:
-    """The key held by environment variable ``var``; a placeholder when ``var`` is None.
-
-    Surrounding whitespace is dropped: keys pasted from files often end in a newline, which the
-    HTTP layer rejects with an error that quotes the whole header (key included)."""
-    if not var:
-        return NO_KEY
-    value = (os.environ.get(var) or "").strip()
-    if not value:
-        raise CredentialError(f"environment variable {var} is not set (it should hold the API key)")
-    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
-        # Never echo the value: it is the secret.
-        raise CredentialError(f"environment variable {var} holds whitespace or non-ASCII characters; an API key has none")
-    return value
+__all__ = ["AdaptiveLimit", "CallFailure", "CallStats", "ChatClient", "ChatRequest", "ChatResponse", "CredentialError",
+           "OpenAIProvider", "Provider", "ReliableClient", "RequestCache", "RetryPolicy", "Usage", "api_key_from_env",
+           "cache_scope", "open_client", "public_url"]
 
 
 def _retry_after_seconds(headers: Any) -> float | None:
@@ -377,100 +249,6 @@ def _cause(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
 
 
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-class MalformedBody(ValueError):
-    """A 200 reply whose JSON has a field of the wrong type or shape (``_parse_completion``)."""
-
-
-MAX_FINISH_REASON_CHARS = 64
-"""Longer ``finish_reason`` strings are not OpenAI's (``stop``, ``length``, ...); they are cut."""
-
-
-def _mapping(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MalformedBody(f"{where} is {type(value).__name__}, not an object")
-    return value
-
-
-def _content_text(value: object) -> str | None:
-    """``message.content``: a string, None, or a list of content parts (``{"type": "text", "text": ...}``)
-    joined; anything else is malformed."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in value):
-        return "".join(p["text"] for p in value if p.get("type", "text") == "text")
-    raise MalformedBody(f"message content is {type(value).__name__}, not a string")
-
-
-def _optional_text(value: object, where: str, limit: int | None = None) -> str | None:
-    """A field that must be a string or absent (``finish_reason``, ``refusal``)."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise MalformedBody(f"{where} is {type(value).__name__}, not a string")
-    return value[:limit] if limit is not None else value
-
-
-MAX_TOKEN_COUNT = 2**53
-"""Larger usage counts are not counts (and would overflow SQLite's INTEGER)."""
-
-
-def _token_count(value: object) -> int:
-    """A usage count: a non-negative integer (also as an integral float or a digit string);
-    anything else counts as unreported (0): usage is bookkeeping, never a reason to lose an answer."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= MAX_TOKEN_COUNT:
-        return value
-    return 0
-
-
-def _usage(value: object) -> Usage:
-    if not isinstance(value, dict):
-        return Usage()
-    return Usage(_token_count(value.get("prompt_tokens")), _token_count(value.get("completion_tokens")))
-
-
-def _parse_completion(body: str, latency_s: float) -> ChatResponse:
-    """The one reader of a completion body (every transport calls it): each field is coerced to
-    its type or the reply is refused as a retryable ``CallFailure`` (``malformed response body``),
-    so no field of a 200 reply can reach the store with a type it cannot hold."""
-    try:
-        data = _mapping(json.loads(body), "the body")
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise MalformedBody(f"choices is {type(choices).__name__ if choices is not None else 'missing'}, "
-                                "not a non-empty list")
-        choice = _mapping(choices[0], "choices[0]")
-        message = _mapping(choice.get("message"), "choices[0].message")
-        text = _content_text(message.get("content"))
-        refusal = _optional_text(message.get("refusal"), "message refusal")
-        # A thinking model's reasoning text (the protocol decides what an answer made only of it means).
-        reasoning = _optional_text(message.get("reasoning_content"), "message reasoning_content") \
-            or _optional_text(message.get("reasoning"), "message reasoning") or None
-        finish_reason = _optional_text(choice.get("finish_reason"), "finish_reason", MAX_FINISH_REASON_CHARS)
-        tokens = _usage(data.get("usage"))
-    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError and MalformedBody are ValueErrors
-        raise CallFailure(f"malformed response body ({type(exc).__name__}: {_short(str(exc), 120)}): "
-                          f"{_short(body, 120)!r}", retryable=True) from None
-    if text is None and refusal is not None:
-        # A structured-output refusal is the model's answer, not a transport fault: retrying
-        # would only repeat it.
-        raise CallFailure(f"the model refused (no content): {_short(refusal, 200)!r}", retryable=False)
-    if text is None and reasoning is None:
-        raise CallFailure(f"malformed response body (message content is missing): {_short(body, 120)!r}",
-                          retryable=True)
-    return ChatResponse(text=text, usage=tokens, latency_s=latency_s, finish_reason=finish_reason, reasoning=reasoning)
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How failed attempts are retried."""
@@ -491,80 +269,6 @@ class RetryPolicy:
         if retry_after is not None:
             return min(self.max_delay_s, max(retry_after, backoff))
         return backoff
-
-
-_REQUEST_FIELDS = tuple(f.name for f in fields(ChatRequest))
-
-
-class RequestCache:
-    """Successful responses keyed on everything that determines them, in SQLite (shared by runs)."""
-
-    def __init__(self, path: str | os.PathLike[str]):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, response TEXT NOT NULL, created_at REAL NOT NULL)")
-        # Writes are grouped (issue 20): one commit per GROUP_ITEMS answers or GROUP_DELAY_S, at the
-        # next put or at close. An answer lost to a kill is only a cache miss later.
-        self._pending: dict[str, tuple[str, float]] = {}
-        self._since = 0.0
-
-    @staticmethod
-    def key(endpoint: str, request: ChatRequest) -> str:
-        # ``sample`` only when set, so the keys of calls made before epochs existed still match.
-        fields = {"endpoint": endpoint, **{f: getattr(request, f) for f in _REQUEST_FIELDS
-                                           if f != "sample" or request.sample is not None}}
-        blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-    GROUP_ITEMS = 256
-    GROUP_DELAY_S = 0.05
-
-    def get(self, key: str) -> ChatResponse | None:
-        pending = self._pending.get(key)
-        row = (pending[0],) if pending is not None else self._db.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        try:
-            data = _mapping(json.loads(row[0]), "cache entry")
-            text = _optional_text(data.get("text"), "cached text")
-            finish_reason = _optional_text(data.get("finish_reason"), "cached finish_reason", MAX_FINISH_REASON_CHARS)
-            reasoning = _optional_text(data.get("reasoning"), "cached reasoning")
-        except ValueError:
-            return None  # written before replies were checked field by field: ask again
-        if text is None and reasoning is None:
-            return None
-        return ChatResponse(text=text, usage=_usage(data.get("usage")), finish_reason=finish_reason, cached=True,
-                            reasoning=reasoning)
-
-    def put(self, key: str, response: ChatResponse) -> None:
-        data = {"text": response.text, "usage": asdict(response.usage), "finish_reason": response.finish_reason,
-                "reasoning": response.reasoning}
-        if not self._pending:
-            self._since = time.monotonic()
-        self._pending[key] = (json.dumps(data, ensure_ascii=False), time.time())
-        if len(self._pending) >= self.GROUP_ITEMS or time.monotonic() - self._since >= self.GROUP_DELAY_S:
-            self.flush()
-
-    def flush(self) -> None:
-        """Commit the answers put since the last commit, in one transaction."""
-        if not self._pending:
-            return
-        rows = [(key, text, created) for key, (text, created) in self._pending.items()]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO cache VALUES (?, ?, ?)", rows)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._pending.clear()
-
-    def close(self) -> None:
-        self.flush()
-        self._db.close()
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The results store: one SQLite file holding runs, planned checks, responses, verdicts and labels.
 
-- ``results``: the store itself (``ResultsStore``), its records, and reading it back as frames
+- ``records``: what a run, a response and a verdict are (the rows the store writes);
+- ``results``: the store itself (``ResultsStore``) and reading it back as frames
   (``load_judgments``, ``list_runs``, ``export_run``);
 - ``schema``: schema versions and migrations; ``run_lock``: one process per run;
 - ``labels``: human labels of judged checks, beside the verdicts; ``label_files``: label CSV files

@@ -4,7 +4,8 @@ WAL mode lets a dashboard read while a run writes. Every result is committed on 
 arrives, and UNIQUE keys make a result for the same item replace (never duplicate) the earlier
 one, so a run killed at any moment, even by SIGKILL, resumes with exactly one result per check.
 The analysis reads the store only through ``load_judgments`` (the long table of the common
-contract) and ``list_runs``.
+contract) and ``list_runs``. What a run, a response and a verdict are (the records written
+here) lives in ``records``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, fields
 from pathlib import Path
 from types import TracebackType
 
@@ -23,22 +24,12 @@ import pandas as pd
 from ..linebreaks import escape_json_line_breaks
 from .outputs import check_output, write_csv
 from ..paths import DATASET_COPIES, data_dir, dataset_copy
+# The error texts are imported from here by their readers too (analysis.conventions, validity).
+from .records import JUDGE_FAILED, NO_RESPONSE, PENDING, UNPARSEABLE, ResponseRecord, RunRecord, VerdictRecord
 from .run_lock import RunLock, acquire
 from .schema import SchemaVersionError, check_readable, ensure_current
 
 STORE_FILENAME = "results.sqlite"
-PENDING = "not judged yet"
-"""The error text of a planned check that has no result (the run was interrupted)."""
-UNPARSEABLE = "unparseable judge reply"
-"""Start of the error text of a check whose judge reply held no verdict (the authors counted
-these as "no violation"; see ``analysis.conventions``)."""
-JUDGE_FAILED = "judge call failed"
-"""Start of the error text of a check whose judge call failed (the authors counted these as
-"no violation" too)."""
-NO_RESPONSE = "no response to judge"
-"""Start of the error text of a check never judged because the model gave no response (the
-authors left these out)."""
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -108,103 +99,6 @@ def default_store_path() -> Path:
 
 def _resolve(store_path: str | os.PathLike[str] | None) -> Path:
     return Path(store_path) if store_path is not None else default_store_path()
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """What a run is: enough to say how its numbers were made and to rerun it."""
-
-    run_id: str
-    """Deterministic id derived from the configuration, data and rubrics."""
-    model: str
-    """Model under test."""
-    base_url: str
-    """Its endpoint, without credentials or query string."""
-    judge_model: str
-    """The judge model."""
-    judge_base_url: str
-    """The judge endpoint, without credentials or query string."""
-    parameters: str
-    """JSON of every run parameter (never a key; only key variable names)."""
-    rubric_versions: str
-    """JSON: requirement key -> rubric version hash."""
-    dataset_sha256: str
-    """SHA-256 of the benchmark file."""
-    package_version: str
-    """eudaimonia-nb version that ran it."""
-    smoke_test: bool
-    """True for the local SmolLM2 smoke-test model: its verdicts are not research results."""
-
-
-@dataclass(frozen=True)
-class ResponseRecord:
-    """One model response (or the reason there is none)."""
-
-    prompt_id: str
-    """Benchmark prompt id."""
-    text: str | None
-    """The response, None on error."""
-    prompt_tokens: int
-    """Input tokens reported."""
-    completion_tokens: int
-    """Output tokens reported."""
-    latency_s: float
-    """Wall time including retries."""
-    finish_reason: str | None
-    """As reported by the endpoint."""
-    attempts: int
-    """HTTP attempts (0 when cached)."""
-    cached: bool
-    """Answered from the request cache."""
-    error: str | None
-    """Why there is no response, secrets removed."""
-    epoch: int = 1
-    """Which of the run's responses to this prompt it is (1 to the run's ``epochs``)."""
-    reasoning_repr: bool = False
-    """True when ``text`` is the authors' repr of a reply with empty content and reasoning text
-    (``judging.protocols``: what their pipeline stored and judged for such a reply)."""
-
-
-@dataclass(frozen=True)
-class VerdictRecord:
-    """One judged check, or the reason it has no verdict."""
-
-    prompt_id: str
-    """Benchmark prompt id."""
-    requirement: str
-    """Requirement key."""
-    violation: bool | None
-    """The verdict; None exactly when ``error`` is set."""
-    reasoning: str | None
-    """The judge's reasoning."""
-    raw: str | None
-    """The judge's raw reply (kept for errors too, to show what could not be parsed)."""
-    prompt_tokens: int
-    """Judge input tokens."""
-    completion_tokens: int
-    """Judge output tokens."""
-    latency_s: float
-    """Wall time including retries."""
-    attempts: int
-    """HTTP attempts (0 when cached)."""
-    cached: bool
-    """Answered from the request cache."""
-    error: str | None
-    """Why there is no verdict."""
-    rubric_version: str
-    """Hash of the rubric the judge saw."""
-    response_sha256: str | None = None
-    """SHA-256 of the response text judged (``response_sha256``); the store refuses a verdict
-    whose hash differs from the stored response. None when there was no response to judge."""
-    epoch: int = 1
-    """The epoch of the response judged (1 to the run's ``epochs``)."""
-    judge_repeat: int = 1
-    """Which of the judge's calls on that response it is (1 to the run's ``judge_repeats``)."""
-    parse_path: str | None = None
-    """Which reading produced the verdict (``verdict_flags.PARSE_PATHS``); None for an error or
-    the suite protocol's strict parser."""
-    verdict_flags: str = ""
-    """Why the reading is doubtful, ``;``-separated (``verdict_flags.FLAGS``); "" when clean."""
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
