@@ -96,8 +96,12 @@ def test_the_report_and_the_dashboard_show_both_readings_and_the_family_note(son
     notes = " ".join(section.notes)
     assert "read doubtfully by the authors&#x27; parser" in notes and "with them set apart" in notes
     assert "same family: the judge anthropic/claude-opus-4.6" in notes
-    hover = [t for t in section.figures["leaderboard"].data if t.name.startswith("This data")][0].customdata[0][-1]
+    # The hover's customdata: low, high, checks, prompts, errors, the reasons and notes, the run.
+    trace = [t for t in section.figures["leaderboard"].data if t.name.startswith("This data")][0]
+    custom, hover = trace.customdata[0], trace.customdata[0][5]
+    assert "%{customdata[5]}" in trace.hovertemplate and "%{customdata[6]}" in trace.hovertemplate
     assert "same family" in hover and "served by 127.0.0.1 instead of OpenRouter" in hover
+    assert custom[6] == f"run {run_id}"
     html = build_report(frame, source=source.describe(), options=Options(n_boot=N_BOOT), keys=("leaderboard",))
     assert "same family: the judge anthropic/claude-opus-4.6" in html and "Rate, flagged set apart" in html
     dashboard = Dashboard(source, options=Options(n_boot=N_BOOT))

@@ -318,7 +318,11 @@ def test_an_edited_base_url_takes_its_preset_and_a_local_one_needs_no_key(monkey
     picker.base_url.value = "http://127.0.0.1:9999/v1"
     assert PRESETS[picker.preset.value] == CUSTOM
     assert picker.key_env.value == "" and "no key needed" in picker.note.value
+    assert "OPENAI_API_KEY is meant for https://api.openai.com/v1" in picker.key_status.value  # why it emptied
     assert picker.settings().api_key_env is None
+    picker.key_env.value = "LOCAL_KEY"  # named by the user for this endpoint: the note no longer applies
+    assert picker.key_status.value == "" and picker.settings().api_key_env == "LOCAL_KEY"
+    picker.key_env.value = ""
     picker.base_url.value = "https://openrouter.ai/api/v1"
     assert PRESETS[picker.preset.value].name == "OpenRouter"
     local = EndpointPicker("Judge", judge=True, preset=LOCAL_PRESET)

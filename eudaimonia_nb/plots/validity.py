@@ -18,7 +18,10 @@ def validity_forest(models: pd.DataFrame, labels: dict[str, str] | None = None) 
     the PPI++-corrected rate with its 95% interval and the number of labels behind it. Rows are
     named by ``labels`` (run id -> the run's label, ``model · judge · protocol``), else by the
     model; the run id is in the hover (and on the row only where two rows would read alike)."""
-    names = models["run_id"].astype(str).map(labels or {}).fillna(models["model"].astype(str))
+    # Looked up row by row: ``map`` with no labels gives float NaN, and filling that with text
+    # warns under pandas 3 (and will raise).
+    names = pd.Series([(labels or {}).get(run, model) for run, model in
+                       zip(models["run_id"].astype(str), models["model"].astype(str))], index=models.index, dtype=str)
     twice = names.duplicated(keep=False)
     rows = models.assign(row=names.where(~twice, names + " · " + models["run_id"].astype(str)),
                          run=models["run_id"].astype(str))

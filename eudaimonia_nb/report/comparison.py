@@ -39,7 +39,9 @@ def authors_reading_columns(table: pd.DataFrame, frame: pd.DataFrame) -> tuple[p
         notes += [flagged_note(str(m), int(n), float(a), float(f)) for m, n, a, f in
                   zip(out["model"], out["n_flagged"], out["rate_authors_convention"], out["rate_flagged_apart"]) if n]
     family = same_family_notes(frame)
-    out["same_family_judge"] = out["model"].map(family).fillna("")
+    # Looked up row by row: ``family`` is empty without judge models, ``map`` then gives float
+    # NaN, and filling that with text warns under pandas 3 (and will raise).
+    out["same_family_judge"] = [family.get(m, "") for m in out["model"]]
     notes += [f"{m}: {n}" for m, n in zip(out["model"], out["same_family_judge"]) if n]
     return out, notes
 

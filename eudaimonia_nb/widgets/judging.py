@@ -324,6 +324,7 @@ class EndpointPicker(widgets.VBox):
         finally:
             self._applying_preset = False
         self._key_env_given_for = p.base_url or None
+        self._clear_key_note()
         self._show_note()
 
     def _show_note(self) -> None:
@@ -349,17 +350,32 @@ class EndpointPicker(widgets.VBox):
         finally:
             self._following_url = False
         if self._key_env_given_for and not matching and (is_local(url) or key_env_for(url, "x", self._key_env_given_for) is None):
+            named, host = self.key_env.value.strip(), self._key_env_given_for
             self._applying_preset = True
             try:
                 self.key_env.value = ""  # the preset's variable belongs to its host: never sent here anyway
             finally:
                 self._applying_preset = False
             self._key_env_given_for = None
+            if named and not self.secret():
+                # Said, so the emptied field does not look like a lost setting.
+                self._say_not_sent(named, host, ask_for_key=not is_local(url))
         self._show_note()
+
+    def _say_not_sent(self, named: str, host: str, *, ask_for_key: bool = True) -> None:
+        self.key_status.value = html.escape(
+            f"{named} is meant for {host}, so it is not sent to this URL's host"
+            + ("; paste a key or name a variable for this endpoint" if ask_for_key else ""))
+
+    def _clear_key_note(self) -> None:
+        """Drop a note about a variable not sent; a pasted key's status stays while the key does."""
+        if not self.secret():
+            self.key_status.value = ""
 
     def _key_env_edited(self, change: dict[str, Any]) -> None:
         if not self._applying_preset:
             self._key_env_given_for = None  # named by the user for this endpoint, whatever its host
+            self._clear_key_note()
 
     def _take_key(self, change: dict[str, Any]) -> None:
         # The key leaves widget state at once, so a saved notebook or widget snapshot never holds it.
@@ -395,9 +411,7 @@ class EndpointPicker(widgets.VBox):
         # The same rule as the command line's (keys.key_env_for): a preset's variable stays on its host.
         key_env = self._key_var if self.secret() else key_env_for(base_url, named, self._key_env_given_for)
         if named and key_env is None and not self.secret():
-            self.key_status.value = html.escape(
-                f"{named} is meant for {self._key_env_given_for}, so it is not sent to this URL's host; "
-                f"paste a key or name a variable for this endpoint")
+            self._say_not_sent(named, str(self._key_env_given_for))
         return EndpointSettings(base_url, model, key_env, PRESETS[self.preset.value].smoke_test)
 
 
