@@ -65,6 +65,8 @@ def test_selection_alone_produces_gaps_for_every_group_and_the_band_contains_the
     assert band["inside_band"].all(), band[["diff_adj", "adj_band_low", "adj_band_high"]]
     assert all("inside the selection-only band" in r for r in band["reading"])
     assert any("Real prompts were selected too" in n for n in band.attrs["notes"])
+    # The reading names what it rests on and that its group verdicts are not adjusted (issue 23 point 6).
+    assert any("published calibration" in n and "not adjusted for multiplicity" in n for n in band.attrs["notes"])
     # The group contrast cannot see shared-difficulty selection: target - other includes 0.
     contrast = selection.source_by_group(selected_null).set_index("contrast")
     row = contrast.loc["target - other"]

@@ -98,6 +98,27 @@ def test_rejudge_pairs_by_response_text_with_panel_alpha_and_majority(store):
     assert hh["n"] == 40 and hh["only_a"] + hh["only_b"] == 10  # bob flips every fourth item
 
 
+def test_person_vs_person_kappa_is_weighted_like_the_judges_so_the_two_compare(store):
+    """Ann labels exactly what the judge said, so Ann-vs-Bob pairs are the judge-vs-Bob pairs and
+    their kappas must be equal; unweighted on the verdict-stratified sample (as before) they were
+    not (issue 23 point 6)."""
+    from eudaimonia_nb.analysis.agreement import bootstrap_agreement
+
+    label_sample(store, "ann", lambda verdict, _: verdict)
+    label_sample(store, "bob", lambda verdict, pos: verdict if pos % 3 else 1 - verdict)
+    result = compute_validity(store, [JUDGED_RUN], n_boot=100)
+    rows = result.agreement.query("requirement == 'all'").set_index(["kind", "rater_a", "rater_b"])
+    hh = rows.loc[("human-human", "labeller:ann", "labeller:bob")]
+    jh = rows.loc[("judge-human", JUDGED_RUN, "labeller:bob")]
+    assert hh["weighted"] and jh["weighted"] and hh["n"] == jh["n"] == 40
+    assert hh["kappa"] == pytest.approx(jh["kappa"], abs=1e-12)
+    labels = L.load_labels(store).pivot_table(index=["prompt_id", "requirement"], columns="labeller", values="label")
+    prompts = labels.index.get_level_values("prompt_id").to_numpy()
+    unweighted = bootstrap_agreement(labels["ann"].to_numpy(), labels["bob"].to_numpy(), prompts, n_boot=10).kappa
+    assert abs(unweighted - hh["kappa"]) > 0.01  # the weighting changes the number: the test can fail
+    assert any("Person-vs-person kappa is weighted" in note for note in result.notes)
+
+
 def test_export_import_round_trip_and_refusals(store, tmp_path, benchmark):
     label_sample(store, "ann", lambda verdict, pos: None if pos == 0 else verdict)
     out = tmp_path / "labels.csv"

@@ -179,6 +179,12 @@ def selection_only_band(frame: pd.DataFrame, *, prompt_sd: float | None = None, 
         f"{prompt_sd:.2f}, the published calibration's model and requirement effects).",
         "A gap inside the band is what selection alone would produce: it is not evidence of a source effect, "
         "and an equal gap across model groups is not evidence against selection.",
+        # Issue 23's audit: with other model effects than the published ones, a pure selection
+        # artefact read as "larger than selection alone" in 22% of replicates.
+        "The band is only as right as the published calibration it is simulated from: where a model's true "
+        "effects differ, a gap made by selection alone can fall outside it. The group readings are separate "
+        "comparisons, not adjusted for multiplicity: with several groups, one outside its band by chance is "
+        "more likely than 5%.",
         REAL_SELECTION_NOTE]
     if not targets_present:
         out.attrs["notes"].append("No modified prompt names a target model as its curation model; the band "

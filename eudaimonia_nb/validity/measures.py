@@ -181,7 +181,7 @@ def _pairs_by_requirement(pairs: pd.DataFrame, rater_a: str, rater_b: str, kind:
     for requirement, part in [("all", pairs), *pairs.groupby("requirement", sort=True)]:
         rows.append(_agreement_row(str(requirement), rater_a, rater_b, kind, part["a"].to_numpy(), part["b"].to_numpy(),
                                    part["prompt_id"].to_numpy(), part["weight"].to_numpy() if weighted else None,
-                                   n_boot, seed))
+                                   n_boot, seed) | {"weighted": weighted})
     return rows
 
 
@@ -197,17 +197,29 @@ def judge_human_agreement(checks: pd.DataFrame, labels: pd.DataFrame, items: pd.
     return pd.DataFrame(rows)
 
 
-def human_human_agreement(labels: pd.DataFrame, n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Kappa for every pair of labellers on the checks both labelled, and alpha across all."""
+def human_human_agreement(labels: pd.DataFrame, n_boot: int, seed: int,
+                          items: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Kappa for every pair of labellers on the checks both labelled, and alpha across all.
+
+    With ``items`` (``item_weights``: 1 / inclusion probability, per check) each pair's kappa
+    is weighted like the judge-human kappa, so both describe all judged checks: unweighted, a
+    sample stratified by the judge's verdict over-represents its rarer verdict and the two
+    kappas are not comparable. A pair with a check the weights do not cover stays unweighted
+    (``weighted`` False). Krippendorff's alpha is of the labelled sample as drawn (it takes no
+    weights here)."""
     certain = labels[labels["label"].notna()]
     wide = certain.pivot_table(index=KEY, columns="labeller", values="label", aggfunc="first")
+    weight = items.set_index(KEY)["weight"] if items is not None and not items.empty else None
     rows, alphas = [], []
     for x, y in itertools.combinations(sorted(wide.columns), 2):
-        both = wide[[x, y]].dropna().reset_index()
+        both = wide[[x, y]].dropna()
         if both.empty:
             continue
-        pairs = both.assign(a=both[x], b=both[y], weight=1.0)
-        rows += _pairs_by_requirement(pairs, f"labeller:{x}", f"labeller:{y}", "human-human", n_boot, seed, False)
+        w = weight.reindex(both.index).to_numpy(float) if weight is not None else np.full(len(both), np.nan)
+        weighted = bool(np.isfinite(w).all() and (w > 0).all())
+        both = both.reset_index()
+        pairs = both.assign(a=both[x], b=both[y], weight=w if weighted else 1.0)
+        rows += _pairs_by_requirement(pairs, f"labeller:{x}", f"labeller:{y}", "human-human", n_boot, seed, weighted)
     multi = wide[wide.notna().sum(axis=1) >= 2]
     if wide.shape[1] >= 2 and not multi.empty:
         alphas = _alpha_rows("humans", multi, n_boot, seed)
@@ -352,7 +364,7 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
         if not frame.empty else pd.DataFrame()
     by_source = corrected_rates(frame, ["run_id", "model", "source"], **STRATA) if not frame.empty else pd.DataFrame()
     jh = judge_human_agreement(checks, labels, items, n_boot, seed)
-    hh, h_alpha = human_human_agreement(own, n_boot, seed)
+    hh, h_alpha = human_human_agreement(own, n_boot, seed, items)
     panel = judge_panel(checks)
     jj, j_alpha = judge_judge_agreement(panel, n_boot, seed)
     agreement = pd.concat([t for t in (jh, hh, jj) if not t.empty], ignore_index=True) if any(
@@ -369,6 +381,11 @@ def compute_validity(store_path: str | os.PathLike[str] | None, run_ids: list[st
                      f"{worst['judge_verdict']}, run {worst['run_id']}). The corrected rates treat them as missing at "
                      "random within their stratum; if people are unsure mostly where the judge is wrong, the "
                      "corrected rate is off in that direction.")
+    if not h_alpha.empty:
+        notes.append("Person-vs-person kappa is weighted by 1 / inclusion probability, like the judge's, so the "
+                     "two compare; Krippendorff's alpha across people is of the labelled sample as drawn "
+                     "(unweighted), which over-represents the judge's rarer verdict: compare it with alphas of "
+                     "samples drawn the same way, not with the kappas.")
     if labels.empty:
         notes.append("No human labels yet for these runs: the corrected rates need a labelled sample "
                      "(notebooks/04_validate_judge.ipynb, or `eudaimonia-nb labels import`).")
