@@ -301,6 +301,14 @@ def delta_for(plan: StudyPlan, setup: _Setup | None = None) -> float:
                         -15, 15, xtol=1e-8))
 
 
+def _condition_shift(setup: _Setup, delta: float, plan: StudyPlan, rng: np.random.Generator,
+                     shape: tuple[int, ...]) -> float | np.ndarray:
+    """Condition b's log-odds shift: ``delta``, plus a per-prompt part when the effect varies by prompt."""
+    if plan.effect_prompt_sd == 0:  # drawn only then, so plans without it keep their random numbers
+        return delta
+    return delta + rng.normal(0.0, plan.effect_prompt_sd, size=shape)[..., setup.prompt_index]
+
+
 def _draw(setup: _Setup, delta: float, plan: StudyPlan, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` replicates of both conditions' verdicts: two arrays n x models x checks (each check's
     mean over its epochs and judge calls when the plan has repeats)."""
@@ -309,16 +317,10 @@ def _draw(setup: _Setup, delta: float, plan: StudyPlan, rng: np.random.Generator
     eta = setup.eta[None] + u
     if plan.epochs == 1 and plan.judge_repeats == 1 and plan.response_sd == 0:
         y_a = rng.random(eta.shape) < expit(eta)
-        shift = delta
-        if plan.effect_prompt_sd > 0:  # drawn only then, so plans without it keep their random numbers
-            shift = delta + rng.normal(0.0, plan.effect_prompt_sd, size=shape)[..., setup.prompt_index]
-        y_b = rng.random(eta.shape) < expit(eta + shift)
+        y_b = rng.random(eta.shape) < expit(eta + _condition_shift(setup, delta, plan, rng, shape))
         return y_a.astype(float), y_b.astype(float)
-    shifts = [0.0, delta]
-    if plan.effect_prompt_sd > 0:
-        shifts[1] = delta + rng.normal(0.0, plan.effect_prompt_sd, size=shape)[..., setup.prompt_index]
     out = []
-    for shift in shifts:
+    for shift in (0.0, _condition_shift(setup, delta, plan, rng, shape)):
         total = np.zeros(eta.shape)
         for _ in range(plan.epochs):
             v = rng.normal(0.0, plan.response_sd, size=(n, eta.shape[1], len(setup.prompt_source)))[..., setup.prompt_index]

@@ -30,7 +30,7 @@ from ..benchmark.design_code import REQUIREMENTS
 from ..paths import user_path
 from ..plots.analysis import empty_figure, fit_to_width, refresh_synced_state, sync_figure
 from ..report import (CROSS_CHECKS_PENDING, FIGURE_NAMES, HEAVY_SECTIONS, RUNS_ATTR, SECTION_TITLES, DataSource,
-                      Options, Section, VERDICT_FREE_SECTIONS, Table, build_report, build_section, filter_frame,
+                      Options, Section, VERDICT_FREE_SECTIONS, build_report, build_section, filter_frame,
                       has_verdicts, load_source, notices, plural, principle_options)
 from ..report.repeats import NOISE_SDS_PENDING, REPEAT_FIGURE_NAMES, REPEAT_SECTIONS, checks_text, shown_sections
 from ..store.results import default_store_path
