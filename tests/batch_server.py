@@ -35,6 +35,7 @@ import email.parser
 import email.policy
 import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from fault_server import Script, canonical_bytes, request_kind_and_prompt, scripted_completion
+from fault_server import Script, canonical_bytes, request_kind_and_prompt, scripted_completion, varied_content
 
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _LINE_ERRORS = {"429": 429, "500": 500, "503": 503, "400": 400}
@@ -102,6 +103,7 @@ class FakeBatchServer:
         self._files: dict[str, bytes] = {}
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._rng = random.Random(self.script.seed)  # response variants and judge flips, as fault_server draws them
         self._count = 0
         self._httpd = _Server(("127.0.0.1", port), _handler_for(self))
         self._thread: threading.Thread | None = None
@@ -147,7 +149,15 @@ class FakeBatchServer:
             return ("status", code, {"error": {"message": f"scripted {behaviour}"}})  # fault_server's body
         finish = "length" if behaviour == "length" else "stop"
         quote = prompt[:40] if self.script.quote_prompt else None
-        return ("ok", scripted_completion(kind, behaviour, canon, body, quote, finish))
+        reply = scripted_completion(kind, behaviour, canon, body, quote, finish)
+        content = varied_content(self.script, self._draw, kind, behaviour, canon, body)
+        if content is not None:
+            reply["choices"][0]["message"]["content"] = content
+        return ("ok", reply)
+
+    def _draw(self) -> float:
+        with self._lock:
+            return self._rng.random()
 
     def _new_batch(self, lines: list[tuple[str, dict]], metadata: dict, model: str | None,
                    failed: list[dict] | None = None) -> FakeBatch:

@@ -270,13 +270,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 finish = "length" if behaviour == "length" else "stop"
                 quote = request_kind_and_prompt(body)[1][:40] if script.quote_prompt else None
                 reply = scripted_completion(kind, behaviour, raw, body, quote, finish)
-                content = None
-                if kind == "respond" and behaviour == "ok" and script.response_variants:
-                    content = f"Variant {int(server.draw() * script.response_variants)} of the response to: " \
-                              f"{request_kind_and_prompt(body)[1][:40]}"
-                elif kind == "judge" and behaviour == "ok" and script.judge_flip and server.draw() < script.judge_flip:
-                    field = "keep" if is_authors_judge(body) else "violation"
-                    content = json.dumps({"reasoning": "flipped", field: not scripted_violation(raw)})
+                content = varied_content(script, server.draw, kind, behaviour, raw, body)
                 if content is not None:
                     reply["choices"][0]["message"]["content"] = content
                 self._json(200, reply)
@@ -311,6 +305,17 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
     return Handler
+
+
+def varied_content(script: Script, draw, kind: str, behaviour: str, raw: bytes, body: dict) -> str | None:
+    """The content that replaces a scripted answer under ``response_variants`` or ``judge_flip``
+    (``draw()``: the server's seeded uniform draws), or None to keep it."""
+    if kind == "respond" and behaviour == "ok" and script.response_variants:
+        return f"Variant {int(draw() * script.response_variants)} of the response to: {request_kind_and_prompt(body)[1][:40]}"
+    if kind == "judge" and behaviour == "ok" and script.judge_flip and draw() < script.judge_flip:
+        field = "keep" if is_authors_judge(body) else "violation"
+        return json.dumps({"reasoning": "flipped", field: not scripted_violation(raw)})
+    return None
 
 
 def _content(kind: str, behaviour: str, raw: bytes, body: dict, quote: str | None = None) -> str:

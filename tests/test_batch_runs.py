@@ -193,21 +193,6 @@ def test_the_anthropic_dialect_refuses_structured_output_before_anything_is_reco
     assert list_runs(store).empty
 
 
-@pytest.mark.parametrize("repeats", [{"epochs": 2}, {"judge_repeats": 3}])
-def test_a_batch_with_epochs_or_judge_repeats_is_refused_before_anything_is_sent(repeats, benchmark, dataset_path,
-                                                                                  tmp_path):
-    """One custom id per check cannot carry repeated calls: refused by name, nothing sent or stored."""
-    from eudaimonia_nb.store.results import list_runs
-
-    store = tmp_path / "batch.sqlite"
-    with FakeBatchServer("openai") as server:
-        config = _config(server.base_url, store, dataset_path, **repeats)
-        with pytest.raises(ValueError, match="batch mode with epochs .* not supported yet"):
-            execute(config, Modes("openai", "openai"), benchmark=benchmark, poll_interval_s=0.1)
-        assert not server.batches
-    assert not store.exists() or list_runs(store).empty
-
-
 def test_custom_ids_are_deterministic_distinct_and_take_a_growing_key():
     base = ("run-1", "judge", "p1", "2B_emotion")
     assert custom_id(base, 1) == custom_id(list(base), 1)

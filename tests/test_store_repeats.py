@@ -91,10 +91,10 @@ def test_a_store_from_before_epochs_is_backed_up_migrated_and_reads_the_same(tmp
         ResultsStore(path).close()
     backup = tmp_path / f"s.sqlite.v{version}-backup"
     assert backup.is_file() and _dump(backup) == original
-    assert any(f"version {version} to 7" in r.getMessage() and str(backup) in r.getMessage() for r in caplog.records)
+    assert any(f"version {version} to {SCHEMA_VERSION}" in r.getMessage() and str(backup) in r.getMessage() for r in caplog.records)
     db = sqlite3.connect(path)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         verdicts = pd.read_sql_query("SELECT * FROM verdicts ORDER BY rowid", db)
         responses = pd.read_sql_query("SELECT * FROM responses ORDER BY rowid", db)
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}

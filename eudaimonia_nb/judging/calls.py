@@ -38,11 +38,12 @@ def open_clients(config: RunConfig, *, cache: RequestCache | None = None,
     return responder, judge_client
 
 
-def response_request(prompt: str, config: RunConfig) -> ChatRequest:
-    """Single turn: the user prompt alone, after the optional system prompt."""
+def response_request(prompt: str, config: RunConfig, *, epoch: int = 1) -> ChatRequest:
+    """Single turn: the user prompt alone, after the optional system prompt, as sample ``epoch``
+    (a tag of the cache key only: see ``repeats``; live and batched runs alike)."""
     messages = ((("system", config.system_prompt),) if config.system_prompt else ()) + (("user", prompt),)
     return ChatRequest(model=config.model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens,
-                       extra_body=extra_body_json(config.model_extra_body))
+                       extra_body=extra_body_json(config.model_extra_body), sample=response_sample(epoch))
 
 
 UNEXPECTED = "unexpected error in this call"
@@ -82,8 +83,7 @@ async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cac
     """One response of the model under test to one prompt (as sample ``epoch``: see ``repeats``),
     as ``checked_response`` reads it; any unexpected exception is that response's error."""
     try:
-        request = replace(response_request(prompt, config), sample=response_sample(epoch))
-        reply = await client.complete(request, use_cache=use_cache)
+        reply = await client.complete(response_request(prompt, config, epoch=epoch), use_cache=use_cache)
     except CostCapReached:
         raise  # the run's stop (--max-cost), not this call's error
     except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
@@ -92,13 +92,16 @@ async def respond(client: ChatClient, prompt: str, config: RunConfig, *, use_cac
     return checked_response(reply, config)
 
 
-def judge_request(requirement_key: str, prompt: str, response: str, config: RunConfig) -> ChatRequest:
-    """The judge call of one check under the run's protocol (live and batched runs alike)."""
-    return protocol_request(
+def judge_request(requirement_key: str, prompt: str, response: str, config: RunConfig, *, epoch: int = 1,
+                  judge_repeat: int = 1) -> ChatRequest:
+    """The judge call of one check under the run's protocol, on the response of ``epoch``, as
+    ``judge_repeat`` (tags of the cache key only; live and batched runs alike)."""
+    request = protocol_request(
         get_protocol(config.protocol), requirement_key, prompt, response, model=config.judge_model,
         temperature=config.judge_temperature, max_tokens=config.judge_max_tokens, structured=config.structured_output,
         extra_body=extra_body_json(config.judge_extra_body),
     )
+    return replace(request, sample=judge_sample(epoch, judge_repeat))
 
 
 async def judge(
@@ -108,7 +111,7 @@ async def judge(
     """Judge one response on one requirement under the run's protocol; failures and replies
     that stay unparseable become errors. The response is that of ``epoch``; a ``judge_repeat``
     after the first never reads the cache (see ``repeats``)."""
-    request = replace(judge_request(requirement_key, prompt, response, config), sample=judge_sample(epoch, judge_repeat))
+    request = judge_request(requirement_key, prompt, response, config, epoch=epoch, judge_repeat=judge_repeat)
     try:
         return await judge_check(client, get_protocol(config.protocol), request, requirement_key,
                                  use_cache=use_cache and judge_uses_cache(judge_repeat), response=response)

@@ -21,12 +21,8 @@ async def execute_async(config: RunConfig, modes: Modes = Modes(), *, retry_fail
                         benchmark: Benchmark | None = None) -> BatchOutcome:
     """Run (or resume) ``config`` in ``modes``. A rejudge (``config.rejudged_from``) is recorded and
     given its source's responses first. A live run stopped at the cost cap returns with
-    ``stopped`` set and its summary as far as it got (what finished is stored). Batch mode refuses
-    epochs and judge repeats (``ValueError``): a batch request's custom id names one call per
-    check, so repeated calls would collide there."""
-    if modes.batched and (config.epochs > 1 or config.judge_repeats > 1):
-        raise ValueError(f"batch mode with epochs ({config.epochs}) or judge repeats ({config.judge_repeats}) is not "
-                         "supported yet: run the repeats live, or a batch with --epochs 1 --judge-repeats 1")
+    ``stopped`` set and its summary as far as it got (what finished is stored). Epochs and judge
+    repeats are carried by both: in a batch, every sample is a line of its own."""
     if config.rejudged_from:
         from .rejudge import prepare_rejudge
 

@@ -1,5 +1,5 @@
 """The batch ledger: every provider batch a run submitted and every request line in it, kept in
-the results store itself (schema version 6), so that a run resumes after a crash, a SIGKILL or a
+the results store itself (schema version 6; version 8 adds each line's epoch and judge repeat), so that a run resumes after a crash, a SIGKILL or a
 reboot without submitting a line twice or storing a result twice.
 
 The order of writes is what makes it durable:
@@ -140,12 +140,16 @@ class Request:
     """True when this outcome produced the stored record (later attempts of the key start a new chain)."""
     reasoning: str | None = None
     """The reply's reasoning text, when it had any."""
+    epoch: int = 1
+    """The epoch of the response the line asks for or judges (store schema 8; 1 before)."""
+    judge_repeat: int = 1
+    """The judge repeat of a judge line (1 for a response line, and before schema 8)."""
 
 
 _JOB_COLUMNS = ("job_id, tag, run_id, phase, provider, base_url, model, batch_id, ids_sha256, n_requests, "
                 "estimated_cost_usd, status, counts, intent_at, submitted_at, last_polled_at, ended_at, collected_at")
 _REQUEST_COLUMNS = ("custom_id, job_id, role, prompt_id, requirement, check_key, attempt, judged_sha256, outcome, text, "
-                    "finish_reason, error, retryable, prompt_tokens, completion_tokens, final, reasoning")
+                    "finish_reason, error, retryable, prompt_tokens, completion_tokens, final, reasoning, epoch, judge_repeat")
 
 
 def _job(row: Sequence) -> Job:
@@ -175,10 +179,10 @@ class BatchLedger:
 
     def record_intent(self, *, tag: str, run_id: str, phase: str, provider: str, base_url: str, model: str,
                       ids_sha256: str, estimated_cost_usd: float | None,
-                      lines: Iterable[tuple[str, str, str, str | None, str, int, str | None]]) -> Job:
+                      lines: Iterable[tuple[str, str, str, str | None, str, int, str | None, int, int]]) -> Job:
         """Record a batch about to be submitted and its lines (custom_id, role, prompt_id,
-        requirement, check_key JSON, attempt, SHA-256 of the response a judge line judges), in
-        one transaction."""
+        requirement, check_key JSON, attempt, SHA-256 of the response a judge line judges, epoch,
+        judge repeat), in one transaction."""
         rows = list(lines)
         now = time.time()
         with self.store.group():
@@ -189,7 +193,7 @@ class BatchLedger:
             job_id = int(cursor.lastrowid)
             self._db.executemany(
                 "INSERT INTO batch_requests (custom_id, job_id, run_id, role, prompt_id, requirement, check_key, attempt, "
-                "judged_sha256) VALUES (?,?,?,?,?,?,?,?,?)",
+                "judged_sha256, epoch, judge_repeat) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(cid, job_id, run_id, *rest) for cid, *rest in rows])
         return self.job(job_id)
 

@@ -134,6 +134,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         lambda db: rebuild_with_key(db, "verdicts", "UNIQUE (run_id, prompt_id, requirement)",
                                     "UNIQUE (run_id, prompt_id, requirement, epoch, judge_repeat)"),
     )),
+    Migration(8, "batch request lines record the epoch and judge repeat they ask for (batched runs with repeats); "
+                 "every earlier line is epoch 1, repeat 1", (
+        "ALTER TABLE batch_requests ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1 CHECK (epoch >= 1)",
+        "ALTER TABLE batch_requests ADD COLUMN judge_repeat INTEGER NOT NULL DEFAULT 1 CHECK (judge_repeat >= 1)",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 """The version this code writes."""

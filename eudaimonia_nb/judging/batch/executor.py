@@ -9,10 +9,11 @@ a rejudge). Each pass of the loop
    the batch's metadata where the dialect keeps metadata, else by model, size and time);
 2. polls the open batches and, for each one that ended, stores every line's outcome together with
    the response or verdict it completes, in one transaction (exactly once);
-3. works out what is still to send from the store and the ledger, nothing else: a check without a
-   record and no line in flight gets a line, with the next attempt number (a resubmission of a
-   failed or expired line, or the authors' re-ask of an unparseable answer: a follow-up batch of
-   only those checks); a line is recorded in the ledger before its batch is submitted;
+3. works out what is still to send from the store and the ledger, nothing else (``lines``): a
+   sample (a response of an epoch, or one judge repeat of a check on it) without a record and no
+   line in flight gets a line, with the next attempt number (a resubmission of a failed or expired
+   line, or the authors' re-ask of an unparseable answer: a follow-up batch of only those); a
+   line is recorded in the ledger before its batch is submitted;
 4. sleeps ``poll_interval_s`` (or returns at once with ``wait=False``).
 
 Failed lines are resubmitted up to ``max_retries`` times, then recorded as errors, as live calls
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field, replace
 
 from ...benchmark.dataset import Benchmark
 from ...store.batch_ledger import INTENT, BatchLedger, Job, LineOutcome, Request, add_spend
-from ...store.results import ResultsStore, StoreError, response_sha256
+from ...store.results import ResultsStore, StoreError
 from ...store.run_lock import keep_alive
 from ..calls import checked_response, judge, judge_request, open_clients, respond, response_request
 from ..client import ChatResponse, Usage, api_key_from_env
@@ -41,8 +42,9 @@ from ..cost_cap import CostCap, CostCapReached, capped, require_prices, spent_us
 from ..plan import RunPlan
 from ..preflight import error_reasons
 from ..pricing import Price, cost_usd, load_prices
-from ..protocols import EMPTY_RESPONSE, get_protocol, is_empty_response, read_replies
+from ..protocols import get_protocol, read_replies
 from ..recording import RunSummary, copy_responses, no_response_verdict, record_response, record_verdict
+from .lines import JUDGE, RESPOND, Key, Line, check_key, plan_lines
 from .openrouter import batch_model
 from .protocol import DIALECTS, LIVE, BatchAPIError, BatchLine, BatchTag, Dialect, RemoteBatch, custom_id, ids_sha256
 from .dialects import open_dialect
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 
 RECONCILE_SLACK_S = 600.0
 """A provider batch created up to this long before an intent (clock skew) may be that intent's."""
-RESPOND, JUDGE = "respond", "judge"
+__all__ = ["BatchOutcome", "BatchProgress", "BatchRun", "BatchRunError", "JUDGE", "Modes", "RESPOND", "check_key",
+           "logical_replies"]
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,11 @@ class BatchProgress:
     open_batches: int
     """Batches submitted and not collected."""
     done: int
-    """Checks with a verdict or error in the store."""
+    """Check results (every epoch and judge repeat) with a verdict or error in the store."""
     failed: int
     """Of those, errors."""
     pending: int
-    """Checks still without a record."""
+    """Check results still without a record."""
     elapsed_s: float
     """Since this invocation started."""
     spent_usd: float | None
@@ -110,19 +113,6 @@ class BatchRunError(RuntimeError):
 
 
 @dataclass
-class _Line:
-    """A line about to be submitted."""
-
-    key: tuple[str, ...]
-    role: str
-    prompt_id: str
-    requirement: str | None
-    attempt: int
-    line: BatchLine
-    judged_sha256: str | None = None
-
-
-@dataclass
 class _Tally:
     by_mode: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     records: int = 0
@@ -132,11 +122,6 @@ class _Tally:
         totals = self.by_mode[(mode, model)]
         totals[0] += tokens_in
         totals[1] += tokens_out
-
-
-def check_key(run_id: str, role: str, prompt_id: str, requirement: str | None = None) -> tuple[str, ...]:
-    """The key a line's custom id is derived from (issue 21 appends epochs and judge repeats)."""
-    return (run_id, role, prompt_id) if requirement is None else (run_id, role, prompt_id, requirement)
 
 
 def logical_replies(chain: list[Request], max_retries: int) -> tuple[list[ChatResponse], bool]:
@@ -185,11 +170,8 @@ class BatchRun:
         self._factory = dialect_factory
         self._protocol = get_protocol(config.protocol)
         self._texts = self.plan.prompt_texts()
-        self._reqs_of: dict[str, list[str]] = defaultdict(list)
-        for pid, req in zip(self.plan.checks["prompt_id"], self.plan.checks["requirement"]):
-            self._reqs_of[pid].append(req)
         self._phases = [JUDGE] if config.rejudged_from else [RESPOND, JUDGE]
-        self._done_now: set[tuple[str, ...]] = set()  # keys given a record in this invocation (retry_failed redoes once)
+        self._done_now: set[Key] = set()  # keys given a record in this invocation (retry_failed redoes once)
         self._tally = _Tally()
         self._cap: CostCap | None = None
 
@@ -215,7 +197,8 @@ class BatchRun:
         lock = heartbeat = None
         dialects: dict[str, Dialect] = {}
         outcome = BatchOutcome(RunSummary(self.run_id, len(self.plan.prompts), len(self.plan.checks),
-                                          smoke_test=self.config.is_smoke_test))
+                                          smoke_test=self.config.is_smoke_test, epochs=self.config.epochs,
+                                          judge_repeats=self.config.judge_repeats))
         try:
             await asyncio.to_thread(self._protocol.prepare)
             for phase in self._phases:
@@ -231,10 +214,9 @@ class BatchRun:
             if self.max_cost_usd is not None:
                 self._cap = CostCap(self.max_cost_usd, self.prices, spent_usd(store, self.run_id, self.prices))
                 self._cap.reserved_usd = sum(j.estimated_cost_usd or 0.0 for j in ledger.jobs(self.run_id) if j.open)
-            self._redo = self._redo_sets(store) if self.retry_failed else (set(), set())
             heartbeat = asyncio.ensure_future(keep_alive(lock))
             await self._loop(store, ledger, dialects, outcome, started)
-            final = store.verdict_errors(self.run_id)
+            final = store.verdict_samples(self.run_id)
             s = outcome.summary
             s.verdicts = sum(1 for e in final.values() if e is None)
             s.errors = sum(1 for e in final.values() if e is not None)
@@ -244,7 +226,7 @@ class BatchRun:
             s.output_tokens = sum(v[1] for v in self._tally.by_mode.values())
             s.cost_usd = self._invocation_cost()
             outcome.open_batches = sum(1 for j in ledger.jobs(self.run_id) if j.open)
-            if len(final) == len(self.plan.checks) and not outcome.open_batches and not store.ended(self.run_id):
+            if len(final) == self.plan.n_results and not outcome.open_batches and not store.ended(self.run_id):
                 store.end_run(self.run_id)
         finally:
             if heartbeat is not None:
@@ -258,17 +240,11 @@ class BatchRun:
         return outcome
 
     def _validate(self, dialects: dict[str, Dialect]) -> None:
-        pid = str(self.plan.prompts["prompt_id"].iloc[0])
+        pid, req = (str(x) for x in self.plan.checks[["prompt_id", "requirement"]].iloc[0])
         samples = {RESPOND: response_request(self._texts[pid], self.config),
-                   JUDGE: judge_request(self._reqs_of[pid][0], self._texts[pid], "", self.config)}
+                   JUDGE: judge_request(req, self._texts[pid], "", self.config)}
         for phase, dialect in dialects.items():
             dialect.line_bytes(BatchLine(custom_id(("sample",), 1), samples[phase]))
-
-    def _redo_sets(self, store: ResultsStore) -> tuple[set[str], set[tuple[str, str]]]:
-        responses = store.responses(self.run_id)
-        checks = store.verdict_errors(self.run_id)
-        return ({pid for pid, (_, err) in responses.items() if err is not None},
-                {key for key, err in checks.items() if err is not None})
 
     def _invocation_cost(self) -> float | None:
         total = 0.0
@@ -306,13 +282,13 @@ class BatchRun:
     def _progress(self, store: ResultsStore, open_batches: int, started: float) -> None:
         if self.report is None:
             return
-        final = store.verdict_errors(self.run_id)
+        final = store.verdict_samples(self.run_id)
         try:
             spent = spent_usd(store, self.run_id, self.prices)
         except ValueError:
             spent = None
         self.report(BatchProgress(open_batches, len(final), sum(1 for e in final.values() if e is not None),
-                                  len(self.plan.checks) - len(final), time.perf_counter() - started, spent))
+                                  self.plan.n_results - len(final), time.perf_counter() - started, spent))
 
     # -- reconcile and poll -------------------------------------------------------------------
 
@@ -376,7 +352,7 @@ class BatchRun:
                  results: dict[str, LineOutcome], mode: str) -> None:
         """Every line's outcome, and the records they complete, in one transaction."""
         chains = self._chains(ledger)
-        responses = store.responses(self.run_id)
+        responses = store.response_samples(self.run_id)
         billed = [0, 0]
         with store.group():
             for request in ledger.requests(job.job_id):
@@ -417,25 +393,26 @@ class BatchRun:
         return chains
 
     def _complete(self, store: ResultsStore, request: Request, chain: list[Request],
-                  responses: dict[str, tuple[str | None, str | None]]) -> bool:
-        """Store the record ``chain`` completes, if it completes one; True when it did."""
+                  responses: dict[tuple[str, int], tuple[str | None, str | None]]) -> bool:
+        """Store the record ``chain`` completes, if it completes one; True when it did. A failed
+        response's judge samples get their no-response records on the next pass (``plan_lines``)."""
         replies, retrying = logical_replies(chain, self.config.max_retries)
         if retrying:
             return False
         key = tuple(json.loads(request.check_key))
+        sample = (request.prompt_id, request.epoch)
         if request.role == RESPOND:
             reply = checked_response(replies[-1], self.config)
-            record_response(store, self.run_id, request.prompt_id, reply)
-            responses[request.prompt_id] = (reply.text, reply.error)
+            record_response(store, self.run_id, request.prompt_id, reply, epoch=request.epoch)
+            responses[sample] = (reply.text, reply.error)
             self._tally.responses += 1
-            if reply.error is not None:
-                self._no_response(store, request.prompt_id, reply.error)
             self._done_now.add(key)
             return True
         verdict = read_replies(self._protocol, request.requirement or "", replies,
-                               response=responses.get(request.prompt_id, (None, None))[0])
+                               response=responses.get(sample, (None, None))[0])
         if verdict is None:
             return False  # unparseable: asked again in a follow-up batch
+        verdict = replace(verdict, epoch=request.epoch, judge_repeat=request.judge_repeat)
         try:
             record_verdict(store, self.run_id, request.prompt_id, verdict, judged_sha256=request.judged_sha256)
         except StoreError as exc:
@@ -445,74 +422,30 @@ class BatchRun:
         self._done_now.add(key)
         return True
 
-    def _no_response(self, store: ResultsStore, pid: str, reason: str) -> None:
-        results = store.verdict_errors(self.run_id)
-        for req in self._reqs_of[pid]:
-            if (pid, req) not in results or (pid, req) in self._redo[1]:
-                store.put_verdict(self.run_id, no_response_verdict(pid, req, reason, self.config.protocol))
-                self._tally.records += 1
-                self._done_now.add(check_key(self.run_id, JUDGE, pid, req))
-
     # -- what to send -------------------------------------------------------------------------
 
-    def _to_send(self, store: ResultsStore, ledger: BatchLedger) -> tuple[list[_Line], list[_Line]]:
-        """Lines for the batched phases and calls for the live ones, from the store and the ledger."""
-        responses = store.responses(self.run_id)
-        results = store.verdict_errors(self.run_id)
-        in_flight: set[str] = set()
-        attempts: dict[str, int] = defaultdict(int)
-        for r in ledger.run_requests(self.run_id):
-            attempts[r.check_key] = max(attempts[r.check_key], r.attempt)
-            if r.outcome is None:
-                in_flight.add(r.check_key)
-        redo_responses, redo_checks = self._redo
-        lines: list[_Line] = []
-        live: list[_Line] = []
-        pending: dict[str, list[str]] = defaultdict(list)
-        for pid, reqs in self._reqs_of.items():
-            for req in reqs:
-                key = check_key(self.run_id, JUDGE, pid, req)
-                if (pid, req) not in results or ((pid, req) in redo_checks and key not in self._done_now):
-                    pending[pid].append(req)
-        no_response: list[tuple[str, str]] = []
-        for pid, reqs in pending.items():
-            stored = responses.get(pid)
-            rkey = check_key(self.run_id, RESPOND, pid)
-            needs_response = stored is None or (pid in redo_responses and rkey not in self._done_now)
-            if needs_response and RESPOND in self._phases:
-                self._add(lines if self.modes.respond != LIVE else live, rkey, RESPOND, pid, None, attempts, in_flight,
-                          response_request(self._texts[pid], self.config))
-                continue
-            if stored is None:
-                stored = (None, f"no stored response in run {self.config.rejudged_from}")
-            text, error = stored
-            if error is None and is_empty_response(text):
-                error = EMPTY_RESPONSE  # stored before empty answers were errors
-            if error is not None:
-                no_response.append((pid, error))
-                continue
-            for req in reqs:
-                self._add(lines if self.modes.judge != LIVE else live, check_key(self.run_id, JUDGE, pid, req), JUDGE, pid, req,
-                          attempts, in_flight, judge_request(req, self._texts[pid], text or "", self.config),
-                          judged=response_sha256(text or ""))
-        if no_response:
+    def _to_send(self, store: ResultsStore, ledger: BatchLedger) -> tuple[list[Line], list[Line]]:
+        """Lines for the batched phases and calls for the live ones (``lines.plan_lines``); the
+        samples of a failed response are recorded as such here, in one transaction."""
+        batched = {phase for phase in self._phases if self._mode(phase) != LIVE}
+        work = plan_lines(self.plan, phases=self._phases, batched_phases=batched,
+                          responses=store.response_samples(self.run_id), results=store.verdict_samples(self.run_id),
+                          requests=ledger.run_requests(self.run_id), retry_failed=self.retry_failed,
+                          done_now=self._done_now, rejudged_from=self.config.rejudged_from)
+        if work.no_response:
             with store.group():
-                for pid, error in no_response:
-                    self._no_response(store, pid, error)
-        return lines, live
-
-    @staticmethod
-    def _add(into: list[_Line], key: tuple[str, ...], role: str, pid: str, req: str | None, attempts: dict[str, int],
-             in_flight: set[str], request: object, judged: str | None = None) -> None:
-        encoded = json.dumps(list(key))
-        if encoded in in_flight:
-            return
-        attempt = attempts[encoded] + 1
-        into.append(_Line(key, role, pid, req, attempt, BatchLine(custom_id(key, attempt), request), judged))
+                for pid, epoch, reason, items in work.no_response:
+                    for req, repeat in items:
+                        record = replace(no_response_verdict(pid, req, reason, self.config.protocol), epoch=epoch,
+                                         judge_repeat=repeat)
+                        store.put_verdict(self.run_id, record)
+                        self._tally.records += 1
+                        self._done_now.add(check_key(self.run_id, JUDGE, pid, req, epoch=epoch, judge_repeat=repeat))
+        return work.batched, work.live
 
     # -- sending ------------------------------------------------------------------------------
 
-    async def _submit(self, ledger: BatchLedger, dialects: dict[str, Dialect], lines: list[_Line]) -> int:
+    async def _submit(self, ledger: BatchLedger, dialects: dict[str, Dialect], lines: list[Line]) -> int:
         submitted = 0
         for phase in self._phases:
             phase_lines = [x for x in lines if x.role == phase]
@@ -524,8 +457,8 @@ class BatchRun:
         return submitted
 
     @staticmethod
-    def _chunks(dialect: Dialect, lines: list[_Line]) -> list[list[_Line]]:
-        chunks: list[list[_Line]] = [[]]
+    def _chunks(dialect: Dialect, lines: list[Line]) -> list[list[Line]]:
+        chunks: list[list[Line]] = [[]]
         size = 0
         for x in lines:
             n = dialect.line_bytes(x.line)  # also refuses a request the dialect cannot express, before any intent
@@ -536,7 +469,7 @@ class BatchRun:
             size += n
         return [c for c in chunks if c]
 
-    async def _submit_one(self, ledger: BatchLedger, dialect: Dialect, phase: str, chunk: list[_Line]) -> int:
+    async def _submit_one(self, ledger: BatchLedger, dialect: Dialect, phase: str, chunk: list[Line]) -> int:
         model = chunk[0].line.request.model
         estimate = None
         if self._cap is not None:
@@ -548,8 +481,7 @@ class BatchRun:
         job = ledger.record_intent(
             tag=tag.tag, run_id=self.run_id, phase=phase, provider=dialect.name, base_url=dialect.endpoint, model=model,
             ids_sha256=tag.ids_sha256, estimated_cost_usd=estimate,
-            lines=[(x.line.custom_id, x.role, x.prompt_id, x.requirement, json.dumps(list(x.key)), x.attempt, x.judged_sha256)
-                   for x in chunk])
+            lines=[x.ledger_row() for x in chunk])
         try:
             remote = await dialect.submit([x.line for x in chunk], tag)
         except BatchAPIError as exc:
@@ -563,32 +495,34 @@ class BatchRun:
         ledger.record_submitted(job.job_id, remote.batch_id, remote.status, remote.counts)
         return 1
 
-    async def _run_live(self, store: ResultsStore, calls: list[_Line]) -> None:
-        """The phases run live: the same calls, one by one, through the live client stack."""
+    async def _run_live(self, store: ResultsStore, calls: list[Line]) -> None:
+        """The phases run live: the same calls, one by one, through the live client stack (a
+        redone sample skips the cache, as a live ``retry_failed`` does)."""
         if not calls:
             return
         responder, judge_client = open_clients(self.config, judge_only=not any(x.role == RESPOND for x in calls))
         responder, judge_client = capped(responder, self._cap), capped(judge_client, self._cap)
-        responses = store.responses(self.run_id)
+        responses = store.response_samples(self.run_id)
+        c = self.config
 
-        async def one(x: _Line) -> None:
+        async def one(x: Line) -> None:
             if x.role == RESPOND:
-                reply = await respond(responder, self._texts[x.prompt_id], self.config)
+                reply = await respond(responder, self._texts[x.prompt_id], c, use_cache=not x.redo, epoch=x.epoch)
                 with store.group():
-                    record_response(store, self.run_id, x.prompt_id, reply)
-                    add_spend(store, self.run_id, LIVE, self.config.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
-                    if reply.error is not None:
-                        self._no_response(store, x.prompt_id, reply.error)
+                    record_response(store, self.run_id, x.prompt_id, reply, epoch=x.epoch)
+                    add_spend(store, self.run_id, LIVE, c.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
                 self._tally.responses += 1
-                self._tally.add(LIVE, self.config.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
+                self._tally.add(LIVE, c.model, reply.usage.prompt_tokens, reply.usage.completion_tokens)
             else:
-                text = responses[x.prompt_id][0] or ""
-                verdict = await judge(judge_client, x.requirement or "", self._texts[x.prompt_id], text, self.config)
+                text = responses[(x.prompt_id, x.epoch)][0] or ""
+                verdict = await judge(judge_client, x.requirement or "", self._texts[x.prompt_id], text, c,
+                                      use_cache=not x.redo, epoch=x.epoch, judge_repeat=x.judge_repeat)
+                verdict = replace(verdict, epoch=x.epoch, judge_repeat=x.judge_repeat)
                 with store.group():
                     record_verdict(store, self.run_id, x.prompt_id, verdict, text)
-                    add_spend(store, self.run_id, LIVE, self.config.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
+                    add_spend(store, self.run_id, LIVE, c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
                 self._tally.records += 1
-                self._tally.add(LIVE, self.config.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
+                self._tally.add(LIVE, c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
             self._done_now.add(x.key)
 
         tasks = [asyncio.ensure_future(one(x)) for x in calls]
