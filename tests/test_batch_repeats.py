@@ -19,6 +19,7 @@ import pytest
 from batch_server import FakeBatchServer
 from fault_server import FaultServer, Script
 from test_batch_restart import _kill, _rows, _wait_for
+from test_batch_runs import N_PROMPTS, _script  # the same paths, once per prompt: re-ask, retry, refusal, empty
 
 from eudaimonia_nb.judging.batch.executor import BatchRun, Modes
 from eudaimonia_nb.judging.batch.lines import check_key
@@ -30,21 +31,8 @@ from eudaimonia_nb.judging.runner import run
 from eudaimonia_nb.store.batch_ledger import BatchLedger
 from eudaimonia_nb.store.results import ResultsStore, load_judgments, response_texts
 
-N_PROMPTS = 5
 EPOCHS, REPEATS = 2, 3
 CLI = [sys.executable, "-m", "eudaimonia_nb"]
-
-
-def _script(benchmark) -> Script:
-    """Every path once per prompt: a re-asked unparseable answer, a failed response mended by a
-    retry, judge calls refused for good, an empty response."""
-    texts = list(benchmark.prompts[benchmark.prompts["source"] == "real"]["text"].head(N_PROMPTS))
-    return Script(canonical=True, quote_prompt=True, rules={
-        texts[0]: {"judge": ["prose", "ok"]},
-        texts[1]: {"respond": ["500", "ok"]},
-        texts[2]: {"judge": ["400"]},
-        texts[3]: {"respond": ["empty"]},
-    })
 
 
 def _config(base_url: str, store, dataset_path, **extra) -> RunConfig:
