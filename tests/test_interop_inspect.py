@@ -22,6 +22,7 @@ import pytest
 
 # inspect-ai is installed by `make test` (the [inspect] extra): without it these tests fail, never skip.
 from inspect_ai.log import read_eval_log, write_eval_log
+from fault_server import FaultServer, Script
 from judged_store import KEY_VAR, make_judged_store
 from scripted_replies import PROSE, Replies, RepliesServer, run_inspect_task
 
@@ -101,7 +102,8 @@ def _checks(store: Path, run_id: str) -> pd.DataFrame:
 def _same_records(store: Path, a: str, b: str) -> None:
     """Every stored field of every response and verdict of run ``b`` equals run ``a``'s (whatever
     fields the store's records have), row order aside."""
-    for read, keys in ((response_texts, ["prompt_id"]), (verdict_details, ["prompt_id", "requirement"])):
+    for read, keys in ((response_texts, ["prompt_id", "epoch"]), (verdict_details, ["prompt_id", "requirement", "epoch",
+                                                                                  "judge_repeat"])):
         left, right = ((read(store, run).drop(columns=["run_id", "created_at"]).sort_values(keys).reset_index(drop=True))
                        for run in (a, b))
         assert len(left) > 0
@@ -434,11 +436,90 @@ def test_a_finished_log_missing_one_requirement_score_is_refused(exported, judge
     assert f"sample {sample.id!r}" in message and f"no score for {key}" in message
 
 
-def test_repeated_samples_say_epochs_are_not_supported_yet(exported, judged, dataset_path, tmp_path):
+def test_a_sample_outside_the_logs_epochs_or_twice_in_one_is_refused_by_name(exported, judged, dataset_path, tmp_path):
+    sample = exported.samples[0]
+    exported.samples.append(sample.model_copy(update={"epoch": 2}))  # config.epochs is 1
+    message = _refused(exported, tmp_path, judged.path, dataset_path, "outside")
+    assert f"sample {sample.id!r} (epoch 2) is outside the log's 1 epoch(s)" in message
+    # A .eval log keeps one file per (id, epoch), so only a .json log can hold a sample twice.
     exported.eval.config.epochs = 2
-    exported.samples.append(exported.samples[0].model_copy(update={"epoch": 2}))
-    message = _refused(exported, tmp_path, judged.path, dataset_path, "epochs")
-    assert "2 epochs" in message and "not supported yet" in message
+    exported.samples.append(sample.model_copy(update={"epoch": 2}))
+    path = tmp_path / "twice.json"
+    write_eval_log(exported, str(path))
+    process = _cli("import-inspect", str(path), "--store", str(judged.path), "--dataset", str(dataset_path))
+    assert process.returncode == 1 and "two samples name the same prompt id in the same epoch" in process.stderr
+
+
+# -- epochs through Inspect ----------------------------------------------------------------------
+
+def _run_with_repeats(store: Path, benchmark, dataset_path: Path, **repeats) -> str:
+    prompts = benchmark.prompts.groupby("source").head(5)["prompt_id"]
+    with FaultServer(Script(response_variants=4, judge_flip=0.2, seed=21, quote_prompt=True)) as server:
+        config = RunConfig(model="sampled-chat", base_url=server.base_url, judge_model="scripted-judge",
+                           judge_base_url=server.base_url, api_key_env=None, prompt_ids=tuple(prompts),
+                           store_path=str(store), dataset_path=str(dataset_path), max_retries=0, **repeats)
+        return run(config, progress=False, benchmark=benchmark).run_id
+
+
+def test_a_run_with_epochs_exports_a_sample_per_epoch_and_imports_back_the_same(tmp_path, benchmark, dataset_path):
+    store = tmp_path / "results.sqlite"
+    run_id = _run_with_repeats(store, benchmark, dataset_path, epochs=3)
+    log = read_eval_log(str(_export(store, run_id, tmp_path / "epochs.eval", dataset_path, command=True)))
+    responses = response_texts(store, run_id).set_index(["prompt_id", "epoch"])["text"]
+    assert log.eval.config.epochs == 3 and log.results.total_samples == 10 * 3
+    assert sorted((str(s.id), s.epoch) for s in log.samples) == sorted(responses.index)
+    for sample in log.samples:  # each sample is that epoch's response, not another's
+        assert sample.output.completion == responses[(str(sample.id), sample.epoch)]
+    assert responses.groupby(level=0).nunique().max() > 1, "the epochs' responses differ"
+
+    process = _cli("import-inspect", str(tmp_path / "epochs.eval"), "--store", str(store), "--dataset", str(dataset_path),
+                   "--json")
+    assert process.returncode == 0, process.stderr
+    summary = json.loads(process.stdout)
+    assert summary["epochs"] == 3 and summary["n_not_judged"] == 0
+    imported = summary["run_id"]
+    columns = ["prompt_id", "requirement", "epoch", "judge_repeat", "violation", "error", "response"]
+    before, after = (load_judgments(store, [r], texts=True)[columns].reset_index(drop=True) for r in (run_id, imported))
+    pd.testing.assert_frame_equal(before, after)
+    _same_records(store, run_id, imported)
+    record = list_runs(store).set_index("run_id").loc[imported]
+    assert (record["epochs"], record["judge_repeats"]) == (3, 1) and pd.notna(record["ended_at"])
+    noise = _cli("noise", "--store", str(store), "--run-id", run_id, "--run-id", imported, "--json", "--n-boot", "100")
+    assert noise.returncode == 0, noise.stderr
+    first, second = json.loads(noise.stdout)["runs"]
+    assert first["response_flip_rate"] is not None and first["se_rate"] is not None
+    for key in ("epochs", "n_verdicts", "response_flip_rate", "sd_prompt", "sd_response", "se_rate"):
+        assert first[key] == second[key] or first[key] == pytest.approx(second[key], rel=1e-9), (key, first, second)
+
+
+def test_a_run_with_judge_repeats_is_refused_by_the_export_naming_them(tmp_path, benchmark, dataset_path):
+    store = tmp_path / "results.sqlite"
+    run_id = _run_with_repeats(store, benchmark, dataset_path, judge_repeats=2)
+    out = tmp_path / "repeats.eval"
+    process = _cli("export", run_id, "--format", "inspect", "--out", str(out), "--store", str(store),
+                   "--dataset", str(dataset_path))
+    assert process.returncode == 1 and "2 judge repeats per check" in process.stderr and "Traceback" not in process.stderr
+    assert not out.exists() and not list(tmp_path.glob("*.eval"))
+
+
+def test_inspect_eval_with_epochs_imports_as_a_run_with_epochs(tmp_path, prompts, script, dataset_path):
+    store = tmp_path / "results.sqlite"
+    ids = tuple(prompts["prompt_id"])
+    location, _ = run_inspect_task(script(), {"prompt_ids": ",".join(ids), "dataset": str(dataset_path)}, tmp_path / "logs",
+                                   epochs=2)
+    log = read_eval_log(location)
+    assert log.eval.config.epochs == 2 and {s.epoch for s in log.samples} == {1, 2}
+    imported = _last_line(_cli("import-inspect", location, "--store", str(store), "--dataset", str(dataset_path)))
+    frame = load_judgments(store, [imported])
+    checks = sum(len(r) for r in prompts["requirements"])
+    assert len(frame) == checks * 2 and sorted(frame["epoch"].unique()) == [1, 2] and (frame["judge_repeat"] == 1).all()
+    assert list_runs(store).set_index("run_id").loc[imported, "epochs"] == 2
+    for epoch in (1, 2):  # each epoch's verdicts are that epoch's samples' scores
+        scores = {(str(s.id), k): v for s in log.samples if s.epoch == epoch for k, v in s.scores.items() if k != "all_checks"}
+        stored = frame[frame["epoch"] == epoch].set_index(["prompt_id", "requirement"])["violation"]
+        for key, value in stored.items():
+            expected = scores[key].value
+            assert (pd.isna(value) and math.isnan(float(expected))) or float(value) == float(expected), key
 
 
 def test_a_log_from_a_later_suite_with_fields_this_store_lacks_still_imports(exported, judged, dataset_path, tmp_path):

@@ -21,8 +21,8 @@ def add_import_inspect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="results store (default data/results.sqlite)")
     p.add_argument("--dataset", default=None, help="benchmark file (default: the fetched copy)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object per run: log, run_id, status, n_prompts, n_checks, n_verdicts, "
-                        "n_errors, n_not_judged")
+                   help="print one JSON object per run: log, run_id, status, n_prompts, n_checks, epochs, "
+                        "n_verdicts, n_errors, n_not_judged")
     p.set_defaults(handler=_run_import_inspect)
 
 
@@ -47,7 +47,8 @@ def _run_import_inspect(args: argparse.Namespace) -> int:
             print(json.dumps(summary))
         else:
             pending = f", {summary['n_not_judged']} not judged yet" if summary["n_not_judged"] else ""
-            print(f"{summary['log']}: {summary['n_prompts']} prompts, {summary['n_checks']} checks: "
+            epochs = f" x {summary['epochs']} epochs" if summary["epochs"] > 1 else ""
+            print(f"{summary['log']}: {summary['n_prompts']} prompts, {summary['n_checks']} checks{epochs}: "
                   f"{summary['n_verdicts']} verdicts, {summary['n_errors']} errors{pending} (Inspect status "
                   f"{summary['status']})")
     if not args.json:

@@ -4,12 +4,15 @@ The log is built from ``inspect_ai.log``'s own classes and written by ``write_ev
 or ``.json`` by the file's suffix), so ``read_eval_log`` and ``inspect view`` open it as a log of
 the ``eudaimonia`` task: the eval spec names the model, its public endpoint and generation
 settings, the judge as the ``grader`` role, the benchmark file (name, SHA-256, official or not)
-and the suite's version; one sample per prompt holds the prompt, the model's response, the
+and the suite's version; one sample per prompt and epoch (Inspect's ``epoch``; the eval's
+``config.epochs`` is the run's) holds the prompt, the model's response of that epoch, the
 prompt's metadata and one score per check, made by ``scores.verdict_score`` (the task's own
 function), the rest of the response record (attempts, cached) in the output's metadata; the results are computed by Inspect's ``recompute_metrics`` from those scores and the
 task's scorers, with the overall rate under ``all_checks``. The log's status says what the run
 is: ``success`` when every check has a result, ``started`` while some are not judged yet, and
-``error`` for a run that stopped with nothing but errors.
+``error`` for a run that stopped with nothing but errors. A run with several judge repeats per
+check is refused (``ExportError``): an Inspect sample holds one score per requirement, and
+keeping only one of the repeats would hide the others.
 """
 
 from __future__ import annotations
@@ -89,6 +92,12 @@ def build_log(store_path: str | os.PathLike[str] | None, run_id: str, *,
     if benchmark.sha256 != run["dataset_sha256"]:
         raise ExportError(f"run {run_id} was made on the benchmark file with SHA-256 {run['dataset_sha256']}; "
                           f"{benchmark.path} has {benchmark.sha256} (pass --dataset with the run's file)")
+    repeats = int(params.get("judge_repeats") or 1)
+    if repeats > 1:
+        raise ExportError(f"run {run_id} has {repeats} judge repeats per check; an Inspect sample holds one score per "
+                          f"requirement, so it cannot carry them: export a rejudge of it with --judge-repeats 1, or "
+                          f"share the run with export --format csv")
+    epochs = int(params.get("epochs") or 1)
     checks = load_judgments(store_path, [run_id])
     keys = [key for key in REQUIREMENT_KEYS if key in set(checks["requirement"])]
     prompt_ids = list(pd.unique(checks["prompt_id"]))
@@ -96,12 +105,12 @@ def build_log(store_path: str | os.PathLike[str] | None, run_id: str, *,
     samples = _samples(run, params, prompts, keys, response_texts(store_path, run_id), verdict_details(store_path, run_id))
     status, error = _status(checks)
     log = EvalLog(
-        status=status, eval=_spec(run, params, benchmark, keys, prompt_ids), plan=_plan(params), samples=samples,
+        status=status, eval=_spec(run, params, benchmark, keys, prompt_ids, epochs), plan=_plan(params), samples=samples,
         stats=_stats(run, samples), error=error,
     )
     recompute_metrics(log)  # Inspect's own metrics (the task's scorers) over the samples' scores
     if log.results is not None:
-        log.results.total_samples = len(prompt_ids)
+        log.results.total_samples = len(prompt_ids) * epochs  # Inspect's count: dataset samples x epochs
     return log
 
 
@@ -129,7 +138,8 @@ def _stable_id(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:22]
 
 
-def _spec(run: Mapping[str, Any], params: Mapping[str, Any], benchmark: Any, keys: list[str], prompt_ids: list[str]) -> EvalSpec:
+def _spec(run: Mapping[str, Any], params: Mapping[str, Any], benchmark: Any, keys: list[str], prompt_ids: list[str],
+          epochs: int = 1) -> EvalSpec:
     judge_config = GenerateConfig(temperature=params.get("judge_temperature"), max_tokens=params.get("judge_max_tokens"),
                                   extra_body=params.get("judge_extra_body"))
     task_args = {
@@ -152,7 +162,7 @@ def _spec(run: Mapping[str, Any], params: Mapping[str, Any], benchmark: Any, key
         model_generate_config=GenerateConfig(temperature=params.get("temperature"), max_tokens=params.get("max_tokens"),
                                              extra_body=params.get("model_extra_body")),
         model_roles={JUDGE_ROLE: ModelConfig(model=run["judge_model"], config=judge_config, base_url=run["judge_base_url"])},
-        config=EvalConfig(limit=params.get("limit"), epochs=1),
+        config=EvalConfig(limit=params.get("limit"), epochs=epochs),
         packages={"eudaimonia-nb": package_version()},
         metadata={"dataset_sha256": benchmark.sha256, "dataset_official": benchmark.official,
                   "protocol": params.get("protocol", "suite"), "errors": "apart", "requirements": keys,
@@ -186,23 +196,27 @@ def _plan(params: Mapping[str, Any]) -> EvalPlan:
 
 def _samples(run: Mapping[str, Any], params: Mapping[str, Any], prompts: pd.DataFrame, keys: list[str],
              responses: pd.DataFrame, verdicts: pd.DataFrame) -> list[EvalSample]:
-    by_prompt = {row["prompt_id"]: row for row in responses.to_dict("records")}
-    scores_of: dict[str, dict[str, Any]] = {}
-    usage_of: dict[str, list[int]] = {}
+    """One sample per (prompt, epoch) that ran, epoch by epoch as Inspect orders them."""
+    by_sample = {(row["prompt_id"], int(row.get("epoch", 1))): row for row in responses.to_dict("records")}
+    scores_of: dict[tuple[str, int], dict[str, Any]] = {}
+    usage_of: dict[tuple[str, int], list[int]] = {}
     for row in verdicts.to_dict("records"):
         record = VerdictRecord(**{name: _none_if_nan(row.get(name)) for name in VerdictRecord.__dataclass_fields__})
         record = record if record.error is not None else _as_bool(record)
-        scores_of.setdefault(record.prompt_id, {})[record.requirement] = verdict_score(record)
-        totals = usage_of.setdefault(record.prompt_id, [0, 0])
+        key = (record.prompt_id, int(record.epoch or 1))
+        scores_of.setdefault(key, {})[record.requirement] = verdict_score(record)
+        totals = usage_of.setdefault(key, [0, 0])
         totals[0] += int(record.prompt_tokens)
         totals[1] += int(record.completion_tokens)
+    epochs = sorted({e for _, e in by_sample} | {e for _, e in scores_of}) or [1]
     samples = []
-    for base in prompt_samples(prompts, keys):
-        pid = str(base.id)
-        response, scores = by_prompt.get(pid), scores_of.get(pid, {})
-        if response is None and not scores:
-            continue  # not reached yet: an Inspect log holds only the samples that ran
-        samples.append(_sample(run, params, base, response, scores, keys, usage_of.get(pid, [0, 0])))
+    for epoch in epochs:
+        for base in prompt_samples(prompts, keys):
+            key = (str(base.id), epoch)
+            response, scores = by_sample.get(key), scores_of.get(key, {})
+            if response is None and not scores:
+                continue  # not reached yet: an Inspect log holds only the samples that ran
+            samples.append(_sample(run, params, base, response, scores, keys, usage_of.get(key, [0, 0]), epoch))
     return samples
 
 
@@ -221,7 +235,7 @@ def _as_bool(record: VerdictRecord) -> VerdictRecord:
 
 
 def _sample(run: Mapping[str, Any], params: Mapping[str, Any], base: Any, response: Mapping[str, Any] | None,
-            scores: dict[str, Any], keys: list[str], judge_tokens: list[int]) -> EvalSample:
+            scores: dict[str, Any], keys: list[str], judge_tokens: list[int], epoch: int = 1) -> EvalSample:
     text = _none_if_nan((response or {}).get("text"))
     error = _none_if_nan((response or {}).get("error"))
     model, judge = str(run["model"]), str(run["judge_model"])
@@ -243,7 +257,7 @@ def _sample(run: Mapping[str, Any], params: Mapping[str, Any], base: Any, respon
     model_usage = {model: usage}
     model_usage[judge] = model_usage[judge] + judge_usage if judge in model_usage else judge_usage
     return EvalSample(
-        id=base.id, epoch=1, input=messages if system else str(base.input), target="",
+        id=base.id, epoch=epoch, input=messages if system else str(base.input), target="",
         messages=[*messages, ChatMessageAssistant(content=text or "", model=model)] if text is not None else messages,
         output=output, scores={**scores, **({OVERALL: overall} if overall is not None else {})}, metadata=base.metadata,
         model_usage=model_usage, role_usage={JUDGE_ROLE: judge_usage},

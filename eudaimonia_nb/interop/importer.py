@@ -12,7 +12,9 @@ and the report work on it like on any run. Its id is derived from what the log h
 status, samples and scores): the same log, in any file or format, is never imported twice, while
 a later state of the same evaluation (more samples, or rescored) becomes a run of its own.
 Checks a log has not reached (an eval still ``started``, or stopped by an ``error``) are stored
-as not judged yet. Repeated samples (epochs > 1) are refused until the store has epochs.
+as not judged yet. A log of several epochs (``inspect eval --epochs K``, or an exported run with
+epochs) becomes a run with K epochs: each sample's response and scores are stored as its
+``epoch``, one judge call per check (an Inspect sample holds one score per requirement).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from eudaimonia_nb.interop.task import INSPECT_ENDPOINT, JUDGE_ROLE, TASK_NAME, 
 from eudaimonia_nb.judging.config import SMOKE_TEST_PATTERN
 from eudaimonia_nb.judging.protocols import DEFAULT_PROTOCOL, EMPTY_RESPONSE, get_protocol, is_empty_response
 from eudaimonia_nb.judging.recording import no_response_verdict
+from eudaimonia_nb.judging.repeats import MAX_REPEATS
 from eudaimonia_nb.paths import package_version
 from eudaimonia_nb.store.results import (ResponseRecord, ResultsStore, RunRecord, VerdictRecord, default_store_path,
                                          list_runs, response_sha256)
@@ -66,7 +69,7 @@ class ImportedRun:
     checks: pd.DataFrame
     """The planned checks (the store's ``run_checks``)."""
     responses: tuple[ResponseRecord, ...]
-    """The model's responses, one per sample."""
+    """The model's responses, one per sample (a prompt's epochs are samples of their own)."""
     verdicts: tuple[VerdictRecord, ...]
     """The check results the log holds (checks without one are not judged yet)."""
     status: str
@@ -77,6 +80,8 @@ class ImportedRun:
     """When it completed, for a log whose every check has a result; else None."""
     identity: str
     """SHA-256 of what the log holds; the run id ends in its first 12 digits."""
+    epochs: int = 1
+    """Epochs of the evaluation (Inspect's ``config.epochs``, or the highest sample epoch)."""
 
     @property
     def run_id(self) -> str:
@@ -86,9 +91,9 @@ class ImportedRun:
         """Counts for the command's output (and its ``--json``)."""
         errors = sum(1 for v in self.verdicts if v.error is not None)
         return {"log": str(self.path), "run_id": self.run_id, "status": self.status,
-                "n_prompts": int(self.checks["prompt_id"].nunique()), "n_checks": len(self.checks),
+                "n_prompts": int(self.checks["prompt_id"].nunique()), "n_checks": len(self.checks), "epochs": self.epochs,
                 "n_verdicts": len(self.verdicts) - errors, "n_errors": errors,
-                "n_not_judged": len(self.checks) - len(self.verdicts)}
+                "n_not_judged": len(self.checks) * self.epochs - len(self.verdicts)}
 
 
 def import_logs(paths: Iterable[str | os.PathLike[str]], store_path: str | os.PathLike[str] | None = None, *,
@@ -138,45 +143,45 @@ def read_log(path: Path, benchmark: Benchmark) -> ImportedRun:
         raise ImportRefused(f"{path}: not a readable Inspect log ({detail[:300]})") from None
     if not log.samples:
         raise ImportRefused(f"{path}: the log holds no samples (was it written with --no-log-samples?)")
-    _refuse_epochs(path, log)
+    epochs = _epochs(path, log)
     _check_dataset(path, log, benchmark)
     texts = dict(zip(benchmark.prompts["prompt_id"], benchmark.prompts["text"]))
-    samples = {_prompt_id(path, sample, texts): sample for sample in log.samples}
+    samples = {(_prompt_id(path, sample, texts), sample.epoch): sample for sample in log.samples}
     if len(samples) < len(log.samples):
-        raise ImportRefused(f"{path}: two samples name the same prompt id; a run holds one response per prompt")
+        raise ImportRefused(f"{path}: two samples name the same prompt id in the same epoch; a run holds one response "
+                            f"per prompt and epoch")
     wanted = _requirements(log)
-    planned = _planned(log, samples, texts)
+    planned = _planned(log, {pid for pid, _ in samples}, texts)
     # In file order, as a run plans them.
     checks = benchmark.checks[benchmark.checks["prompt_id"].isin(planned) & benchmark.checks["requirement"].isin(wanted)]
     labelled = checks.groupby("prompt_id", sort=False)["requirement"].apply(list).to_dict()
     identity = _identity(log)
     context = _Context(path, log, _protocol(log))
     responses, verdicts = [], []
-    for pid, sample in samples.items():
+    for (pid, epoch), sample in samples.items():
         response, results = context.sample(pid, sample, labelled.get(pid, []))
-        responses.append(response)
-        verdicts += results
-    record = _record(log, benchmark, identity, path, wanted)
-    complete = len(verdicts) == len(checks)
+        responses.append(replace(response, epoch=epoch))
+        verdicts += [replace(v, epoch=epoch) for v in results]
+    record = _record(log, benchmark, identity, path, wanted, epochs)
+    complete = len(verdicts) == len(checks) * epochs
     return ImportedRun(path=path, record=record, checks=checks.reset_index(drop=True), responses=tuple(responses),
                        verdicts=tuple(verdicts), status=log.status, started_at=_epoch(log.stats.started_at or log.eval.created),
                        ended_at=_epoch(log.stats.completed_at) if complete and log.stats.completed_at else None,
-                       identity=identity)
+                       identity=identity, epochs=epochs)
 
 
-def _refuse_epochs(path: Path, log: EvalLog) -> None:
-    # Epochs plug in here once the store keeps repeated samples (ResponseRecord.epoch,
-    # VerdictRecord.epoch / judge_repeat): instead of refusing, key `read_log`'s samples by
-    # (prompt id, sample.epoch), give each response and its verdicts epoch=sample.epoch (judge_repeat 1:
-    # a sample holds one score per requirement), add "epoch" to scores.HELD_ELSEWHERE and to the
-    # names scores.RESPONSE_RECORDED leaves out, and record
-    # parameters["epochs"] = log.eval.config.epochs in `_record` / `_parameters`.
-    epochs = log.eval.config.epochs or 1
-    repeated = next((s for s in log.samples or [] if s.epoch != 1), None)
-    if epochs > 1 or repeated is not None:
-        which = f" (sample {repeated.id} is epoch {repeated.epoch})" if repeated is not None else ""
-        raise ImportRefused(f"{path}: the log has {max(epochs, repeated.epoch if repeated else 1)} epochs{which}; "
-                            f"repeated samples are not supported yet: import a log of one epoch (inspect eval --epochs 1)")
+def _epochs(path: Path, log: EvalLog) -> int:
+    """The evaluation's epochs: its ``config.epochs`` (at least the highest sample epoch, for a log
+    whose config does not say); a sample epoch outside 1..K is refused by name."""
+    declared = log.eval.config.epochs
+    highest = max((s.epoch for s in log.samples or []), default=1)
+    epochs = int(declared) if declared else highest
+    odd = next((s for s in log.samples or [] if not 1 <= s.epoch <= epochs), None)
+    if odd is not None:
+        raise ImportRefused(f"{path}: {_sample_name(odd)} is outside the log's {epochs} epoch(s) (config.epochs)")
+    if epochs > MAX_REPEATS:
+        raise ImportRefused(f"{path}: the log has {epochs} epochs; a run holds at most {MAX_REPEATS}")
+    return epochs
 
 
 def _check_dataset(path: Path, log: EvalLog, benchmark: Benchmark) -> None:
@@ -221,7 +226,7 @@ def _requirements(log: EvalLog) -> list[str]:
     return [k for k in REQUIREMENT_KEYS if k in scored]
 
 
-def _planned(log: EvalLog, samples: Mapping[str, EvalSample], texts: Mapping[str, str]) -> list[str]:
+def _planned(log: EvalLog, samples: set[str], texts: Mapping[str, str]) -> list[str]:
     """The prompts the evaluation set out to run, in benchmark order: the dataset's sample ids
     when they are prompt ids (a started log holds only the samples that finished), else the samples'."""
     ids = [str(i) for i in (log.eval.dataset.sample_ids or [])]
@@ -332,7 +337,7 @@ class _Context:
         )
 
 
-def _record(log: EvalLog, benchmark: Benchmark, identity: str, path: Path, wanted: list[str]) -> RunRecord:
+def _record(log: EvalLog, benchmark: Benchmark, identity: str, path: Path, wanted: list[str], epochs: int = 1) -> RunRecord:
     spec = log.eval
     suite = (spec.metadata or {}).get(SUITE_RUN)
     origin = {"format": FORMAT, "identity": identity, "file": path.name, "eval_id": spec.eval_id, "task": spec.task,
@@ -354,7 +359,9 @@ def _record(log: EvalLog, benchmark: Benchmark, identity: str, path: Path, wante
         except ValueError:
             rubric_versions = "{}"
         smoke = bool(SMOKE_TEST_PATTERN.search(model) or SMOKE_TEST_PATTERN.search(judge))
-    parameters = {**parameters, "dataset_official": benchmark.official, "imported_from": origin}
+    # One judge call per check: an Inspect sample holds one score per requirement.
+    parameters = {**parameters, "epochs": epochs, "judge_repeats": 1, "dataset_official": benchmark.official,
+                  "imported_from": origin}
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", model.rsplit("/", 1)[-1]).strip("-")[:40] or "model"
     return RunRecord(run_id=f"{slug}-inspect-{identity[:12]}", model=model, base_url=base_url, judge_model=judge,
                      judge_base_url=judge_url, parameters=json.dumps(parameters, sort_keys=True, default=str),

@@ -29,12 +29,14 @@ SCORE_METADATA = "eudaimonia"
 """Key of a score's metadata that holds the suite's verdict record."""
 NO_RESPONSE_PREFIX = "no response to judge: "
 """Start of the error of a check that had no response to judge (``judging.recording``)."""
-HELD_ELSEWHERE = frozenset({"prompt_id", "requirement", "reasoning", "response_sha256"})
-"""Verdict fields the score's record leaves out: the sample and the score's key say the check,
-the explanation holds the reasoning, and the import recomputes the response's hash. Every other
-field of ``VerdictRecord`` goes into the record, so a field the store gains travels too."""
+HELD_ELSEWHERE = frozenset({"prompt_id", "requirement", "reasoning", "response_sha256", "epoch", "judge_repeat"})
+"""Verdict fields the score's record leaves out: the sample and the score's key say the check
+(the sample's ``epoch`` its epoch; a sample holds one judge call per check), the explanation holds
+the reasoning, and the import recomputes the response's hash. Every other field of
+``VerdictRecord`` goes into the record, so a field the store gains travels too."""
 RESPONSE_RECORDED = tuple(f.name for f in fields(ResponseRecord) if f.name not in
-                          ("prompt_id", "text", "prompt_tokens", "completion_tokens", "latency_s", "finish_reason", "error"))
+                          ("prompt_id", "text", "prompt_tokens", "completion_tokens", "latency_s", "finish_reason", "error",
+                           "epoch"))
 """Response fields with no place of their own in an Inspect sample (attempts, cached, and any the
 store gains): the export keeps them in the output's ``metadata["eudaimonia"]``, the import reads them back."""
 _READ = ("violation", "error", "raw", "attempts", "prompt_tokens", "completion_tokens", "latency_s", "cached",
