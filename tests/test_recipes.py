@@ -159,7 +159,8 @@ def test_fetch_copy_checks_each_copys_hash_and_keeps_them_apart(dataset_path, tm
 # -- the store ------------------------------------------------------------------------------
 
 def _v2_store(path, benchmark):
-    """A store as schema version 2 left it: written now, then the columns of versions 3 and 7 removed."""
+    """A store as schema version 2 left it: written now, then the tables of version 6 (and with them
+    version 8's columns) and the columns of versions 3 and 7 removed."""
     from eudaimonia_nb.judging.config import RunConfig
     from eudaimonia_nb.judging.runner import Runner
     from eudaimonia_nb.store.results import VerdictRecord
@@ -174,6 +175,8 @@ def _v2_store(path, benchmark):
                                                    None, versions[row.requirement]))
     store.close()
     db = sqlite3.connect(path)
+    for table in ("batch_requests", "batch_jobs", "run_spend", "run_stops"):  # migrations 8 and 6 undone
+        db.execute(f"DROP TABLE {table}")
     # Migration 7 undone (the UNIQUE keys without epoch / judge_repeat, those columns dropped), then 3's columns.
     rebuild_with_key(db, "responses", "UNIQUE (run_id, prompt_id, epoch)", "UNIQUE (run_id, prompt_id)")
     rebuild_with_key(db, "verdicts", "UNIQUE (run_id, prompt_id, requirement, epoch, judge_repeat)",
