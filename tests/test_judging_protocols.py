@@ -239,3 +239,13 @@ def test_extra_body_flags_and_widget_boxes_reject_bad_json_naming_the_field(tmp_
     settings.judge_extra_body.value = '["not", "an", "object"]'
     with pytest.raises(ValueError, match="judge extra body: expected a JSON object"):
         settings.config(endpoint, endpoint)
+
+
+def test_each_protocols_per_requirement_rubric_version_is_its_table_entry():
+    """Verdicts record ``rubric_version_of(key)``; runs record the table ``rubric_versions()``: the two agree."""
+    from eudaimonia_nb.judging.protocols import PROTOCOLS
+
+    for protocol in PROTOCOLS.values():
+        table = protocol.rubric_versions()
+        assert set(table) == set(REQUIREMENT_KEYS) and len(set(table.values())) == len(REQUIREMENT_KEYS)
+        assert {key: protocol.rubric_version_of(key) for key in REQUIREMENT_KEYS} == table, protocol.name

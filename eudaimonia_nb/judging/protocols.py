@@ -75,6 +75,9 @@ class Protocol:
     """What was judged, how replies were read and what errors count as: recorded with the run."""
     errors_convention: str
     """The analysis's default errors convention for this protocol (``analysis.conventions``)."""
+    rubric_version_of: Callable[[str], str]
+    """Requirement key -> its entry of ``rubric_versions()``, without computing the other eight
+    (every verdict records one: the whole table per call was a tenth of the client's CPU)."""
 
 
 # -- authors ---------------------------------------------------------------------------------
@@ -110,6 +113,7 @@ AUTHORS = Protocol(
     reasoning_only_reply=authors_reply_text,
     conventions=AUTHORS_CONVENTIONS,
     errors_convention="authors",
+    rubric_version_of=lambda key: RUBRIC_SHA256[key][:12],
 )
 
 
@@ -138,6 +142,7 @@ SUITE = Protocol(
     conventions=MappingProxyType({"judged_response": "as received", "reasoning_only_reply": "empty response",
                                   "parser": "suite (strict)", "errors": "apart"}),
     errors_convention="apart",
+    rubric_version_of=lambda key: requirement(key).rubric_version,
 )
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (AUTHORS, SUITE)}
@@ -206,7 +211,7 @@ def read_replies(protocol: Protocol, key: str, replies: Sequence[ChatResponse], 
         prompt_id="", requirement=key, violation=violation, reasoning=reasoning, raw=last.text,
         prompt_tokens=sum(r.usage.prompt_tokens for r in replies), completion_tokens=sum(r.usage.completion_tokens for r in replies),
         latency_s=sum(r.latency_s for r in replies), attempts=sum(r.attempts for r in replies), cached=last.cached,
-        error=error, rubric_version=protocol.rubric_versions()[key],
+        error=error, rubric_version=protocol.rubric_version_of(key),
         parse_path=verdict.parse_path if error is None and verdict else None, verdict_flags=flags,
     )
 

@@ -123,7 +123,7 @@ def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> Verdi
     return VerdictRecord(
         prompt_id=pid, requirement=req, violation=None, reasoning=None, raw=None, prompt_tokens=0,
         completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"{NO_RESPONSE}: {reason}",
-        rubric_version=get_protocol(protocol).rubric_versions()[req],
+        rubric_version=get_protocol(protocol).rubric_version_of(req),
     )
 
 
