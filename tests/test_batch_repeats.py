@@ -168,6 +168,59 @@ def test_retry_failed_redoes_each_failed_sample_once_and_nothing_else(benchmark,
     assert again.summary.errors == 0 and after_again == sent_before + len(new_lines)  # nothing failed: nothing redone
 
 
+def test_a_response_redone_without_waiting_is_judged_on_a_plain_resume(benchmark, dataset_path, tmp_path):
+    """A response that failed gives its samples no-response records; ``--retry-failed --no-wait``
+    sends it again and returns; while that line is in flight nothing is planned for its samples,
+    and the plain resume that collects it judges them instead of leaving the old records."""
+    from eudaimonia_nb.judging.batch.lines import JUDGE, RESPOND, plan_lines
+    from eudaimonia_nb.judging.plan import RunPlan
+
+    store = tmp_path / "s.sqlite"
+    failing = _script(benchmark).rules  # reuse its prompt texts: make the second prompt's response fail for good
+    text = [t for t, rule in failing.items() if rule.get("respond") == ["500", "ok"]][0]
+    with FakeBatchServer("openai", Script(canonical=True, quote_prompt=True, rules={text: {"respond": ["400"]}}),
+                         duration_s=1.0) as server:
+        config = _config(server.base_url, store, dataset_path)
+        first = asyncio.run(BatchRun(config, Modes("openai", "openai"), benchmark=benchmark, poll_interval_s=0.1).run())
+        pid = benchmark.prompts.set_index("text").loc[text, "prompt_id"]
+        before = _table(store, first.summary.run_id).loc[pid]
+        assert before["error"].str.startswith("no response to judge").all() and len(before) > 0
+
+        server.script = Script(canonical=True, quote_prompt=True)  # the provider mends
+        sent = asyncio.run(BatchRun(config, Modes("openai", "openai"), benchmark=benchmark, poll_interval_s=0.1,
+                                    retry_failed=True, wait=False).run())
+        assert sent.open_batches == 1
+        plan = RunPlan.build(config, benchmark)
+        db = ResultsStore(store)
+        try:
+            work = plan_lines(plan, phases=[RESPOND, JUDGE], batched_phases={RESPOND, JUDGE},
+                              responses=db.response_samples(plan.run_id), results=db.verdict_samples(plan.run_id),
+                              requests=BatchLedger(db).run_requests(plan.run_id), retry_failed=False, done_now=set())
+        finally:
+            db.close()
+        assert not work.no_response and not [x for x in work.batched + work.live if x.prompt_id == pid]
+
+        resumed = asyncio.run(BatchRun(config, Modes("openai", "openai"), benchmark=benchmark, poll_interval_s=0.1).run())
+    after = _table(store, resumed.summary.run_id).loc[pid]
+    assert (after["error"] == "").all() and after["violation"].notna().all() and len(after) == len(before)
+    assert set(after["response"]) == {f"Scripted response to: {text[:40]}"}
+    assert max(server.submitted.values()) == 1
+
+
+def test_a_resume_in_another_mode_with_batches_open_is_refused_naming_the_flag(benchmark, dataset_path, tmp_path):
+    """Only a phase's own dialect polls its open batches: resumed live, the run would wait forever."""
+    store = tmp_path / "s.sqlite"
+    with FakeBatchServer("openai", Script(canonical=True), duration_s=2.0) as server:
+        config = _config(server.base_url, store, dataset_path)
+        sent = asyncio.run(BatchRun(config, Modes("openai", "openai"), benchmark=benchmark, poll_interval_s=0.1,
+                                    wait=False).run())
+        assert sent.open_batches == 1
+        with pytest.raises(ValueError, match="open respond batches at openai .* resume it with --batch openai"):
+            execute(config, Modes("live", "openai"), benchmark=benchmark, poll_interval_s=0.1)
+        done = execute(config, Modes("openai", "live"), benchmark=benchmark, poll_interval_s=0.1, progress=False)
+    assert done.open_batches == 0 and done.summary.verdicts + done.summary.errors == done.summary.n_checks * 6
+
+
 def test_sigkill_with_repeated_lines_in_flight_then_rerun_stores_each_sample_once(tmp_path, dataset_path):
     store = tmp_path / "store.sqlite"
     with FakeBatchServer("anthropic", Script(canonical=True, response_variants=4, judge_flip=0.2, seed=3),

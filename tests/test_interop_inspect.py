@@ -347,7 +347,8 @@ def test_the_same_log_is_never_imported_twice(judged, dataset_path, tmp_path):
 
 def _stored_run(store: Path, benchmark, dataset_path: Path, n_responses: int, judged: str) -> str:
     """A run stopped part way: responses for the first prompts, their checks ``judged`` (``ok``:
-    verdicts; ``failed``: every call failed), the rest not reached."""
+    verdicts, but none yet for the last response, as while its judge batch is out; ``failed``:
+    every call failed), the rest not reached."""
     config = RunConfig(model="partial-chat", base_url="http://127.0.0.1:9/v1", judge_model="partial-judge",
                        judge_base_url="http://127.0.0.1:9/v1", api_key_env=None,
                        prompt_ids=tuple(benchmark.prompts["prompt_id"][:6]), dataset_path=str(dataset_path),
@@ -361,6 +362,8 @@ def _stored_run(store: Path, benchmark, dataset_path: Path, n_responses: int, ju
             # Retried (2 attempts) or answered from the cache: fields an Inspect sample has no place of its own for.
             writer.put_response(plan.run_id, ResponseRecord(pid, None if failed else f"answer {i}", 5, 7, 0.1, "stop",
                                                             1 + i % 2, i == 0, "HTTP 500: down" if failed else None))
+            if judged == "ok" and i == n_responses - 1:
+                continue  # answered, not judged yet
             for key in plan.checks[plan.checks["prompt_id"] == pid]["requirement"]:
                 writer.put_verdict(plan.run_id, VerdictRecord(
                     pid, key, None if failed else (i % 2 == 0), None if failed else "why", "raw", 3, 4, 0.2, 1, False,
@@ -378,6 +381,8 @@ def test_an_unfinished_or_failed_run_exports_with_its_status(tmp_path, benchmark
     log = read_eval_log(str(_export(store, run_id, tmp_path / "partial.eval", dataset_path)))
     assert log.status == status and len(log.samples) == 3 and log.eval.dataset.samples == 6
     assert (log.error is not None) == (status == "error")
+    if judged == "ok":  # the last response is in the log without scores; the import keeps it, its checks not judged yet
+        assert not set(log.samples[-1].scores or {}) - {"all_checks"} and log.samples[-1].output.completion == "answer 2"
     imported = _last_line(_cli("import-inspect", str(tmp_path / "partial.eval"), "--store", str(store),
                                "--dataset", str(dataset_path)))
     before, after = _checks(store, run_id), _checks(store, imported)

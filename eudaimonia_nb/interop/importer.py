@@ -278,7 +278,9 @@ class _Context:
         if stray:
             raise ImportRefused(f"{where} (prompt {pid}) has a score for {', '.join(stray)}, which the prompt is not "
                                 f"labelled with (its labels here: {', '.join(labelled) or 'none'})")
-        if not scores and sample.error is None:
+        # An unfinished log (an export of a run whose judge calls are still out) may hold a
+        # response not scored yet: its checks are not judged yet. A finished log may not.
+        if not scores and sample.error is None and self.log.status == "success":
             others = ", ".join(sorted(sample.scores or {})) or "none"
             raise ImportRefused(f"{where} (prompt {pid}) has no per-requirement scores (expected scores keyed by "
                                 f"requirement keys such as {labelled[0] if labelled else REQUIREMENT_KEYS[0]}; "

@@ -211,6 +211,7 @@ class BatchRun:
             if self.config.rejudged_from:  # recorded only now, after validation, as a live rejudge is
                 copy_responses(store, self.config.rejudged_from, self.run_id)
             ledger = BatchLedger(store)
+            self._refuse_other_modes(ledger)
             if self.max_cost_usd is not None:
                 self._cap = CostCap(self.max_cost_usd, self.prices, spent_usd(store, self.run_id, self.prices))
                 self._cap.reserved_usd = sum(j.estimated_cost_usd or 0.0 for j in ledger.jobs(self.run_id) if j.open)
@@ -238,6 +239,16 @@ class BatchRun:
             store.close()
         outcome.summary.elapsed_s = time.perf_counter() - started
         return outcome
+
+    def _refuse_other_modes(self, ledger: BatchLedger) -> None:
+        """A run resumed in another mode for a phase whose batches are still open would wait for
+        them forever (only the phase's own dialect polls them): refused, naming the flag."""
+        for job in ledger.jobs(self.run_id):
+            if job.open and job.phase in self._phases and self._mode(job.phase) != job.provider:
+                flag = "--batch" if job.phase == RESPOND else "--judge-batch"
+                raise ValueError(f"run {self.run_id} has open {job.phase} batches at {job.provider} "
+                                 f"(`eudaimonia-nb batches` lists them): resume it with {flag} {job.provider} to "
+                                 f"collect them before its {job.phase} calls go {self._mode(job.phase)}")
 
     def _validate(self, dialects: dict[str, Dialect]) -> None:
         pid, req = (str(x) for x in self.plan.checks[["prompt_id", "requirement"]].iloc[0])

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ...store.batch_ledger import Request
-from ...store.results import response_sha256
+from ...store.results import NO_RESPONSE, response_sha256
 from ..calls import judge_request, response_request
 from ..config import RunConfig
 from ..plan import RunPlan
@@ -100,6 +100,25 @@ def _ledger_state(requests: Iterable[Request]) -> tuple[dict[str, int], set[str]
     return attempts, in_flight
 
 
+def _answered(stored: tuple[str | None, str | None] | None) -> bool:
+    return stored is not None and stored[1] is None and not is_empty_response(stored[0])
+
+
+def _pending(plan: RunPlan, responses: dict[tuple[str, int], tuple[str | None, str | None]],
+             results: dict[tuple[str, str, int, int], str | None], retry_failed: bool
+             ) -> dict[tuple[str, int], list[tuple[str, int]]]:
+    """``RunPlan.pending_samples``, plus samples recorded as having no response whose (prompt,
+    epoch) has one now: a response redone in a batch that came back after they were recorded
+    (``--retry-failed --no-wait``, then a plain resume) is judged, never left beside them."""
+    todo = plan.pending_samples(results, retry_failed)
+    for (pid, req, epoch, repeat), error in results.items():
+        if error is not None and error.startswith(NO_RESPONSE) and _answered(responses.get((pid, epoch))):
+            items = todo.setdefault((pid, epoch), [])
+            if (req, repeat) not in items:
+                items.append((req, repeat))
+    return todo
+
+
 def plan_lines(plan: RunPlan, *, phases: list[str], batched_phases: set[str],
                responses: dict[tuple[str, int], tuple[str | None, str | None]],
                results: dict[tuple[str, str, int, int], str | None], requests: Iterable[Request],
@@ -108,8 +127,9 @@ def plan_lines(plan: RunPlan, *, phases: list[str], batched_phases: set[str],
     ``ResultsStore.response_samples``/``verdict_samples``), the ledger's ``requests`` and
     ``done_now`` (keys given a record in this invocation: ``retry_failed`` redoes a sample once).
 
-    A sample with a line in flight gets nothing; a judge sample waits for its response; a
-    response that failed gives its samples a no-response record instead of judge calls."""
+    A sample with a line in flight gets nothing; a judge sample waits for its response (and for a
+    redone response still in flight); a response that failed gives its samples a no-response
+    record instead of judge calls."""
     config: RunConfig = plan.config
     run_id = plan.run_id
     texts = plan.prompt_texts()
@@ -126,13 +146,13 @@ def plan_lines(plan: RunPlan, *, phases: list[str], batched_phases: set[str],
         into.append(Line(key, role, pid, req, attempt, BatchLine(custom_id(key, attempt), request), judged, epoch, repeat,
                          redo))
 
-    for (pid, epoch), items in plan.pending_samples(results, retry_failed).items():
+    for (pid, epoch), items in _pending(plan, responses, results, retry_failed).items():
         items = [(req, repeat) for req, repeat in items
                  if check_key(run_id, JUDGE, pid, req, epoch=epoch, judge_repeat=repeat) not in done_now]
-        if not items:
+        rkey = check_key(run_id, RESPOND, pid, epoch=epoch)
+        if not items or json.dumps(list(rkey)) in in_flight:
             continue
         stored = responses.get((pid, epoch))
-        rkey = check_key(run_id, RESPOND, pid, epoch=epoch)
         redo_response = retry_failed and stored is not None and stored[1] is not None and rkey not in done_now
         if (stored is None or redo_response) and RESPOND in phases:
             add(rkey, RESPOND, pid, None, response_request(texts[pid], config, epoch=epoch), epoch=epoch,
