@@ -110,16 +110,17 @@ async def judge(
 ) -> VerdictRecord:
     """Judge one response on one requirement under the run's protocol; failures and replies
     that stay unparseable become errors. The response is that of ``epoch``; a ``judge_repeat``
-    after the first never reads the cache (see ``repeats``)."""
+    after the first never reads the cache (see ``repeats``). The record carries both."""
     request = judge_request(requirement_key, prompt, response, config, epoch=epoch, judge_repeat=judge_repeat)
     try:
-        return await judge_check(client, get_protocol(config.protocol), request, requirement_key,
-                                 use_cache=use_cache and judge_uses_cache(judge_repeat), response=response)
+        verdict = await judge_check(client, get_protocol(config.protocol), request, requirement_key,
+                                    use_cache=use_cache and judge_uses_cache(judge_repeat), response=response)
     except CostCapReached:
         raise  # the run's stop (--max-cost), not this check's error
     except Exception as exc:  # noqa: BLE001 - one call's fault is recorded, never the run's end
         log.exception("judge call failed unexpectedly")
-        return replace(no_response_verdict("", requirement_key, "", config.protocol), error=unexpected_error(client, exc))
+        verdict = replace(no_response_verdict("", requirement_key, "", config.protocol), error=unexpected_error(client, exc))
+    return replace(verdict, epoch=epoch, judge_repeat=judge_repeat)
 
 
 async def respond_and_judge(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..benchmark.authors import AUTHORS_CONVENTIONS, RUBRIC_SHA256
-from ..benchmark.design_code import REQUIREMENT_KEYS, requirement, rubric_versions
+from ..benchmark.design_code import REQUIREMENT_KEYS, requirement
 from ..store.results import JUDGE_FAILED, UNPARSEABLE, VerdictRecord
 from ..store.verdict_flags import join_flags, split_flags
 from . import authors_rubrics
@@ -60,8 +60,6 @@ class Protocol:
     """Judge calls made for one check while the reply cannot be parsed."""
     sends_response_format: bool
     """Whether a structured-output ``response_format`` is requested (when the run allows it)."""
-    rubric_versions: Callable[[], dict[str, str]]
-    """Requirement key -> short rubric version, recorded with every verdict."""
     rubric_sha256: Callable[[], dict[str, str]]
     """Requirement key -> full SHA-256 of the rubric, recorded with the run."""
     template_version: Callable[[], str]
@@ -76,8 +74,12 @@ class Protocol:
     errors_convention: str
     """The analysis's default errors convention for this protocol (``analysis.conventions``)."""
     rubric_version_of: Callable[[str], str]
-    """Requirement key -> its entry of ``rubric_versions()``, without computing the other eight
-    (every verdict records one: the whole table per call was a tenth of the client's CPU)."""
+    """Requirement key -> short rubric version, recorded with every verdict (one key at a time:
+    the whole table per call was a tenth of the client's CPU)."""
+
+    def rubric_versions(self) -> dict[str, str]:
+        """Requirement key -> short rubric version of every requirement, recorded with the run."""
+        return {key: self.rubric_version_of(key) for key in REQUIREMENT_KEYS}
 
 
 # -- authors ---------------------------------------------------------------------------------
@@ -106,7 +108,6 @@ AUTHORS = Protocol(
     parse=parse_authors_verdict,
     parse_attempts=3,
     sends_response_format=False,
-    rubric_versions=lambda: {k: h[:12] for k, h in RUBRIC_SHA256.items()},
     rubric_sha256=lambda: dict(RUBRIC_SHA256),
     template_version=_authors_template_version,
     prepare=authors_rubrics.ensure_rubrics,
@@ -134,7 +135,6 @@ SUITE = Protocol(
     parse=parse_verdict,
     parse_attempts=1,
     sends_response_format=True,
-    rubric_versions=rubric_versions,
     rubric_sha256=_suite_sha256,
     template_version=template_version,
     prepare=lambda: None,

@@ -118,12 +118,14 @@ def record_verdict(store: ResultsStore, run_id: str, prompt_id: str, verdict: Ve
     return verdict
 
 
-def no_response_verdict(pid: str, req: str, reason: str, protocol: str) -> VerdictRecord:
-    """The record of a check that was never judged: there was no response (``reason``)."""
+def no_response_verdict(pid: str, req: str, reason: str, protocol: str, *, epoch: int = 1,
+                        judge_repeat: int = 1) -> VerdictRecord:
+    """The record of a check (sample ``epoch``, ``judge_repeat``) that was never judged: there was
+    no response (``reason``)."""
     return VerdictRecord(
         prompt_id=pid, requirement=req, violation=None, reasoning=None, raw=None, prompt_tokens=0,
         completion_tokens=0, latency_s=0.0, attempts=0, cached=False, error=f"{NO_RESPONSE}: {reason}",
-        rubric_version=get_protocol(protocol).rubric_version_of(req),
+        rubric_version=get_protocol(protocol).rubric_version_of(req), epoch=epoch, judge_repeat=judge_repeat,
     )
 
 

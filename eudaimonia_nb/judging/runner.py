@@ -18,7 +18,6 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -194,14 +193,13 @@ class Runner:
                 response_error = EMPTY_RESPONSE  # stored before empty answers were errors
         if response_error is not None:
             for req, repeat in items:
-                record = replace(no_response_verdict(pid, req, response_error, c.protocol), epoch=epoch, judge_repeat=repeat)
+                record = no_response_verdict(pid, req, response_error, c.protocol, epoch=epoch, judge_repeat=repeat)
                 writer.add(lambda r=record: store.put_verdict(self.run_id, r), lambda: tally.tick(error=True))
             return
 
         async def one(req: str, repeat: int) -> None:
             verdict = await judge(judge_client, req, text, response_text or "", c,
                                   use_cache=(pid, req, epoch, repeat) not in redo, epoch=epoch, judge_repeat=repeat)
-            verdict = replace(verdict, epoch=epoch, judge_repeat=repeat)
             writer.add(lambda: (record_verdict(store, self.run_id, pid, verdict, response_text or ""),
                                 add_spend(store, self.run_id, "live", c.judge_model, verdict.prompt_tokens,
                                           verdict.completion_tokens)),

@@ -447,8 +447,8 @@ class BatchRun:
             with store.group():
                 for pid, epoch, reason, items in work.no_response:
                     for req, repeat in items:
-                        record = replace(no_response_verdict(pid, req, reason, self.config.protocol), epoch=epoch,
-                                         judge_repeat=repeat)
+                        record = no_response_verdict(pid, req, reason, self.config.protocol, epoch=epoch,
+                                                     judge_repeat=repeat)
                         store.put_verdict(self.run_id, record)
                         self._tally.records += 1
                         self._done_now.add(check_key(self.run_id, JUDGE, pid, req, epoch=epoch, judge_repeat=repeat))
@@ -528,7 +528,6 @@ class BatchRun:
                 text = responses[(x.prompt_id, x.epoch)][0] or ""
                 verdict = await judge(judge_client, x.requirement or "", self._texts[x.prompt_id], text, c,
                                       use_cache=not x.redo, epoch=x.epoch, judge_repeat=x.judge_repeat)
-                verdict = replace(verdict, epoch=x.epoch, judge_repeat=x.judge_repeat)
                 with store.group():
                     record_verdict(store, self.run_id, x.prompt_id, verdict, text)
                     add_spend(store, self.run_id, LIVE, c.judge_model, verdict.prompt_tokens, verdict.completion_tokens)
